@@ -1,0 +1,3 @@
+from vmwctl.cli.root import main
+
+main()

@@ -1,0 +1,1 @@
+"""The command line: parse, call the domain code, render. Nothing else lives here."""

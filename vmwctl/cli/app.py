@@ -1,0 +1,173 @@
+"""The application object shared by every command of one invocation (``ctx.obj``).
+
+It owns the output, the profile (loaded on first use), the vCenter session and
+the image-service client (both opened on first use, closed at exit).
+"""
+
+from __future__ import annotations
+
+import getpass
+import logging
+import os
+import sys
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from vmwctl.config import Profile, load_profile, require_vcenter
+from vmwctl.errors import ConfigError, UsageError
+from vmwctl.output import Output
+from vmwctl.redact import RedactingFilter
+
+if TYPE_CHECKING:
+    from vmwctl.images.glance import ImageService
+    from vmwctl.vsphere.session import VCenter
+
+
+class App:
+    """State and services of one vmwctl invocation."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self.env: Mapping[str, str] = os.environ if env is None else env
+        self.out = Output(env=self.env)
+        self.verbosity = 0
+        self.config_option: str | None = None
+        self.profile_option: str | None = None
+        self.insecure_option = False
+        self._profile: Profile | None = None
+        self._vcenter: VCenter | None = None
+        self._images: ImageService | None = None
+        self._log_handler: logging.Handler | None = None
+
+    # ------------------------------------------------------------ settings
+
+    def set_output(self, fmt: str) -> None:
+        self.out.format = fmt
+
+    def set_quiet(self, quiet: bool) -> None:
+        self.out.quiet = self.out.quiet or quiet
+        self._configure_logging()
+
+    def add_verbosity(self, count: int) -> None:
+        self.verbosity += count
+        self._configure_logging()
+
+    def _configure_logging(self) -> None:
+        logger = logging.getLogger("vmwctl")
+        if self._log_handler is None:
+            self._log_handler = logging.StreamHandler(self.out.stderr)
+            self._log_handler.addFilter(RedactingFilter())
+            self._log_handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+            logger.addHandler(self._log_handler)
+            logger.propagate = False
+        if self.out.quiet:
+            level = logging.ERROR
+        else:
+            level = {0: logging.WARNING, 1: logging.INFO}.get(self.verbosity, logging.DEBUG)
+        logger.setLevel(level)
+
+    # ------------------------------------------------------------ profile
+
+    @property
+    def profile(self) -> Profile:
+        """The selected profile, loaded and validated on first use."""
+        if self._profile is None:
+            self._profile = self.load_profile(self.profile_option)
+        return self._profile
+
+    def load_profile(self, name: str | None) -> Profile:
+        """Load a profile (default: the selected one) and warn about how it keeps secrets."""
+        from vmwctl.passwords import profile_warnings
+
+        profile = load_profile(self.config_option, name or self.profile_option, self.env)
+        for warning in profile_warnings(profile):
+            self.out.warn(warning)
+        return profile
+
+    def cluster_name(self, override: str | None = None) -> str:
+        """--cluster, else the profile's cluster_name."""
+        name = override or self.profile.vmware.cluster_name
+        if not name:
+            raise ConfigError(f"no cluster given: pass --cluster NAME or set vmware.cluster_name "
+                              f"in profile '{self.profile.name}'")
+        return name
+
+    # ------------------------------------------------------------ services
+
+    @property
+    def vcenter(self) -> VCenter:
+        """The vCenter session, opened on first use."""
+        if self._vcenter is None:
+            from vmwctl.passwords import resolve_password
+            from vmwctl.vsphere.session import ConnectionSettings, VCenter
+
+            profile = self.profile
+            require_vcenter(profile)
+            v = profile.vmware
+            insecure = self.insecure_option or (v.insecure and not v.ca_file)
+            if insecure:
+                self.out.warn(f"TLS certificate verification of {v.host_ip} is off "
+                              f"({'--insecure' if self.insecure_option else 'vmware.insecure'})")
+
+            def password() -> str:
+                prompt = getpass.getpass if self._stdin_is_terminal() else None
+                return resolve_password(profile, self.env, prompt=prompt)
+
+            settings = ConnectionSettings(
+                host=v.host_ip or "", port=v.host_port, username=v.host_username or "",
+                password=password, ca_file=None if self.insecure_option else v.ca_file,
+                insecure=insecure, api_retry_count=v.api_retry_count,
+                task_poll_interval=v.task_poll_interval)
+            vcenter = VCenter(settings)
+            vcenter.connect()
+            self._vcenter = vcenter
+        return self._vcenter
+
+    @property
+    def images(self) -> ImageService:
+        """The image-service client, opened on first use."""
+        if self._images is None:
+            from vmwctl.images.glance import open_image_service
+
+            self._images = open_image_service(self.profile, self.env)
+        return self._images
+
+    @staticmethod
+    def _stdin_is_terminal() -> bool:
+        try:
+            return sys.stdin.isatty()
+        except (AttributeError, ValueError):
+            return False
+
+    # ------------------------------------------------------------ interaction
+
+    def render(self, data: Any, human: Any = None) -> None:
+        self.out.result(data, human)
+
+    def confirm(self, question: str, *, yes: bool, act_without_terminal: bool = False) -> bool:
+        """Ask before a destructive step on a terminal; scripts pass --yes.
+
+        Without a terminal the answer is no (an error telling to pass --yes),
+        unless ``act_without_terminal`` (for jobs made to run from cron).
+        """
+        if yes:
+            return True
+        if not self._stdin_is_terminal():
+            if act_without_terminal:
+                return True
+            raise UsageError(f"{question.rstrip('?')}: refusing without confirmation; pass "
+                             "--yes to run without a terminal")
+        import click
+
+        return click.confirm(question, default=False, err=True)
+
+    def close(self) -> None:
+        """Log out and close connections; safe to call more than once."""
+        vcenter, images = self._vcenter, self._images
+        self._vcenter = self._images = None
+        if vcenter is not None:
+            vcenter.close()
+        if images is not None:
+            images.close()
+        if self._log_handler is not None:
+            logging.getLogger("vmwctl").removeHandler(self._log_handler)
+            self._log_handler = None

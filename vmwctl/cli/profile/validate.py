@@ -1,0 +1,34 @@
+"""``vmwctl profile validate``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.errors import EXIT_OK, EXIT_USAGE
+
+
+def _human(report: Any) -> str:
+    lines = []
+    for check in report.profiles:
+        lines.append(f"{check.name}: {'ok' if check.valid else 'INVALID'}")
+        lines.extend(f"  error: {problem}" for problem in check.problems)
+        lines.extend(f"  warning: {warning}" for warning in check.warnings)
+    return "\n".join(lines)
+
+
+@click.command("validate")
+@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.pass_obj
+def validate_command(app: App, names: tuple[str, ...]) -> int:
+    """Check every profile (or the named ones) and report all problems.
+
+    Exit status 0 when all are valid, 2 when any is not.
+    """
+    from vmwctl.profiles import validate_profiles
+
+    report = validate_profiles(app.config_option, list(names), app.env)
+    app.render(report, _human)
+    return EXIT_OK if report.valid else EXIT_USAGE

@@ -1,0 +1,185 @@
+"""The ``vmwctl`` root command: global options, lazy groups, errors and exit codes."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import signal
+import sys
+import threading
+import traceback
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import click
+
+from vmwctl import __version__
+from vmwctl.cli.app import App
+from vmwctl.cli.lazy import LazyGroup, output_params
+from vmwctl.errors import (
+    EXIT_FAILED,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+    Terminated,
+    VmwctlError,
+)
+from vmwctl.output import FORMATS
+from vmwctl.redact import redact
+
+COMMANDS = {
+    "about": "vmwctl.cli.about:about",
+    "profile": "vmwctl.cli.profile:profile",
+}
+
+
+def _prescan_output(args: Sequence[str]) -> str | None:
+    """The -o value, read before click parses, so that parse errors honour -o json."""
+    found = None
+    for i, arg in enumerate(args):
+        if arg == "--":
+            break
+        value = None
+        if arg in ("-o", "--output") and i + 1 < len(args):
+            value = args[i + 1]
+        elif arg.startswith("--output="):
+            value = arg.split("=", 1)[1]
+        elif arg.startswith("-o") and len(arg) > 2 and not arg.startswith("--"):
+            value = arg[2:]
+        if value in FORMATS:
+            found = value
+    return found
+
+
+def _raise_terminated(_signum: int, _frame: Any) -> NoReturn:
+    raise Terminated()
+
+
+class RootGroup(LazyGroup):
+    """The root group; its ``main`` maps every failure to one line and an exit code."""
+
+    def main(self, args: Sequence[str] | None = None, prog_name: str | None = None,
+             complete_var: str | None = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        argv = list(sys.argv[1:] if args is None else args)
+        app = App()
+        app.set_output(_prescan_output(argv) or "table")
+        in_main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
+        try:
+            code = self._run(app, argv, prog_name or "vmwctl", complete_var, extra)
+        finally:
+            app.close()
+            if in_main_thread:
+                signal.signal(signal.SIGTERM, previous)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+    def _run(self, app: App, argv: list[str], prog_name: str, complete_var: str | None,
+             extra: dict[str, Any]) -> int:
+        try:
+            result = super().main(argv, prog_name, complete_var, standalone_mode=False,
+                                  obj=app, **extra)
+            return result if isinstance(result, int) else 0
+        except click.exceptions.Exit as exc:
+            return exc.exit_code
+        except click.UsageError as exc:
+            if isinstance(exc, _NO_ARGS_IS_HELP) and exc.ctx is not None:
+                app.out.stdout.write(exc.ctx.get_help() + "\n")
+                return EXIT_USAGE
+            message = exc.format_message().rstrip(".")
+            hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx else ""
+            return _fail(app, message + hint, EXIT_USAGE)
+        except click.ClickException as exc:
+            return _fail(app, exc.format_message(), exc.exit_code)
+        except VmwctlError as exc:
+            _traceback(app)
+            return _fail(app, exc.message, exc.exit_code)
+        except (KeyboardInterrupt, click.Abort):
+            return _fail(app, "interrupted", EXIT_SIGINT)
+        except Terminated:
+            return _fail(app, "terminated", EXIT_SIGTERM)
+        except OSError as exc:
+            if exc.errno == errno.EPIPE:
+                return EXIT_FAILED
+            _traceback(app)
+            return _fail(app, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "),
+                         EXIT_FAILED)
+        except Exception as exc:
+            _traceback(app)
+            hint = "" if app.verbosity else "; run with -v for the traceback"
+            return _fail(app, f"internal error: {type(exc).__name__}: {exc}{hint}", EXIT_FAILED)
+
+
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", ())
+
+
+def _fail(app: App, message: str, code: int) -> int:
+    with contextlib.suppress(OSError):
+        app.out.error(message, code)
+    return code
+
+
+def _traceback(app: App) -> None:
+    if app.verbosity:
+        app.out.stderr.write(redact(traceback.format_exc()))
+
+
+def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(f"vmwctl {__version__}")
+        ctx.exit(0)
+
+
+def _set(attribute: str) -> Any:
+    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
+        if value is not None:
+            setattr(ctx.ensure_object(App), attribute, value)
+
+    return callback
+
+
+def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        ctx.ensure_object(App).out.no_color = True
+
+
+@click.group(
+    "vmwctl", cls=RootGroup, lazy_commands=COMMANDS, no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+    params=[
+        click.Option(["--config"], metavar="FILE", expose_value=False, is_eager=True,
+                     callback=_set("config_option"),
+                     help="Config file (default: $VMWCTL_CONFIG, ./vmwctl.yaml, "
+                          "~/.config/vmwctl/config.yaml)."),
+        click.Option(["-p", "--profile"], metavar="NAME", expose_value=False, is_eager=True,
+                     callback=_set("profile_option"),
+                     help="Profile to use (default: $VMWCTL_PROFILE, default_profile, "
+                          "or the only one)."),
+        *output_params(),
+        click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
+                     callback=_set_no_color, help="No colour (NO_COLOR is honoured too)."),
+        click.Option(["--insecure"], is_flag=True, default=None, expose_value=False,
+                     is_eager=True, callback=_set("insecure_option"),
+                     help="Do not verify the vCenter's TLS certificate."),
+        click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
+                     callback=_print_version, help="Print the version and exit."),
+    ],
+)
+def cli() -> None:
+    """The operator's toolkit for OpenStack Nova's VMware vCenter driver.
+
+    \b
+    Exit codes (every command):
+      0    success
+      1    the operation failed, a check failed, or a judged file is unsafe
+      2    usage or configuration error
+      3    cannot connect to or log in to the vCenter or image service
+      130  interrupted (SIGINT), 143 terminated (SIGTERM)
+    """
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console-script entry point."""
+    cli.main(args=argv, prog_name="vmwctl")

@@ -1,0 +1,1 @@
+"""Images: VMDK files, qemu-img and the image service (Glance)."""

@@ -1,0 +1,218 @@
+"""Reading nova.conf the way oslo.config does, and mapping it onto a profile."""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vmwctl.config import SECTIONS, base_type, convert_value
+from vmwctl.errors import ConfigError
+
+MAX_NOVA_CONF_BYTES = 4 << 20
+
+# Options Nova once had in [vmware] and has removed.
+REMOVED_VMWARE_OPTIONS = {
+    "wsdl_location": "removed from Nova in 2017",
+    "vlan_interface": "removed from Nova in 2019 with nova-network",
+}
+# Deprecated [DEFAULT] names of [image_cache] options (the [image_cache] name wins).
+DEPRECATED_IMAGE_CACHE_ALIASES = {
+    "image_cache_subdirectory_name": "subdirectory_name",
+    "remove_unused_base_images": "remove_unused_base_images",
+    "remove_unused_original_minimum_age_seconds": "remove_unused_original_minimum_age_seconds",
+    "image_cache_manager_interval": "manager_interval",
+}
+DEFAULT_OPTIONS = ("my_ip", "reserved_host_memory_mb", "reserved_host_cpus",
+                   "reserved_host_disk_mb", "flat_injected")
+VC_DRIVER = "vmwareapi.VMwareVCDriver"
+_TRUE = {"true", "yes", "on", "1"}
+_FALSE = {"false", "no", "off", "0"}
+
+
+@dataclass
+class IniValue:
+    value: str
+    line: int
+
+
+@dataclass
+class NovaConf:
+    """A parsed nova.conf: sections of options, each value with its line."""
+
+    path: Path
+    sections: dict[str, dict[str, IniValue]]
+
+    def get(self, section: str, name: str) -> IniValue | None:
+        return self.sections.get(section, {}).get(name)
+
+
+def parse_ini(text: str, path: Path) -> NovaConf:
+    """Parse oslo.config's INI dialect.
+
+    ``#``/``;`` start comment lines, ``key = value`` or ``key: value``, an
+    indented line continues the previous value, matching quotes around a
+    value are removed, the last of repeated keys wins, and ``[DEFAULT]`` is an
+    ordinary section (unlike configparser's).
+    """
+    sections: dict[str, dict[str, IniValue]] = {}
+    current: dict[str, IniValue] | None = None
+    last: IniValue | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.rstrip()
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            last = None if not stripped else last
+            continue
+        if line[0].isspace() and last is not None:
+            last.value = f"{last.value}\n{stripped}"
+            continue
+        if stripped.startswith("["):
+            if not stripped.endswith("]") or len(stripped) < 3:
+                raise ConfigError(f"{path}:{number}: malformed section header {stripped!r}")
+            current = sections.setdefault(stripped[1:-1].strip(), {})
+            last = None
+            continue
+        if current is None:
+            raise ConfigError(f"{path}:{number}: option outside any [section]: {stripped!r}")
+        positions = [p for p in (stripped.find("="), stripped.find(":")) if p > 0]
+        if not positions:
+            raise ConfigError(f"{path}:{number}: expected 'name = value', got {stripped!r}")
+        split = min(positions)
+        key, value = stripped[:split].strip(), stripped[split + 1:].strip()
+        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
+            value = value[1:-1]
+        last = current[key] = IniValue(value, number)
+    return NovaConf(path=path, sections=sections)
+
+
+def read_nova_conf(path: Path) -> NovaConf:
+    try:
+        if path.stat().st_size > MAX_NOVA_CONF_BYTES:
+            raise ConfigError(f"{path} is larger than {MAX_NOVA_CONF_BYTES} bytes; is it a "
+                              "nova.conf?")
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise ConfigError(f"cannot read {path}: {reason}") from None
+    return parse_ini(text, path)
+
+
+def ini_value(text: str, hint: Any, metadata: Any) -> Any:
+    """Convert an INI string to the option's type, the way oslo.config reads it."""
+    base = base_type(hint)
+    if base is bool:
+        lowered = text.strip().lower()
+        if lowered in _TRUE:
+            return True
+        if lowered in _FALSE:
+            return False
+        raise ValueError(f"expected true or false, got {text!r}")
+    if base is int:
+        try:
+            value: Any = int(text.strip())
+        except ValueError:
+            raise ValueError(f"expected an integer, got {text!r}") from None
+    elif base is float:
+        try:
+            value = float(text.strip())
+        except ValueError:
+            raise ValueError(f"expected a number, got {text!r}") from None
+    elif base is list:
+        raise ValueError("cannot be read from nova.conf")
+    else:
+        value = text
+    return convert_value(value, hint, metadata)
+
+
+@dataclass
+class ImportedProfile:
+    """A profile built from nova.conf, in the YAML layout, and what was left out."""
+
+    data: dict[str, Any]
+    password_in_conf: bool
+    warnings: list[str] = field(default_factory=list)
+
+
+def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> ImportedProfile:
+    """Map nova.conf onto a profile: only the options the file sets."""
+    data: dict[str, Any] = {}
+    warnings: list[str] = []
+    errors: list[str] = []
+
+    def put(section: str, name: str, item: IniValue) -> None:
+        cls = SECTIONS[section]
+        fields = {f.name: f for f in dataclasses.fields(cls)}
+        try:
+            value = ini_value(item.value, typing.get_type_hints(cls)[name], fields[name].metadata)
+        except ValueError as exc:
+            errors.append(f"{conf.path}:{item.line}: [{section}] {name}: {exc}")
+            return
+        data.setdefault(section, {})[name] = value
+
+    driver = conf.get("DEFAULT", "compute_driver")
+    if driver is None:
+        warnings.append(f"{conf.path}: [DEFAULT] compute_driver is not set; the VMware driver "
+                        f"needs compute_driver = {VC_DRIVER}")
+    elif driver.value.strip() != VC_DRIVER:
+        warnings.append(f"{conf.path}:{driver.line}: compute_driver is {driver.value!r}, not "
+                        f"{VC_DRIVER}")
+
+    vmware_fields = {f.name for f in dataclasses.fields(SECTIONS["vmware"])}
+    password_in_conf = False
+    for name, item in conf.sections.get("vmware", {}).items():
+        if name == "host_password":
+            password_in_conf = True
+            if include_password:
+                data.setdefault("vmware", {})["host_password"] = item.value
+            continue
+        if name in REMOVED_VMWARE_OPTIONS:
+            warnings.append(f"{conf.path}:{item.line}: [vmware] {name} is "
+                            f"{REMOVED_VMWARE_OPTIONS[name]}; not imported")
+        elif name in vmware_fields and not name.startswith("host_password_"):
+            put("vmware", name, item)
+        else:
+            warnings.append(f"{conf.path}:{item.line}: [vmware] {name} is not a Nova option; "
+                            "not imported")
+
+    for old, new in DEPRECATED_IMAGE_CACHE_ALIASES.items():
+        item = conf.get("DEFAULT", old)
+        if item is None:
+            continue
+        warnings.append(f"{conf.path}:{item.line}: [DEFAULT] {old} is deprecated; Nova reads "
+                        f"[image_cache] {new}")
+        if conf.get("image_cache", new) is None:
+            put("image_cache", new, item)
+    cache_fields = {f.name for f in dataclasses.fields(SECTIONS["image_cache"])}
+    for name, item in conf.sections.get("image_cache", {}).items():
+        if name in cache_fields:
+            put("image_cache", name, item)
+
+    for name in DEFAULT_OPTIONS:
+        item = conf.get("DEFAULT", name)
+        if item is not None:
+            put("DEFAULT", name, item)
+    zone = conf.get("DEFAULT", "default_availability_zone")
+    if zone is not None:
+        data["availability_zone"] = zone.value
+    vnc = conf.get("vnc", "enabled")
+    if vnc is not None:
+        put("vnc", "enabled", vnc)
+
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise ConfigError(errors[0] + more)
+    if "vmware" not in data:
+        raise ConfigError(f"{conf.path} has no [vmware] options: is it the nova.conf of a "
+                          "nova-compute that runs the VMware driver?")
+    return ImportedProfile(data=_ordered(data), password_in_conf=password_in_conf,
+                           warnings=warnings)
+
+
+def _ordered(data: dict[str, Any]) -> dict[str, Any]:
+    order = ["vmware", "image_cache", "DEFAULT", "vnc", "availability_zone", "openstack"]
+    return {key: data[key] for key in order if key in data}

@@ -1,0 +1,141 @@
+"""Rendering results as a table (rich), JSON or YAML, and messages on stderr.
+
+stdout carries only the command's result: one JSON or YAML document with
+``-o json``/``-o yaml``. Warnings, progress and logs go to stderr.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import json
+import os
+import sys
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from vmwctl.redact import redact
+
+FORMATS = ("table", "json", "yaml")
+
+
+def to_data(obj: Any) -> Any:
+    """Turn results (dataclasses, enums, datetimes, paths, sets) into JSON-able data."""
+    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        return {f.name: to_data(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                if not f.metadata.get("internal")}
+    if isinstance(obj, Mapping):
+        return {str(k): to_data(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [to_data(v) for v in obj]
+    if isinstance(obj, set | frozenset):
+        return sorted(to_data(v) for v in obj)
+    if isinstance(obj, enum.Enum):
+        return obj.value
+    if isinstance(obj, dt.datetime):
+        if obj.tzinfo is not None:
+            obj = obj.astimezone(dt.UTC)
+        return obj.strftime("%Y-%m-%dT%H:%M:%SZ")
+    if isinstance(obj, Path):
+        return str(obj)
+    return obj
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+class Output:
+    """Where and how a command's result and messages are written."""
+
+    def __init__(self, *, stdout: IO[str] | None = None, stderr: IO[str] | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
+        self.format = "table"
+        self.quiet = False
+        self.no_color = False
+        self._stdout = stdout
+        self._stderr = stderr
+        self._env = os.environ if env is None else env
+
+    @property
+    def stdout(self) -> IO[str]:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> IO[str]:
+        return self._stderr or sys.stderr
+
+    def color(self, stream: IO[str]) -> bool:
+        return not self.no_color and "NO_COLOR" not in self._env and _isatty(stream)
+
+    @property
+    def interactive(self) -> bool:
+        """True when progress bars may be drawn: stderr is a terminal and -q is off."""
+        return not self.quiet and _isatty(self.stderr)
+
+    def console(self, stream: IO[str]) -> Any:
+        from rich.console import Console
+
+        tty = _isatty(stream)
+        return Console(file=stream, color_system="auto" if self.color(stream) else None,
+                       force_terminal=tty, width=None if tty else 200, highlight=False,
+                       soft_wrap=False)
+
+    # ----------------------------------------------------------- results
+
+    def result(self, data: Any, human: Callable[[Any], Any] | None = None) -> None:
+        """Print a command's result: the document, or its human form on a table run."""
+        if self.format == "json":
+            self._write(self.stdout, json.dumps(to_data(data), indent=2, ensure_ascii=False) + "\n")
+        elif self.format == "yaml":
+            self._write(self.stdout, dump_yaml(to_data(data)))
+        elif not self.quiet:
+            rendered = human(data) if human else dump_yaml(to_data(data))
+            if isinstance(rendered, str):
+                self._write(self.stdout, rendered if rendered.endswith("\n") else rendered + "\n")
+            elif rendered is not None:
+                self.console(self.stdout).print(rendered)
+
+    def error(self, message: str, exit_code: int) -> None:
+        """Report a failure: the error document on stdout for -o json/yaml, a line on stderr."""
+        message = redact(message)
+        document = {"error": {"message": message, "exit_code": exit_code}}
+        if self.format == "json":
+            self._write(self.stdout, json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+        elif self.format == "yaml":
+            self._write(self.stdout, dump_yaml(document))
+        self._message("Error", message, "red")
+
+    def warn(self, message: str) -> None:
+        if not self.quiet:
+            self._message("Warning", redact(message), "yellow")
+
+    def info(self, message: str) -> None:
+        """A progress note for humans on stderr (not shown with -q)."""
+        if not self.quiet:
+            self._write(self.stderr, redact(message) + "\n")
+
+    def _message(self, label: str, message: str, style: str) -> None:
+        if self.color(self.stderr):
+            self._write(self.stderr, f"\x1b[1;{_ANSI[style]}m{label}:\x1b[0m {message}\n")
+        else:
+            self._write(self.stderr, f"{label}: {message}\n")
+
+    @staticmethod
+    def _write(stream: IO[str], text: str) -> None:
+        stream.write(text)
+        stream.flush()
+
+
+_ANSI = {"red": "31", "yellow": "33"}
+
+
+def dump_yaml(data: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)

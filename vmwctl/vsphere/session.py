@@ -1,0 +1,299 @@
+"""One logged-in vCenter session: TLS, timeouts, re-login, bounded retries, logout.
+
+Every vSphere request goes through :class:`_SessionStub`, which counts
+requests (tests guard round trips with that count), logs in again when the
+session has expired, and retries transient faults with back-off.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import http.client
+import logging
+import os
+import socket
+import ssl
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pyVmomi import SoapStubAdapter, VmomiSupport, vim, vmodl
+
+from vmwctl.errors import AuthError, ConfigError, ConnectError, VmwctlError
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 15.0
+READ_TIMEOUT = 300.0
+LOGOUT_TIMEOUT = 5.0
+BACKOFF_START = 0.5
+BACKOFF_MAX = 8.0
+FALLBACK_VERSION = "vim.version.version9"
+
+# Methods that only read, or whose repetition is harmless: they may be sent
+# again after a connection broke mid-request. Anything else is retried only
+# when the request certainly never reached the server.
+_REPEATABLE_PREFIXES = ("Retrieve", "ContinueRetrieve", "CancelRetrieve", "Fetch", "Find",
+                        "Query", "Has", "Current", "Wait", "Check", "Browse", "Search",
+                        "SessionIsActive", "Login", "CreateContainerView", "CreateFilter")
+_RETRY_HTTP_STATUS = ("502", "503", "504")
+
+
+@dataclass
+class ConnectionSettings:
+    """What a session needs; the password is fetched only when logging in."""
+
+    host: str
+    port: int
+    username: str
+    password: Callable[[], str]
+    ca_file: str | None = None
+    insecure: bool = False
+    api_retry_count: int = 10
+    task_poll_interval: float = 0.5
+    connect_timeout: float = CONNECT_TIMEOUT
+    read_timeout: float = READ_TIMEOUT
+
+    @property
+    def address(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        return f"https://{self.address}/sdk"
+
+
+def make_ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext:
+    """Verification on unless told otherwise; a CA file replaces the system store."""
+    if ca_file:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        for path in ca_file.split(os.pathsep):
+            try:
+                context.load_verify_locations(cafile=os.path.expanduser(path))
+            except (OSError, ssl.SSLError) as exc:
+                reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+                raise ConfigError(f"cannot load vmware.ca_file {path}: {reason}; give a PEM "
+                                  "file with the CA certificate(s) of the vCenter") from None
+        return context
+    context = ssl.create_default_context()
+    if insecure:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+class _SessionStub(SoapStubAdapter):
+    """SoapStubAdapter with request counting, timeouts, re-login and retries."""
+
+    def __init__(self, settings: ConnectionSettings, context: ssl.SSLContext, version: str):
+        super().__init__(host=settings.host, port=settings.port, version=version,
+                         sslContext=context, httpConnectionTimeout=settings.connect_timeout,
+                         connectionPoolTimeout=-1)
+        self.settings = settings
+        self.request_count = 0
+        self.relogin: Callable[[], None] | None = None
+
+    def GetConnection(self) -> Any:  # noqa: N802 (pyVmomi's name)
+        conn = super().GetConnection()
+        # The connection was made with the connect timeout; reads may take longer.
+        conn.timeout = self.settings.read_timeout
+        if conn.sock is not None:
+            conn.sock.settimeout(self.settings.read_timeout)
+        return conn
+
+    def InvokeMethod(self, mo: Any, info: Any, args: Any, outerStub: Any = None) -> Any:  # noqa: N802,N803
+        attempt = 0
+        logged_in_again = False
+        while True:
+            self.request_count += 1
+            try:
+                return super().InvokeMethod(mo, info, args, outerStub)
+            except vim.fault.NotAuthenticated:
+                if self.relogin is None or logged_in_again or info.wsdlName in ("Login", "Logout"):
+                    raise
+                log.info("vCenter session expired during %s; logging in again", info.wsdlName)
+                logged_in_again = True
+                self.relogin()
+            except (OSError, http.client.HTTPException) as exc:
+                if attempt >= self.settings.api_retry_count or not _may_retry(info.wsdlName, exc):
+                    raise
+                delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** attempt)
+                attempt += 1
+                log.warning("vCenter request %s failed (%s); retry %d of %d in %.1f s",
+                            info.wsdlName, _describe_os_error(exc), attempt,
+                            self.settings.api_retry_count, delay)
+                time.sleep(delay)
+
+
+def _may_retry(method: str, exc: BaseException) -> bool:
+    if isinstance(exc, ConnectionRefusedError):
+        return True
+    if isinstance(exc, socket.gaierror | ssl.SSLCertVerificationError):
+        return False
+    if isinstance(exc, http.client.HTTPException) and not isinstance(
+            exc, http.client.RemoteDisconnected | http.client.IncompleteRead):
+        return str(exc).startswith(_RETRY_HTTP_STATUS)
+    return method.startswith(_REPEATABLE_PREFIXES)
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return "timed out"
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror.lower()
+    return str(exc) or type(exc).__name__
+
+
+class VCenter:
+    """A vCenter session opened on demand and closed with :meth:`close`."""
+
+    def __init__(self, settings: ConnectionSettings) -> None:
+        self.settings = settings
+        self._stub: _SessionStub | None = None
+        self._content: Any = None
+        self._si: Any = None
+
+    @property
+    def content(self) -> Any:
+        """The ServiceContent, connecting and logging in on first use."""
+        if self._content is None:
+            self.connect()
+        return self._content
+
+    @property
+    def si(self) -> Any:
+        if self._si is None:
+            self.connect()
+        return self._si
+
+    @property
+    def stub(self) -> _SessionStub:
+        if self._stub is None:
+            self.connect()
+        assert self._stub is not None
+        return self._stub
+
+    @property
+    def request_count(self) -> int:
+        """SOAP requests sent so far (the version probe is an HTTP GET, not counted)."""
+        return self._stub.request_count if self._stub else 0
+
+    @property
+    def session_cookie(self) -> str:
+        """The session cookie, for datastore HTTP transfers."""
+        return self.stub.cookie.split(";", 1)[0]
+
+    def connect(self) -> None:
+        s = self.settings
+        context = make_ssl_context(s.ca_file, s.insecure)
+        try:
+            version = self._negotiate_version(context)
+            stub = _SessionStub(s, context, version)
+            si = vim.ServiceInstance("ServiceInstance", stub)
+            content = si.RetrieveContent()
+        except (OSError, http.client.HTTPException) as exc:
+            raise connect_error(exc, s) from None
+        password = s.password()
+        self._login(content, password)
+
+        def relogin() -> None:
+            self._login(content, password)
+
+        stub.relogin = relogin
+        self._stub, self._si, self._content = stub, si, content
+        log.info("logged in to %s as %s (API %s)", s.url, s.username, content.about.apiVersion)
+
+    def _login(self, content: Any, password: str) -> None:
+        s = self.settings
+        try:
+            content.sessionManager.Login(s.username, password, None)
+        except vim.fault.InvalidLogin:
+            raise AuthError(f"vCenter {s.address} rejected the login of {s.username}: check "
+                            "vmware.host_username and the password source") from None
+        except vmodl.MethodFault as fault:
+            raise AuthError(f"vCenter {s.address} refused the login of {s.username}: "
+                            f"{fault_message(fault)}") from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise connect_error(exc, s) from None
+
+    def _negotiate_version(self, context: ssl.SSLContext) -> str:
+        """The newest API version that both pyVmomi and the server speak."""
+        s = self.settings
+        conn = http.client.HTTPSConnection(s.host, s.port, context=context,
+                                           timeout=s.connect_timeout)
+        try:
+            conn.request("GET", "/sdk/vimServiceVersions.xml")
+            response = conn.getresponse()
+            body = response.read()
+            status = response.status
+        finally:
+            conn.close()
+        if status != 200:
+            log.info("no vimServiceVersions.xml (HTTP %s); using %s", status, FALLBACK_VERSION)
+            return FALLBACK_VERSION
+        try:
+            root = ET.fromstring(body)
+        except ET.ParseError:
+            return FALLBACK_VERSION
+        offered = set()
+        for namespace in root.iter("namespace"):
+            if namespace.findtext("name") == "urn:vim25":
+                offered.add(namespace.findtext("version"))
+                offered.update(v.text for v in namespace.iter("version"))
+        for version in VmomiSupport.GetServiceVersions("vim25"):
+            if VmomiSupport.versionIdMap.get(version) in offered:
+                return version
+        return FALLBACK_VERSION
+
+    def close(self) -> None:
+        """Log out, quickly and quietly; the session is gone either way."""
+        if self._stub is None:
+            return
+        stub, content = self._stub, self._content
+        self._stub = self._content = self._si = None
+        stub.relogin = None
+        stub.settings = dataclasses.replace(stub.settings, api_retry_count=0,
+                                            read_timeout=LOGOUT_TIMEOUT)
+        try:
+            content.sessionManager.Logout()
+        except Exception as exc:  # logging out is best effort
+            log.debug("logout failed: %s", exc)
+        finally:
+            stub.DropConnections()
+
+
+def connect_error(exc: BaseException, s: ConnectionSettings) -> VmwctlError:
+    """Turn a network or TLS failure into a one-line, actionable error (exit 3)."""
+    where = f"vCenter {s.address}"
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        hint = ("set vmware.ca_file in the profile to the CA bundle that signed it" if not
+                s.ca_file else f"vmware.ca_file {s.ca_file} does not hold the CA that signed it")
+        return ConnectError(f"cannot verify the TLS certificate of {where} "
+                            f"({exc.verify_message}): {hint}, or pass --insecure to skip "
+                            "verification (not recommended)")
+    if isinstance(exc, ssl.SSLError):
+        return ConnectError(f"TLS handshake with {where} failed ({exc.reason or exc}); check "
+                            "that vmware.host_port is the vCenter's HTTPS port")
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectError(f"cannot connect to {where}: connection refused; check "
+                            "vmware.host_ip and vmware.host_port, and that vCenter is running")
+    if isinstance(exc, socket.gaierror):
+        return ConnectError(f"cannot resolve the vCenter host name {s.host!r}; check "
+                            "vmware.host_ip")
+    if isinstance(exc, TimeoutError | socket.timeout):
+        return ConnectError(f"{where} did not answer within {s.connect_timeout:g} s; check the "
+                            "address and the network path")
+    return ConnectError(f"cannot talk to {where}: {_describe_os_error(exc)}")
+
+
+def fault_message(fault: Any) -> str:
+    """A vSphere fault as one line: its type and its message."""
+    name = type(fault).__name__.rsplit(".", 1)[-1]
+    message = getattr(fault, "msg", None) or ""
+    if not message:
+        messages = getattr(fault, "faultMessage", None) or []
+        message = "; ".join(m.message for m in messages if getattr(m, "message", None))
+    return f"{name}: {message}" if message else name

@@ -1,0 +1,48 @@
+"""Waiting for vSphere tasks.
+
+pyVmomi's WaitForTask reads the whole ``task.info``; the simulator names a
+manager object (VirtualDiskManager, FileManager) as the entity of such tasks,
+and pyVmomi then fails to deserialize ``info`` at all. Polling only
+``info.state``, ``info.error``, ``info.result`` and ``info.progress`` works
+against both the simulator and a real vCenter, in one request per poll.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.inventory import read_paths
+from vmwctl.vsphere.session import VCenter, fault_message
+
+_PATHS = ("info.state", "info.error", "info.result", "info.progress")
+
+
+def wait_for_task(vc: VCenter, task: Any, *, what: str, timeout: float | None = None,
+                  poll_interval: float | None = None,
+                  on_progress: Callable[[int], None] | None = None,
+                  clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> Any:
+    """Wait until the task ends; return its result or raise OperationFailed.
+
+    ``what`` names the operation for the error message ("deleting [ds] x").
+    """
+    interval = vc.settings.task_poll_interval if poll_interval is None else poll_interval
+    deadline = None if timeout is None else clock() + timeout
+    while True:
+        info = read_paths(vc, task, _PATHS)
+        state = info.get("info.state")
+        if state == "success":
+            return info.get("info.result")
+        if state == "error":
+            fault = info.get("info.error")
+            reason = fault_message(fault) if fault is not None else "unknown error"
+            raise OperationFailed(f"{what} failed: {reason}")
+        if on_progress is not None and info.get("info.progress") is not None:
+            on_progress(int(info["info.progress"]))
+        if deadline is not None and clock() >= deadline:
+            raise OperationFailed(f"{what} did not finish within {timeout:g} s (task "
+                                  f"{task._moId} is still {state}); check it in vCenter")
+        sleep(interval)
