@@ -1,0 +1,151 @@
+// vmwctl-vcsim: the lab's vCenter, govmomi's simulator (0.24.2, from Debian)
+// with the fixes and scenarios that vmwctl's tests need.
+//
+// It listens on a loopback address only, serves HTTPS with the certificate it
+// is given, requires the given credentials, prints one JSON line describing
+// itself on stdout once it is ready, and runs until SIGTERM or SIGINT.
+package main
+
+import (
+	"crypto/tls"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"net/url"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vmware/govmomi/simulator"
+)
+
+// Ready is what the simulator prints on stdout when it accepts connections.
+type Ready struct {
+	URL        string            `json:"url"`
+	PID        int               `json:"pid"`
+	Scenario   string            `json:"scenario"`
+	Datastores map[string]string `json:"datastores"`
+}
+
+func main() {
+	listen := flag.String("listen", "127.0.0.1:0", "loopback address to listen on (port 0 picks a free one)")
+	certFile := flag.String("tlscert", "", "PEM certificate for HTTPS (required)")
+	keyFile := flag.String("tlskey", "", "PEM private key for HTTPS (required)")
+	username := flag.String("username", "", "the only user name accepted by Login (required)")
+	password := flag.String("password", "", "the only password accepted by Login (required)")
+	scenario := flag.String("scenario", "healthy", "inventory scenario: "+strings.Join(scenarioNames(), ", "))
+	dc := flag.Int("dc", 1, "datacenters")
+	cluster := flag.Int("cluster", 1, "clusters per datacenter")
+	host := flag.Int("host", 3, "hosts per cluster")
+	standalone := flag.Int("standalone-host", 0, "standalone hosts per datacenter")
+	ds := flag.Int("ds", 1, "datastores per datacenter, mounted on every host")
+	vm := flag.Int("vm", 2, "VMs per resource pool")
+	pg := flag.Int("pg", 1, "distributed port groups per datacenter")
+	delay := flag.Int("delay", 0, "milliseconds added to every SOAP call")
+	methodDelay := flag.String("method-delay", "", "extra delay per method, e.g. RetrievePropertiesEx:5,Login:100")
+	flag.Parse()
+
+	apply, ok := scenarios[*scenario]
+	if !ok {
+		log.Fatalf("unknown scenario %q (known: %s)", *scenario, strings.Join(scenarioNames(), ", "))
+	}
+	if *certFile == "" || *keyFile == "" || *username == "" || *password == "" {
+		log.Fatal("-tlscert, -tlskey, -username and -password are required")
+	}
+	if err := requireLoopback(*listen); err != nil {
+		log.Fatal(err)
+	}
+	cert, err := tls.LoadX509KeyPair(*certFile, *keyFile)
+	if err != nil {
+		log.Fatalf("loading TLS certificate: %v", err)
+	}
+	delays, err := parseMethodDelay(*methodDelay)
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	model := simulator.VPX()
+	model.Datacenter = *dc
+	model.Cluster = *cluster
+	model.ClusterHost = *host
+	model.Host = *standalone
+	model.Datastore = *ds
+	model.Machine = *vm
+	model.Portgroup = *pg
+	if err := model.Create(); err != nil {
+		log.Fatalf("creating the inventory: %v", err)
+	}
+	defer model.Remove()
+
+	shareDatastores()
+	apply()
+
+	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
+	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	// Delays apply to requests from clients only, not to building the model.
+	model.DelayConfig.Delay = *delay
+	model.DelayConfig.MethodDelay = delays
+	server := model.Service.NewServer()
+	defer server.Close()
+
+	serverURL := *server.URL
+	serverURL.User = nil
+	ready := Ready{URL: serverURL.String(), PID: os.Getpid(), Scenario: *scenario, Datastores: datastoreDirs()}
+	line, _ := json.Marshal(ready)
+	fmt.Println(string(line))
+
+	stop := make(chan os.Signal, 1)
+	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
+	<-stop
+}
+
+func requireLoopback(address string) error {
+	host, _, err := net.SplitHostPort(address)
+	if err != nil {
+		return fmt.Errorf("bad -listen address %q: %v", address, err)
+	}
+	ip := net.ParseIP(host)
+	if ip == nil || !ip.IsLoopback() {
+		return fmt.Errorf("-listen must be a loopback IP address, got %q", host)
+	}
+	return nil
+}
+
+func parseMethodDelay(spec string) (map[string]int, error) {
+	delays := map[string]int{}
+	if spec == "" {
+		return delays, nil
+	}
+	for _, item := range strings.Split(spec, ",") {
+		name, ms, found := strings.Cut(item, ":")
+		n, err := strconv.Atoi(ms)
+		if !found || err != nil || n < 0 {
+			return nil, fmt.Errorf("bad -method-delay item %q, expected Method:milliseconds", item)
+		}
+		delays[name] = n
+	}
+	return delays, nil
+}
+
+func datastoreDirs() map[string]string {
+	dirs := map[string]string{}
+	for _, obj := range simulator.Map.All("Datastore") {
+		ds := obj.(*simulator.Datastore)
+		dirs[ds.Name] = ds.Info.GetDatastoreInfo().Url
+	}
+	return dirs
+}
+
+func scenarioNames() []string {
+	var names []string
+	for name := range scenarios {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	return names
+}
