@@ -485,7 +485,7 @@ def _govc_url(env: Mapping[str, str]) -> dict[str, Any]:
     return result
 
 
-def _govc_secret(value: str) -> str:
+def govc_secret(value: str) -> str:
     """GOVC_USERNAME and GOVC_PASSWORD may name a readable file holding the value, as in govc."""
     path = Path(value)
     try:
@@ -506,7 +506,7 @@ def apply_govc_environment(profile: Profile, env: Mapping[str, str]) -> None:
             profile.origins[f"vmware.{name}"] = "GOVC_URL"
     username = _env(env, "GOVC_USERNAME")
     if username and "vmware.host_username" not in profile.origins:
-        v.host_username = _govc_secret(username)
+        v.host_username = govc_secret(username)
         profile.origins["vmware.host_username"] = "GOVC_USERNAME"
     insecure = _env(env, "GOVC_INSECURE")
     if insecure and "vmware.insecure" not in profile.origins:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from vmwctl import redact
-from vmwctl.config import PasswordSource, Profile, file_is_private
+from vmwctl.config import PasswordSource, Profile, file_is_private, govc_secret
 from vmwctl.errors import ConfigError
 
 PASSWORD_COMMAND_TIMEOUT = 60
@@ -40,8 +40,10 @@ def resolve_password(profile: Profile, env: Mapping[str, str], *,
 
 
 def _read(source: PasswordSource, profile: Profile, env: Mapping[str, str]) -> str:
-    if source.kind in ("value", "govc"):
+    if source.kind == "value":
         return source.value or ""
+    if source.kind == "govc":
+        return govc_secret(source.value or "")
     if source.kind == "env":
         value = env.get(source.detail)
         if not value:

@@ -89,7 +89,7 @@ class RootGroup(LazyGroup):
                 app.out.stdout.write(exc.ctx.get_help() + "\n")
                 return EXIT_USAGE
             message = exc.format_message().rstrip(".")
-            hint = f"; see '{exc.ctx.command_path} --help'" if exc.ctx else ""
+            hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
             return _fail(app, message + hint, EXIT_USAGE)
         except click.ClickException as exc:
             return _fail(app, exc.format_message(), exc.exit_code)

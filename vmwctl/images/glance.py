@@ -7,6 +7,7 @@ costs about a second of start-up that other commands must not pay.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
@@ -49,8 +50,12 @@ def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService
     if cloud is None:
         raise ConfigError(f"profile '{profile.name}' names no image service: set openstack.cloud "
                           "to a clouds.yaml entry, or set OS_CLOUD")
-    import openstack
-    from openstack import exceptions as sdk_exceptions
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import openstack
+        from openstack import exceptions as sdk_exceptions
+    # openstacksdk's deprecation notices are for its developers, not for operators.
+    warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
 
     try:
         connection = openstack.connect(cloud=cloud)

@@ -80,9 +80,9 @@ func main() {
 	if err := model.Create(); err != nil {
 		log.Fatalf("creating the inventory: %v", err)
 	}
-	defer model.Remove()
 
 	shareDatastores()
+	installPagingCollector()
 	apply()
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
@@ -91,7 +91,6 @@ func main() {
 	model.DelayConfig.Delay = *delay
 	model.DelayConfig.MethodDelay = delays
 	server := model.Service.NewServer()
-	defer server.Close()
 
 	serverURL := *server.URL
 	serverURL.User = nil
@@ -102,6 +101,10 @@ func main() {
 	stop := make(chan os.Signal, 1)
 	signal.Notify(stop, syscall.SIGTERM, syscall.SIGINT)
 	<-stop
+	// Exit at once: closing the server would wait for requests that an
+	// injected delay keeps busy. Only the datastore directories need removing.
+	model.Remove()
+	os.Exit(0)
 }
 
 func requireLoopback(address string) error {

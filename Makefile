@@ -1,0 +1,54 @@
+# vmwctl: make demo (the toolkit on the lab) and make test (what CI runs).
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+LAB := tests/lab/lab
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: all venv lab-install lab-up lab-down lab-env demo test lint clean
+
+all: test
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
+		{ echo "vmwctl needs Python 3.11 or later ($(PYTHON) is older)"; exit 2; }
+	@$(PYTHON) -c 'import ensurepip, venv' 2>/dev/null || \
+		{ $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q python3-venv; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+lab-install:
+	$(LAB) install
+
+lab-up: lab-install
+	$(LAB) down
+	$(LAB) up --flat-glance
+
+lab-down:
+	$(LAB) down
+
+lab-env:
+	@$(LAB) env
+
+# The toolkit's headline commands against a fresh lab; the lab keeps running.
+demo: venv lab-up
+	@eval "$$($(LAB) env)"; set -e; \
+	for cmd in "about" "profile list" "profile show" "-o json about"; do \
+		echo; echo "\$$ vmwctl $$cmd"; $(BIN)/vmwctl $$cmd; \
+	done; \
+	echo; echo "The lab is still running. Use it with:  eval \"\$$($(LAB) env)\"; . $(VENV)/bin/activate"; \
+	echo "Stop it with:  make lab-down"
+
+lint: venv
+	$(BIN)/ruff check vmwctl tests
+
+test: venv lab-install lint
+	$(BIN)/pytest
+
+clean: lab-down
+	rm -rf $(VENV) .lab .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,103 @@
+"""The command line itself: start-up cost, shared options, usage errors, exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+HEAVY_MODULES = ("pyVmomi", "pyVim", "openstack", "keystoneauth1")
+
+
+def imported_modules(*argv: str) -> tuple[int, set[str]]:
+    """Run vmwctl in a fresh interpreter and list the top-level modules it imported."""
+    code = ("import sys\nfrom vmwctl.cli.root import cli\n"
+            f"try:\n    cli.main({list(argv)!r}, prog_name='vmwctl')\n"
+            "except SystemExit as e:\n    rc = e.code\n"
+            "sys.stderr.write(repr(sorted({m.split('.')[0] for m in sys.modules})))\n"
+            "sys.exit(rc)\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          check=False)
+    return done.returncode, set(eval(done.stderr.strip().splitlines()[-1]))  # noqa: S307
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["profile", "--help"],
+                                  ["about", "--help"]])
+def test_help_and_version_import_neither_pyvmomi_nor_openstacksdk(argv: list[str]) -> None:
+    code, modules = imported_modules(*argv)
+    assert code == 0
+    assert not modules & set(HEAVY_MODULES), modules & set(HEAVY_MODULES)
+
+
+def test_version(vmwctl) -> None:
+    from vmwctl import __version__
+
+    result = vmwctl("--version")
+    assert (result.exit_code, result.stdout) == (0, f"vmwctl {__version__}\n")
+    done = subprocess.run([sys.executable, "-m", "vmwctl", "--version"], capture_output=True,
+                          text=True, check=False)
+    assert done.stdout == f"vmwctl {__version__}\n"
+
+
+def test_help_lists_commands_and_exit_codes(vmwctl) -> None:
+    result = vmwctl("--help")
+    assert result.exit_code == 0
+    for word in ("about", "profile", "130", "143", "--output"):
+        assert word in result.stdout
+
+
+def test_no_arguments_prints_help(vmwctl) -> None:
+    result = vmwctl()
+    assert result.exit_code == 2
+    assert result.stdout.startswith("Usage: vmwctl")
+
+
+def test_every_command_takes_the_shared_options_after_its_name(vmwctl) -> None:
+    for command in (["about"], ["profile", "list"], ["profile", "show"],
+                    ["profile", "validate"]):
+        result = vmwctl(*command, "--help")
+        assert "-o, --output [table|json|yaml]" in result.stdout, command
+        assert "-v, --verbose" in result.stdout
+        assert "-q, --quiet" in result.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    ["bogus"],
+    ["about", "--bogus"],
+    ["-o", "xml", "about"],
+    ["profile", "show", "a", "b"],
+])
+def test_usage_errors_are_one_line_with_exit_2(vmwctl, argv: list[str]) -> None:
+    result = vmwctl(*argv)
+    assert result.exit_code == 2
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("Error: ")
+    assert "Traceback" not in result.stderr
+
+
+def test_usage_error_with_json_output_prints_the_error_document(vmwctl) -> None:
+    result = vmwctl("about", "--bogus", "-o", "json")
+    assert result.exit_code == 2
+    document = json.loads(result.stdout)
+    assert document == {"error": {"message": "No such option '--bogus'. Did you mean "
+                                             "'--verbose'? (see 'vmwctl about --help')",
+                                  "exit_code": 2}}
+
+
+def test_json_output_is_one_document(vmwctl, isolated_environment) -> None:
+    (isolated_environment / "vmwctl.yaml").write_text(
+        "profiles:\n  a:\n    vmware: {host_ip: h, host_username: u}\n")
+    (isolated_environment / "vmwctl.yaml").chmod(0o600)
+    result = vmwctl("profile", "list", "-o", "json")
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["profiles"][0]["name"] == "a"
+    result = vmwctl("-o", "yaml", "profile", "list")
+    assert result.stdout.startswith("config_file: ")
+
+
+def test_no_color_and_plain_text_when_not_a_terminal(vmwctl, isolated_environment) -> None:
+    result = vmwctl("profile", "show")
+    assert "\x1b[" not in result.stderr
