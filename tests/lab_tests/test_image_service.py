@@ -67,7 +67,7 @@ def test_missing_cloud_is_a_configuration_error(lab, tmp_path: Path, monkeypatch
     config = tmp_path / "c.yaml"
     config.write_text("profiles:\n  p:\n    vmware: {host_ip: h, host_username: u}\n")
     monkeypatch.setenv("VMWCTL_CONFIG", str(config))
-    with pytest.raises(ConfigError, match="names no image service: set openstack.cloud"):
+    with pytest.raises(ConfigError, match=r"names no image service: set openstack\.cloud"):
         App().images  # noqa: B018
 
 

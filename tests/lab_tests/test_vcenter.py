@@ -225,6 +225,37 @@ def test_relogin_after_the_simulator_drops_the_session(lab) -> None:
         admin.close()
 
 
+# ------------------------------------------------------------------ transient faults
+
+def test_transient_connection_failures_are_retried(lab, monkeypatch) -> None:
+    from faultproxy import FaultProxy
+
+    from vmwctl.vsphere import session
+
+    monkeypatch.setattr(session, "BACKOFF_START", 0.01)
+    with FaultProxy(lab.vcenter_host, lab.vcenter_port) as proxy:
+        vc = VCenter(settings(lab, port=proxy.port, api_retry_count=3))
+        try:
+            vc.connect()
+            proxy.reset_next(2)
+            proxy.cut_all()
+            sent = vc.request_count
+            hosts = collect(vc, {vim.HostSystem: ["name"]})
+            assert len(hosts) == 3
+            assert proxy.resets == 2
+            # the broken pooled connection and two resets: three failed sends, then success
+            assert vc.request_count - sent == 3 + 3
+
+            proxy.reset_next(10)
+            proxy.cut_all()
+            with pytest.raises(ConnectError, match=r"failed during CreateContainerView \(.*\) "
+                                                   r"\(gave up after 3 retries\)"):
+                collect(vc, {vim.HostSystem: ["name"]})
+        finally:
+            proxy.reset_next(0)
+            vc.close()
+
+
 # ------------------------------------------------------------------ inventory and tasks
 
 def test_inventory_reads_page_without_per_object_calls(lab) -> None:

@@ -16,11 +16,12 @@ def imported_modules(*argv: str) -> tuple[int, set[str]]:
     code = ("import sys\nfrom vmwctl.cli.root import cli\n"
             f"try:\n    cli.main({list(argv)!r}, prog_name='vmwctl')\n"
             "except SystemExit as e:\n    rc = e.code\n"
-            "sys.stderr.write(repr(sorted({m.split('.')[0] for m in sys.modules})))\n"
+            "import json\n"
+            "sys.stderr.write(json.dumps(sorted({m.split('.')[0] for m in sys.modules})))\n"
             "sys.exit(rc)\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=False)
-    return done.returncode, set(eval(done.stderr.strip().splitlines()[-1]))  # noqa: S307
+    return done.returncode, set(json.loads(done.stderr.strip().splitlines()[-1]))
 
 
 @pytest.mark.parametrize("argv", [["--version"], ["--help"], ["profile", "--help"],

@@ -119,7 +119,8 @@ class _SessionStub(SoapStubAdapter):
                 self.relogin()
             except (OSError, http.client.HTTPException) as exc:
                 if attempt >= self.settings.api_retry_count or not _may_retry(info.wsdlName, exc):
-                    raise
+                    raise connect_error(exc, self.settings, during=info.wsdlName,
+                                        retries=attempt) from exc
                 delay = min(BACKOFF_MAX, BACKOFF_START * 2 ** attempt)
                 attempt += 1
                 log.warning("vCenter request %s failed (%s); retry %d of %d in %.1f s",
@@ -265,9 +266,11 @@ class VCenter:
             stub.DropConnections()
 
 
-def connect_error(exc: BaseException, s: ConnectionSettings) -> VmwctlError:
+def connect_error(exc: BaseException, s: ConnectionSettings, *, during: str | None = None,
+                  retries: int = 0) -> VmwctlError:
     """Turn a network or TLS failure into a one-line, actionable error (exit 3)."""
     where = f"vCenter {s.address}"
+    after = f" (gave up after {retries} retries)" if retries else ""
     if isinstance(exc, ssl.SSLCertVerificationError):
         hint = ("set vmware.ca_file in the profile to the CA bundle that signed it" if not
                 s.ca_file else f"vmware.ca_file {s.ca_file} does not hold the CA that signed it")
@@ -278,14 +281,20 @@ def connect_error(exc: BaseException, s: ConnectionSettings) -> VmwctlError:
         return ConnectError(f"TLS handshake with {where} failed ({exc.reason or exc}); check "
                             "that vmware.host_port is the vCenter's HTTPS port")
     if isinstance(exc, ConnectionRefusedError):
-        return ConnectError(f"cannot connect to {where}: connection refused; check "
+        return ConnectError(f"cannot connect to {where}: connection refused{after}; check "
                             "vmware.host_ip and vmware.host_port, and that vCenter is running")
     if isinstance(exc, socket.gaierror):
         return ConnectError(f"cannot resolve the vCenter host name {s.host!r}; check "
                             "vmware.host_ip")
     if isinstance(exc, TimeoutError | socket.timeout):
-        return ConnectError(f"{where} did not answer within {s.connect_timeout:g} s; check the "
-                            "address and the network path")
+        limit = s.read_timeout if during else s.connect_timeout
+        call = f" to {during}" if during else ""
+        return ConnectError(f"{where} did not answer{call} within {limit:g} s{after}; check "
+                            "that vCenter is up and the network path")
+    if during:
+        return ConnectError(f"the connection to {where} failed during {during} "
+                            f"({_describe_os_error(exc)}){after}; check that vCenter is up and "
+                            "reachable, then run the command again")
     return ConnectError(f"cannot talk to {where}: {_describe_os_error(exc)}")
 
 

@@ -1,0 +1,94 @@
+"""A TCP proxy on loopback in front of a real service, which can cut connections.
+
+Used to inject transport faults (resets) between vmwctl and the lab's services
+without touching either: TLS passes through untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import struct
+import threading
+from typing import Any
+
+
+def _reset(sock: socket.socket) -> None:
+    """Close with RST rather than FIN, as a crashed peer or a firewall would."""
+    with contextlib.suppress(OSError):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+class FaultProxy:
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self._listener.getsockname()[1]
+        self._lock = threading.Lock()
+        self._open: list[socket.socket] = []
+        self._reset_next = 0
+        self.accepted = 0
+        self.resets = 0
+        self._closed = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def __enter__(self) -> FaultProxy:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    def reset_next(self, count: int) -> None:
+        """Reset the next ``count`` connections as soon as they are accepted."""
+        with self._lock:
+            self._reset_next = count
+
+    def cut_all(self) -> None:
+        """Reset every connection open now (pooled keep-alive connections included)."""
+        with self._lock:
+            sockets, self._open = self._open, []
+        for sock in sockets:
+            _reset(sock)
+
+    def close(self) -> None:
+        self._closed = True
+        with contextlib.suppress(OSError):
+            self._listener.close()
+        self.cut_all()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            with self._lock:
+                self.accepted += 1
+                if self._reset_next > 0:
+                    self._reset_next -= 1
+                    self.resets += 1
+                    _reset(client)
+                    continue
+            try:
+                upstream = socket.create_connection(self.target)
+            except OSError:
+                _reset(client)
+                continue
+            with self._lock:
+                self._open += [client, upstream]
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, sink):
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
