@@ -12,7 +12,8 @@ import enum
 import json
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
@@ -86,6 +87,28 @@ class Output:
                        force_terminal=tty, width=None if tty else 200, highlight=False,
                        soft_wrap=False)
 
+    @contextmanager
+    def progress(self, description: str, total: float | None, *,
+                 unit: str = "bytes") -> Iterator[Progress]:
+        """A progress bar on stderr when it is a terminal (and not -q); silent otherwise.
+
+        ``unit`` is "bytes" (size, throughput, time left) or "percent".
+        """
+        if not self.interactive:
+            yield Progress()
+            return
+        from rich import progress as rp
+
+        if unit == "bytes":
+            columns = [rp.TextColumn("{task.description}"), rp.BarColumn(),
+                       rp.DownloadColumn(binary_units=True), rp.TransferSpeedColumn(),
+                       rp.TimeRemainingColumn()]
+        else:
+            columns = [rp.TextColumn("{task.description}"), rp.BarColumn(),
+                       rp.TaskProgressColumn(), rp.TimeRemainingColumn()]
+        with rp.Progress(*columns, console=self.console(self.stderr)) as bar:
+            yield _RichProgress(bar, bar.add_task(description, total=total))
+
     # ----------------------------------------------------------- results
 
     def result(self, data: Any, human: Callable[[Any], Any] | None = None) -> None:
@@ -139,3 +162,25 @@ def dump_yaml(data: Any) -> str:
     import yaml
 
     return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
+
+
+class Progress:
+    """Progress that is not shown (no terminal, or -q)."""
+
+    def advance(self, amount: float) -> None:
+        """Record ``amount`` more units done."""
+
+    def update(self, completed: float) -> None:
+        """Record that ``completed`` units are done in all."""
+
+
+class _RichProgress(Progress):
+    def __init__(self, bar: Any, task: Any) -> None:
+        self._bar = bar
+        self._task = task
+
+    def advance(self, amount: float) -> None:
+        self._bar.advance(self._task, amount)
+
+    def update(self, completed: float) -> None:
+        self._bar.update(self._task, completed=completed)

@@ -7,25 +7,18 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
+from vmwctl.cli.format import details
 
 
 def _human(info: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(show_header=False, box=None, pad_edge=False)
-    table.add_column(style="bold")
-    table.add_column()
-    rows = [
+    return details([
         ("URL", info.url),
         ("Product", info.product),
         ("Version", f"{info.version} (build {info.build})"),
         ("API", f"{info.api_type} {info.api_version}"),
-        ("Instance UUID", info.instance_uuid or "-"),
-        ("Session user", info.session_user or "-"),
-    ]
-    for label, value in rows:
-        table.add_row(label, value)
-    return table
+        ("Instance UUID", info.instance_uuid),
+        ("Session user", info.session_user),
+    ])
 
 
 @click.command("about")

@@ -29,6 +29,7 @@ from vmwctl.redact import redact
 
 COMMANDS = {
     "about": "vmwctl.cli.about:about",
+    "image": "vmwctl.cli.image:image",
     "profile": "vmwctl.cli.profile:profile",
 }
 

@@ -7,23 +7,19 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
+from vmwctl.cli.format import table
 
 
 def _human(listing: Any) -> Any:
-    from rich.table import Table
-
-    table = Table(title=f"Profiles in {listing.config_file or 'the environment (GOVC_*)'}",
-                  title_justify="left")
-    for column in ("", "NAME", "VCENTER", "USER", "CLUSTER", "ZONE", "STATUS"):
-        table.add_column(column)
+    rows = []
     for p in listing.profiles:
         mark = ("*" if p.selected else "") + ("d" if p.default else "")
-        vcenter = f"{p.host}:{p.port}" if p.host else "-"
+        vcenter = f"{p.host}:{p.port}" if p.host else None
         status = "ok" if p.valid else f"invalid: {p.problem}"
-        table.add_row(mark, p.name, vcenter, p.username or "-", p.cluster or "-",
-                      p.availability_zone or "-", status)
-    table.caption = "* selected, d default_profile"
-    return table
+        rows.append((mark, p.name, vcenter, p.username, p.cluster, p.availability_zone, status))
+    return table(f"Profiles in {listing.config_file or 'the environment (GOVC_*)'}",
+                 ("", "NAME", "VCENTER", "USER", "CLUSTER", "ZONE", "STATUS"), rows,
+                 caption="* selected, d default_profile")
 
 
 @click.command("list")

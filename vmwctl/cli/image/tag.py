@@ -1,0 +1,73 @@
+"""``vmwctl image tag``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.format import details
+
+
+def _human(change: Any) -> Any:
+    if not change.changed:
+        return f"image {change.name or change.image_id} already has these properties; nothing " \
+               "to change"
+    rows: list[tuple[str, Any]] = [("Image", f"{change.name} ({change.image_id})")]
+    rows += [(f"set {key}", value) for key, value in change.set.items()]
+    rows += [("removed", key) for key in change.removed]
+    for key in change.also_set:
+        rows.append(("Note", f"{key} changed as well: Nova reads it in preference to its "
+                             "vmware_* name, and the two must agree"))
+    return details(rows)
+
+
+@click.command("tag")
+@click.argument("image")
+@click.option("--ostype", metavar="OSTYPE", help="vmware_ostype.")
+@click.option("--adapter-type", metavar="TYPE",
+              help="vmware_adaptertype: ide, lsiLogic, lsiLogicsas, busLogic, paraVirtual.")
+@click.option("--disktype", metavar="TYPE",
+              help="vmware_disktype: sparse, streamOptimized, thin, preallocated, thick, "
+                   "eagerZeroedThick.")
+@click.option("--linked-clone/--no-linked-clone", default=None, help="img_linked_clone.")
+@click.option("--hypervisor-type", metavar="TYPE", help="hypervisor_type.")
+@click.option("--unset", multiple=True, metavar="KEY", help="Remove a property (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show the change; make none.")
+@click.pass_obj
+def tag_command(app: App, image: str, ostype: str | None, adapter_type: str | None,
+                disktype: str | None, linked_clone: bool | None, hypervisor_type: str | None,
+                unset: tuple[str, ...], dry_run: bool) -> None:
+    """Set or clear the VMware properties of an image (by id or unique name).
+
+    Every value is checked against Nova's list. Where the image also carries
+    the newer name Nova reads first (hw_disk_type, hw_disk_bus/hw_scsi_model,
+    os_distro, img_hv_type, vmware_linked_clone), it is set to agree.
+    Running the same command twice changes nothing the second time.
+    """
+    from vmwctl.images import properties as props
+    from vmwctl.images.catalog import apply_tag, plan_tag
+
+    updates: dict[str, str] = {}
+    if ostype:
+        updates["vmware_ostype"] = props.os_type(ostype)
+    if adapter_type:
+        updates["vmware_adaptertype"] = props.adapter_type(adapter_type)
+    if disktype:
+        updates["vmware_disktype"] = props.disk_type(disktype)
+    if linked_clone is not None:
+        updates["img_linked_clone"] = "true" if linked_clone else "false"
+    if hypervisor_type:
+        updates["hypervisor_type"] = props.hypervisor_type(hypervisor_type)
+    if not updates and not unset:
+        from vmwctl.errors import UsageError
+
+        raise UsageError("nothing to change: give at least one of --ostype, --adapter-type, "
+                         "--disktype, --linked-clone/--no-linked-clone, --hypervisor-type, "
+                         "--unset")
+    record = app.images.find(image)
+    change = plan_tag(record, updates, list(unset))
+    if not dry_run:
+        change = apply_tag(app.images, record, change)
+    app.render(change, _human)

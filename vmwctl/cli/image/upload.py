@@ -1,0 +1,94 @@
+"""``vmwctl image upload``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.format import details
+from vmwctl.cli.format import size as human_size
+
+DISK_TYPE_CHOICES = ["auto", "sparse", "streamOptimized", "thin", "preallocated", "thick",
+                     "eagerZeroedThick"]
+ADAPTER_CHOICES = ["auto", "ide", "lsiLogic", "lsiLogicsas", "busLogic", "paraVirtual"]
+
+
+def _human_plan(plan: Any) -> Any:
+    rows = [("Would upload", plan.source), ("As", plan.name),
+            ("disk_format", plan.disk_format), ("container_format", plan.container_format)]
+    if plan.convert_command:
+        rows.append(("After converting with", plan.convert_command))
+    rows += [(key, value) for key, value in plan.properties.items()]
+    rows += [("Warning", warning) for warning in plan.warnings]
+    return details(rows)
+
+
+def _human_result(result: Any) -> Any:
+    image = result.image
+    return details([
+        ("Image id", image["id"]),
+        ("Name", image.get("name")),
+        ("Status", image.get("status")),
+        ("Size", human_size(result.bytes_sent)),
+        ("Verified", result.verified),
+        ("Throughput", f"{result.bytes_per_second / (1 << 20):.1f} MiB/s "
+                       f"({result.seconds:.1f} s)"),
+        *[(key, image.get(key)) for key in ("vmware_disktype", "vmware_adaptertype",
+                                            "vmware_ostype", "hypervisor_type",
+                                            "img_linked_clone") if key in image],
+    ])
+
+
+@click.command("upload")
+@click.argument("file", type=click.Path(path_type=Path))
+@click.option("--name", required=True, help="Name of the image in Glance.")
+@click.option("--disktype", type=click.Choice(DISK_TYPE_CHOICES, case_sensitive=False),
+              default="auto", show_default=True,
+              help="vmware_disktype; auto reads it from the file.")
+@click.option("--adapter-type", type=click.Choice(ADAPTER_CHOICES, case_sensitive=False),
+              default="auto", show_default=True,
+              help="vmware_adaptertype; auto reads the descriptor (lsiLogicsas and paraVirtual "
+                   "must be given).")
+@click.option("--ostype", metavar="OSTYPE", help="vmware_ostype (see 'vmwctl image ostypes').")
+@click.option("--linked-clone/--no-linked-clone", default=None,
+              help="img_linked_clone (default: the compute node's use_linked_clone).")
+@click.option("--hypervisor-type", default="vmware", show_default=True,
+              help="hypervisor_type, for mixed clouds.")
+@click.option("--property", "extra", multiple=True, metavar="KEY=VALUE",
+              help="Another image property (repeatable).")
+@click.option("--convert", is_flag=True,
+              help="Convert a non-VMDK source to streamOptimized on the way.")
+@click.option("--force", is_flag=True,
+              help="Accept a --disktype or --adapter-type that contradicts the file.")
+@click.option("--dry-run", is_flag=True, help="Show what would be created; create nothing.")
+@click.pass_obj
+def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type: str,
+                   ostype: str | None, linked_clone: bool | None, hypervisor_type: str,
+                   extra: tuple[str, ...], convert: bool, force: bool, dry_run: bool) -> None:
+    """Upload a VMDK to Glance with the properties Nova's VMware driver needs.
+
+    disk_format=vmdk, container_format=bare, vmware_disktype and
+    vmware_adaptertype read from the file, vmware_ostype, hypervisor_type=vmware
+    and img_linked_clone when given. An unsafe file is never uploaded; the data
+    is streamed, then Glance's size and sha512 are checked against what was
+    sent, and a failed upload leaves no image behind.
+    """
+    from vmwctl.images.upload import UploadRequest, parse_property, plan_upload, upload
+
+    request = UploadRequest(path=file, name=name, disktype=disktype, adapter_type=adapter_type,
+                            ostype=ostype, linked_clone=linked_clone,
+                            hypervisor_type=hypervisor_type,
+                            extra=dict(parse_property(item) for item in extra),
+                            convert=convert, force=force)
+    plan = plan_upload(request)
+    if dry_run:
+        app.render(plan, _human_plan)
+        return
+    for warning in plan.warnings:
+        app.out.warn(warning)
+    with app.out.progress(f"Uploading {file.name}", plan.report.file_size) as bar:
+        result = upload(app.images, plan, progress=bar.advance)
+    app.render(result, _human_result)

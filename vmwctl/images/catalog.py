@@ -1,0 +1,187 @@
+"""``image tag`` and ``image list``: the VMware properties of images already in Glance."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmwctl.errors import UsageError, VmwctlError
+from vmwctl.images import properties as props
+from vmwctl.images.glance import ImageService, properties_of
+from vmwctl.images.inspector import HEAD_BYTES, inspect_source
+
+VERIFY_WORKERS = 4
+
+
+# ------------------------------------------------------------------ tag
+
+@dataclass
+class TagChange:
+    """``image tag``: what changed (or would change) on one image."""
+
+    image_id: str
+    name: str
+    set: dict[str, str]
+    removed: list[str]
+    also_set: dict[str, str]  # newer-name properties changed so that no pair disagrees
+    changed: bool
+    properties: dict[str, Any] = field(default_factory=dict)  # the VMware properties after
+
+
+def plan_tag(image: Mapping[str, Any], updates: Mapping[str, str],
+             unset: list[str]) -> TagChange:
+    """Validate the change against Nova's reading of the result; change nothing."""
+    current = properties_of(image)
+    for key in unset:
+        if key not in props.VMWARE_PROPERTIES:
+            raise UsageError(f"--unset {key}: vmwctl manages only "
+                             f"{', '.join(props.VMWARE_PROPERTIES)}")
+    extra = props.agreeing_updates(current, updates)
+    to_set = {k: v for k, v in {**updates, **extra}.items()
+              if v is not None and str(current.get(k)) != v}
+    to_remove = sorted({k for k in unset if k in current} |
+                       {k for k, v in extra.items() if v is None and k in current})
+    after = {k: v for k, v in current.items() if k not in to_remove}
+    after.update(to_set)
+    before_view = props.nova_view(current, disk_format=image.get("disk_format"),
+                                  container_format=image.get("container_format"))
+    after_view = props.nova_view(after, disk_format=image.get("disk_format"),
+                                 container_format=image.get("container_format"))
+    new_problems = [p for p in after_view.problems if p not in before_view.problems]
+    if new_problems:
+        raise UsageError(f"refusing: after this change {new_problems[0]}")
+    return TagChange(image_id=image["id"], name=image.get("name") or "", set=to_set,
+                     removed=to_remove, also_set={k: v for k, v in extra.items()
+                                                  if v is not None and k in to_set},
+                     changed=bool(to_set or to_remove),
+                     properties={k: after[k] for k in props.VMWARE_PROPERTIES if k in after})
+
+
+def apply_tag(service: ImageService, image: Mapping[str, Any], change: TagChange) -> TagChange:
+    if change.changed:
+        record = service.update(change.image_id, change.set, change.removed,
+                                properties_of(image))
+        after = properties_of(record)
+        change.properties = {k: after[k] for k in props.VMWARE_PROPERTIES if k in after}
+    return change
+
+
+# ------------------------------------------------------------------ list
+
+@dataclass
+class ImageEntry:
+    id: str
+    name: str
+    status: str
+    disk_format: str | None
+    container_format: str | None
+    size: int | None
+    properties: dict[str, Any]
+    disk_type: str
+    adapter_type: str | None
+    os_type: str
+    linked_clone: bool | None
+    problems: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    file: dict[str, Any] | None = None  # with --verify: what the data itself is
+
+
+@dataclass
+class ImageListing:
+    cloud: str
+    mixed_cloud: bool
+    verified: bool
+    images: list[ImageEntry]
+
+    @property
+    def broken(self) -> int:
+        return sum(1 for image in self.images if image.problems)
+
+
+def list_vmware_images(service: ImageService, *, verify: bool = False) -> ImageListing:
+    """Images with disk_format=vmdk or hypervisor_type=vmware, judged as Nova would."""
+    everything = service.list()
+    mixed = any(image.get("disk_format") not in (None, "vmdk", "iso")
+                or image.get("hypervisor_type") not in (None, "vmware")
+                for image in everything)
+    selected = [image for image in everything
+                if image.get("disk_format") == "vmdk" or image.get("hypervisor_type") == "vmware"]
+    entries = [_entry(image, mixed) for image in selected]
+    if verify:
+        by_id = {image["id"]: image for image in selected}
+        candidates = [e for e in entries if e.status == "active" and e.disk_format == "vmdk"
+                      and e.size]
+        with ThreadPoolExecutor(max_workers=VERIFY_WORKERS) as pool:
+            for entry, result in zip(candidates, pool.map(
+                    lambda e: _read_back(service, by_id[e.id]), candidates), strict=True):
+                _compare(entry, result)
+    entries.sort(key=lambda e: (e.name.lower(), e.id))
+    return ImageListing(cloud=service.cloud, mixed_cloud=mixed, verified=verify, images=entries)
+
+
+def _entry(image: Mapping[str, Any], mixed: bool) -> ImageEntry:
+    properties = properties_of(image)
+    view = props.nova_view(properties, disk_format=image.get("disk_format"),
+                           container_format=image.get("container_format"))
+    entry = ImageEntry(id=image["id"], name=image.get("name") or "", status=image.get("status"),
+                       disk_format=image.get("disk_format"),
+                       container_format=image.get("container_format"), size=image.get("size"),
+                       properties={k: properties[k] for k in props.VMWARE_PROPERTIES
+                                   if k in properties},
+                       disk_type=view.disk_type, adapter_type=view.adapter_type,
+                       os_type=view.os_type, linked_clone=view.linked_clone,
+                       problems=list(view.problems), warnings=list(view.warnings))
+    if view.source["disk_type"] == "default":
+        entry.warnings.append("no vmware_disktype: Nova assumes preallocated (flat) data, and a "
+                              "sparse or streamOptimized file will not boot")
+    if view.source["adapter_type"] == "default":
+        entry.warnings.append("no vmware_adaptertype: Nova uses lsiLogic, and an IDE disk "
+                              "will not boot on it")
+    if view.hypervisor_type is None and mixed:
+        entry.problems.append("no hypervisor_type in a mixed cloud: the scheduler may place it "
+                              "on a non-VMware host; set hypervisor_type=vmware")
+    elif view.hypervisor_type not in (None, "vmware"):
+        entry.problems.append(f"hypervisor_type={view.hypervisor_type}: the scheduler keeps it "
+                              "away from the VMware driver")
+    return entry
+
+
+def _read_back(service: ImageService, image: Mapping[str, Any]) -> Any:
+    """Inspect the head and tail of the stored data with ranged reads (not a download)."""
+    size = int(image["size"])
+    cache: dict[tuple[int, int], bytes] = {}
+
+    def read(offset: int, length: int) -> bytes:
+        key = (offset, length)
+        if key not in cache:
+            cache[key] = service.read_range(image["id"], offset, length)
+        return cache[key]
+
+    try:
+        read(0, min(size, HEAD_BYTES))
+        return inspect_source(f"glance:{image['id']}", size, read)
+    except VmwctlError as exc:
+        return exc
+
+
+def _compare(entry: ImageEntry, result: Any) -> None:
+    if isinstance(result, VmwctlError):
+        entry.warnings.append(f"could not read the data back: {result.message}")
+        return
+    entry.file = {"format": result.format, "create_type": result.create_type,
+                  "vmware_disktype": result.vmware_disktype,
+                  "descriptor_adapter_type": result.descriptor_adapter_type,
+                  "safe": result.safe}
+    if result.format == "vmdk" and not result.safe:
+        entry.problems.append(f"the data is not a safe VMDK: {result.problems[0]}")
+        return
+    if not props.disktype_matches_file(result.format, result.vmware_disktype, entry.disk_type):
+        what = "raw (flat) data" if result.format == "raw" else \
+            f"{result.create_type or result.format}"
+        entry.problems.append(f"the data is {what} but Nova will treat it as {entry.disk_type}")
+    if not props.adapter_matches_descriptor(result.descriptor_adapter_type, entry.adapter_type):
+        entry.problems.append(f"the descriptor says {result.descriptor_adapter_type!r} but Nova "
+                              f"will attach the disk to {entry.adapter_type}: an IDE disk "
+                              "cannot boot on SCSI, nor a SCSI disk on IDE")

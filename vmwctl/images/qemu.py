@@ -1,0 +1,83 @@
+"""qemu-img, driven through the ``sh`` package: argument lists only, never a shell.
+
+Every call goes through :func:`run`, so that logging, progress parsing and the
+mapping of qemu-img's failures to one-line errors live in one place.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+import shutil
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from vmwctl.errors import OperationFailed, UsageError
+
+log = logging.getLogger(__name__)
+
+QEMU_IMG = "qemu-img"
+_PROGRESS = re.compile(r"\((\d+(?:\.\d+)?)/100%\)")
+# The names qemu-img uses for the formats vmwctl recognises.
+QEMU_FORMATS = {"raw": "raw", "qcow2": "qcow2", "qed": "qed", "vmdk": "vmdk", "vhd": "vpc",
+                "vhdx": "vhdx", "vdi": "vdi"}
+
+
+def binary() -> str:
+    path = shutil.which(QEMU_IMG)
+    if path is None:
+        raise UsageError("qemu-img is not installed: apt-get install qemu-utils (or put "
+                         "qemu-img on PATH)")
+    return path
+
+
+def command_line(args: Sequence[str]) -> str:
+    """The command as a user would type it, for --dry-run and logs."""
+    return shlex.join([QEMU_IMG, *args])
+
+
+def run(args: Sequence[str], *, progress: Callable[[float], None] | None = None) -> str:
+    """Run qemu-img; return its stdout. Progress (-p) is parsed into percentages."""
+    import sh
+
+    log.info("running %s", command_line(args))
+    output: list[str] = []
+    pending = ""
+
+    def on_stdout(chunk: str) -> None:
+        nonlocal pending
+        output.append(chunk)
+        if progress is None:
+            return
+        pending += chunk
+        matches = list(_PROGRESS.finditer(pending))
+        if matches:
+            progress(float(matches[-1].group(1)))
+            pending = pending[matches[-1].end():]
+
+    qemu = sh.Command(binary())
+    try:
+        process = qemu(*args, _out=on_stdout, _out_bufsize=0, _tty_out=False, _bg=True,
+                       _bg_exc=False, _decode_errors="replace", _encoding="utf-8",
+                       _err_to_out=False)
+        process.wait()
+    except sh.ErrorReturnCode as exc:
+        raise OperationFailed(f"qemu-img failed: {_reason(exc.stderr)}") from None
+    except sh.SignalException as exc:
+        raise OperationFailed(f"qemu-img was killed ({exc.exit_code})") from None
+    return "".join(output)
+
+
+def _reason(stderr: bytes) -> str:
+    lines = [line.strip() for line in stderr.decode("utf-8", "replace").splitlines()
+             if line.strip()]
+    if not lines:
+        return "no error message"
+    return lines[-1].removeprefix("qemu-img: ")
+
+
+def info(path: str, fmt: str) -> dict[str, Any]:
+    """``qemu-img info --output=json`` with the format given (no probing)."""
+    return json.loads(run(["info", "--output=json", "-f", fmt, path]))

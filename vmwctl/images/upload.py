@@ -1,0 +1,304 @@
+"""``image upload``: a VMDK into Glance with exactly the properties Nova needs.
+
+The plan (what will be sent, with which properties) is decided from the file
+itself and checked before anything is created; the upload streams the file
+with constant memory while hashing it, and checks afterwards that Glance holds
+the same size and sha512. Whatever goes wrong after the image record exists,
+the record is deleted again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
+from vmwctl.images import properties as props
+from vmwctl.images.convert import ConversionPlan, convert, plan_conversion
+from vmwctl.images.glance import GlanceError, ImageService, glance_reason
+from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_file
+
+CHUNK = 1 << 20
+CONVERTIBLE = ("raw", "qcow2", "qed", "vhd", "vhdx", "vdi", "vmdk")
+# Properties that have their own flag; --property may not set them.
+FLAGGED = {"vmware_disktype": "--disktype", "vmware_adaptertype": "--adapter-type",
+           "vmware_ostype": "--ostype", "hypervisor_type": "--hypervisor-type",
+           "img_linked_clone": "--linked-clone/--no-linked-clone",
+           "vmware_linked_clone": "--linked-clone/--no-linked-clone"}
+RESERVED = ("name", "id", "disk_format", "container_format", "visibility", "protected",
+            "status", "size", "checksum", "owner", "os_hash_algo", "os_hash_value")
+
+
+@dataclass
+class UploadRequest:
+    path: Path
+    name: str
+    disktype: str = "auto"
+    adapter_type: str = "auto"
+    ostype: str | None = None
+    linked_clone: bool | None = None
+    hypervisor_type: str = "vmware"
+    extra: dict[str, str] = field(default_factory=dict)
+    convert: bool = False
+    force: bool = False
+
+
+@dataclass
+class UploadPlan:
+    """What will be created: checked in full before Glance is touched."""
+
+    source: str
+    file: str  # the file sent: the source, or its conversion
+    name: str
+    disk_format: str
+    container_format: str
+    properties: dict[str, str]
+    report: ImageReport = field(metadata={"internal": True})
+    conversion: ConversionPlan | None = field(default=None, metadata={"internal": True})
+    convert_command: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass
+class UploadResult:
+    image: dict[str, Any]
+    bytes_sent: int
+    seconds: float
+    bytes_per_second: float
+    sha512: str
+    verified: str
+    warnings: list[str]
+
+
+def plan_upload(request: UploadRequest) -> UploadPlan:
+    """Decide the properties from the file and the flags; refuse what would not boot."""
+    report = inspect_file(request.path)
+    warnings: list[str] = []
+    conversion = None
+    if request.convert and not report.acceptable:
+        if report.format not in CONVERTIBLE:
+            raise OperationFailed(f"{request.path} is {report.format}; it cannot be converted "
+                                  "to a VMDK")
+        staged = Path(tempfile.gettempdir()) / f"{request.path.stem}.vmdk"
+        conversion = plan_conversion(request.path, staged, disktype="streamOptimized",
+                                     adapter_type=_requested_adapter(request, report),
+                                     source_report=report, check_destination=False)
+        file_disktype, file_adapter = "streamOptimized", conversion.adapter_type
+        descriptor_adapter = file_adapter
+        kind = "vmdk"
+    else:
+        _refuse_unusable(request, report)
+        file_disktype, file_adapter = report.vmware_disktype, report.vmware_adaptertype
+        descriptor_adapter = report.descriptor_adapter_type
+        kind = report.format
+
+    disktype = _disktype(request, kind, file_disktype)
+    adapter = _adapter(request, descriptor_adapter, file_adapter, warnings)
+    final = {"vmware_disktype": disktype, "vmware_adaptertype": adapter}
+    if request.ostype:
+        final["vmware_ostype"] = props.os_type(request.ostype)
+    else:
+        warnings.append("no --ostype: Nova creates the VM with guest OS otherGuest; see "
+                        "'vmwctl image ostypes'")
+    final["hypervisor_type"] = props.hypervisor_type(request.hypervisor_type)
+    if request.linked_clone is not None:
+        final["img_linked_clone"] = "true" if request.linked_clone else "false"
+    final.update(_extra_properties(request.extra, final))
+    view = props.nova_view(final)
+    if view.problems:
+        raise UsageError(f"these properties would not boot: {view.problems[0]}")
+    if view.warnings:
+        raise UsageError(f"refusing to write properties that disagree: {view.warnings[0]}")
+    return UploadPlan(source=str(request.path), file=str(request.path), name=request.name,
+                      disk_format="vmdk", container_format="bare", properties=final,
+                      report=report, conversion=conversion,
+                      convert_command=conversion.command if conversion else None,
+                      warnings=warnings)
+
+
+def _requested_adapter(request: UploadRequest, report: ImageReport) -> str | None:
+    if request.adapter_type != "auto":
+        adapter = props.adapter_type(request.adapter_type)
+        return "lsiLogic" if adapter in ("lsiLogicsas", "paraVirtual") else adapter
+    return report.vmware_adaptertype
+
+
+def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
+    path = request.path
+    if report.format == "raw":
+        wanted = request.disktype if request.disktype == "auto" else props.disk_type(
+            request.disktype)
+        if wanted in props.FLAT_DISK_TYPES or (wanted == "auto" and report.vmware_disktype):
+            return
+        if wanted == "auto":
+            raise UsageError(f"{path} is raw data: upload it as a flat disk with --disktype "
+                             "preallocated (the image service must accept raw data as vmdk), "
+                             "or add --convert to send streamOptimized")
+        return  # the contradiction is explained by _disktype
+    if report.format == "vmdk" and report.create_type in ("monolithicSparse",
+                                                          "streamOptimized") \
+            and report.safe:
+        return
+    if report.format == "vmdk":
+        if report.create_type and report.create_type not in ("monolithicSparse",
+                                                             "streamOptimized") \
+                and not any("extent file" in p for p in report.problems):
+            raise OperationFailed(f"refusing to upload {path}: {report.problems[-1]}; "
+                                  + "; ".join(report.notes[-2:]))
+        raise OperationFailed(f"refusing to upload {path}: it is unsafe: {report.problems[0]}")
+    raise OperationFailed(f"refusing to upload {path}: {report.problems[0]}"
+                          + ("" if report.format == "iso" else "; or add --convert"))
+
+
+def _disktype(request: UploadRequest, kind: str, found: str | None) -> str:
+    if request.disktype == "auto":
+        if found is None:
+            raise UsageError(f"cannot tell the disk type of {request.path}; pass --disktype")
+        return found
+    wanted = props.disk_type(request.disktype)
+    detail = "raw (flat) data" if kind == "raw" else f"a {found} VMDK"
+    if not props.disktype_matches_file(kind, found, wanted) and not request.force:
+        raise UsageError(f"--disktype {wanted} contradicts the file, which is {detail}: Nova "
+                         f"would handle it as {wanted} and the boot would fail; drop the flag "
+                         "(the file's type is used) or pass --force")
+    return wanted
+
+
+def _adapter(request: UploadRequest, descriptor: str | None, found: str | None,
+             warnings: list[str]) -> str:
+    if request.adapter_type == "auto":
+        if found is None:
+            warnings.append(f"the file names no adapter type; using Nova's default "
+                            f"{props.DEFAULT_ADAPTER_TYPE} (pass --adapter-type ide for an IDE "
+                            "boot disk)")
+            return props.DEFAULT_ADAPTER_TYPE
+        return found
+    wanted = props.adapter_type(request.adapter_type)
+    if not props.adapter_matches_descriptor(descriptor, wanted) and not request.force:
+        raise UsageError(f"--adapter-type {wanted} contradicts the file, whose descriptor says "
+                         f"{descriptor!r} (an IDE boot disk cannot sit on a SCSI controller, "
+                         "nor a SCSI disk on IDE); drop the flag (the file's type is used) or "
+                         "pass --force")
+    return wanted
+
+
+def _extra_properties(extra: dict[str, str], final: dict[str, str]) -> dict[str, str]:
+    for key in extra:
+        if key in FLAGGED:
+            raise UsageError(f"set {key} with {FLAGGED[key]}, not --property")
+        if key in RESERVED:
+            raise UsageError(f"{key} is an image attribute, not a property")
+    return dict(extra)
+
+
+def parse_property(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise UsageError(f"--property {text!r}: expected KEY=VALUE")
+    return key.strip(), value
+
+
+def upload(service: ImageService, plan: UploadPlan, *,
+           progress: Callable[[int], None] | None = None,
+           clock: Callable[[], float] = time.monotonic) -> UploadResult:
+    """Create the image, stream the file, verify; delete the image on any failure."""
+    workdir = None
+    path = Path(plan.file)
+    if plan.conversion is not None:
+        workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
+        path = workdir / f"{Path(plan.source).stem}.vmdk"
+    try:
+        if plan.conversion is not None:
+            convert(plan.conversion, destination=path)
+            checked = inspect_file(path)
+            if not checked.acceptable:
+                raise OperationFailed(f"the conversion of {plan.source} is not acceptable: "
+                                      f"{checked.problems[0]}")
+        return _send(service, plan, path, progress, clock)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _send(service: ImageService, plan: UploadPlan, path: Path,
+          progress: Callable[[int], None] | None, clock: Callable[[], float]) -> UploadResult:
+    image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
+                           container_format=plan.container_format)
+    hasher = hashlib.sha512()
+    sent = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal sent
+        with open(path, "rb") as handle:
+            while data := handle.read(CHUNK):
+                hasher.update(data)
+                sent += len(data)
+                if progress is not None:
+                    progress(len(data))
+                yield data
+
+    started = clock()
+    try:
+        try:
+            service.upload(image["id"], chunks())
+        except GlanceError as exc:
+            raise OperationFailed(_upload_refusal(exc)) from None
+        except ConnectError as exc:
+            raise OperationFailed(f"the upload of {path.name} broke off after {sent} bytes: "
+                                  f"{exc.message}") from None
+        seconds = clock() - started
+        record = service.get(image["id"])
+        verified = _verify(record, sent, hasher.hexdigest())
+    except BaseException as exc:
+        _delete_quietly(service, image["id"], exc)
+        raise
+    return UploadResult(image=record, bytes_sent=sent, seconds=seconds,
+                        bytes_per_second=sent / seconds if seconds > 0 else 0.0,
+                        sha512=hasher.hexdigest(), verified=verified, warnings=plan.warnings)
+
+
+def _upload_refusal(exc: GlanceError) -> str:
+    reason = glance_reason(exc.body) if exc.body else exc.message
+    if exc.status == 415 or "does not match" in reason:
+        return (f"Glance refused the data: {reason}. {GLANCE_FORMAT_MATCH}: upload "
+                "streamOptimized instead (vmwctl image upload --convert), or use an image "
+                "service whose format-match check is off")
+    if exc.status == 413:
+        return f"Glance refused the size of the image: {reason} (image_size_cap or quota)"
+    if exc.status == 400:
+        return f"Glance refused the data: {reason}"
+    return exc.message
+
+
+def _verify(record: dict[str, Any], sent: int, sha512: str) -> str:
+    problems = []
+    if record.get("status") != "active":
+        problems.append(f"the image is {record.get('status')}, not active")
+    if record.get("size") != sent:
+        problems.append(f"Glance holds {record.get('size')} bytes, vmwctl sent {sent}")
+    algorithm = record.get("os_hash_algo")
+    if algorithm == "sha512" and record.get("os_hash_value") != sha512:
+        problems.append("Glance's sha512 differs from the one computed while sending")
+    if problems:
+        raise OperationFailed("the upload did not arrive intact: " + "; ".join(problems))
+    return "size and sha512" if algorithm == "sha512" else f"size only (Glance hashes with " \
+        f"{algorithm})"
+
+
+def _delete_quietly(service: ImageService, image_id: str, cause: BaseException) -> None:
+    try:
+        service.delete(image_id)
+        if isinstance(cause, VmwctlError):
+            cause.message += f" (the image record {image_id} was deleted)"
+    except VmwctlError as exc:
+        if isinstance(cause, VmwctlError):
+            cause.message += f" (and the image {image_id} could not be deleted: {exc.message})"
+    except Exception as exc:
+        if isinstance(cause, VmwctlError):
+            cause.message += f" (and the image {image_id} could not be deleted: {exc})"
