@@ -36,13 +36,15 @@ def test_image_service_is_opened_lazily(lab, lab_env) -> None:
 def test_image_service_round_trip(lab, lab_env) -> None:
     app = App()
     try:
-        image = app.images.image.create_image(name="vmwctl-foundation-test", disk_format="vmdk",
-                                              container_format="bare")
+        image = app.images.create("vmwctl-foundation-test", {"vmware_disktype": "sparse"})
         try:
-            found = [i.id for i in app.images.image.images(name="vmwctl-foundation-test")]
-            assert found == [image.id]
+            found = app.images.list(name="vmwctl-foundation-test")
+            assert [i["id"] for i in found] == [image["id"]]
+            assert found[0]["vmware_disktype"] == "sparse"
+            assert app.images.find("vmwctl-foundation-test")["id"] == image["id"]
         finally:
-            app.images.image.delete_image(image.id)
+            app.images.delete(image["id"])
+        assert app.images.list(name="vmwctl-foundation-test") == []
     finally:
         app.close()
 
