@@ -97,7 +97,10 @@ def inspect_source(name: str, size: int, read: Reader, *,
     """
     head = read(0, min(size, HEAD_BYTES))
     report = ImageReport(path=name, format="raw", file_size=size)
-    if head[:4] == vmdk.MAGIC:
+    if size == 0:
+        report.format = "empty"
+        report.problems.append("the file is empty")
+    elif head[:4] == vmdk.MAGIC:
         _inspect_sparse(report, head, size, read)
     elif head[:4] == vmdk.COWD_MAGIC:
         report.format, report.create_type = "vmdk", "vmfsSparse"
@@ -244,8 +247,8 @@ def _other_format(report: ImageReport, head: bytes, size: int, read: Reader) -> 
     virtual = None
     if head[:4] == b"QFI\xfb" and len(head) >= 32:
         detected, virtual = "qcow2", struct.unpack_from(">Q", head, 24)[0]
-    elif head[:4] == b"QED\0" and len(head) >= 48:
-        detected, virtual = "qed", struct.unpack_from("<Q", head, 40)[0]
+    elif head[:4] == b"QED\0" and len(head) >= 56:
+        detected, virtual = "qed", struct.unpack_from("<Q", head, 48)[0]
     elif head[:8] == b"vhdxfile":
         detected = "vhdx"
     elif head[:8] == b"conectix" and len(head) >= 56:

@@ -143,7 +143,9 @@ def parse_descriptor(raw: bytes) -> Descriptor:
         line = line.strip()
         if not line or line.startswith("#"):
             continue
-        first = line.split(None, 1)[0]
+        # Classify lines exactly as oslo.utils does (space-separated, not any
+        # whitespace), so that no line it refuses passes here.
+        first = line.split(" ", 1)[0]
         if line.lower().startswith("ddb"):
             key, sep, value = line.partition("=")
             if not sep:
@@ -163,7 +165,21 @@ def parse_descriptor(raw: bytes) -> Descriptor:
         else:
             desc.problems.append(f"descriptor line {number}: unknown or malformed line "
                                  f"{line[:60]!r}")
+    _check_create_type_position(text, desc)
     return desc
+
+
+def _check_create_type_position(text: str, desc: Descriptor) -> None:
+    """oslo.utils takes the first 'createtype="' anywhere, even in a comment; so must we."""
+    lowered = text.lower()
+    start = lowered.find('createtype="')
+    if start < 0 or desc.create_type is None:
+        return
+    start += len('createtype="')
+    end = lowered.find('"', start)
+    first = lowered[start:end] if end - start < 64 else None
+    if first != desc.create_type.lower():
+        desc.problems.append("the descriptor names more than one createType")
 
 
 def _parse_extent(line: str, number: int, problems: list[str]) -> Extent | None:
