@@ -314,8 +314,7 @@ def test_stream_file_cut_before_its_footer(vmwctl, tmp_path: Path) -> None:
         handle.truncate(size - 2048)
     code, report = inspect_cli(vmwctl, path)
     assert code == 1
-    assert "truncated file: no room for the footer" in " ".join(report["problems"]) or \
-        any("footer" in p for p in report["problems"])
+    assert any(p.startswith("bad footer") for p in report["problems"])
     assert oslo_safe(path) is not True
 
 
