@@ -29,6 +29,8 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._reset_next = 0
+        self._cut_after: int | None = None
+        self.cuts = 0
         self.accepted = 0
         self.resets = 0
         self._closed = False
@@ -45,6 +47,11 @@ class FaultProxy:
         with self._lock:
             self._reset_next = count
 
+    def cut_after(self, count: int | None) -> None:
+        """Reset the next connection that carries more than ``count`` bytes to the service."""
+        with self._lock:
+            self._cut_after = count
+
     def cut_all(self) -> None:
         """Reset every connection open now (pooled keep-alive connections included)."""
         with self._lock:
@@ -57,6 +64,14 @@ class FaultProxy:
         with contextlib.suppress(OSError):
             self._listener.close()
         self.cut_all()
+
+    def _should_cut(self, carried: int) -> bool:
+        with self._lock:
+            if self._cut_after is not None and carried > self._cut_after:
+                self._cut_after = None
+                self.cuts += 1
+                return True
+        return False
 
     def _accept(self) -> None:
         while not self._closed:
@@ -78,13 +93,19 @@ class FaultProxy:
                 continue
             with self._lock:
                 self._open += [client, upstream]
-            for source, sink in ((client, upstream), (upstream, client)):
-                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+            for source, sink, outbound in ((client, upstream, True), (upstream, client, False)):
+                threading.Thread(target=self._pump, args=(source, sink, outbound),
+                                 daemon=True).start()
 
-    @staticmethod
-    def _pump(source: socket.socket, sink: socket.socket) -> None:
+    def _pump(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
+        carried = 0
         try:
             while data := source.recv(65536):
+                carried += len(data)
+                if outbound and self._should_cut(carried):
+                    _reset(source)
+                    _reset(sink)
+                    return
                 sink.sendall(data)
         except OSError:
             pass

@@ -9,16 +9,15 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.format import details
+from vmwctl.cli.options import CanonicalChoice
 
 
 def _human(result: Any) -> Any:
     plan = result.plan
     if result.report is None:
-        return details([("Would run", plan.command),
-                        ("Writes", ", ".join(plan.outputs)),
-                        ("Upload", plan.upload_file),
-                        ("Note", "vmwctl runs it into a temporary directory beside the "
-                                 "destination and renames the result into place")])
+        return (f"{plan.command}\n# writes {', '.join(plan.outputs)} (through a temporary "
+                "directory beside the destination, renamed into place when complete)\n"
+                f"# upload {plan.upload_file}")
     rows = [("Wrote", ", ".join(plan.outputs)),
             ("Subformat", plan.subformat),
             ("Adapter type", plan.adapter_type),
@@ -34,13 +33,13 @@ def _human(result: Any) -> Any:
 @click.command("convert")
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dest", type=click.Path(path_type=Path))
-@click.option("--disktype", type=click.Choice(["streamOptimized", "sparse", "preallocated"],
-                                              case_sensitive=False),
+@click.option("--disktype", type=CanonicalChoice(["streamOptimized", "sparse", "preallocated"],
+                                                "disk type"),
               default="streamOptimized", show_default=True,
               help="streamOptimized (what current Glance and ESXi import directly), sparse "
                    "(monolithicSparse), or preallocated (descriptor + -flat.vmdk).")
-@click.option("--adapter-type", type=click.Choice(["ide", "lsiLogic", "busLogic"],
-                                                  case_sensitive=False),
+@click.option("--adapter-type", type=CanonicalChoice(["ide", "lsiLogic", "busLogic"],
+                                                    "adapter type"),
               help="Adapter written into the descriptor (default: the source VMDK's, else ide).")
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @click.option("--dry-run", is_flag=True, help="Print the qemu-img command; write nothing.")
@@ -52,11 +51,8 @@ def convert_command(app: App, src: Path, dest: Path, disktype: str, adapter_type
     A failure or an interrupt leaves no partial DEST behind.
     """
     from vmwctl.images.convert import ConversionResult, convert, plan_conversion
-    from vmwctl.images.properties import adapter_type as canonical_adapter
-    from vmwctl.images.properties import disk_type as canonical_disk
 
-    plan = plan_conversion(src, dest, disktype=canonical_disk(disktype),
-                           adapter_type=canonical_adapter(adapter_type) if adapter_type else None,
+    plan = plan_conversion(src, dest, disktype=disktype, adapter_type=adapter_type,
                            overwrite=force)
     if dry_run:
         app.render(ConversionResult(plan=plan, seconds=0.0, report=None), _human)

@@ -8,6 +8,9 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.format import details
+from vmwctl.cli.options import CanonicalChoice
+from vmwctl.images.ostypes import OS_TYPES
+from vmwctl.images.properties import ADAPTER_TYPES, DISK_TYPES, HYPERVISOR_TYPES
 
 
 def _human(change: Any) -> Any:
@@ -25,14 +28,15 @@ def _human(change: Any) -> Any:
 
 @click.command("tag")
 @click.argument("image")
-@click.option("--ostype", metavar="OSTYPE", help="vmware_ostype.")
-@click.option("--adapter-type", metavar="TYPE",
-              help="vmware_adaptertype: ide, lsiLogic, lsiLogicsas, busLogic, paraVirtual.")
-@click.option("--disktype", metavar="TYPE",
-              help="vmware_disktype: sparse, streamOptimized, thin, preallocated, thick, "
-                   "eagerZeroedThick.")
+@click.option("--ostype", type=CanonicalChoice(sorted(OS_TYPES, key=str.lower), "vmware_ostype"),
+              metavar="OSTYPE", help="vmware_ostype (see 'vmwctl image ostypes').")
+@click.option("--adapter-type", type=CanonicalChoice(ADAPTER_TYPES, "adapter type"),
+              help="vmware_adaptertype.")
+@click.option("--disktype", type=CanonicalChoice(DISK_TYPES, "disk type"),
+              help="vmware_disktype.")
 @click.option("--linked-clone/--no-linked-clone", default=None, help="img_linked_clone.")
-@click.option("--hypervisor-type", metavar="TYPE", help="hypervisor_type.")
+@click.option("--hypervisor-type", type=CanonicalChoice(HYPERVISOR_TYPES, "hypervisor type"),
+              help="hypervisor_type.")
 @click.option("--unset", multiple=True, metavar="KEY", help="Remove a property (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show the change; make none.")
 @click.pass_obj
@@ -46,20 +50,19 @@ def tag_command(app: App, image: str, ostype: str | None, adapter_type: str | No
     os_distro, img_hv_type, vmware_linked_clone), it is set to agree.
     Running the same command twice changes nothing the second time.
     """
-    from vmwctl.images import properties as props
     from vmwctl.images.catalog import apply_tag, plan_tag
 
     updates: dict[str, str] = {}
     if ostype:
-        updates["vmware_ostype"] = props.os_type(ostype)
+        updates["vmware_ostype"] = ostype
     if adapter_type:
-        updates["vmware_adaptertype"] = props.adapter_type(adapter_type)
+        updates["vmware_adaptertype"] = adapter_type
     if disktype:
-        updates["vmware_disktype"] = props.disk_type(disktype)
+        updates["vmware_disktype"] = disktype
     if linked_clone is not None:
         updates["img_linked_clone"] = "true" if linked_clone else "false"
     if hypervisor_type:
-        updates["hypervisor_type"] = props.hypervisor_type(hypervisor_type)
+        updates["hypervisor_type"] = hypervisor_type
     if not updates and not unset:
         from vmwctl.errors import UsageError
 

@@ -10,10 +10,12 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.format import details
 from vmwctl.cli.format import size as human_size
+from vmwctl.cli.options import CanonicalChoice
+from vmwctl.images.ostypes import OS_TYPES
+from vmwctl.images.properties import ADAPTER_TYPES, DISK_TYPES, HYPERVISOR_TYPES
 
-DISK_TYPE_CHOICES = ["auto", "sparse", "streamOptimized", "thin", "preallocated", "thick",
-                     "eagerZeroedThick"]
-ADAPTER_CHOICES = ["auto", "ide", "lsiLogic", "lsiLogicsas", "busLogic", "paraVirtual"]
+DISK_TYPE_CHOICES = ["auto", *DISK_TYPES]
+ADAPTER_CHOICES = ["auto", *ADAPTER_TYPES]
 
 
 def _human_plan(plan: Any) -> Any:
@@ -45,17 +47,19 @@ def _human_result(result: Any) -> Any:
 @click.command("upload")
 @click.argument("file", type=click.Path(path_type=Path))
 @click.option("--name", required=True, help="Name of the image in Glance.")
-@click.option("--disktype", type=click.Choice(DISK_TYPE_CHOICES, case_sensitive=False),
+@click.option("--disktype", type=CanonicalChoice(DISK_TYPE_CHOICES, "disk type"),
               default="auto", show_default=True,
               help="vmware_disktype; auto reads it from the file.")
-@click.option("--adapter-type", type=click.Choice(ADAPTER_CHOICES, case_sensitive=False),
+@click.option("--adapter-type", type=CanonicalChoice(ADAPTER_CHOICES, "adapter type"),
               default="auto", show_default=True,
               help="vmware_adaptertype; auto reads the descriptor (lsiLogicsas and paraVirtual "
                    "must be given).")
-@click.option("--ostype", metavar="OSTYPE", help="vmware_ostype (see 'vmwctl image ostypes').")
+@click.option("--ostype", type=CanonicalChoice(sorted(OS_TYPES, key=str.lower), "vmware_ostype"),
+              metavar="OSTYPE", help="vmware_ostype (see 'vmwctl image ostypes').")
 @click.option("--linked-clone/--no-linked-clone", default=None,
               help="img_linked_clone (default: the compute node's use_linked_clone).")
-@click.option("--hypervisor-type", default="vmware", show_default=True,
+@click.option("--hypervisor-type", type=CanonicalChoice(HYPERVISOR_TYPES, "hypervisor type"),
+              default="vmware", show_default=True,
               help="hypervisor_type, for mixed clouds.")
 @click.option("--property", "extra", multiple=True, metavar="KEY=VALUE",
               help="Another image property (repeatable).")

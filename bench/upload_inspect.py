@@ -1,0 +1,633 @@
+"""Benchmark ``vmwctl image upload`` and ``vmwctl image inspect`` on the lab.
+
+Uploads one 2 GiB-virtual monolithicSparse VMDK (about 1 GiB of data) to the
+lab's Glance with curl, with python-openstackclient and with vmwctl, each
+under /usr/bin/time (wall seconds, peak RSS), and times the header-only
+inspector in-process and as a whole command. Prints a table of each figure
+beside its target and its peers, with PASS/MISS (informational: the exit
+status is 0 unless something crashed), and writes bench/results/upload_inspect.json.
+
+    .venv/bin/python bench/upload_inspect.py [--lab-dir DIR] [--keep] [--runs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+REPO = BENCH.parent
+sys.path.insert(0, str(REPO / "tests" / "lab"))
+import labctl  # noqa: E402  (the lab's module lives beside the tests, not in a package)
+
+RESULTS = BENCH / "results" / "upload_inspect.json"
+PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
+GNU_TIME = "/usr/bin/time"
+KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+MB = 1_000_000  # figures are printed in decimal MB and MB/s
+IMAGE_VIRTUAL = 2 * GIB
+IMAGE_STRIDE = 2 * MIB  # 1 MiB of random data at the start of every 2 MiB
+BIG_VIRTUAL = "10G"
+NAME_PREFIX = "vmwctl-bench-"
+TOOLS = ("curl", "openstack", "vmwctl")
+
+# Targets (informational).
+CURL_RATIO_MIN = 0.9  # vmwctl's throughput >= 0.9x curl's
+RSS_MAX = 100 * MB  # vmwctl's peak RSS while uploading
+INSPECT_MAX = 0.050  # seconds, in-process, for the test image
+O1_RATIO_MAX = 2.0  # inspecting 10 GiB takes at most 2x (+1 ms) the time of 2 GiB
+O1_SLACK = 0.001
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+class BenchError(RuntimeError):
+    """A step of the benchmark failed (not a missed target)."""
+
+
+# ------------------------------------------------------------------ processes
+
+@dataclass
+class Timed:
+    """One command run under GNU time."""
+
+    argv: list[str]
+    returncode: int
+    wall: float  # GNU time's %e (seconds, 10 ms resolution)
+    elapsed: float  # perf_counter around the whole run, GNU time included
+    peak_rss_kib: int  # GNU time's %M
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+
+    def check(self, what: str) -> Timed:
+        if self.returncode != 0:
+            tail = (self.stderr.strip() or self.stdout.strip())[-800:]
+            raise BenchError(f"{what} exited with status {self.returncode}: {tail}")
+        return self
+
+
+def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
+    """Run argv under /usr/bin/time; return wall time, peak RSS and output."""
+    report = scratch / "gnu-time.txt"
+    report.unlink(missing_ok=True)
+    started = time.perf_counter()
+    done = subprocess.run([GNU_TIME, "-f", "%e %M", "-o", str(report), *argv], env=env,
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+    elapsed = time.perf_counter() - started
+    lines = report.read_text().split("\n") if report.exists() else []
+    figures = [line for line in lines if line.strip() and line[0].isdigit()]
+    if not figures:
+        raise BenchError(f"{GNU_TIME} gave no figures for {argv[0]}: {done.stderr.strip()}")
+    wall, rss = figures[-1].split()
+    return Timed(argv, done.returncode, float(wall), elapsed, int(rss), done.stdout, done.stderr)
+
+
+def output_of(argv: list[str], **kwargs: Any) -> str:
+    """The first line of a command's output (versions), or '?' when it fails."""
+    try:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
+    except OSError:
+        return "?"
+    text = (done.stdout or done.stderr).strip()
+    return text.splitlines()[0] if text else "?"
+
+
+# ------------------------------------------------------------------ the lab
+
+@contextlib.contextmanager
+def running_lab(lab_dir: Path | None, keep: bool) -> Iterator[labctl.LabState]:
+    """A running lab: the one in lab_dir if it runs (left running), else a new one."""
+    if lab_dir is not None:
+        lab_dir = lab_dir.resolve()
+        if labctl.status(lab_dir)["running"]:
+            state = labctl.load_state(lab_dir)
+            assert state is not None
+            log(f"reusing the lab in {lab_dir} (left running)")
+            yield state
+            return
+    temporary = lab_dir is None
+    state_dir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-lab-")) if temporary else lab_dir
+    assert state_dir is not None
+    log(f"starting a lab in {state_dir}")
+    state = labctl.up(state_dir, tie_to_parent=not keep)
+    try:
+        yield state
+    finally:
+        if keep:
+            log(f"the lab keeps running: tests/lab/lab --dir {state_dir} down")
+        else:
+            labctl.down(state_dir)
+            if temporary:
+                shutil.rmtree(state_dir, ignore_errors=True)
+            log("stopped the lab")
+
+
+class Glance:
+    """The few Glance v2 calls the benchmark makes itself (plain HTTP, no Keystone)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: Any = None, *, data: bytes | None = None,
+              content_type: str = "application/json") -> Any:
+        if body is not None:
+            data = json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.url}/v2{path}", data=data, method=method,
+                                         headers={"Content-Type": content_type})
+        with urllib.request.urlopen(request, timeout=120) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def create(self, name: str) -> str:
+        body = {"name": name, "disk_format": "vmdk", "container_format": "bare"}
+        return self._call("POST", "/images", body)["id"]
+
+    def put_data(self, image_id: str, data: bytes) -> None:
+        self._call("PUT", f"/images/{image_id}/file", data=data,
+                   content_type="application/octet-stream")
+
+    def get(self, image_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/images/{image_id}")
+
+    def delete(self, image_id: str) -> None:
+        with contextlib.suppress(urllib.error.HTTPError):
+            self._call("DELETE", f"/images/{image_id}")
+
+    def delete_leftovers(self) -> int:
+        """Delete every image whose name starts with the benchmark's prefix."""
+        images = self._call("GET", "/images?limit=1000")["images"]
+        mine = [image["id"] for image in images
+                if (image.get("name") or "").startswith(NAME_PREFIX)]
+        for image_id in mine:
+            self.delete(image_id)
+        return len(mine)
+
+    def find(self, name: str) -> str | None:
+        images = self._call("GET", f"/images?name={urllib.parse.quote(name)}")["images"]
+        return images[0]["id"] if images else None
+
+
+# ------------------------------------------------------------------ inputs
+
+def build_test_image(workdir: Path) -> Path:
+    """A 2 GiB-virtual monolithicSparse VMDK with 1 GiB of random data spread over it."""
+    raw, vmdk = workdir / "test.raw", workdir / "test.vmdk"
+    with open(raw, "wb") as handle:
+        handle.truncate(IMAGE_VIRTUAL)
+        for offset in range(0, IMAGE_VIRTUAL, IMAGE_STRIDE):
+            os.pwrite(handle.fileno(), os.urandom(MIB), offset)
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o",
+                    "subformat=monolithicSparse,adapter_type=lsilogic", str(raw), str(vmdk)],
+                   check=True, capture_output=True)
+    raw.unlink()
+    return vmdk
+
+
+def build_big_image(workdir: Path) -> Path:
+    """An empty 10 GiB-virtual monolithicSparse VMDK (the O(1) contrast)."""
+    big = workdir / "big.vmdk"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicSparse",
+                    str(big), BIG_VIRTUAL], check=True, capture_output=True)
+    return big
+
+
+def peer_venv() -> Path:
+    """python-openstackclient in its own virtualenv, keyed by peer-requirements.txt."""
+    digest = hashlib.sha256(PEER_REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    venv = base / "vmwctl-bench" / f"osc-{digest}"
+    if (venv / ".complete").exists():
+        return venv
+    log(f"installing python-openstackclient into {venv} (once per machine)")
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r",
+                           str(PEER_REQUIREMENTS)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"installing the peer failed:\n{done.stdout}{done.stderr}")
+    (venv / ".complete").touch()
+    return venv
+
+
+def tool_env(state: labctl.LabState) -> dict[str, str]:
+    """The caller's environment without OS_*/VMWCTL_*, pointed at the lab."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
+    env["VMWCTL_CONFIG"] = state.config_file
+    env["OS_CLIENT_CONFIG_FILE"] = state.clouds_file
+    return env
+
+
+# ------------------------------------------------------------------ uploads
+
+@dataclass
+class UploadRun:
+    tool: str
+    round: int
+    wall_seconds: float
+    elapsed_seconds: float
+    peak_rss_bytes: int
+    bytes_per_second: float
+    image_status: str | None
+    image_size: int | None
+    intact: bool
+    reported: dict[str, Any] = field(default_factory=dict)  # the tool's own figures
+    error: str | None = None
+
+
+@dataclass
+class Uploader:
+    """Runs one tool's upload of the test image; returns the run and the image id."""
+
+    state: labctl.LabState
+    glance: Glance
+    image: Path
+    env: dict[str, str]
+    scratch: Path
+    openstack: Path
+    vmwctl: Path
+
+    def curl(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
+        image_id = self.glance.create(name)
+        url = f"{self.glance.url}/v2/images/{image_id}/file"
+        run = timed(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T",
+                     str(self.image), "-X", "PUT", "-H", "Content-Type: application/octet-stream",
+                     url], self.env, self.scratch)
+        run.check("curl")
+        if run.stdout.strip() != "204":
+            raise BenchError(f"curl: Glance answered HTTP {run.stdout.strip()}")
+        return run, image_id, {}
+
+    def openstack_client(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
+        run = timed([str(self.openstack), "--os-cloud", self.state.cloud, "image", "create",
+                     "--disk-format", "vmdk", "--container-format", "bare",
+                     "--file", str(self.image), "-f", "json", name], self.env, self.scratch)
+        image_id = self.glance.find(name)
+        run.check("openstack image create")
+        return run, image_id, {}
+
+    def vmwctl_upload(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
+        run = timed([str(self.vmwctl), "-o", "json", "image", "upload", str(self.image),
+                     "--name", name], self.env, self.scratch)
+        image_id = self.glance.find(name)
+        run.check("vmwctl image upload")
+        result = json.loads(run.stdout)
+        reported = {key: result.get(key) for key in ("bytes_sent", "seconds",
+                                                     "bytes_per_second", "verified")}
+        return run, image_id, reported
+
+    def run(self, tool: str, round_: int) -> UploadRun:
+        """Upload once with tool, check what Glance holds, delete the image."""
+        action: Callable[[str], tuple[Timed, str | None, dict[str, Any]]] = {
+            "curl": self.curl, "openstack": self.openstack_client,
+            "vmwctl": self.vmwctl_upload}[tool]
+        name = f"{NAME_PREFIX}{tool}-{round_}-{uuid.uuid4().hex[:8]}"
+        size = self.image.stat().st_size
+        image_id = None
+        try:
+            result, image_id, reported = action(name)
+            image_id = image_id or self.glance.find(name)
+            record = self.glance.get(image_id) if image_id else {}
+            status, stored = record.get("status"), record.get("size")
+            return UploadRun(tool, round_, result.wall, result.elapsed,
+                             result.peak_rss_kib * KIB,
+                             size / result.wall if result.wall > 0 else 0.0, status, stored,
+                             status == "active" and stored == size, reported)
+        except (BenchError, OSError, ValueError) as exc:
+            log(f"{tool} round {round_} failed: {exc}")
+            return UploadRun(tool, round_, 0.0, 0.0, 0, 0.0, None, None, False, error=str(exc))
+        finally:
+            image_id = image_id or self.glance.find(name)
+            if image_id:
+                self.glance.delete(image_id)
+
+
+def warm_up(uploader: Uploader, small_vmdk: Path) -> None:
+    """One small upload through Glance and one start of each client, untimed."""
+    glance = uploader.glance
+    image_id = glance.create(f"{NAME_PREFIX}warm-up")
+    try:
+        glance.put_data(image_id, small_vmdk.read_bytes())
+    finally:
+        glance.delete(image_id)
+    for argv in ([str(uploader.openstack), "--version"], [str(uploader.vmwctl), "--version"]):
+        subprocess.run(argv, env=uploader.env, capture_output=True, check=False)
+
+
+def run_uploads(uploader: Uploader, runs: int) -> list[UploadRun]:
+    """Each tool `runs` times, the order reversed every other round."""
+    results = []
+    for round_ in range(1, runs + 1):
+        order = TOOLS if round_ % 2 else tuple(reversed(TOOLS))
+        for tool in order:
+            log(f"round {round_}/{runs}: {tool}")
+            run = uploader.run(tool, round_)
+            if run.error is None:
+                log(f"  {run.wall_seconds:.2f} s, {run.bytes_per_second / MB:.1f} MB/s, "
+                    f"peak RSS {run.peak_rss_bytes / MB:.1f} MB, {run.image_status}")
+            results.append(run)
+    return results
+
+
+def best_runs(runs: list[UploadRun]) -> dict[str, UploadRun]:
+    """Per tool, the intact run with the shortest wall time."""
+    best: dict[str, UploadRun] = {}
+    for run in runs:
+        if run.error is None and run.intact and (
+                run.tool not in best or run.wall_seconds < best[run.tool].wall_seconds):
+            best[run.tool] = run
+    return best
+
+
+# ------------------------------------------------------------------ inspect
+
+def inspect_in_process(path: Path, calls: int, warm: int = 5) -> dict[str, Any]:
+    """Median (and spread) of inspect_file on path, after a warm-up."""
+    from vmwctl.images.inspector import inspect_file
+
+    started = time.perf_counter()
+    report = inspect_file(path)
+    first = time.perf_counter() - started
+    for _ in range(warm):
+        inspect_file(path)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        inspect_file(path)
+        samples.append(time.perf_counter() - started)
+    return {"file": path.name, "virtual_size": report.virtual_size,
+            "file_size": report.file_size, "allocated_size": report.allocated_size,
+            "acceptable": report.acceptable, "calls": calls,
+            "first_call_seconds": first, "median_seconds": statistics.median(samples),
+            "min_seconds": min(samples), "max_seconds": max(samples)}
+
+
+def inspect_processes(vmwctl: Path, image: Path, env: dict[str, str], scratch: Path,
+                      runs: int) -> dict[str, Any]:
+    """Whole-process wall time of `vmwctl image inspect` and `vmwctl --version`, alternated."""
+    commands = {"inspect": [str(vmwctl), "image", "inspect", str(image)],
+                "version": [str(vmwctl), "--version"]}
+    samples: dict[str, list[Timed]] = {key: [] for key in commands}
+    for index in range(runs):
+        order = list(commands) if index % 2 == 0 else list(reversed(commands))
+        for key in order:
+            samples[key].append(timed(commands[key], env, scratch))
+    samples["version"][0].check("vmwctl --version")
+    figures: dict[str, Any] = {}
+    for key, runs_of in samples.items():
+        figures[key] = {
+            "argv": commands[key][1:], "runs": len(runs_of),
+            "exit_codes": sorted({t.returncode for t in runs_of}),
+            "median_seconds": statistics.median(t.elapsed for t in runs_of),
+            "all_seconds": [round(t.elapsed, 4) for t in runs_of],
+            "peak_rss_bytes": max(t.peak_rss_kib for t in runs_of) * KIB}
+    return figures
+
+
+# ------------------------------------------------------------------ verdicts and output
+
+@dataclass
+class Row:
+    measure: str
+    value: str
+    target: str
+    peer: str
+    result: str  # PASS, MISS, info, or n/a (a figure is missing)
+
+
+def verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("PASS" if ok else "MISS")
+
+
+def _mbs(run: UploadRun | None) -> str:
+    return f"{run.bytes_per_second / MB:.1f} MB/s" if run else "failed"
+
+
+def _rss(run: UploadRun | None) -> str:
+    return f"{run.peak_rss_bytes / MB:.1f} MB" if run else "failed"
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def upload_rows(best: dict[str, UploadRun]) -> list[Row]:
+    """Throughput against curl and the client, and peak RSS."""
+    mine, curl, osc = best.get("vmwctl"), best.get("curl"), best.get("openstack")
+    rows = []
+    if mine and curl:
+        floor = CURL_RATIO_MIN * curl.bytes_per_second
+        rows.append(Row("upload throughput vs curl", _mbs(mine),
+                        f">= {CURL_RATIO_MIN}x curl = {floor / MB:.1f} MB/s",
+                        f"curl {_mbs(curl)}; vmwctl/curl "
+                        f"{mine.bytes_per_second / curl.bytes_per_second:.2f}x",
+                        verdict(mine.bytes_per_second >= floor)))
+    else:
+        rows.append(Row("upload throughput vs curl", _mbs(mine), f">= {CURL_RATIO_MIN}x curl",
+                        f"curl {_mbs(curl)}", verdict(None)))
+    if mine and osc:
+        rows.append(Row("upload throughput vs openstack", _mbs(mine),
+                        f"> openstack = {osc.bytes_per_second / MB:.1f} MB/s",
+                        f"openstack {_mbs(osc)}; vmwctl/openstack "
+                        f"{mine.bytes_per_second / osc.bytes_per_second:.2f}x",
+                        verdict(mine.bytes_per_second > osc.bytes_per_second)))
+    else:
+        rows.append(Row("upload throughput vs openstack", _mbs(mine), "> openstack",
+                        f"openstack {_mbs(osc)}", verdict(None)))
+    rows.append(Row("peak RSS while uploading", _rss(mine), f"< {RSS_MAX / MB:.0f} MB",
+                    f"curl {_rss(curl)}, openstack {_rss(osc)}",
+                    verdict(mine.peak_rss_bytes < RSS_MAX if mine else None)))
+    return rows
+
+
+def inspect_rows(small: dict[str, Any], big: dict[str, Any],
+                 processes: dict[str, Any]) -> list[Row]:
+    """In-process inspect time, its O(1) check, and the command beside --version."""
+    s, b = small["median_seconds"], big["median_seconds"]
+    command, version = processes["inspect"]["median_seconds"], \
+        processes["version"]["median_seconds"]
+    return [
+        Row("inspect in-process (2 GiB image)", _ms(s), f"< {INSPECT_MAX * 1000:.0f} ms",
+            f"10 GiB image {_ms(b)}", verdict(s < INSPECT_MAX)),
+        Row("inspect O(1): 10 GiB / 2 GiB", f"{b / s:.2f}x",
+            f"about the same (<= {O1_RATIO_MAX:.0f}x + {O1_SLACK * 1000:.0f} ms)",
+            f"{_ms(b)} vs {_ms(s)}", verdict(b <= O1_RATIO_MAX * s + O1_SLACK)),
+        Row("vmwctl image inspect (process)", _ms(command), "beside --version",
+            f"vmwctl --version {_ms(version)}; inspect adds {_ms(command - version)}", "info"),
+    ]
+
+
+def print_runs(runs: list[UploadRun], best: dict[str, UploadRun]) -> None:
+    print("round  tool       wall s     MB/s  peak RSS MB  Glance           best")
+    for run in runs:
+        if run.error is not None:
+            print(f"{run.round:<5}  {run.tool:<9}  failed: {run.error[:100]}")
+            continue
+        state = f"{run.image_status} {'intact' if run.intact else 'NOT INTACT'}"
+        mark = "*" if best.get(run.tool) is run else ""
+        print(f"{run.round:<5}  {run.tool:<9}  {run.wall_seconds:>6.2f}  "
+              f"{run.bytes_per_second / MB:>7.1f}  {run.peak_rss_bytes / MB:>11.1f}  "
+              f"{state:<15}  {mark}".rstrip())
+
+
+def print_table(rows: list[Row]) -> None:
+    header = Row("measure", "vmwctl", "target", "peer", "result")
+    columns = list(asdict(header))
+    widths = {c: max(len(getattr(row, c)) for row in [header, *rows]) for c in columns}
+    for index, row in enumerate([header, *rows]):
+        print("  ".join(getattr(row, c).ljust(widths[c]) for c in columns).rstrip())
+        if index == 0:
+            print("  ".join("-" * widths[c] for c in columns))
+
+
+def versions(openstack: Path, vmwctl: Path) -> dict[str, str]:
+    return {"vmwctl": output_of([str(vmwctl), "--version"]),
+            "openstack": output_of([str(openstack), "--version"]),
+            "curl": output_of(["curl", "--version"]),
+            "qemu-img": output_of(["qemu-img", "--version"]),
+            "python": sys.version.split()[0]}
+
+
+# ------------------------------------------------------------------ main
+
+@dataclass
+class Measurements:
+    runs: list[UploadRun]
+    small: dict[str, Any]
+    big: dict[str, Any]
+    processes: dict[str, Any]
+
+    @property
+    def best(self) -> dict[str, UploadRun]:
+        return best_runs(self.runs)
+
+    def rows(self) -> list[Row]:
+        return upload_rows(self.best) + inspect_rows(self.small, self.big, self.processes)
+
+
+def measure(args: argparse.Namespace, uploader: Uploader, big: Path) -> Measurements:
+    """Every measurement, on a running lab."""
+    if removed := uploader.glance.delete_leftovers():
+        log(f"deleted {removed} images left by an earlier run")
+    warm_up(uploader, big)
+    runs = run_uploads(uploader, args.runs)
+    log("inspect: in-process")
+    small = inspect_in_process(uploader.image, args.inspect_calls)
+    large = inspect_in_process(big, args.inspect_calls)
+    log("inspect: whole process")
+    processes = inspect_processes(uploader.vmwctl, uploader.image, uploader.env,
+                                  uploader.scratch, args.process_runs)
+    return Measurements(runs, small, large, processes)
+
+
+def document(found: Measurements, image: dict[str, Any], openstack: Path,
+             vmwctl: Path) -> dict[str, Any]:
+    """The results as JSON-ready data."""
+    return {
+        "when": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+        "versions": versions(openstack, vmwctl),
+        "units": {"MB": MB, "throughput": "file bytes / GNU time wall seconds"},
+        "test_image": image,
+        "upload": {"runs": [asdict(run) for run in found.runs],
+                   "best": {tool: asdict(run) for tool, run in found.best.items()}},
+        "inspect": {"in_process": {"test_image": found.small, "big_image": found.big},
+                    "process": found.processes},
+        "targets": [asdict(row) for row in found.rows()],
+    }
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lab-dir", type=Path,
+                        help="use the lab running in DIR (left running), or start one there")
+    parser.add_argument("--keep", action="store_true",
+                        help="leave the lab running and keep the test images")
+    parser.add_argument("--runs", type=int, default=3,
+                        help="uploads per tool, alternating order (at least 2; default 3)")
+    parser.add_argument("--inspect-calls", type=int, default=50,
+                        help="timed in-process inspect calls per image (default 50)")
+    parser.add_argument("--process-runs", type=int, default=5,
+                        help="runs of 'vmwctl image inspect' and 'vmwctl --version' (default 5)")
+    args = parser.parse_args(argv)
+    if args.runs < 2:
+        parser.error("--runs must be at least 2")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    vmwctl = Path(sys.executable).parent / "vmwctl"
+    if not vmwctl.exists():
+        raise BenchError(f"no vmwctl beside {sys.executable}: run this with the project's "
+                         "virtualenv (.venv/bin/python bench/upload_inspect.py)")
+    openstack = peer_venv() / "bin" / "openstack"
+    workdir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-"))
+    try:
+        log(f"building the test images in {workdir}")
+        started = time.perf_counter()
+        image, big = build_test_image(workdir), build_big_image(workdir)
+        info = {"file_size": image.stat().st_size, "virtual_size": IMAGE_VIRTUAL,
+                "allocated_size": image.stat().st_blocks * 512,
+                "create_type": "monolithicSparse", "adapter_type": "lsilogic"}
+        log(f"built in {time.perf_counter() - started:.1f} s: "
+            f"{info['file_size'] / GIB:.2f} GiB file, {info['allocated_size'] / GIB:.2f} GiB "
+            "allocated")
+        with running_lab(args.lab_dir, args.keep) as state:
+            uploader = Uploader(state, Glance(state.glance_url), image, tool_env(state),
+                                workdir, openstack, vmwctl)
+            found = measure(args, uploader, big)
+    finally:
+        if args.keep:
+            log(f"the test images stay in {workdir}")
+        else:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return report(found, document(found, info, openstack, vmwctl))
+
+
+def report(found: Measurements, results: dict[str, Any]) -> int:
+    """Print the tables, write the JSON; 1 when an upload failed, else 0."""
+    size = results["test_image"]["file_size"]
+    print(f"\nUploads of a {size / GIB:.2f} GiB monolithicSparse VMDK (2 GiB virtual) to the "
+          "lab's Glance, best of each tool marked *;\nthroughput = file bytes / wall seconds "
+          "(GNU time); MB = 10^6 bytes\n")
+    print_runs(found.runs, found.best)
+    print()
+    print_table(found.rows())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"\nresults: {RESULTS.relative_to(REPO)}")
+    failed = [run for run in found.runs if run.error is not None or not run.intact]
+    if failed:
+        log(f"{len(failed)} upload(s) failed or did not arrive intact")
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    try:
+        sys.exit(main())
+    except (BenchError, subprocess.CalledProcessError, urllib.error.URLError) as exc:
+        log(f"error: {exc}")
+        sys.exit(1)

@@ -1,0 +1,169 @@
+"""``image convert`` with the real qemu-img."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import vmdkfiles as vf
+
+ADAPTERS = {"ide": "ide", "lsiLogic": "lsilogic", "busLogic": "buslogic"}
+
+
+def make_raw(path: Path, size: int = 16 << 20) -> Path:
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+        for offset in range(0, size, 4 << 20):
+            handle.seek(offset)
+            handle.write(os.urandom(65536))
+    return path
+
+
+def identical(first: Path, first_format: str, second: Path) -> bool:
+    done = subprocess.run(["qemu-img", "compare", "-f", first_format, "-F", "vmdk", str(first),
+                           str(second)], capture_output=True, text=True, check=False)
+    return done.returncode == 0
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.startswith(".vmwctl-convert"))
+
+
+@pytest.mark.parametrize("adapter", list(ADAPTERS))
+@pytest.mark.parametrize(("disktype", "create_type"), [
+    ("streamOptimized", "streamOptimized"), ("sparse", "monolithicSparse"),
+    ("preallocated", "monolithicFlat")])
+def test_convert_each_disktype_and_adapter(vmwctl, tmp_path: Path, disktype: str,
+                                           create_type: str, adapter: str) -> None:
+    source = make_raw(tmp_path / "src.raw")
+    dest = tmp_path / "out.vmdk"
+    result = vmwctl("image", "convert", str(source), str(dest), "--disktype", disktype,
+                    "--adapter-type", adapter, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    plan = document["plan"]
+    assert plan["subformat"] == create_type
+    assert plan["adapter_type"] == adapter
+    assert identical(source, "raw", dest)
+    inspected = vmwctl("image", "inspect", str(dest), "-o", "json").json()
+    assert inspected["create_type"] == create_type
+    assert inspected["descriptor_adapter_type"] == ADAPTERS[adapter]
+    if disktype == "preallocated":
+        flat = tmp_path / "out-flat.vmdk"
+        assert plan["upload_file"] == str(flat)
+        assert flat.stat().st_size == 16 << 20
+        assert document["report"]["vmware_disktype"] == "preallocated"
+    else:
+        assert plan["upload_file"] == str(dest)
+        assert document["report"]["safe"] and document["report"]["glance_accepts"]
+    assert leftovers(tmp_path) == []
+
+
+def test_convert_qcow2_and_keep_a_vmdk_sources_adapter(vmwctl, tmp_path: Path) -> None:
+    raw = make_raw(tmp_path / "src.raw")
+    qcow2 = tmp_path / "src.qcow2"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(qcow2)],
+                   check=True)
+    assert vmwctl("image", "convert", str(qcow2), str(tmp_path / "a.vmdk")).exit_code == 0
+    assert identical(qcow2, "qcow2", tmp_path / "a.vmdk")
+
+    sparse = tmp_path / "lsi.vmdk"
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o",
+                    "adapter_type=lsilogic", str(raw), str(sparse)], check=True)
+    result = vmwctl("image", "convert", str(sparse), str(tmp_path / "b.vmdk"), "-o", "json")
+    assert result.json()["plan"]["adapter_type"] == "lsiLogic"
+    assert result.json()["plan"]["source_format"] == "vmdk"
+
+
+def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
+    source = make_raw(tmp_path / "src.raw")
+    result = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run")
+    assert result.exit_code == 0
+    assert result.stdout.splitlines()[0] == (
+        f"qemu-img convert -f raw -O vmdk -o subformat=streamOptimized,adapter_type=ide "
+        f"{source} {tmp_path / 'o.vmdk'}")
+    assert not (tmp_path / "o.vmdk").exists()
+    assert "-S 0" not in result.stdout and " -t " not in result.stdout
+
+
+def test_qemu_failure_leaves_nothing(vmwctl, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.qcow2"
+    subprocess.run(["qemu-img", "create", "-f", "qcow2", str(broken), "64M"], check=True,
+                   capture_output=True)
+    with open(broken, "r+b") as handle:
+        handle.seek(40)  # l1_size and l1_table_offset: point the L1 table far past the end
+        handle.write((1 << 30).to_bytes(4, "big") + (1 << 40).to_bytes(8, "big"))
+    result = vmwctl("image", "convert", str(broken), str(tmp_path / "o.vmdk"))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: qemu-img failed: ")
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "o.vmdk").exists()
+    assert leftovers(tmp_path) == []
+
+
+def test_existing_destination_and_force(vmwctl, tmp_path: Path) -> None:
+    source = make_raw(tmp_path / "src.raw")
+    dest = tmp_path / "o.vmdk"
+    dest.write_text("keep me")
+    result = vmwctl("image", "convert", str(source), str(dest))
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {dest} exists; pass --force to replace it\n"
+    assert dest.read_text() == "keep me"
+    assert vmwctl("image", "convert", str(source), str(dest), "--force").exit_code == 0
+    assert identical(source, "raw", dest)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--disktype", "thin"], "invalid disk type 'thin'; valid values: streamOptimized, sparse, "
+                             "preallocated"),
+    (["--adapter-type", "paraVirtual"], "invalid adapter type 'paraVirtual'; valid values: ide, "
+                                        "lsiLogic, busLogic"),
+    (["--disktype", "streamoptimised"], "(did you mean 'streamOptimized'?)"),
+])
+def test_bad_flags(vmwctl, tmp_path: Path, args: list[str], message: str) -> None:
+    source = make_raw(tmp_path / "src.raw")
+    result = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), *args)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_destination_must_be_a_vmdk_name(vmwctl, tmp_path: Path) -> None:
+    source = make_raw(tmp_path / "src.raw")
+    result = vmwctl("image", "convert", str(source), str(tmp_path / "o.img"))
+    assert result.exit_code == 2
+    assert "must end in .vmdk" in result.stderr
+
+
+def test_unsafe_vmdk_source_is_never_read(vmwctl, tmp_path: Path) -> None:
+    evil = tmp_path / "evil.vmdk"
+    evil.write_bytes(vf.descriptor("monolithicFlat", kind="FLAT", extent='"/etc/hostname" 0'))
+    result = vmwctl("image", "convert", str(evil), str(tmp_path / "o.vmdk"))
+    assert result.exit_code == 2
+    assert "CVE-2022-47951" in result.stderr
+    assert not (tmp_path / "o.vmdk").exists()
+
+
+def test_sigint_during_conversion_leaves_nothing(tmp_path: Path) -> None:
+    source = tmp_path / "big.raw"
+    with open(source, "wb") as handle:
+        for _ in range(64):
+            handle.write(os.urandom(4 << 20))
+    dest = tmp_path / "o.vmdk"
+    proc = subprocess.Popen([sys.executable, "-m", "vmwctl", "image", "convert", str(source),
+                             str(dest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+    deadline = time.monotonic() + 30
+    while not leftovers(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)  # qemu-img is converting into the temporary directory
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=30)
+    assert proc.returncode == 130, stderr
+    assert stderr.strip() == "Error: interrupted"
+    assert not dest.exists()
+    assert leftovers(tmp_path) == []
