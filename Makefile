@@ -37,12 +37,7 @@ lab-env:
 
 # The toolkit's headline commands against a fresh lab; the lab keeps running.
 demo: venv lab-up
-	@eval "$$($(LAB) env)"; set -e; \
-	for cmd in "about" "profile list" "profile show" "-o json about"; do \
-		echo; echo "\$$ vmwctl $$cmd"; $(BIN)/vmwctl $$cmd; \
-	done; \
-	echo; echo "The lab is still running. Use it with:  eval \"\$$($(LAB) env)\"; . $(VENV)/bin/activate"; \
-	echo "Stop it with:  make lab-down"
+	tests/lab/demo
 
 lint: venv
 	$(BIN)/ruff check vmwctl tests

@@ -401,6 +401,11 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
     install()
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
+    # Every lab starts from a known state: no images, datastores or logs of a previous one.
+    for leftover in ("glance", "glance-flat", "vcsim-datastores", "vcsim-slow-datastores"):
+        shutil.rmtree(state_dir / leftover, ignore_errors=True)
+    for log_file in state_dir.glob("*.log"):
+        log_file.unlink()
     _make_certificates(state_dir)
     password_file = state_dir / "vc-password"
     password_file.write_text(secrets.token_urlsafe(18) + "\n")
