@@ -429,7 +429,9 @@ def _rss(run: UploadRun | None) -> str:
 
 
 def _ms(seconds: float) -> str:
-    return f"{seconds * 1000:.2f} ms"
+    """Milliseconds with three significant digits (0.0281 ms, 86.1 ms, 1234 ms)."""
+    value = seconds * 1000
+    return f"{value:.3g} ms" if abs(value) < 1000 else f"{value:.0f} ms"
 
 
 def upload_rows(best: dict[str, UploadRun]) -> list[Row]:

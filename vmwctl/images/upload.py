@@ -130,30 +130,29 @@ def _requested_adapter(request: UploadRequest, report: ImageReport) -> str | Non
 
 
 def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
+    """Refuse a file that must not or cannot be sent as it is."""
     path = request.path
+    if report.acceptable:
+        return
     if report.format == "raw":
-        wanted = request.disktype if request.disktype == "auto" else props.disk_type(
-            request.disktype)
-        if wanted in props.FLAT_DISK_TYPES or (wanted == "auto" and report.vmware_disktype):
-            return
-        if wanted == "auto":
+        if request.disktype == "auto" and report.vmware_disktype is None:
             raise UsageError(f"{path} is raw data: upload it as a flat disk with --disktype "
                              "preallocated (the image service must accept raw data as vmdk), "
                              "or add --convert to send streamOptimized")
-        return  # the contradiction is explained by _disktype
-    if report.format == "vmdk" and report.create_type in ("monolithicSparse",
-                                                          "streamOptimized") \
-            and report.safe:
-        return
-    if report.format == "vmdk":
-        if report.create_type and report.create_type not in ("monolithicSparse",
-                                                             "streamOptimized") \
-                and not any("extent file" in p for p in report.problems):
-            raise OperationFailed(f"refusing to upload {path}: {report.problems[-1]}; "
-                                  + "; ".join(report.notes[-2:]))
-        raise OperationFailed(f"refusing to upload {path}: it is unsafe: {report.problems[0]}")
-    raise OperationFailed(f"refusing to upload {path}: {report.problems[0]}"
-                          + ("" if report.format == "iso" else "; or add --convert"))
+        return  # a flat disk; _disktype refuses a contradicting --disktype
+    if report.format != "vmdk":
+        hint = "" if report.format == "iso" else "; or add --convert"
+        raise OperationFailed(f"refusing to upload {path}: {report.problems[0]}{hint}")
+    escaping = [p for p in report.problems if "extent file" in p or "capacity 0" in p]
+    if escaping or report.create_type is None:
+        reason = (escaping or report.problems)[0]
+        raise OperationFailed(f"refusing to upload {path}: it is unsafe: {reason}")
+    if report.create_type not in ("monolithicSparse", "streamOptimized") and report.extents:
+        extents = ", ".join(e.filename or "?" for e in report.extents)
+        raise OperationFailed(f"refusing to upload {path}: a descriptor-only VMDK "
+                              f"({report.create_type}) holds no data; upload its extent "
+                              f"({extents}) with --disktype preallocated, or add --convert")
+    raise OperationFailed(f"refusing to upload {path}: it is unsafe: {report.problems[0]}")
 
 
 def _disktype(request: UploadRequest, kind: str, found: str | None) -> str:
