@@ -101,3 +101,20 @@ def sparse_with_descriptor(desc: bytes, *, capacity: int = 2048, flags: int = 0x
                   overhead=overhead, compress=compress)
     directory = _pad(struct.pack(f"<{tables}I", *[gt_start + 4 * t for t in range(tables)]))
     return head + _pad(desc) + directory + b"\0" * (4 * SECTOR * tables)
+
+
+def oslo_verdict(path: str) -> str:
+    """What oslo.utils' inspector (Glance's) says: "safe", "unsafe" or "other" (not vmdk)."""
+    from oslo_utils.imageutils import format_inspector as oslo
+
+    try:
+        inspector = oslo.detect_file_format(path)
+    except oslo.ImageFormatError:
+        return "unsafe"
+    if inspector is None or str(inspector) != "vmdk":
+        return "other"
+    try:
+        inspector.safety_check()
+    except (oslo.SafetyCheckFailed, oslo.ImageFormatError):
+        return "unsafe"
+    return "safe"
