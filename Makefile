@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LAB := tests/lab/lab
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all venv lab-install lab-up lab-down lab-env demo test lint clean
+.PHONY: all venv lab-install lab-up lab-down lab-env demo test lint bench clean
 
 all: test
 
@@ -40,10 +40,14 @@ demo: venv lab-up
 	tests/lab/demo
 
 lint: venv
-	$(BIN)/ruff check vmwctl tests
+	$(BIN)/ruff check vmwctl tests bench
 
 test: venv lab-install lint
 	$(BIN)/pytest
+
+# Benchmarks print each figure beside its target and a peer; they are not part of make test.
+bench: venv lab-install
+	$(BIN)/python bench/upload_inspect.py
 
 clean: lab-down
 	rm -rf $(VENV) .lab .pytest_cache .ruff_cache .hypothesis

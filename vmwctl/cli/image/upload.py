@@ -36,8 +36,7 @@ def _human_result(result: Any) -> Any:
         ("Status", image.get("status")),
         ("Size", human_size(result.bytes_sent)),
         ("Verified", result.verified),
-        ("Throughput", f"{result.bytes_per_second / (1 << 20):.1f} MiB/s "
-                       f"({result.seconds:.1f} s)"),
+        ("Transfer", f"{result.seconds:.2f} s, {result.bytes_per_second / (1 << 20):.1f} MiB/s"),
         *[(key, image.get(key)) for key in ("vmware_disktype", "vmware_adaptertype",
                                             "vmware_ostype", "hypervisor_type",
                                             "img_linked_clone") if key in image],
