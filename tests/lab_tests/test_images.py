@@ -164,7 +164,7 @@ def test_raw_data_needs_a_flat_disktype(vmwctl, images, tmp_path: Path) -> None:
     ("streamOptimized", "lsilogic", ["--property", "hw_vif_model=virtio"],
      "hw_vif_model 'virtio' is not a NIC model the VMware driver supports"),
     ("streamOptimized", "lsilogic", ["--ostype", "ubunt64Guest"],
-     "invalid vmware_ostype 'ubunt64Guest' (did you mean 'ubuntu64Guest'?)"),
+     "'ubunt64Guest' is not a valid vmware_ostype (did you mean 'ubuntu64Guest'?)"),
     ("streamOptimized", "lsilogic", ["--property", "name=x"],
      "name is an image attribute, not a property"),
 ])
@@ -315,7 +315,7 @@ def test_tag_keeps_the_newer_names_in_agreement(vmwctl, images) -> None:
 
 
 @pytest.mark.parametrize(("args", "code", "message"), [
-    (["tagme", "--disktype", "thinner"], 2, "invalid disk type 'thinner'"),
+    (["tagme", "--disktype", "thinner"], 2, "'thinner' is not a valid disk type"),
     (["tagme", "--unset", "checksum"], 2, "--unset checksum: vmwctl manages only"),
     (["tagme"], 2, "nothing to change"),
     (["no-such-image", "--disktype", "thin"], 1, "no image 'no-such-image'"),

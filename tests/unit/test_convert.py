@@ -119,10 +119,10 @@ def test_existing_destination_and_force(vmwctl, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--disktype", "thin"], "invalid disk type 'thin'; valid values: streamOptimized, sparse, "
-                             "preallocated"),
-    (["--adapter-type", "paraVirtual"], "invalid adapter type 'paraVirtual'; valid values: ide, "
-                                        "lsiLogic, busLogic"),
+    (["--disktype", "thin"], "'thin' is not a valid disk type; valid values: streamOptimized, "
+                             "sparse, preallocated"),
+    (["--adapter-type", "paraVirtual"], "'paraVirtual' is not a valid adapter type; valid "
+                                        "values: ide, lsiLogic, busLogic"),
     (["--disktype", "streamoptimised"], "(did you mean 'streamOptimized'?)"),
 ])
 def test_bad_flags(vmwctl, tmp_path: Path, args: list[str], message: str) -> None:

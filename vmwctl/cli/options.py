@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Sequence
 from typing import Any
 
 import click
+
+from vmwctl.choices import choose
+from vmwctl.errors import UsageError
 
 
 class CanonicalChoice(click.ParamType):
@@ -16,9 +18,10 @@ class CanonicalChoice(click.ParamType):
     with the list of valid values and a "did you mean".
     """
 
-    def __init__(self, choices: Sequence[str], what: str) -> None:
+    def __init__(self, choices: Sequence[str], what: str, *, listing: str | None = None) -> None:
         self.choices = list(choices)
         self.what = what
+        self.listing = listing
         self.name = what
 
     def get_metavar(self, param: click.Parameter, ctx: click.Context | None = None) -> str:
@@ -33,14 +36,7 @@ class CanonicalChoice(click.ParamType):
 
     def convert(self, value: Any, param: click.Parameter | None,
                 ctx: click.Context | None) -> str:
-        text = str(value)
-        for choice in self.choices:
-            if choice.lower() == text.lower():
-                return choice
-        close = difflib.get_close_matches(text.lower(), [c.lower() for c in self.choices],
-                                          n=1, cutoff=0.6)
-        hint = ""
-        if close:
-            hint = f" (did you mean '{next(c for c in self.choices if c.lower() == close[0])}'?)"
-        self.fail(f"invalid {self.what} {text!r}{hint}; valid values: "
-                  f"{', '.join(self.choices)}", param, ctx)
+        try:
+            return choose(str(value), self.choices, self.what, listing=self.listing)
+        except UsageError as exc:
+            self.fail(exc.message, param, ctx)

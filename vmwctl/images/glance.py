@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from vmwctl.config import Profile
@@ -224,11 +224,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
-
-def chunks_of(stream: Any, size: int) -> Iterator[bytes]:
-    """Read a binary stream in pieces of ``size`` bytes."""
-    while True:
-        piece = stream.read(size)
-        if not piece:
-            return
-        yield piece

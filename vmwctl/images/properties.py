@@ -9,12 +9,11 @@ way nova-compute will.
 
 from __future__ import annotations
 
-import difflib
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.errors import UsageError
+from vmwctl.choices import choose
 from vmwctl.images.ostypes import OS_TYPES
 
 DISK_TYPES = ("sparse", "streamOptimized", "thin", "preallocated", "thick", "eagerZeroedThick")
@@ -25,6 +24,8 @@ VIF_MODELS = ("e1000", "e1000e", "pcnet", "sriov", "vmxnet", "vmxnet3")
 HYPERVISOR_TYPES = ("vmware", "hyperv", "ironic", "lxc", "qemu", "uml", "xen")
 DISK_FORMATS = ("vmdk", "iso", "vstorageobject")
 CONTAINER_FORMATS = ("bare", "ova")
+
+OS_TYPES_LISTING = "see 'vmwctl image ostypes'"
 
 DEFAULT_DISK_TYPE = "preallocated"
 DEFAULT_ADAPTER_TYPE = "lsiLogic"
@@ -61,22 +62,6 @@ VMWARE_PROPERTIES = ("vmware_disktype", "vmware_adaptertype", "vmware_ostype",
                      "img_hv_type", "hw_vif_model")
 
 
-def choose(value: str, allowed: Iterable[str], what: str) -> str:
-    """The canonical spelling of ``value`` among ``allowed`` (any case), or a UsageError."""
-    allowed = list(allowed)
-    for candidate in allowed:
-        if candidate.lower() == value.lower():
-            return candidate
-    close = difflib.get_close_matches(value.lower(), [a.lower() for a in allowed], n=1,
-                                      cutoff=0.6)
-    hint = ""
-    if close:
-        hint = f" (did you mean '{next(a for a in allowed if a.lower() == close[0])}'?)"
-    shown = ", ".join(allowed) if len(allowed) <= 12 else \
-        "see 'vmwctl image ostypes'"
-    raise UsageError(f"invalid {what} {value!r}{hint}; valid values: {shown}")
-
-
 def disk_type(value: str) -> str:
     return choose(value, DISK_TYPES, "disk type")
 
@@ -86,7 +71,7 @@ def adapter_type(value: str) -> str:
 
 
 def os_type(value: str) -> str:
-    return choose(value, OS_TYPES, "vmware_ostype")
+    return choose(value, OS_TYPES, "vmware_ostype", listing=OS_TYPES_LISTING)
 
 
 def hypervisor_type(value: str) -> str:

@@ -10,7 +10,12 @@ from vmwctl.cli.app import App
 from vmwctl.cli.format import details
 from vmwctl.cli.options import CanonicalChoice
 from vmwctl.images.ostypes import OS_TYPES
-from vmwctl.images.properties import ADAPTER_TYPES, DISK_TYPES, HYPERVISOR_TYPES
+from vmwctl.images.properties import (
+    ADAPTER_TYPES,
+    DISK_TYPES,
+    HYPERVISOR_TYPES,
+    OS_TYPES_LISTING,
+)
 
 
 def _human(change: Any) -> Any:
@@ -28,7 +33,8 @@ def _human(change: Any) -> Any:
 
 @click.command("tag")
 @click.argument("image")
-@click.option("--ostype", type=CanonicalChoice(sorted(OS_TYPES, key=str.lower), "vmware_ostype"),
+@click.option("--ostype", type=CanonicalChoice(sorted(OS_TYPES, key=str.lower), "vmware_ostype",
+                                   listing=OS_TYPES_LISTING),
               metavar="OSTYPE", help="vmware_ostype (see 'vmwctl image ostypes').")
 @click.option("--adapter-type", type=CanonicalChoice(ADAPTER_TYPES, "adapter type"),
               help="vmware_adaptertype.")

@@ -12,7 +12,12 @@ from vmwctl.cli.format import details
 from vmwctl.cli.format import size as human_size
 from vmwctl.cli.options import CanonicalChoice
 from vmwctl.images.ostypes import OS_TYPES
-from vmwctl.images.properties import ADAPTER_TYPES, DISK_TYPES, HYPERVISOR_TYPES
+from vmwctl.images.properties import (
+    ADAPTER_TYPES,
+    DISK_TYPES,
+    HYPERVISOR_TYPES,
+    OS_TYPES_LISTING,
+)
 
 DISK_TYPE_CHOICES = ["auto", *DISK_TYPES]
 ADAPTER_CHOICES = ["auto", *ADAPTER_TYPES]
@@ -53,7 +58,8 @@ def _human_result(result: Any) -> Any:
               default="auto", show_default=True,
               help="vmware_adaptertype; auto reads the descriptor (lsiLogicsas and paraVirtual "
                    "must be given).")
-@click.option("--ostype", type=CanonicalChoice(sorted(OS_TYPES, key=str.lower), "vmware_ostype"),
+@click.option("--ostype", type=CanonicalChoice(sorted(OS_TYPES, key=str.lower), "vmware_ostype",
+                                   listing=OS_TYPES_LISTING),
               metavar="OSTYPE", help="vmware_ostype (see 'vmwctl image ostypes').")
 @click.option("--linked-clone/--no-linked-clone", default=None,
               help="img_linked_clone (default: the compute node's use_linked_clone).")
