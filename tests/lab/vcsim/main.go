@@ -7,6 +7,7 @@
 package main
 
 import (
+	"context"
 	"crypto/tls"
 	"encoding/json"
 	"flag"
@@ -22,6 +23,7 @@ import (
 	"syscall"
 
 	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25"
 )
 
 // Ready is what the simulator prints on stdout when it accepts connections.
@@ -48,6 +50,18 @@ func main() {
 	pg := flag.Int("pg", 1, "distributed port groups per datacenter")
 	delay := flag.Int("delay", 0, "milliseconds added to every SOAP call")
 	methodDelay := flag.String("method-delay", "", "extra delay per method, e.g. RetrievePropertiesEx:5,Login:100")
+	var state State
+	flag.Var(&state.MaintenanceHosts, "maintenance-host", "host NAME in maintenance mode (repeatable)")
+	flag.Var(&state.DisconnectedHosts, "disconnect-host", "host NAME disconnected (repeatable)")
+	flag.Var(&state.MaintenanceDatastores, "maintenance-datastore", "datastore NAME in maintenance (repeatable)")
+	flag.Var(&state.InaccessibleStores, "inaccessible-datastore", "datastore NAME inaccessible (repeatable)")
+	flag.Var(&state.DatastoreTypes, "datastore-type", "NAME=TYPE, e.g. LocalDS_0=NFS (repeatable)")
+	flag.Var(&state.ExtraDatastores, "add-datastore", "NAME=TYPE:HOST[,HOST], * for every host (repeatable)")
+	flag.Var(&state.Portgroups, "portgroup", "distributed port group NAME on every host (repeatable)")
+	flag.Var(&state.Rulesets, "firewall-ruleset", "inbound TCP ruleset ID=BEGIN-END[:disabled] on every host (repeatable)")
+	flag.BoolVar(&state.NovaVMs, "nova-vms", false, "mark every VM as Nova's (extraConfig nvp.vm-uuid)")
+	flag.StringVar(&state.AboutVersion, "about-version", "", "the version the endpoint reports, e.g. 5.0.0")
+	flag.StringVar(&state.APIType, "api-type", "", "the API type the endpoint reports: VirtualCenter or HostAgent")
 	flag.Parse()
 
 	apply, ok := scenarios[*scenario]
@@ -81,9 +95,16 @@ func main() {
 		log.Fatalf("creating the inventory: %v", err)
 	}
 
-	shareDatastores()
 	installPagingCollector()
-	apply()
+	installAuthorization(*username)
+	apply(&state)
+	client, err := vim25.NewClient(context.Background(), model.Service)
+	if err != nil {
+		log.Fatalf("in-process client: %v", err)
+	}
+	if err := state.apply(context.Background(), client); err != nil {
+		log.Fatalf("shaping the inventory: %v", err)
+	}
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
@@ -91,6 +112,7 @@ func main() {
 	model.DelayConfig.Delay = *delay
 	model.DelayConfig.MethodDelay = delays
 	server := model.Service.NewServer()
+	server.Config.Handler = intercept(server.Config.Handler)
 
 	serverURL := *server.URL
 	serverURL.User = nil
@@ -104,6 +126,9 @@ func main() {
 	// Exit at once: closing the server would wait for requests that an
 	// injected delay keeps busy. Only the datastore directories need removing.
 	model.Remove()
+	for _, dir := range extraDirs {
+		_ = os.RemoveAll(dir)
+	}
 	os.Exit(0)
 }
 

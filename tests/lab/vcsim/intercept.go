@@ -1,0 +1,59 @@
+package main
+
+import (
+	"bytes"
+	"io"
+	"net/http"
+
+	"github.com/vmware/govmomi/simulator"
+	"github.com/vmware/govmomi/vim25/types"
+)
+
+// intercept runs the lab's additions to a SOAP method before the simulator
+// handles the request: 0.24.2's ReconfigureComputeResource_Task ignores the
+// DRS configuration, so the lab applies it (enabled, default behaviour,
+// vMotion rate, VM behaviour overrides) with modify semantics.
+func intercept(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost && r.URL.Path == "/sdk" {
+			data, err := io.ReadAll(r.Body)
+			if err != nil {
+				http.Error(w, err.Error(), http.StatusBadRequest)
+				return
+			}
+			r.Body = io.NopCloser(bytes.NewReader(data))
+			if method, err := simulator.UnmarshalBody(types.TypeFunc(), data); err == nil {
+				if req, ok := method.Body.(*types.ReconfigureComputeResource_Task); ok {
+					applyDRS(req)
+				}
+			}
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+func applyDRS(req *types.ReconfigureComputeResource_Task) {
+	spec, ok := req.Spec.(*types.ClusterConfigSpecEx)
+	if !ok || spec.DrsConfig == nil {
+		return
+	}
+	cluster, ok := simulator.Map.Get(req.This).(*simulator.ClusterComputeResource)
+	if !ok {
+		return
+	}
+	simulator.Map.WithLock(cluster, func() {
+		drs := &cluster.ConfigurationEx.(*types.ClusterConfigInfoEx).DrsConfig
+		if spec.DrsConfig.Enabled != nil {
+			drs.Enabled = spec.DrsConfig.Enabled
+		}
+		if spec.DrsConfig.DefaultVmBehavior != "" {
+			drs.DefaultVmBehavior = spec.DrsConfig.DefaultVmBehavior
+		}
+		if spec.DrsConfig.VmotionRate != 0 {
+			drs.VmotionRate = spec.DrsConfig.VmotionRate
+		}
+		if spec.DrsConfig.EnableVmBehaviorOverrides != nil {
+			drs.EnableVmBehaviorOverrides = spec.DrsConfig.EnableVmBehaviorOverrides
+		}
+	})
+}
