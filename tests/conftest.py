@@ -68,3 +68,67 @@ def lab_env(lab: labctl.LabState, monkeypatch: pytest.MonkeyPatch) -> dict[str, 
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     return env
+
+
+class Simulator:
+    """A vcsim of its own for one test, shaped by flags; ``config`` is a profile for it."""
+
+    def __init__(self, lab: labctl.LabState, service: labctl.Service, ready: dict,
+                 config: Path) -> None:
+        self.lab = lab
+        self.service = service
+        self.url = ready["url"]
+        self.port = int(self.url.split(":")[2].split("/")[0])
+        self.datastores = ready["datastores"]
+        self.config = config
+        self._sessions: list[Any] = []
+
+    def run(self, *args: str, env: dict[str, str] | None = None):
+        return run_vmwctl("--config", str(self.config), *args, env=env)
+
+    def connect(self) -> Any:
+        """A vCenter session for shaping the simulator through the vSphere API."""
+        from vmwctl.vsphere.session import ConnectionSettings, VCenter
+
+        vc = VCenter(ConnectionSettings(host="127.0.0.1", port=self.port,
+                                        username=self.lab.username,
+                                        password=lambda: self.lab.password,
+                                        ca_file=self.lab.ca_file))
+        self._sessions.append(vc)
+        return vc
+
+    def close(self) -> None:
+        for vc in self._sessions:
+            vc.close()
+        labctl.stop_process(self.service.pid)
+
+
+@pytest.fixture
+def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
+    """Start simulators of their own: simulator(*flags, scenario=..., **vmware_options)."""
+    started: list[Simulator] = []
+
+    def start(*flags: str, scenario: str = "healthy", **vmware: Any) -> Simulator:
+        import uuid
+
+        import yaml
+
+        name = f"vcsim-{uuid.uuid4().hex[:8]}"
+        service, ready = labctl.start_vcsim(Path(lab.dir), scenario, extra_args=list(flags),
+                                            tie_to_parent=True, name=name)
+        port = int(ready["url"].split(":")[2].split("/")[0])
+        options = {"host_ip": "127.0.0.1", "host_port": port, "host_username": lab.username,
+                   "host_password_file": lab.password_file, "ca_file": lab.ca_file,
+                   "cluster_name": "DC0_C0", **vmware}
+        config = tmp_path / f"{name}.yaml"
+        config.write_text(yaml.safe_dump({"profiles": {"sim": {
+            "vmware": options, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
+            "openstack": {"cloud": lab.cloud}}}}))
+        config.chmod(0o600)
+        sim = Simulator(lab, service, ready, config)
+        started.append(sim)
+        return sim
+
+    yield start
+    for sim in started:
+        sim.close()

@@ -424,7 +424,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
             services.append(flat)
     except BaseException:
         for service in services:
-            _stop(service.pid)
+            stop_process(service.pid)
         raise
     host_port = ready["url"].split("//", 1)[1].split("/", 1)[0]
     state = LabState(
@@ -442,7 +442,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
 
 # ------------------------------------------------------------------ down
 
-def _stop(pid: int, timeout: float = 15) -> None:
+def stop_process(pid: int, timeout: float = 15) -> None:
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
@@ -468,7 +468,7 @@ def down(state_dir: Path | None = None) -> bool:
     for service in state.services:
         if _alive(service.pid):
             running = True
-            _stop(service.pid)
+            stop_process(service.pid)
     _state_file(state_dir).unlink(missing_ok=True)
     return running
 

@@ -33,7 +33,7 @@ def slow_vcenter(lab) -> Iterator[str]:
     try:
         yield str(config)
     finally:
-        labctl._stop(service.pid)
+        labctl.stop_process(service.pid)
 
 
 @pytest.mark.parametrize(("signum", "code", "message"), [

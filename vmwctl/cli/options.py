@@ -40,3 +40,8 @@ class CanonicalChoice(click.ParamType):
             return choose(str(value), self.choices, self.what, listing=self.listing)
         except UsageError as exc:
             self.fail(exc.message, param, ctx)
+
+
+cluster_option = click.option(
+    "--cluster", metavar="NAME",
+    help="The cluster (default: the profile's vmware.cluster_name).")

@@ -29,8 +29,10 @@ from vmwctl.redact import redact
 
 COMMANDS = {
     "about": "vmwctl.cli.about:about",
+    "check": "vmwctl.cli.check:check",
     "image": "vmwctl.cli.image:image",
     "profile": "vmwctl.cli.profile:profile",
+    "role": "vmwctl.cli.role:role",
 }
 
 

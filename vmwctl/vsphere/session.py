@@ -13,6 +13,7 @@ import logging
 import os
 import socket
 import ssl
+import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
@@ -95,6 +96,8 @@ class _SessionStub(SoapStubAdapter):
         self.settings = settings
         self.request_count = 0
         self.relogin: Callable[[], None] | None = None
+        self._count_lock = threading.Lock()
+        self._login_lock = threading.Lock()
 
     def GetConnection(self) -> Any:  # noqa: N802 (pyVmomi's name)
         conn = super().GetConnection()
@@ -108,15 +111,21 @@ class _SessionStub(SoapStubAdapter):
         attempt = 0
         logged_in_again = False
         while True:
-            self.request_count += 1
+            with self._count_lock:
+                self.request_count += 1
+                cookie = self.cookie
             try:
                 return super().InvokeMethod(mo, info, args, outerStub)
             except vim.fault.NotAuthenticated:
                 if self.relogin is None or logged_in_again or info.wsdlName in ("Login", "Logout"):
                     raise
-                log.info("vCenter session expired during %s; logging in again", info.wsdlName)
                 logged_in_again = True
-                self.relogin()
+                with self._login_lock:
+                    # Threads share the session: only the first one to notice logs in again.
+                    if self.cookie == cookie:
+                        log.info("vCenter session expired during %s; logging in again",
+                                 info.wsdlName)
+                        self.relogin()
             except (OSError, http.client.HTTPException) as exc:
                 if attempt >= self.settings.api_retry_count or not _may_retry(info.wsdlName, exc):
                     raise connect_error(exc, self.settings, during=info.wsdlName,

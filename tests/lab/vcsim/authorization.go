@@ -18,7 +18,8 @@ import (
 //     user's permissions on the nearest entity that has any (the entity itself,
 //     or an ancestor whose permission propagates), as in vCenter;
 //   - SetEntityPermissions adds or updates a principal's permission instead of
-//     replacing the entity's whole list.
+//     replacing the entity's whole list;
+//   - AddAuthorizationRole returns the new role's id (0.24.2 always returns 0).
 //
 // Group membership is not modelled: only user permissions count.
 type LabAuthorization struct {
@@ -175,4 +176,14 @@ func (m *LabAuthorization) SetEntityPermissions(req *types.SetEntityPermissions)
 	return m.AuthorizationManager.SetEntityPermissions(&types.SetEntityPermissions{
 		This: req.This, Entity: req.Entity, Permission: merged,
 	})
+}
+
+func (m *LabAuthorization) AddAuthorizationRole(req *types.AddAuthorizationRole) soap.HasFault {
+	body := m.AuthorizationManager.AddAuthorizationRole(req).(*methods.AddAuthorizationRoleBody)
+	if body.Res != nil {
+		if role := object.AuthorizationRoleList(m.RoleList).ByName(req.Name); role != nil {
+			body.Res.Returnval = role.RoleId
+		}
+	}
+	return body
 }

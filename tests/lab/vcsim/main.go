@@ -62,6 +62,7 @@ func main() {
 	flag.BoolVar(&state.NovaVMs, "nova-vms", false, "mark every VM as Nova's (extraConfig nvp.vm-uuid)")
 	flag.StringVar(&state.AboutVersion, "about-version", "", "the version the endpoint reports, e.g. 5.0.0")
 	flag.StringVar(&state.APIType, "api-type", "", "the API type the endpoint reports: VirtualCenter or HostAgent")
+	flag.StringVar(&state.HostVersion, "host-version", "", "the ESXi version every host reports, e.g. 7.0.3")
 	flag.Parse()
 
 	apply, ok := scenarios[*scenario]

@@ -27,6 +27,7 @@ type State struct {
 	NovaVMs               bool
 	AboutVersion          string
 	APIType               string
+	HostVersion           string
 }
 
 type listFlag []string
@@ -121,6 +122,18 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 	}
 	if s.NovaVMs {
 		markNovaVMs()
+	}
+	if s.HostVersion != "" {
+		for _, obj := range simulator.Map.All("HostSystem") {
+			host := obj.(*simulator.HostSystem)
+			product := *host.Summary.Config.Product
+			product.Version = s.HostVersion
+			product.FullName = "VMware ESXi " + s.HostVersion
+			host.Summary.Config.Product = &product
+			if host.Config != nil {
+				host.Config.Product = product
+			}
+		}
 	}
 	if s.AboutVersion != "" || s.APIType != "" {
 		setAbout(s.AboutVersion, s.APIType)

@@ -1,0 +1,69 @@
+"""Leftovers of failed spawns at the datastore root: ``vmware_temp/`` and ``OSTACK_IMG_*``.
+
+Nova fetches images into ``[ds] vmware_temp/<uuid>/`` (sparse, flat, ISO) or
+``[ds] OSTACK_IMG_<uuid>/`` (streamOptimized imports) and deletes them once
+the image is cached; a failed spawn leaves them behind and no periodic task
+removes them. The one detection used by ``check prereqs`` and the cache commands.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from vmwctl.vsphere.model import Datastore, Inventory
+from vmwctl.vsphere.session import VCenter
+
+TEMP_FOLDER = "vmware_temp"
+IMAGE_VM_PREFIX = "OSTACK_IMG_"
+PATTERNS = (TEMP_FOLDER, f"{IMAGE_VM_PREFIX}*")
+BROWSE_WORKERS = 8
+
+
+@dataclass
+class Leftover:
+    datastore: str
+    name: str
+    path: str  # [ds] name
+    modified: dt.datetime | None
+
+
+def leftover_kind(name: str) -> str | None:
+    """'vmware_temp' or 'OSTACK_IMG' for a leftover's name at the datastore root, else None."""
+    if name == TEMP_FOLDER:
+        return TEMP_FOLDER
+    if name.startswith(IMAGE_VM_PREFIX):
+        return "OSTACK_IMG"
+    return None
+
+
+def find_leftovers(vc: VCenter, inventory: Inventory,
+                   datastores: Iterable[Datastore]) -> list[Leftover]:
+    """One SearchDatastore per datastore, run concurrently."""
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.tasks import wait_for_task
+
+    spec = vim.host.DatastoreBrowser.SearchSpec(
+        matchPattern=list(PATTERNS), query=[vim.host.DatastoreBrowser.FolderQuery()],
+        details=vim.host.DatastoreBrowser.FileInfo.Details(modification=True, fileType=True))
+
+    def search(ds: Datastore) -> list[Leftover]:
+        if ds.browser is None or not ds.accessible:
+            return []
+        browser = inventory.refs[ds.browser]
+        task = browser.SearchDatastore_Task(datastorePath=f"[{ds.name}]", searchSpec=spec)
+        result = wait_for_task(vc, task, what=f"searching [{ds.name}]", poll_interval=0.1)
+        found = []
+        for info in getattr(result, "file", None) or []:
+            if leftover_kind(info.path) is not None:
+                modified = info.modification
+                found.append(Leftover(datastore=ds.name, name=info.path,
+                                      path=f"[{ds.name}] {info.path}", modified=modified))
+        return found
+
+    stores = list(datastores)
+    with ThreadPoolExecutor(max_workers=min(BROWSE_WORKERS, max(1, len(stores)))) as pool:
+        return [item for items in pool.map(search, stores) for item in items]

@@ -1,0 +1,418 @@
+"""``check prereqs``: the guide's prerequisites, verified against the live vCenter.
+
+All inventory comes from one snapshot (a few PropertyCollector requests);
+the checks that need more (privileges, host firewalls, datastore searches)
+run concurrently. Every check returns an id, a status, one line of detail,
+the objects concerned and a remedy.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmwctl.checks.model import (
+    CheckReport,
+    CheckResult,
+    failed,
+    passed,
+    skipped,
+    warned,
+)
+from vmwctl.config import Profile
+from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.firewall.coverage import coverage, describe_ranges
+from vmwctl.nova_rules import (
+    MIN_VC_VERSION,
+    NEXT_MIN_VC_VERSION,
+    compile_regex,
+    datastore_rejection,
+    valid_datastores,
+    version_tuple,
+    vnc_range,
+)
+from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
+from vmwctl.vsphere.session import VCenter
+
+CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
+             "network", "vnc-firewall", "privileges", "hosts", "image-cache", "nova-conf")
+FIREWALL_REMEDY = ("install the VNC firewall VIB on every host ('vmwctl firewall vib build' "
+                   "then 'vmwctl firewall vib install'), or enable a ruleset that covers the "
+                   "range ('vmwctl firewall enable --ruleset ID')")
+
+
+@dataclass
+class Context:
+    vc: VCenter
+    inventory: Inventory
+    profile: Profile
+    cluster_name: str | None
+    cluster: Cluster | None
+    regex: re.Pattern[str] | None
+    portgroup: str | None
+
+    @property
+    def hosts(self) -> list[Host]:
+        return self.inventory.cluster_hosts(self.cluster) if self.cluster else []
+
+    @property
+    def connected_hosts(self) -> list[Host]:
+        return [h for h in self.hosts if h.connection_state == "connected"]
+
+    @property
+    def datastores(self) -> list[Datastore]:
+        return self.inventory.cluster_datastores(self.cluster) if self.cluster else []
+
+    @property
+    def used_datastores(self) -> list[Datastore]:
+        return valid_datastores(self.datastores, self.regex)
+
+
+def _names(items: list) -> list[str]:
+    return sorted(item.name for item in items)
+
+
+def _needs_cluster(check: Callable[[Context], CheckResult],
+                   check_id: str) -> Callable[[Context], CheckResult]:
+    def guarded(ctx: Context) -> CheckResult:
+        if ctx.cluster is None:
+            return skipped(check_id, "no cluster to check (see the cluster check)")
+        return check(ctx)
+
+    return guarded
+
+
+# ------------------------------------------------------------------ the checks
+
+def check_vcenter(ctx: Context) -> CheckResult:
+    endpoint = ctx.inventory.endpoint
+    if endpoint.api_type != "VirtualCenter":
+        return failed("vcenter", f"{endpoint.url} is {endpoint.product} ({endpoint.api_type}), "
+                      "not a vCenter: the VMware driver needs vCenter", [endpoint.url],
+                      "point vmware.host_ip at the vCenter that manages the hosts")
+    version = version_tuple(endpoint.version)
+    if version < MIN_VC_VERSION:
+        return failed("vcenter", f"vCenter {endpoint.version} is older than 5.1.0: nova-compute "
+                      "refuses to start", [endpoint.url], "upgrade vCenter to 5.5.0 or later")
+    if version < NEXT_MIN_VC_VERSION:
+        return warned("vcenter", f"vCenter {endpoint.version} is older than 5.5.0, Nova's next "
+                      "minimum (it logs a deprecation warning)", [endpoint.url],
+                      "upgrade vCenter to 5.5.0 or later")
+    return passed("vcenter", f"{endpoint.product} ({endpoint.api_type})", [endpoint.url])
+
+
+def check_cluster(ctx: Context) -> CheckResult:
+    if not ctx.cluster_name:
+        return failed("cluster", "no cluster named: the driver needs vmware.cluster_name", [],
+                      "set vmware.cluster_name in the profile, or pass --cluster NAME")
+    found = ctx.inventory.clusters_named(ctx.cluster_name)
+    if not found:
+        known = _names(list(ctx.inventory.clusters.values()))
+        return failed("cluster", f"no cluster named {ctx.cluster_name!r} (clusters: "
+                      f"{', '.join(known) or 'none'})", [],
+                      "set vmware.cluster_name to an existing cluster; Nova fails at start "
+                      "otherwise")
+    if len(found) > 1:
+        return failed("cluster", f"{len(found)} clusters are named {ctx.cluster_name!r}: the "
+                      "driver cannot tell them apart", sorted(c.path for c in found),
+                      "rename the clusters so that the name is unique in the vCenter")
+    cluster = found[0]
+    return passed("cluster", f"{cluster.path} with {len(cluster.hosts)} hosts", [cluster.path])
+
+
+def check_drs(ctx: Context) -> CheckResult:
+    cluster = ctx.cluster
+    assert cluster is not None
+    hosts = len(cluster.hosts)
+    if hosts <= 1:
+        return passed("drs", f"{cluster.name} has {hosts} host: DRS is not needed", [cluster.name])
+    if not cluster.drs_enabled:
+        return failed("drs", f"DRS is disabled on {cluster.name}, which has {hosts} hosts: "
+                      "vCenter will not place Nova's VMs", [cluster.name],
+                      "enable DRS with fully automated placement on the cluster")
+    if cluster.drs_behavior != "fullyAutomated":
+        return failed("drs", f"DRS on {cluster.name} is {cluster.drs_behavior or 'unset'}, not "
+                      "fully automated", [cluster.name],
+                      "set the DRS automation level of the cluster to fully automated")
+    return passed("drs", f"DRS enabled and fully automated on {cluster.name} ({hosts} hosts)",
+                  [cluster.name])
+
+
+def check_datastores(ctx: Context) -> CheckResult:
+    used = ctx.used_datastores
+    unused = {ds.name: datastore_rejection(ds, ctx.regex) for ds in ctx.datastores
+              if ds not in used}
+    regex = f" and datastore_regex {ctx.regex.pattern!r}" if ctx.regex else ""
+    if not used:
+        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(unused.items()))
+        return failed("datastores", f"no datastore of the cluster passes Nova's filter "
+                      f"(accessible, not in maintenance, VMFS/NFS/NFS41/vsan{regex})"
+                      + (f": {reasons}" if reasons else ""), sorted(unused),
+                      "attach a shared VMFS or NFS datastore to the cluster, or fix "
+                      "vmware.datastore_regex")
+    names = _names(used)
+    if unused:
+        reasons = "; ".join(f"{name}: {why}" for name, why in sorted(unused.items()))
+        return warned("datastores", f"Nova uses {', '.join(names)}; the cluster also has "
+                      f"datastores it does not use ({reasons})", sorted(unused),
+                      "remove the datastores not meant for OpenStack from the cluster, as the "
+                      "guide recommends")
+    if ctx.regex is None and len(used) > 1:
+        return warned("datastores", f"no datastore_regex and {len(used)} datastores qualify "
+                      f"({', '.join(names)}): Nova uses any of them, the one with the most "
+                      "free space first", names,
+                      "set vmware.datastore_regex, or remove the datastores not meant for "
+                      "OpenStack from the cluster")
+    return passed("datastores", f"Nova uses {', '.join(names)}", names)
+
+
+def check_shared_storage(ctx: Context) -> CheckResult:
+    used = ctx.used_datastores
+    if not used:
+        return skipped("shared-storage", "no datastore passes Nova's filter (see datastores)")
+    hosts = ctx.connected_hosts
+    gaps = []
+    objects = []
+    for ds in used:
+        mounted = {m.host for m in ds.mounts if m.mounted and m.accessible}
+        missing = [h.name for h in hosts if h.moid not in mounted]
+        if missing:
+            gaps.append(f"{ds.name} is not mounted on {', '.join(sorted(missing))}")
+            objects.append(ds.name)
+            objects.extend(missing)
+    if gaps:
+        return failed("shared-storage", "; ".join(gaps), sorted(set(objects)),
+                      "mount every datastore Nova uses on every host of the cluster (only "
+                      "shared storage is supported)")
+    return passed("shared-storage", f"{len(used)} datastore(s) mounted and accessible on all "
+                  f"{len(hosts)} connected hosts", _names(used))
+
+
+def check_dedicated(ctx: Context) -> CheckResult:
+    hosts = {h.moid for h in ctx.hosts}
+    stores = {ds.moid for ds in ctx.used_datastores}
+    foreign, leftovers = [], []
+    for vm in ctx.inventory.vms.values():
+        if vm.host not in hosts and not stores.intersection(vm.datastores):
+            continue
+        if vm.vmwctl_marker is not None:
+            leftovers.append(vm.name)
+        elif vm.nova_uuid is None:
+            foreign.append(vm.name)
+    if not foreign and not leftovers:
+        return passed("dedicated", "every VM in the cluster and on its datastores is Nova's")
+    parts = []
+    if foreign:
+        parts.append(f"{len(foreign)} VM(s) Nova did not create ({', '.join(sorted(foreign)[:5])}"
+                     f"{', ...' if len(foreign) > 5 else ''}): OpenStack reports wrong usage")
+    if leftovers:
+        parts.append(f"{len(leftovers)} VM(s) left by 'vmwctl vm spawn' "
+                     f"({', '.join(sorted(leftovers)[:5])})")
+    remedy = "move other VMs off the cluster and its datastores, as the guide says"
+    if leftovers:
+        remedy += "; delete spawn leftovers with 'vmwctl vm delete'"
+    return warned("dedicated", "; ".join(parts), sorted(foreign) + sorted(leftovers), remedy)
+
+
+def check_network(ctx: Context) -> CheckResult:
+    name = ctx.portgroup or ctx.profile.vmware.integration_bridge
+    if not name:
+        return skipped("network", "no port group to look for: set vmware.integration_bridge "
+                       "(NSX-MH) or pass --portgroup NAME")
+    missing = []
+    for host in ctx.connected_hosts:
+        names = {ctx.inventory.networks[n].name for n in host.networks
+                 if n in ctx.inventory.networks}
+        if name not in names:
+            missing.append(host.name)
+    if missing:
+        return failed("network", f"port group {name!r} is missing on {', '.join(sorted(missing))}",
+                      sorted(missing), f"create port group {name!r} on every host of the "
+                      "cluster (or on a distributed switch they all join)")
+    return passed("network", f"port group {name!r} exists on all {len(ctx.connected_hosts)} "
+                  "connected hosts", [name])
+
+
+def check_vnc_firewall(ctx: Context) -> CheckResult:
+    if not ctx.profile.vnc.enabled:
+        return skipped("vnc-firewall", "[vnc] enabled is false: Nova configures no VNC console")
+    first, last = vnc_range(ctx.profile)
+    hosts = ctx.connected_hosts
+    if not hosts:
+        return skipped("vnc-firewall", "no connected host to check")
+    from vmwctl.vsphere.snapshot import read_firewalls
+
+    read_firewalls(ctx.vc, ctx.inventory, hosts)
+    return vnc_verdict("vnc-firewall", [coverage(h, first, last) for h in hosts], first, last)
+
+
+def vnc_verdict(check_id: str, reports: list, first: int, last: int) -> CheckResult:
+    """One verdict from the hosts' coverage of a VNC range (shared with check nova-conf)."""
+    span = f"{first}-{last}"
+    gaps = [r for r in reports if r.gaps and not r.no_vnc_server]
+    without_vnc = [r.host for r in reports if r.no_vnc_server]
+    if gaps:
+        detail = "; ".join(f"{r.host} leaves {describe_ranges(r.gaps)} closed" for r in gaps)
+        return failed(check_id, f"VNC ports {span} are not all open: {detail}",
+                      sorted(r.host for r in gaps), FIREWALL_REMEDY)
+    if without_vnc:
+        return warned(check_id, f"ESXi 7.0 and later have no VNC server: "
+                      f"{', '.join(sorted(without_vnc))}", sorted(without_vnc),
+                      "use the MKS console ([mks] enabled) for these hosts")
+    rulesets = sorted({key for r in reports for key in r.rulesets})
+    return passed(check_id, f"VNC ports {span} open on all {len(reports)} hosts (rulesets "
+                  f"{', '.join(rulesets)})", rulesets)
+
+
+def check_privileges(ctx: Context) -> CheckResult:
+    from vmwctl.checks.privileges import pick_datacenter, session_privileges
+
+    datacenter = ctx.cluster.datacenter if ctx.cluster and ctx.cluster.datacenter else \
+        pick_datacenter(ctx.inventory, None, ctx.cluster_name)
+    report = session_privileges(ctx.vc, ctx.inventory, datacenter,
+                                child=ctx.cluster.moid if ctx.cluster else None)
+    remedy = ("grant the role with the guide's privileges on the Datacenter, propagated: "
+              f"'vmwctl role create --grant {report.subject}'")
+    if report.missing:
+        labels = ", ".join(f"{p.group} > {p.label}" for p in report.missing)
+        return failed("privileges", f"{report.subject} lacks {len(report.missing)} of the "
+                      f"guide's {report.required} privileges on {report.entity}: {labels}",
+                      [p.id for p in report.missing], remedy)
+    if report.not_propagated:
+        return failed("privileges", f"{report.subject} holds the privileges on {report.entity} "
+                      "but not on the cluster below it: the permission does not propagate",
+                      [p.id for p in report.not_propagated], remedy)
+    return passed("privileges", f"{report.subject} holds all {report.required} privileges of "
+                  f"the guide on {report.entity}, propagated", [report.entity or ""])
+
+
+def check_hosts(ctx: Context) -> CheckResult:
+    hosts = ctx.hosts
+    unusable = [h for h in hosts if not h.usable]
+    if not unusable:
+        return passed("hosts", f"all {len(hosts)} hosts connected and out of maintenance")
+    states = ", ".join(f"{h.name} ({'maintenance' if h.in_maintenance else h.connection_state})"
+                       for h in sorted(unusable, key=lambda h: h.name))
+    if len(unusable) == len(hosts):
+        return failed("hosts", f"no host Nova can use: {states}", _names(unusable),
+                      "reconnect the hosts or take them out of maintenance mode")
+    return warned("hosts", f"{len(unusable)} of {len(hosts)} hosts give Nova nothing: {states}",
+                  _names(unusable), "reconnect the hosts or take them out of maintenance mode")
+
+
+def check_image_cache(ctx: Context) -> CheckResult:
+    from vmwctl.cache.leftovers import find_leftovers
+
+    stores = ctx.used_datastores
+    if not stores:
+        return skipped("image-cache", "no datastore passes Nova's filter (see datastores)")
+    leftovers = find_leftovers(ctx.vc, ctx.inventory, stores)
+    if leftovers:
+        return warned("image-cache", f"{len(leftovers)} leftover(s) of failed spawns: "
+                      f"{', '.join(sorted(x.path for x in leftovers))}",
+                      sorted(x.path for x in leftovers),
+                      "remove them with 'vmwctl cache purge --include-temp'")
+    return passed("image-cache", f"no vmware_temp or OSTACK_IMG_* leftovers on "
+                  f"{', '.join(_names(stores))}")
+
+
+PURE = {
+    "vcenter": check_vcenter,
+    "cluster": check_cluster,
+    "drs": _needs_cluster(check_drs, "drs"),
+    "shared-storage": _needs_cluster(check_shared_storage, "shared-storage"),
+    "datastores": _needs_cluster(check_datastores, "datastores"),
+    "dedicated": _needs_cluster(check_dedicated, "dedicated"),
+    "network": _needs_cluster(check_network, "network"),
+    "hosts": _needs_cluster(check_hosts, "hosts"),
+}
+def _guard(check: Callable[[Context], CheckResult],
+           check_id: str) -> Callable[[Context], CheckResult]:
+    """A vSphere fault in one check fails that check, not the run (lost connections still do)."""
+    def guarded(ctx: Context) -> CheckResult:
+        from pyVmomi import vmodl
+
+        from vmwctl.vsphere.session import fault_message
+
+        try:
+            return check(ctx)
+        except OperationFailed as exc:
+            return failed(check_id, f"could not check: {exc.message}")
+        except vmodl.MethodFault as fault:
+            return failed(check_id, f"could not check: {fault_message(fault)}")
+
+    return guarded
+
+
+# Checks that make vSphere calls of their own; they run concurrently.
+REMOTE = {
+    "vnc-firewall": _guard(_needs_cluster(check_vnc_firewall, "vnc-firewall"), "vnc-firewall"),
+    "privileges": _guard(check_privileges, "privileges"),
+    "image-cache": _guard(_needs_cluster(check_image_cache, "image-cache"), "image-cache"),
+}
+
+
+def selected_ids(only: list[str], skip: list[str]) -> list[str]:
+    """The checks to run, in their fixed order; unknown ids are a usage error."""
+    for check_id in [*only, *skip]:
+        if check_id not in CHECK_IDS:
+            raise UsageError(f"unknown check id {check_id!r}; ids: {', '.join(CHECK_IDS)}")
+    return [c for c in CHECK_IDS if (not only or c in only) and c not in skip]
+
+
+def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
+                nova_conf: Path | None = None, only: list[str] | None = None,
+                skip: list[str] | None = None, portgroup: str | None = None) -> CheckReport:
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    ids = selected_ids(only or [], skip or [])
+    if nova_conf is None:
+        ids = [i for i in ids if i != "nova-conf"]
+    conf = None
+    if nova_conf is not None and "nova-conf" in ids:
+        from vmwctl.novaconf import read_nova_conf
+
+        conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
+    inventory = read_inventory(vc)
+    clusters = inventory.clusters_named(cluster_name) if cluster_name else []
+    ctx = Context(vc=vc, inventory=inventory, profile=profile, cluster_name=cluster_name,
+                  cluster=clusters[0] if len(clusters) == 1 else None,
+                  regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup)
+    results: dict[str, list[CheckResult]] = {}
+    with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
+        futures = {check_id: pool.submit(REMOTE[check_id], ctx) for check_id in ids
+                   if check_id in REMOTE}
+        for check_id in ids:
+            if check_id in PURE:
+                results[check_id] = [PURE[check_id](ctx)]
+        for check_id, future in futures.items():
+            results[check_id] = [future.result()]
+    if conf is not None:
+        from vmwctl.checks.novaconf import check_nova_conf
+
+        results["nova-conf"] = check_nova_conf(conf, profile, ctx)
+    ordered = [result for check_id in ids for result in results.get(check_id, [])]
+    return CheckReport(vcenter=inventory.endpoint.url, cluster=cluster_name, checks=ordered,
+                       vsphere_requests=vc.request_count)
+
+
+def run_nova_conf(vc: VCenter | None, profile: Profile | None, nova_conf: Path) -> CheckReport:
+    """``check nova-conf``: offline when ``vc`` is None."""
+    from vmwctl.checks.novaconf import check_nova_conf
+    from vmwctl.novaconf import read_nova_conf
+
+    conf = read_nova_conf(nova_conf)
+    if vc is None:
+        return CheckReport(vcenter=None, cluster=None, checks=check_nova_conf(conf, profile, None))
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    assert profile is not None
+    inventory = read_inventory(vc)
+    ctx = Context(vc=vc, inventory=inventory, profile=profile, cluster_name=None, cluster=None,
+                  regex=None, portgroup=None)
+    return CheckReport(vcenter=inventory.endpoint.url, cluster=None,
+                       checks=check_nova_conf(conf, profile, ctx),
+                       vsphere_requests=vc.request_count)

@@ -1,0 +1,12 @@
+"""``vmwctl check``: the guide's prerequisites, privileges and nova.conf, verified."""
+
+from vmwctl.cli.lazy import lazy_group
+
+
+@lazy_group("check", {
+    "prereqs": "vmwctl.cli.check.prereqs:prereqs_command",
+    "privileges": "vmwctl.cli.check.privileges:privileges_command",
+    "nova-conf": "vmwctl.cli.check.nova_conf:nova_conf_command",
+})
+def check() -> None:
+    """Checks: the guide's prerequisites against the live vCenter, privileges, nova.conf."""

@@ -1,0 +1,46 @@
+"""``vmwctl check prereqs``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.check.render import render_report
+from vmwctl.cli.options import cluster_option
+
+
+def _ids(value: str | None) -> list[str]:
+    return [item.strip() for item in (value or "").split(",") if item.strip()]
+
+
+@click.command("prereqs")
+@cluster_option
+@click.option("--nova-conf", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also check this nova.conf (the checks of 'vmwctl check nova-conf').")
+@click.option("--only", metavar="ID,...", help="Run only these checks.")
+@click.option("--skip", metavar="ID,...", help="Do not run these checks.")
+@click.option("--portgroup", metavar="NAME",
+              help="The port group every host needs (default: vmware.integration_bridge).")
+@click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
+@click.pass_obj
+def prereqs_command(app: App, cluster: str | None, nova_conf: Path | None, only: str | None,
+                    skip: str | None, portgroup: str | None, strict: bool) -> int:
+    """Verify the guide's prerequisites against the live vCenter.
+
+    Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
+    network, vnc-firewall, privileges, hosts, image-cache, nova-conf (with
+    --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
+    objects concerned and a remedy. Exit status 1 when a check fails (or,
+    with --strict, warns).
+    """
+    from vmwctl.checks.prereqs import run_prereqs, selected_ids
+
+    selected_ids(_ids(only), _ids(skip))  # refuse unknown ids before connecting
+    report = run_prereqs(app.vcenter, app.profile,
+                         cluster_name=cluster or app.profile.vmware.cluster_name,
+                         nova_conf=nova_conf, only=_ids(only), skip=_ids(skip),
+                         portgroup=portgroup)
+    app.render(report, render_report)
+    return report.exit_code(strict=strict)

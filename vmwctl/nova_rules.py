@@ -1,0 +1,90 @@
+"""Nova's VMware driver rules, as pure functions: one implementation for every command.
+
+Datastore selection (ds_util), the VNC port range (vm_util), the image-cache
+folder name (vmops) and the vCenter version limits (constants), to the letter
+of nova/virt/vmwareapi.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from vmwctl.config import Profile
+from vmwctl.vsphere.model import Datastore
+
+ALL_DATASTORE_TYPES = ("VMFS", "NFS", "NFS41", "vsan")
+MIN_VC_VERSION = (5, 1, 0)
+NEXT_MIN_VC_VERSION = (5, 5, 0)
+# The guide: "The port range 5900 - 6105 (inclusive) is automatically enabled for VNC".
+GUIDE_VNC_RANGE = (5900, 6105)
+# ESXi 7.0 removed the built-in VNC server.
+NO_VNC_SERVER_FROM = (7, 0)
+
+
+def version_tuple(version: str | None) -> tuple[int, ...]:
+    """'6.7.0' -> (6, 7, 0); non-numeric parts count as 0."""
+    parts = []
+    for piece in (version or "").split("."):
+        match = re.match(r"\d+", piece)
+        parts.append(int(match.group()) if match else 0)
+    return tuple(parts)
+
+
+def compile_regex(pattern: str | None) -> re.Pattern[str] | None:
+    return re.compile(pattern) if pattern else None
+
+
+def datastore_rejection(ds: Datastore, regex: re.Pattern[str] | None,
+                        allowed_types: Iterable[str] = ALL_DATASTORE_TYPES) -> str | None:
+    """Why Nova's _is_datastore_valid refuses the datastore, or None when it is valid.
+
+    The regex is matched from the start of the name (re.match), as in Nova.
+    """
+    if not ds.accessible:
+        return "not accessible"
+    if ds.maintenance_mode not in (None, "normal"):
+        return f"in maintenance ({ds.maintenance_mode})"
+    if ds.type not in tuple(allowed_types):
+        return f"type {ds.type} (Nova uses {', '.join(allowed_types)})"
+    if regex is not None and not regex.match(ds.name):
+        return f"name does not match datastore_regex {regex.pattern!r}"
+    return None
+
+
+def valid_datastores(datastores: Iterable[Datastore], regex: re.Pattern[str] | None,
+                     allowed_types: Iterable[str] = ALL_DATASTORE_TYPES) -> list[Datastore]:
+    """get_available_datastores: every datastore the driver may use."""
+    allowed = tuple(allowed_types)
+    return [ds for ds in datastores if datastore_rejection(ds, regex, allowed) is None]
+
+
+def best_datastore(datastores: Iterable[Datastore], regex: re.Pattern[str] | None,
+                   allowed_types: Iterable[str] = ALL_DATASTORE_TYPES) -> Datastore | None:
+    """get_datastore: the valid datastore with the most free space."""
+    valid = valid_datastores(datastores, regex, allowed_types)
+    return max(valid, key=lambda ds: ds.free_space) if valid else None
+
+
+def vnc_range(profile: Profile, *, guide_default: bool = True) -> tuple[int, int]:
+    """The VNC port range to open: vnc_port .. vnc_port + vnc_port_total - 1.
+
+    With ``guide_default`` the guide's 5900-6105 stands in unless the profile
+    sets vnc_port or vnc_port_total itself (Nova's defaults give 5900-15899).
+    """
+    v = profile.vmware
+    explicit = {"vmware.vnc_port", "vmware.vnc_port_total"} & set(profile.origins)
+    if guide_default and not explicit:
+        return GUIDE_VNC_RANGE
+    return v.vnc_port, v.vnc_port + max(v.vnc_port_total, 1) - 1
+
+
+def cache_folder(profile: Profile) -> str | None:
+    """The image-cache folder name Nova uses on every datastore (None: my_ip unknown)."""
+    cache = profile.image_cache
+    if profile.vmware.cache_prefix:
+        return f"{profile.vmware.cache_prefix}{cache.subdirectory_name}"
+    if cache.remove_unused_base_images:
+        my_ip = profile.default.my_ip
+        return f"{my_ip}{cache.subdirectory_name}" if my_ip else None
+    return cache.subdirectory_name

@@ -1,0 +1,155 @@
+"""A snapshot of the vCenter inventory as plain data (no pyVmomi objects).
+
+Checks, cluster reports, the image cache and spawn all work on these
+dataclasses; :mod:`vmwctl.vsphere.snapshot` fills them with a few
+PropertyCollector reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# extraConfig keys: Nova's instance marker, vmwctl's spawn marker, Nova's VNC port.
+NOVA_VM_KEY = "nvp.vm-uuid"
+VMWCTL_VM_KEY = "vmwctl.spawned"
+VNC_PORT_KEY = "RemoteDisplay.vnc.port"
+
+
+@dataclass
+class FirewallRule:
+    port: int
+    end_port: int | None
+    direction: str  # inbound | outbound
+    protocol: str  # tcp | udp
+    port_type: str | None  # dst | src
+
+
+@dataclass
+class FirewallRuleset:
+    key: str
+    enabled: bool
+    rules: list[FirewallRule]
+    all_ip: bool = True
+
+
+@dataclass
+class Host:
+    moid: str
+    name: str
+    parent: str | None  # the cluster's (or standalone compute resource's) moid
+    connection_state: str
+    in_maintenance: bool | None
+    version: str | None
+    build: str | None
+    product: str | None
+    cpu_threads: int
+    memory_bytes: int
+    memory_usage_mb: int
+    datastores: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    firewall: list[FirewallRuleset] | None = None
+
+    @property
+    def usable(self) -> bool:
+        """Connected and not in maintenance: what Nova counts (None counts as in maintenance)."""
+        return self.connection_state == "connected" and self.in_maintenance is False
+
+
+@dataclass
+class Mount:
+    host: str
+    mounted: bool
+    accessible: bool
+    access_mode: str | None
+
+
+@dataclass
+class Datastore:
+    moid: str
+    name: str
+    type: str | None
+    capacity: int
+    free_space: int
+    accessible: bool
+    maintenance_mode: str | None
+    url: str | None
+    mounts: list[Mount] = field(default_factory=list)
+    browser: str | None = None  # the HostDatastoreBrowser's moid
+
+
+@dataclass
+class Cluster:
+    moid: str
+    name: str
+    datacenter: str | None  # moid
+    path: str
+    hosts: list[str] = field(default_factory=list)
+    datastores: list[str] = field(default_factory=list)
+    networks: list[str] = field(default_factory=list)
+    resource_pool: str | None = None
+    drs_enabled: bool | None = None
+    drs_behavior: str | None = None
+    ha_enabled: bool | None = None
+
+
+@dataclass
+class Datacenter:
+    moid: str
+    name: str
+    path: str
+
+
+@dataclass
+class VirtualMachine:
+    moid: str
+    name: str
+    host: str | None
+    datastores: list[str]
+    power_state: str | None
+    nova_uuid: str | None
+    vmwctl_marker: str | None
+    vnc_port: str | None
+    template: bool = False
+
+
+@dataclass
+class Network:
+    moid: str
+    name: str
+    kind: str  # Network | DistributedVirtualPortgroup | OpaqueNetwork
+
+
+@dataclass
+class Endpoint:
+    url: str
+    product: str
+    api_type: str
+    version: str
+    build: str
+    instance_uuid: str | None
+
+
+@dataclass
+class Inventory:
+    """Everything one command needs to know about the vCenter, read at once."""
+
+    endpoint: Endpoint
+    datacenters: dict[str, Datacenter] = field(default_factory=dict)
+    clusters: dict[str, Cluster] = field(default_factory=dict)
+    hosts: dict[str, Host] = field(default_factory=dict)
+    datastores: dict[str, Datastore] = field(default_factory=dict)
+    vms: dict[str, VirtualMachine] = field(default_factory=dict)
+    networks: dict[str, Network] = field(default_factory=dict)
+    # moid -> pyVmomi reference, for the calls that follow the snapshot
+    refs: dict[str, Any] = field(default_factory=dict, repr=False,
+                                 metadata={"internal": True})
+
+    def clusters_named(self, name: str) -> list[Cluster]:
+        return [c for c in self.clusters.values() if c.name == name]
+
+    def cluster_hosts(self, cluster: Cluster) -> list[Host]:
+        return [self.hosts[m] for m in cluster.hosts if m in self.hosts]
+
+    def cluster_datastores(self, cluster: Cluster) -> list[Datastore]:
+        return [self.datastores[m] for m in cluster.datastores if m in self.datastores]

@@ -1,0 +1,164 @@
+"""Reading the inventory snapshot: one ContainerView, one paged property read.
+
+Every managed object type a command needs is read in the same
+RetrievePropertiesEx call, so a snapshot costs CreateContainerView, one
+request per page of 1,000 objects, and DestroyView, whatever the size of the
+inventory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from pyVmomi import vim
+
+from vmwctl.vsphere import model
+from vmwctl.vsphere.inventory import ObjectRecord, collect, read_objects
+from vmwctl.vsphere.session import VCenter
+
+_VM_KEYS = (model.NOVA_VM_KEY, model.VMWCTL_VM_KEY, model.VNC_PORT_KEY)
+
+PROPERTIES: dict[type, list[str]] = {
+    vim.Datacenter: ["name", "parent"],
+    vim.Folder: ["name", "parent"],
+    vim.ClusterComputeResource: ["name", "parent", "host", "datastore", "network",
+                                 "resourcePool", "configurationEx"],
+    vim.HostSystem: ["name", "parent", "runtime.connectionState", "runtime.inMaintenanceMode",
+                     "summary.config.product", "summary.hardware.numCpuThreads",
+                     "summary.hardware.memorySize", "summary.quickStats.overallMemoryUsage",
+                     "datastore", "network"],
+    vim.Datastore: ["summary", "host", "browser"],
+    vim.Network: ["name"],
+    vim.VirtualMachine: ["name", "runtime.host", "datastore", "runtime.powerState",
+                         "config.template",
+                         *[f'config.extraConfig["{key}"]' for key in _VM_KEYS]],
+}
+
+
+def _moids(refs: Iterable[Any] | None) -> list[str]:
+    return [ref._moId for ref in refs or []]
+
+
+def _option(record: ObjectRecord, key: str) -> str | None:
+    option = record.get(f'config.extraConfig["{key}"]')
+    return None if option is None else str(option.value)
+
+
+def read_inventory(vc: VCenter) -> model.Inventory:
+    """The whole inventory (without host firewalls) in one paged read."""
+    about = vc.content.about
+    inventory = model.Inventory(endpoint=model.Endpoint(
+        url=vc.settings.url, product=about.fullName, api_type=about.apiType,
+        version=about.version, build=about.build, instance_uuid=about.instanceUuid))
+    records = collect(vc, PROPERTIES)
+    names: dict[str, tuple[str, str | None]] = {}
+    for record in records:
+        inventory.refs[record.moid] = record.ref
+        parent = record.get("parent")
+        if record.type in ("Datacenter", "Folder", "ClusterComputeResource"):
+            names[record.moid] = (record.get("name"), parent._moId if parent else None)
+    datacenters = {r.moid for r in records if r.type == "Datacenter"}
+    for record in records:
+        _add(inventory, record, names, datacenters)
+    return inventory
+
+
+def _path(moid: str, names: dict[str, tuple[str, str | None]]) -> str:
+    """The inventory path, e.g. /DC0/host/Cluster1 (the root folder is not in ``names``)."""
+    parts = []
+    current: str | None = moid
+    while current in names:
+        name, current = names[current]
+        parts.append(name)
+    return "/" + "/".join(reversed(parts))
+
+
+def _datacenter_of(moid: str, names: dict[str, tuple[str, str | None]],
+                   datacenters: set[str]) -> str | None:
+    current: str | None = moid
+    while current is not None and current in names:
+        if current in datacenters:
+            return current
+        current = names[current][1]
+    return None
+
+
+def _add(inventory: model.Inventory, record: ObjectRecord,
+         names: dict[str, tuple[str, str | None]], datacenters: set[str]) -> None:
+    kind, moid = record.type, record.moid
+    if kind == "Datacenter":
+        inventory.datacenters[moid] = model.Datacenter(moid, record.get("name"),
+                                                       _path(moid, names))
+    elif kind == "ClusterComputeResource":
+        config = record.get("configurationEx")
+        drs = getattr(config, "drsConfig", None)
+        das = getattr(config, "dasConfig", None)
+        pool = record.get("resourcePool")
+        inventory.clusters[moid] = model.Cluster(
+            moid=moid, name=record.get("name"), datacenter=_datacenter_of(moid, names, datacenters),
+            path=_path(moid, names), hosts=_moids(record.get("host")),
+            datastores=_moids(record.get("datastore")), networks=_moids(record.get("network")),
+            resource_pool=pool._moId if pool else None,
+            drs_enabled=getattr(drs, "enabled", None),
+            drs_behavior=getattr(drs, "defaultVmBehavior", None),
+            ha_enabled=getattr(das, "enabled", None))
+    elif kind == "HostSystem":
+        product = record.get("summary.config.product")
+        parent = record.get("parent")
+        inventory.hosts[moid] = model.Host(
+            moid=moid, name=record.get("name"), parent=parent._moId if parent else None,
+            connection_state=str(record.get("runtime.connectionState")),
+            in_maintenance=record.get("runtime.inMaintenanceMode"),
+            version=getattr(product, "version", None), build=getattr(product, "build", None),
+            product=getattr(product, "fullName", None),
+            cpu_threads=int(record.get("summary.hardware.numCpuThreads") or 0),
+            memory_bytes=int(record.get("summary.hardware.memorySize") or 0),
+            memory_usage_mb=int(record.get("summary.quickStats.overallMemoryUsage") or 0),
+            datastores=_moids(record.get("datastore")), networks=_moids(record.get("network")))
+    elif kind == "Datastore":
+        summary = record.get("summary")
+        mounts = [model.Mount(host=m.key._moId, mounted=bool(m.mountInfo.mounted),
+                              accessible=bool(m.mountInfo.accessible),
+                              access_mode=m.mountInfo.accessMode)
+                  for m in record.get("host") or []]
+        browser = record.get("browser")
+        if browser is not None:
+            inventory.refs[browser._moId] = browser
+        inventory.datastores[moid] = model.Datastore(
+            moid=moid, name=summary.name, type=summary.type, capacity=int(summary.capacity or 0),
+            free_space=int(summary.freeSpace or 0), accessible=bool(summary.accessible),
+            maintenance_mode=summary.maintenanceMode, url=summary.url, mounts=mounts,
+            browser=browser._moId if browser is not None else None)
+    elif kind in ("Network", "DistributedVirtualPortgroup", "OpaqueNetwork"):
+        inventory.networks[moid] = model.Network(moid, record.get("name"), kind)
+    elif kind == "VirtualMachine":
+        host = record.get("runtime.host")
+        inventory.vms[moid] = model.VirtualMachine(
+            moid=moid, name=record.get("name"), host=host._moId if host else None,
+            datastores=_moids(record.get("datastore")),
+            power_state=record.get("runtime.powerState"),
+            nova_uuid=_option(record, model.NOVA_VM_KEY),
+            vmwctl_marker=_option(record, model.VMWCTL_VM_KEY),
+            vnc_port=_option(record, model.VNC_PORT_KEY),
+            template=bool(record.get("config.template")))
+
+
+def read_firewalls(vc: VCenter, inventory: model.Inventory, hosts: Iterable[model.Host]) -> None:
+    """Fill in the firewall rulesets of the given hosts (one paged read)."""
+    hosts = list(hosts)
+    for record in read_objects(vc, [inventory.refs[h.moid] for h in hosts], ["config.firewall"]):
+        info = record.get("config.firewall")
+        rulesets = []
+        for ruleset in getattr(info, "ruleset", None) or []:
+            rules = [model.FirewallRule(port=int(rule.port),
+                                        end_port=int(rule.endPort) if rule.endPort else None,
+                                        direction=str(rule.direction),
+                                        protocol=str(rule.protocol),
+                                        port_type=str(rule.portType) if rule.portType else None)
+                     for rule in ruleset.rule or []]
+            allowed = ruleset.allowedHosts
+            rulesets.append(model.FirewallRuleset(
+                key=ruleset.key, enabled=bool(ruleset.enabled), rules=rules,
+                all_ip=bool(allowed.allIp) if allowed is not None else True))
+        inventory.hosts[record.moid].firewall = rulesets
