@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 from pathlib import Path
@@ -220,3 +221,55 @@ def test_import_missing_file(vmwctl, tmp_path: Path) -> None:
     result = vmwctl("profile", "import-nova-conf", str(tmp_path / "nope.conf"), "--name", "x")
     assert result.exit_code == 2
     assert result.stderr == f"Error: {tmp_path}/nope.conf: no such file\n"
+
+
+# ------------------------------------------------------------------ check nova-conf --offline
+
+def offline(vmwctl, path: Path) -> tuple[int, dict]:
+    result = vmwctl("check", "nova-conf", str(path), "--offline", "-o", "json")
+    return result.exit_code, {c["id"]: c for c in result.json()["checks"]}
+
+
+def test_check_nova_conf_offline_needs_no_profile(vmwctl, tmp_path: Path) -> None:
+    code, found = offline(vmwctl, write_nova_conf(tmp_path / "nova.conf"))
+    assert code == 0
+    assert found["nova-conf.driver"]["status"] == "pass"
+    assert found["nova-conf.required"]["status"] == "pass"
+    assert found["nova-conf.reserved-memory"]["status"] == "pass"
+    assert found["nova-conf.tls"]["status"] == "pass"
+    obsolete = found["nova-conf.obsolete"]
+    assert obsolete["status"] == "warn"
+    assert "nova.conf:27: [vmware] wsdl_location (removed from Nova in 2017)" in obsolete["detail"]
+    assert "[DEFAULT] image_cache_subdirectory_name (deprecated" in obsolete["detail"]
+    assert found["nova-conf.datastore-regex"]["status"] == "pass"
+    for name in ("cluster", "datastores", "vnc-ports"):
+        assert found[f"nova-conf.{name}"]["status"] == "skip"
+
+
+@pytest.mark.parametrize(("edit", "check_id", "status", "text"), [
+    (("vmwareapi.VMwareVCDriver", "libvirt.LibvirtDriver"), "nova-conf.driver", "fail",
+     "compute_driver is libvirt.LibvirtDriver"),
+    (("cluster_name = Cluster1\n", ""), "nova-conf.required", "fail", "lacks cluster_name"),
+    (("host_password = Sup3r-S3cret!\n", ""), "nova-conf.required", "fail",
+     "lacks host_password"),
+    (("reserved_host_memory_mb = 0\n", ""), "nova-conf.reserved-memory", "warn",
+     "is 512 (the default)"),
+    (("reserved_host_memory_mb = 0", "reserved_host_memory_mb = 512"),
+     "nova-conf.reserved-memory", "warn", "nova.conf:6"),
+    (("ca_file = /etc/ssl/certs/vc1.pem\ninsecure = False", "insecure = True"), "nova-conf.tls",
+     "warn", "insecure = True without ca_file"),
+    (('"nfs-os.*"', '"nfs-(os"'), "nova-conf.datastore-regex", "fail", "is invalid"),
+])
+def test_check_nova_conf_offline_findings(vmwctl, tmp_path: Path, edit: tuple[str, str],
+                                          check_id: str, status: str, text: str) -> None:
+    conf = write_nova_conf(tmp_path / "nova.conf", NOVA_CONF.replace(*edit))
+    code, found = offline(vmwctl, conf)
+    assert found[check_id]["status"] == status
+    assert text in found[check_id]["detail"]
+    assert code == (1 if status == "fail" else 0)
+    assert "Sup3r-S3cret!" not in json.dumps(found)
+
+
+def test_check_nova_conf_unreadable_file(vmwctl, tmp_path: Path) -> None:
+    result = vmwctl("check", "nova-conf", str(tmp_path / "missing.conf"), "--offline")
+    assert result.exit_code == 2
