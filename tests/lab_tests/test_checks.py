@@ -103,6 +103,11 @@ def test_cluster(simulator) -> None:
     assert check["status"] == "fail"
     assert check["objects"] == ["/DC0/host/DC0_C0", "/DC1/host/DC0_C0"]
     assert one(sim, "drs")["status"] == "skip"
+    # with two datacenters and no cluster, the whole report still comes out
+    code, found = checks(sim, "--cluster", "Nope")
+    assert code == 1
+    assert found["cluster"]["status"] == "fail"
+    assert found["privileges"]["status"] == "skip"
 
 
 def test_drs_follows_reconfigure(simulator) -> None:

@@ -268,10 +268,15 @@ def vnc_verdict(check_id: str, reports: list, first: int, last: int) -> CheckRes
 
 
 def check_privileges(ctx: Context) -> CheckResult:
-    from vmwctl.checks.privileges import pick_datacenter, session_privileges
+    from vmwctl.checks.privileges import session_privileges
 
-    datacenter = ctx.cluster.datacenter if ctx.cluster and ctx.cluster.datacenter else \
-        pick_datacenter(ctx.inventory, None, ctx.cluster_name)
+    if ctx.cluster is not None and ctx.cluster.datacenter:
+        datacenter = ctx.cluster.datacenter
+    elif len(ctx.inventory.datacenters) == 1:
+        datacenter = next(iter(ctx.inventory.datacenters))
+    else:
+        return skipped("privileges", "no cluster to tell which datacenter to check (see the "
+                       "cluster check); 'vmwctl check privileges --datacenter NAME' checks one")
     report = session_privileges(ctx.vc, ctx.inventory, datacenter,
                                 child=ctx.cluster.moid if ctx.cluster else None)
     remedy = ("grant the role with the guide's privileges on the Datacenter, propagated: "
@@ -329,6 +334,8 @@ PURE = {
     "network": _needs_cluster(check_network, "network"),
     "hosts": _needs_cluster(check_hosts, "hosts"),
 }
+
+
 def _guard(check: Callable[[Context], CheckResult],
            check_id: str) -> Callable[[Context], CheckResult]:
     """A vSphere fault in one check fails that check, not the run (lost connections still do)."""
