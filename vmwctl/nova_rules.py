@@ -1,17 +1,19 @@
 """Nova's VMware driver rules, as pure functions: one implementation for every command.
 
 Datastore selection (ds_util), the VNC port range (vm_util), the image-cache
-folder name (vmops) and the vCenter version limits (constants), to the letter
-of nova/virt/vmwareapi.
+folder name (vmops), the vCenter version limits (constants) and the resources
+a cluster reports (vm_util.get_stats_from_cluster, the driver's placement
+inventory), to the letter of nova/virt/vmwareapi.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from vmwctl.config import Profile
-from vmwctl.vsphere.model import Datastore
+from vmwctl.vsphere.model import Datastore, Host
 
 ALL_DATASTORE_TYPES = ("VMFS", "NFS", "NFS41", "vsan")
 MIN_VC_VERSION = (5, 1, 0)
@@ -88,3 +90,60 @@ def cache_folder(profile: Profile) -> str | None:
         my_ip = profile.default.my_ip
         return f"{my_ip}{cache.subdirectory_name}" if my_ip else None
     return cache.subdirectory_name
+
+
+# ------------------------------------------------------------------ resources (vm_util, driver)
+
+MIB = 1 << 20
+GIB = 1 << 30
+
+
+@dataclass
+class ClusterStats:
+    """get_stats_from_cluster: sums over hosts connected and out of maintenance."""
+
+    vcpus: int = 0
+    max_vcpus_per_host: int = 0
+    memory_mb: int = 0
+    memory_mb_free: int = 0
+    max_mem_mb_per_host: int = 0
+    hosts_counted: int = 0
+
+
+def cluster_stats(hosts: Iterable[Host]) -> ClusterStats:
+    stats = ClusterStats()
+    used = 0
+    for host in hosts:
+        if not host.usable:
+            continue
+        memory_mb = host.memory_bytes // MIB  # floored per host, as Nova does
+        stats.vcpus += host.cpu_threads
+        stats.memory_mb += memory_mb
+        used += host.memory_usage_mb
+        stats.max_vcpus_per_host = max(stats.max_vcpus_per_host, host.cpu_threads)
+        stats.max_mem_mb_per_host = max(stats.max_mem_mb_per_host, memory_mb)
+        stats.hosts_counted += 1
+    stats.memory_mb_free = stats.memory_mb - used
+    return stats
+
+
+def convert_version_to_int(version: str | None) -> int:
+    """oslo versionutils: '6.5.0' -> 6005000."""
+    parts = list(version_tuple(version))[:3]
+    parts += [0] * (3 - len(parts))
+    return parts[0] * 1_000_000 + parts[1] * 1_000 + parts[2]
+
+
+def placement_inventory(stats: ClusterStats, datastores: list[Datastore],
+                        profile: Profile) -> dict[str, dict[str, int]]:
+    """update_provider_tree: VCPU, MEMORY_MB and DISK_GB (DISK_GB over every valid datastore)."""
+    default = profile.default
+    return {
+        "VCPU": {"total": stats.vcpus, "reserved": default.reserved_host_cpus,
+                 "max_unit": stats.max_vcpus_per_host},
+        "MEMORY_MB": {"total": stats.memory_mb, "reserved": default.reserved_host_memory_mb,
+                      "max_unit": stats.max_mem_mb_per_host},
+        "DISK_GB": {"total": sum(ds.capacity for ds in datastores) // GIB,
+                    "reserved": -(-default.reserved_host_disk_mb // 1024),
+                    "max_unit": max((ds.free_space for ds in datastores), default=0) // GIB},
+    }

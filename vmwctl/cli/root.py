@@ -30,6 +30,7 @@ from vmwctl.redact import redact
 COMMANDS = {
     "about": "vmwctl.cli.about:about",
     "check": "vmwctl.cli.check:check",
+    "cluster": "vmwctl.cli.cluster:cluster",
     "image": "vmwctl.cli.image:image",
     "profile": "vmwctl.cli.profile:profile",
     "role": "vmwctl.cli.role:role",

@@ -123,6 +123,7 @@ class Network:
 @dataclass
 class Endpoint:
     url: str
+    name: str  # about.name, what Nova reports as hypervisor_type
     product: str
     api_type: str
     version: str

@@ -49,7 +49,7 @@ def read_inventory(vc: VCenter) -> model.Inventory:
     """The whole inventory (without host firewalls) in one paged read."""
     about = vc.content.about
     inventory = model.Inventory(endpoint=model.Endpoint(
-        url=vc.settings.url, product=about.fullName, api_type=about.apiType,
+        url=vc.settings.url, name=about.name, product=about.fullName, api_type=about.apiType,
         version=about.version, build=about.build, instance_uuid=about.instanceUuid))
     records = collect(vc, PROPERTIES)
     names: dict[str, tuple[str, str | None]] = {}

@@ -1,0 +1,204 @@
+"""``cluster inspect`` and ``cluster list``: the hypervisor the Nova scheduler will see.
+
+Pure computations over an inventory snapshot, with Nova's own rules
+(vmwctl.nova_rules): what nova-compute reports for a cluster, host by host
+and datastore by datastore.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from vmwctl.config import Profile
+from vmwctl.errors import OperationFailed
+from vmwctl.nova_rules import (
+    GIB,
+    MIB,
+    best_datastore,
+    cluster_stats,
+    compile_regex,
+    convert_version_to_int,
+    datastore_rejection,
+    placement_inventory,
+    valid_datastores,
+)
+from vmwctl.vsphere.model import Cluster, Inventory
+
+
+@dataclass
+class HostRow:
+    name: str
+    connection_state: str
+    in_maintenance: bool | None
+    counted: bool
+    version: str | None
+    cpu_threads: int
+    memory_bytes: int
+    memory_mb: int
+    memory_usage_mb: int
+    vms: int
+
+
+@dataclass
+class DatastoreRow:
+    name: str
+    type: str | None
+    capacity: int
+    free_space: int
+    accessible: bool
+    maintenance_mode: str | None
+    mounted_hosts: int
+    cluster_hosts: int
+    matches_regex: bool
+    used: bool
+    reason: str | None  # why Nova does not use it
+
+
+@dataclass
+class NovaNode:
+    """What nova-compute reports for the cluster (get_available_resource, placement)."""
+
+    hypervisor_hostname: str
+    hypervisor_type: str
+    hypervisor_version: int
+    vcpus: int
+    memory_mb: int
+    memory_mb_used: int
+    memory_mb_free: int
+    local_gb: int
+    local_gb_used: int
+    disk_available_gb: int
+    datastore: str | None
+    hosts_counted: int
+    placement: dict[str, dict[str, int]]
+
+
+@dataclass
+class ClusterReport:
+    """``cluster inspect``; JSON keys documented in docs/cluster.md."""
+
+    name: str
+    moref: str
+    path: str
+    datacenter: str | None
+    nova: NovaNode
+    drs: dict[str, object]
+    ha: dict[str, object]
+    hosts: list[HostRow] = field(default_factory=list)
+    datastores: list[DatastoreRow] = field(default_factory=list)
+    vms: dict[str, int] = field(default_factory=dict)
+
+
+def find_cluster(inventory: Inventory, name: str) -> Cluster:
+    found = inventory.clusters_named(name)
+    if not found:
+        names = ", ".join(sorted(c.name for c in inventory.clusters.values())) or "none"
+        raise OperationFailed(f"no cluster named {name!r} (clusters: {names})")
+    if len(found) > 1:
+        raise OperationFailed(f"{len(found)} clusters are named {name!r}: "
+                              f"{', '.join(sorted(c.path for c in found))}")
+    return found[0]
+
+
+def nova_node(inventory: Inventory, cluster: Cluster, profile: Profile) -> NovaNode:
+    regex = compile_regex(profile.vmware.datastore_regex)
+    stats = cluster_stats(inventory.cluster_hosts(cluster))
+    datastores = valid_datastores(inventory.cluster_datastores(cluster), regex)
+    best = best_datastore(datastores, regex)
+    local_gb = best.capacity // GIB if best else 0
+    available = best.free_space // GIB if best else 0
+    endpoint = inventory.endpoint
+    return NovaNode(
+        hypervisor_hostname=f"{cluster.moid}.{endpoint.instance_uuid}",
+        hypervisor_type=endpoint.name,
+        hypervisor_version=convert_version_to_int(endpoint.version),
+        vcpus=stats.vcpus, memory_mb=stats.memory_mb,
+        memory_mb_used=stats.memory_mb - stats.memory_mb_free,
+        memory_mb_free=stats.memory_mb_free, local_gb=local_gb,
+        local_gb_used=local_gb - available, disk_available_gb=available,
+        datastore=best.name if best else None, hosts_counted=stats.hosts_counted,
+        placement=placement_inventory(stats, datastores, profile))
+
+
+def inspect_cluster(inventory: Inventory, name: str, profile: Profile) -> ClusterReport:
+    cluster = find_cluster(inventory, name)
+    regex = compile_regex(profile.vmware.datastore_regex)
+    hosts = inventory.cluster_hosts(cluster)
+    vm_counts: dict[str, int] = {}
+    nova = vmwctl = other = 0
+    host_ids = {h.moid for h in hosts}
+    for vm in inventory.vms.values():
+        if vm.host not in host_ids:
+            continue
+        vm_counts[vm.host] = vm_counts.get(vm.host, 0) + 1
+        if vm.vmwctl_marker is not None:
+            vmwctl += 1
+        elif vm.nova_uuid is not None:
+            nova += 1
+        else:
+            other += 1
+    report = ClusterReport(
+        name=cluster.name, moref=cluster.moid, path=cluster.path,
+        datacenter=inventory.datacenters[cluster.datacenter].name
+        if cluster.datacenter in inventory.datacenters else None,
+        nova=nova_node(inventory, cluster, profile),
+        drs={"enabled": cluster.drs_enabled, "behavior": cluster.drs_behavior,
+             "fully_automated": bool(cluster.drs_enabled)
+             and cluster.drs_behavior == "fullyAutomated"},
+        ha={"enabled": cluster.ha_enabled},
+        vms={"nova": nova, "vmwctl": vmwctl, "other": other})
+    for host in sorted(hosts, key=lambda h: h.name):
+        report.hosts.append(HostRow(
+            name=host.name, connection_state=host.connection_state,
+            in_maintenance=host.in_maintenance, counted=host.usable, version=host.version,
+            cpu_threads=host.cpu_threads, memory_bytes=host.memory_bytes,
+            memory_mb=host.memory_bytes // MIB, memory_usage_mb=host.memory_usage_mb,
+            vms=vm_counts.get(host.moid, 0)))
+    for ds in sorted(inventory.cluster_datastores(cluster), key=lambda d: d.name):
+        reason = datastore_rejection(ds, regex)
+        mounted = {m.host for m in ds.mounts if m.mounted and m.accessible}
+        report.datastores.append(DatastoreRow(
+            name=ds.name, type=ds.type, capacity=ds.capacity, free_space=ds.free_space,
+            accessible=ds.accessible, maintenance_mode=ds.maintenance_mode,
+            mounted_hosts=len(mounted & host_ids), cluster_hosts=len(host_ids),
+            matches_regex=regex is None or bool(regex.match(ds.name)),
+            used=reason is None, reason=reason))
+    return report
+
+
+@dataclass
+class ClusterSummary:
+    name: str
+    path: str
+    datacenter: str | None
+    selected: bool
+    hosts: int
+    hosts_counted: int
+    drs_fully_automated: bool
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+
+
+@dataclass
+class ClusterListing:
+    vcenter: str
+    clusters: list[ClusterSummary]
+
+
+def list_clusters(inventory: Inventory, profile: Profile,
+                  selected: str | None) -> ClusterListing:
+    rows = []
+    for cluster in sorted(inventory.clusters.values(), key=lambda c: c.path):
+        node = nova_node(inventory, cluster, profile)
+        rows.append(ClusterSummary(
+            name=cluster.name, path=cluster.path,
+            datacenter=inventory.datacenters[cluster.datacenter].name
+            if cluster.datacenter in inventory.datacenters else None,
+            selected=cluster.name == selected, hosts=len(cluster.hosts),
+            hosts_counted=node.hosts_counted,
+            drs_fully_automated=bool(cluster.drs_enabled)
+            and cluster.drs_behavior == "fullyAutomated",
+            vcpus=node.vcpus, memory_mb=node.memory_mb,
+            disk_gb=node.placement["DISK_GB"]["total"]))
+    return ClusterListing(vcenter=inventory.endpoint.url, clusters=rows)
