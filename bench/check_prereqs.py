@@ -15,47 +15,36 @@ unless something crashed), and writes bench/results/check_prereqs.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import importlib.metadata
-import json
-import math
-import os
-import platform
-import shutil
-import ssl
-import statistics
 import subprocess
-import sys
-import tempfile
-import threading
-import time
-from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from dataclasses import asdict
 from typing import Any
-from unittest import mock
 
-import pyVim.connect
-from pyVim.connect import Disconnect, SmartConnect
+import benchlib
+from benchlib import (
+    PAGE_KIND,
+    POLL_KIND,
+    SEARCH_KIND,
+    BenchError,
+    Lab,
+    Row,
+    Run,
+    Simulator,
+    Tally,
+    log,
+    seconds_text,
+    topology,
+    verdict,
+)
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
 from vmwctl.checks.prereqs import run_prereqs
 from vmwctl.checks.privileges import GUIDE_IDS
-from vmwctl.config import Profile, build_profile
 from vmwctl.errors import VmwctlError
 from vmwctl.nova_rules import ALL_DATASTORE_TYPES, GUIDE_VNC_RANGE
 from vmwctl.vsphere.inventory import PAGE_SIZE
-from vmwctl.vsphere.session import ConnectionSettings, VCenter
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(REPO / "tests" / "lab"))
-import labctl  # noqa: E402  (the lab's module lives beside the tests, not in a package)
-
-RESULTS = BENCH / "results" / "check_prereqs.json"
 DELAY_MS = 5  # added by the simulator to every SOAP call
 CLUSTER = "DC0_C0"
 PORTGROUP = "br-int"
@@ -68,279 +57,35 @@ SMALL: dict[str, int] = {}  # the simulator's defaults: 1 cluster, 3 hosts, 1 da
 # Targets (informational).
 SPEEDUP_MIN = 10.0  # vmwctl at least 10x faster than the naive walk on the large lab
 
-# Request kinds whose number may depend on the inventory's size: result pages
-# beyond the first, and the image-cache search of each datastore with its polls.
-PAGE_KIND = "ContinueRetrievePropertiesEx"
-SEARCH_KIND = "SearchDatastore_Task"
-POLL_KIND = "RetrievePropertiesEx (Task)"
-CONNECT_KIND = "RetrieveServiceContent + Login"
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    """A step of the benchmark failed (not a missed target)."""
-
-
-# ------------------------------------------------------------------ counting requests
-
-@dataclass
-class Read:
-    """One property read: its first request's kind, the objects and pages it returned."""
-
-    kind: str
-    objects: int = 0
-    pages: int = 0
-
-    @property
-    def expected_pages(self) -> int:
-        return max(1, math.ceil(self.objects / PAGE_SIZE))
-
-
-def _type_name(obj: Any) -> str:
-    return type(obj).__name__.rsplit(".", 1)[-1]
-
-
-def request_kind(mo: Any, info: Any, args: Any) -> str:
-    """A SOAP request's kind: the method, the property fetched, or what a read is about."""
-    name = info.wsdlName
-    if name == "Fetch":  # pyVmomi's attribute access: one request per property
-        return f"Fetch {_type_name(mo)}.{args[0]}"
-    if name == "RetrievePropertiesEx":
-        specs = args[0] or []
-        objects = specs[0].objectSet if specs else []
-        return f"{name} ({_type_name(objects[0].obj) if objects else '?'})"
-    return name
-
-
-class Tally:
-    """SOAP requests by kind, and the objects and pages of every property read."""
-
-    def __init__(self) -> None:
-        self.requests: Counter[str] = Counter()
-        self.reads: list[Read] = []
-        self._open: dict[str, Read] = {}  # continuation token -> its read
-        self._lock = threading.Lock()
-        self.stopped = False  # requests after stop() (the logout) pass uncounted
-
-    @property
-    def total(self) -> int:
-        return sum(self.requests.values())
-
-    def add(self, kind: str, count: int = 1) -> None:
-        with self._lock:
-            self.requests[kind] += count
-
-    def stop(self) -> None:
-        self.stopped = True
-
-    def invoke(self, original: Callable[..., Any], mo: Any, info: Any, args: Any,
-               outer: Any) -> Any:
-        if self.stopped:
-            return original(mo, info, args, outer)
-        self.add(request_kind(mo, info, args))
-        result = original(mo, info, args, outer)
-        if info.wsdlName in ("RetrievePropertiesEx", PAGE_KIND):
-            with self._lock:
-                if info.wsdlName == PAGE_KIND:
-                    read = self._open.pop(args[0], None) or Read("unknown token")
-                else:
-                    read = Read(request_kind(mo, info, args))
-                    self.reads.append(read)
-                read.pages += 1
-                read.objects += len(getattr(result, "objects", None) or [])
-                token = getattr(result, "token", None)
-                if token:
-                    self._open[token] = read
-        return result
-
-    def counted(self, kind: str) -> int:
-        return self.requests.get(kind, 0)
-
-    def fixed(self) -> Counter[str]:
-        """The requests whose number must not depend on the inventory's size."""
-        return Counter({kind: count for kind, count in self.requests.items()
-                        if kind not in (PAGE_KIND, SEARCH_KIND, POLL_KIND)})
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"total": self.total, "by_kind": dict(self.requests.most_common()),
-                "reads": [asdict(read) | {"expected_pages": read.expected_pages}
-                          for read in self.reads if read.kind != POLL_KIND],
-                "task_polls": self.counted(POLL_KIND)}
-
-
-def count_requests(stub: Any, tally: Tally) -> None:
-    """Route every request of a pyVmomi stub (attribute fetches included) through tally.
-
-    Managed objects call ``self._stub.InvokeMethod`` and property accessors call
-    ``stub.InvokeMethod`` too, so an instance attribute sees every request.
-    """
-    original = stub.InvokeMethod
-
-    def invoke(mo: Any, info: Any, args: Any, outerStub: Any = None) -> Any:  # noqa: N803
-        return tally.invoke(original, mo, info, args, outerStub)
-
-    stub.InvokeMethod = invoke
-
-
-class CountingVCenter(VCenter):
-    """vmwctl's session, with its requests tallied by kind (its own count is kept)."""
-
-    def __init__(self, settings: ConnectionSettings, tally: Tally) -> None:
-        super().__init__(settings)
-        self.tally = tally
-
-    def connect(self) -> None:
-        super().connect()
-        # RetrieveServiceContent and Login went out before the counter was in place.
-        self.tally.add(CONNECT_KIND, self.stub.request_count)
-        count_requests(self.stub, self.tally)
-
-
-# ------------------------------------------------------------------ the lab
-
-@dataclass
-class Simulator:
-    """One simulator of the benchmark: its flags, start-up figures and address."""
-
-    name: str
-    flags: dict[str, int]
-    argv: list[str]
-    build_seconds: float
-    url: str
-    port: int
-    pid: int
-    datastores: int
-    rss_bytes: int | None = None
-
-
-def rss_of(pid: int) -> int | None:
-    with contextlib.suppress(OSError):
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return None
-
-
-@contextlib.contextmanager
-def running_lab() -> Iterator[tuple[labctl.LabState, list[labctl.Service]]]:
-    """A new lab in a temporary directory; the extra simulators go into the list."""
-    state_dir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-lab-"))
-    extra: list[labctl.Service] = []
-    log(f"starting a lab in {state_dir}")
-    try:
-        state = labctl.up(state_dir, tie_to_parent=True)
-        yield state, extra
-    finally:
-        for service in extra:
-            labctl.stop_process(service.pid)
-        labctl.down(state_dir)
-        shutil.rmtree(state_dir, ignore_errors=True)
-        log("stopped the lab and the simulators")
-
-
-def start_simulator(state: labctl.LabState, extra: list[labctl.Service], name: str,
-                    flags: dict[str, int]) -> Simulator:
-    """One more simulator, scenario healthy, with the delay; its start-up timed."""
-    argv = [arg for key, value in flags.items() for arg in (f"-{key}", str(value))]
-    argv += ["-delay", str(DELAY_MS)]
-    log(f"starting the {name} simulator: {' '.join(argv)}")
-    started = time.perf_counter()
-    service, ready = labctl.start_vcsim(Path(state.dir), "healthy", extra_args=argv,
-                                        tie_to_parent=True, name=name)
-    seconds = time.perf_counter() - started
-    extra.append(service)
-    port = int(ready["url"].split("//", 1)[1].split("/", 1)[0].rsplit(":", 1)[1])
-    log(f"  ready in {seconds:.2f} s at {ready['url']}")
-    return Simulator(name, flags, argv, seconds, ready["url"], port, service.pid,
-                     len(ready["datastores"]))
-
-
-def topology(flags: dict[str, int]) -> str:
-    clusters, hosts = flags.get("cluster", 1), flags.get("host", 3)
-    stores, vms = flags.get("ds", 1), flags.get("vm", 2)
-    return (f"{clusters} cluster(s) x {hosts} hosts, {stores} datastore(s), "
-            f"{clusters * vms:,} VMs")
-
 
 # ------------------------------------------------------------------ vmwctl
 
-@dataclass
-class Run:
-    seconds: float
-    requests: int
-    tally: Tally = field(repr=False)
-    result: dict[str, Any] = field(default_factory=dict)
-
-
-def vmwctl_run(state: labctl.LabState, sim: Simulator) -> Run:
+def vmwctl_run(lab: Lab, sim: Simulator) -> Run:
     """One ``run_prereqs`` in a new session: connect, log in, every check (logout untimed)."""
-    profile = bench_profile(state, sim)
-    tally = Tally()
-    vc = CountingVCenter(ConnectionSettings(host="127.0.0.1", port=sim.port,
-                                            username=state.username,
-                                            password=lambda: state.password,
-                                            ca_file=state.ca_file), tally)
-    try:
-        started = time.perf_counter()
-        report = run_prereqs(vc, profile, cluster_name=CLUSTER, portgroup=PORTGROUP)
-        seconds = time.perf_counter() - started
-    finally:
-        tally.stop()
-        vc.close()
-    requests = report.vsphere_requests or 0
-    if tally.total != requests:
-        log(f"  the tally ({tally.total}) differs from vmwctl's own count ({requests})")
+    profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
+    report, run = benchlib.session_run(
+        lab.state, sim.port,
+        lambda vc: run_prereqs(vc, profile, cluster_name=CLUSTER, portgroup=PORTGROUP))
+    run.requests = report.vsphere_requests or 0
     checks = {check.id: {"status": check.status.value, "detail": check.detail}
               for check in report.checks}
-    return Run(seconds, requests, tally, {"summary": report.summary, "checks": checks})
+    run.result = {"summary": report.summary, "checks": checks}
+    return run
 
 
-def bench_profile(state: labctl.LabState, sim: Simulator) -> Profile:
-    return build_profile("bench", {"vmware": {
-        "host_ip": "127.0.0.1", "host_port": sim.port, "host_username": state.username,
-        "host_password_file": state.password_file, "ca_file": state.ca_file,
-        "cluster_name": CLUSTER}})
-
-
-def measure_vmwctl(state: labctl.LabState, sim: Simulator, runs: int) -> dict[str, Any]:
+def measure_vmwctl(lab: Lab, sim: Simulator, runs: int) -> dict[str, Any]:
     """One untimed warm-up, then `runs` timed runs; the median run is reported."""
-    log(f"vmwctl run_prereqs on the {sim.name} lab: warm-up and {runs} run(s)")
-    vmwctl_run(state, sim)
-    done = []
-    for index in range(runs):
-        run = vmwctl_run(state, sim)
-        log(f"  run {index + 1}: {run.seconds:.3f} s, {run.requests} requests")
-        done.append(run)
-    median = sorted(done, key=lambda r: r.seconds)[len(done) // 2]
-    problems = {cid: c for cid, c in median.result["checks"].items() if c["status"] == "fail"}
+    figures = benchlib.measure_runs(f"vmwctl run_prereqs on the {sim.name} lab",
+                                    lambda: vmwctl_run(lab, sim), runs)
+    figures["report"] = figures.pop("result")
+    problems = {cid: c for cid, c in figures["report"]["checks"].items()
+                if c["status"] == "fail"}
     for check_id, check in problems.items():
         log(f"  check {check_id} failed: {check['detail'][:160]}")
-    return {"median_seconds": statistics.median(r.seconds for r in done),
-            "all_seconds": [round(r.seconds, 4) for r in done],
-            "requests": median.requests, "all_requests": [r.requests for r in done],
-            "tally": median.tally, "report": median.result}
+    return figures
 
 
 # ------------------------------------------------------------------ the naive walk
-
-def naive_connect(state: labctl.LabState, sim: Simulator, tally: Tally) -> Any:
-    """SmartConnect as scripts do, with the stub it makes counting every request."""
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(cafile=state.ca_file)
-    real = pyVim.connect.SoapStubAdapter
-
-    def counting_stub(*args: Any, **kwargs: Any) -> Any:
-        stub = real(*args, **kwargs)
-        count_requests(stub, tally)
-        return stub
-
-    with mock.patch.object(pyVim.connect, "SoapStubAdapter", counting_stub):
-        return SmartConnect(host="127.0.0.1", port=sim.port, user=state.username,
-                            pwd=state.password, sslContext=context)
-
 
 def _opened_ports(firewall: Any) -> set[int]:
     """Ports that enabled rulesets open to inbound TCP from any address."""
@@ -455,25 +200,13 @@ def naive_walk(si: Any, cluster_name: str, portgroup: str,
     return found
 
 
-def measure_naive(state: labctl.LabState, sim: Simulator) -> dict[str, Any]:
+def measure_naive(lab: Lab, sim: Simulator) -> dict[str, Any]:
     """One naive walk in a new session (logout untimed)."""
-    log(f"naive pyVmomi walk on the {sim.name} lab")
-    tally = Tally()
-    started = time.perf_counter()
-
-    def progress(message: str) -> None:
-        log(f"  {message} ({time.perf_counter() - started:.1f} s, {tally.total} requests)")
-
-    si = naive_connect(state, sim, tally)
-    try:
-        found = naive_walk(si, CLUSTER, PORTGROUP, progress)
-        seconds = time.perf_counter() - started
-        requests = tally.total
-    finally:
-        tally.stop()
-        Disconnect(si)
-    log(f"  {seconds:.2f} s, {requests} requests")
-    return {"seconds": seconds, "requests": requests, "tally": tally, "found": summarize(found)}
+    figures = benchlib.naive_run(
+        f"naive pyVmomi walk on the {sim.name} lab", lab.state, sim.port,
+        lambda si, progress: naive_walk(si, CLUSTER, PORTGROUP, progress))
+    figures["found"] = summarize(figures["found"])
+    return figures
 
 
 def summarize(found: dict[str, Any]) -> dict[str, Any]:
@@ -484,29 +217,11 @@ def summarize(found: dict[str, Any]) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ verdicts and output
 
-@dataclass
-class Row:
-    measure: str
-    value: str
-    target: str
-    peer: str
-    result: str  # PASS, MISS or info
-
-
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "MISS"
-
-
-def _s(seconds: float) -> str:
-    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
-
-
 def compare_requests(small: Tally, large: Tally, small_ds: int,
                      large_ds: int) -> dict[str, Any]:
     """Whether vmwctl's requests grow only with result pages and searched datastores."""
     fixed_small, fixed_large = small.fixed(), large.fixed()
-    reads = [read for tally in (small, large) for read in tally.reads if read.kind != POLL_KIND]
-    pages_ok = all(read.pages == read.expected_pages for read in reads)
+    pages_ok = small.pages_match_objects() and large.pages_match_objects()
     searches = (small.counted(SEARCH_KIND), large.counted(SEARCH_KIND))
     polls = (small.counted(POLL_KIND), large.counted(POLL_KIND))
     searches_ok = searches == (small_ds, large_ds) and all(
@@ -541,12 +256,12 @@ def rows_of(sims: dict[str, Simulator], mine: dict[str, Any], naive: dict[str, A
     n_large, n_small = naive["large"]["requests"], naive["small"]["requests"]
     per_request = naive["large"]["seconds"] / n_large
     return [
-        Row("check prereqs, large lab (wall)", _s(large["median_seconds"]),
+        Row("check prereqs, large lab (wall)", seconds_text(large["median_seconds"]),
             f">= {SPEEDUP_MIN:.0f}x faster than the naive walk",
-            f"naive walk {_s(naive['large']['seconds'])}; speed-up {speedup:.0f}x",
+            f"naive walk {seconds_text(naive['large']['seconds'])}; speed-up {speedup:.0f}x",
             verdict(speedup >= SPEEDUP_MIN)),
-        Row("check prereqs, small lab (wall)", _s(small["median_seconds"]), "info",
-            f"naive walk {_s(naive['small']['seconds'])}", "info"),
+        Row("check prereqs, small lab (wall)", seconds_text(small["median_seconds"]), "info",
+            f"naive walk {seconds_text(naive['small']['seconds'])}", "info"),
         Row("SOAP requests, small -> large", f"{small['requests']} -> {large['requests']}",
             "grows with pages and searched datastores only",
             f"{requests['continued_pages'][1] - requests['continued_pages'][0]:+d} pages, "
@@ -557,20 +272,10 @@ def rows_of(sims: dict[str, Simulator], mine: dict[str, Any], naive: dict[str, A
         Row("SOAP requests, large lab", f"{large['requests']}", "info",
             f"naive walk {n_large:,} ({n_small:,} on the small lab; "
             f"{per_request * 1000:.1f} ms each)", "info"),
-        Row("simulator build (start to ready)", _s(sims["large"].build_seconds), "info",
-            f"small lab {_s(sims['small'].build_seconds)}; large RSS "
+        Row("simulator build (start to ready)", seconds_text(sims["large"].build_seconds), "info",
+            f"small lab {seconds_text(sims['small'].build_seconds)}; large RSS "
             f"{(sims['large'].rss_bytes or 0) / 1e6:.0f} MB", "info"),
     ]
-
-
-def print_table(rows: list[Row]) -> None:
-    header = Row("measure", "figure", "target", "peer", "result")
-    columns = list(asdict(header))
-    widths = {c: max(len(getattr(row, c)) for row in [header, *rows]) for c in columns}
-    for index, row in enumerate([header, *rows]):
-        print("  ".join(getattr(row, c).ljust(widths[c]) for c in columns).rstrip())
-        if index == 0:
-            print("  ".join("-" * widths[c] for c in columns))
 
 
 def print_requests(mine: dict[str, Any], naive: dict[str, Any]) -> None:
@@ -587,36 +292,18 @@ def print_requests(mine: dict[str, Any], naive: dict[str, Any]) -> None:
     print(f"  {'(other kinds)':<42}{'':>5}  {rest:>5}")
 
 
-def versions() -> dict[str, str]:
-    def version(name: str) -> str:
-        try:
-            return importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            return "?"
-
-    return {"vmwctl": version("vmwctl"), "pyvmomi": version("pyvmomi"),
-            "simulator": labctl.vcsim_binary().name + " (govmomi 0.24.2)",
-            "python": sys.version.split()[0]}
-
-
 def document(args: argparse.Namespace, sims: dict[str, Simulator], mine: dict[str, Any],
              naive: dict[str, Any], requests: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
-    def plain(figures: dict[str, Any]) -> dict[str, Any]:
-        return {key: value.as_dict() if isinstance(value, Tally) else value
-                for key, value in figures.items()}
-
     return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": versions(),
+        **benchlib.environment(benchlib.vsphere_versions()),
         "quick": args.quick,
         "delay_ms_per_call": DELAY_MS,
         "page_size": PAGE_SIZE,
         "cluster": CLUSTER, "portgroup": PORTGROUP,
         "simulators": {name: asdict(sim) | {"topology": topology(sim.flags)}
                        for name, sim in sims.items()},
-        "vmwctl": {name: plain(figures) for name, figures in mine.items()},
-        "naive": {name: plain(figures) for name, figures in naive.items()},
+        "vmwctl": {name: benchlib.plain(figures) for name, figures in mine.items()},
+        "naive": {name: benchlib.plain(figures) for name, figures in naive.items()},
         "requests_small_vs_large": requests,
         "speedup": naive["large"]["seconds"] / mine["large"]["median_seconds"],
         "targets": [asdict(row) for row in rows],
@@ -626,27 +313,22 @@ def document(args: argparse.Namespace, sims: dict[str, Simulator], mine: dict[st
 # ------------------------------------------------------------------ main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a smaller large lab ({topology(QUICK)}) for a smoke run")
-    parser.add_argument("--runs", type=int, default=3,
-                        help="timed vmwctl runs per lab, after a warm-up (default 3)")
-    args = parser.parse_args(argv)
-    if args.runs < 1:
-        parser.error("--runs must be at least 1")
-    return args
+    return benchlib.parse_simulator_args(
+        argv, __doc__.split("\n\n")[0],
+        quick=f"a smaller large lab ({topology(QUICK)}) for a smoke run",
+        runs="timed vmwctl runs per lab, after a warm-up", default_runs=3)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     large_flags = QUICK if args.quick else LARGE
-    with running_lab() as (state, extra):
-        sims = {"large": start_simulator(state, extra, "large", large_flags),
-                "small": start_simulator(state, extra, "small", SMALL)}
-        mine = {name: measure_vmwctl(state, sim, args.runs) for name, sim in sims.items()}
-        naive = {name: measure_naive(state, sim) for name, sim in sims.items()}
+    with benchlib.running_lab() as lab:
+        sims = {"large": lab.start_simulator("large", large_flags, DELAY_MS),
+                "small": lab.start_simulator("small", SMALL, DELAY_MS)}
+        mine = {name: measure_vmwctl(lab, sim, args.runs) for name, sim in sims.items()}
+        naive = {name: measure_naive(lab, sim) for name, sim in sims.items()}
         for sim in sims.values():
-            sim.rss_bytes = rss_of(sim.pid)
+            sim.rss_bytes = benchlib.rss_of(sim.pid)
     requests = compare_requests(mine["small"]["tally"], mine["large"]["tally"],
                                 sims["small"].datastores, sims["large"].datastores)
     rows = rows_of(sims, mine, naive, requests)
@@ -656,7 +338,7 @@ def main(argv: list[str] | None = None) -> int:
           f"small lab: {topology(sims['small'].flags)}\nvmwctl: median of {args.runs} "
           "run(s) after a warm-up; naive pyVmomi walk: one run; both from connect to the "
           "last check\n")
-    print_table(rows)
+    benchlib.print_table(rows)
     print(f"\n{requests['explanation']}")
     found = naive["large"]["found"]
     checks = mine["large"]["report"]["summary"]
@@ -664,19 +346,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{found['hosts']} hosts, {found['datastores_used']} datastores, "
           f"{found['vms_seen']:,} VMs ({found['foreign_vms']} not Nova's)\n")
     print_requests(mine, naive)
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nresults: {RESULTS.relative_to(REPO)}")
+    benchlib.write_results("check_prereqs", results)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, VmwctlError, RuntimeError, OSError,
-            subprocess.CalledProcessError) as exc:
-        log(f"error: {exc}")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        log("interrupted")
-        sys.exit(130)
+    benchlib.run(main, VmwctlError, RuntimeError, OSError, subprocess.CalledProcessError)

@@ -17,7 +17,6 @@ import contextlib
 import hashlib
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -28,18 +27,14 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-BENCH = Path(__file__).resolve().parent
-REPO = BENCH.parent
-sys.path.insert(0, str(REPO / "tests" / "lab"))
-import labctl  # noqa: E402  (the lab's module lives beside the tests, not in a package)
+import benchlib
+from benchlib import BENCH, BenchError, Row, labctl, log, ms_text, output_of, verdict
 
-RESULTS = BENCH / "results" / "upload_inspect.json"
 PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
 GNU_TIME = "/usr/bin/time"
 KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
@@ -56,14 +51,6 @@ RSS_MAX = 100 * MB  # vmwctl's peak RSS while uploading
 INSPECT_MAX = 0.050  # seconds, in-process, for the test image
 O1_RATIO_MAX = 2.0  # inspecting 10 GiB takes at most 2x (+1 ms) the time of 2 GiB
 O1_SLACK = 0.001
-
-
-def log(message: str) -> None:
-    print(f"bench: {message}", file=sys.stderr, flush=True)
-
-
-class BenchError(RuntimeError):
-    """A step of the benchmark failed (not a missed target)."""
 
 
 # ------------------------------------------------------------------ processes
@@ -101,46 +88,6 @@ def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
         raise BenchError(f"{GNU_TIME} gave no figures for {argv[0]}: {done.stderr.strip()}")
     wall, rss = figures[-1].split()
     return Timed(argv, done.returncode, float(wall), elapsed, int(rss), done.stdout, done.stderr)
-
-
-def output_of(argv: list[str], **kwargs: Any) -> str:
-    """The first line of a command's output (versions), or '?' when it fails."""
-    try:
-        done = subprocess.run(argv, capture_output=True, text=True, check=False, **kwargs)
-    except OSError:
-        return "?"
-    text = (done.stdout or done.stderr).strip()
-    return text.splitlines()[0] if text else "?"
-
-
-# ------------------------------------------------------------------ the lab
-
-@contextlib.contextmanager
-def running_lab(lab_dir: Path | None, keep: bool) -> Iterator[labctl.LabState]:
-    """A running lab: the one in lab_dir if it runs (left running), else a new one."""
-    if lab_dir is not None:
-        lab_dir = lab_dir.resolve()
-        if labctl.status(lab_dir)["running"]:
-            state = labctl.load_state(lab_dir)
-            assert state is not None
-            log(f"reusing the lab in {lab_dir} (left running)")
-            yield state
-            return
-    temporary = lab_dir is None
-    state_dir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-lab-")) if temporary else lab_dir
-    assert state_dir is not None
-    log(f"starting a lab in {state_dir}")
-    state = labctl.up(state_dir, tie_to_parent=not keep)
-    try:
-        yield state
-    finally:
-        if keep:
-            log(f"the lab keeps running: tests/lab/lab --dir {state_dir} down")
-        else:
-            labctl.down(state_dir)
-            if temporary:
-                shutil.rmtree(state_dir, ignore_errors=True)
-            log("stopped the lab")
 
 
 class Glance:
@@ -411,19 +358,6 @@ def inspect_processes(vmwctl: Path, image: Path, env: dict[str, str], scratch: P
 
 # ------------------------------------------------------------------ verdicts and output
 
-@dataclass
-class Row:
-    measure: str
-    value: str
-    target: str
-    peer: str
-    result: str  # PASS, MISS, info, or n/a (a figure is missing)
-
-
-def verdict(ok: bool | None) -> str:
-    return "n/a" if ok is None else ("PASS" if ok else "MISS")
-
-
 def _mbs(run: UploadRun | None) -> str:
     return f"{run.bytes_per_second / MB:.1f} MB/s" if run else "failed"
 
@@ -436,12 +370,6 @@ def peak_rss(runs: list[UploadRun], tool: str) -> int | None:
     """The highest peak RSS over a tool's completed runs."""
     peaks = [run.peak_rss_bytes for run in runs if run.tool == tool and run.error is None]
     return max(peaks) if peaks else None
-
-
-def _ms(seconds: float) -> str:
-    """Milliseconds with three significant digits (0.0281 ms, 86.1 ms, 1234 ms)."""
-    value = seconds * 1000
-    return f"{value:.3g} ms" if abs(value) < 1000 else f"{value:.0f} ms"
 
 
 def upload_rows(runs: list[UploadRun]) -> list[Row]:
@@ -483,13 +411,14 @@ def inspect_rows(small: dict[str, Any], big: dict[str, Any],
     command, version = processes["inspect"]["median_seconds"], \
         processes["version"]["median_seconds"]
     return [
-        Row("inspect in-process (2 GiB image)", _ms(s), f"< {INSPECT_MAX * 1000:.0f} ms",
-            f"10 GiB image {_ms(b)}", verdict(s < INSPECT_MAX)),
+        Row("inspect in-process (2 GiB image)", ms_text(s), f"< {INSPECT_MAX * 1000:.0f} ms",
+            f"10 GiB image {ms_text(b)}", verdict(s < INSPECT_MAX)),
         Row("inspect O(1): 10 GiB / 2 GiB", f"{b / s:.2f}x",
             f"about the same (<= {O1_RATIO_MAX:.0f}x + {O1_SLACK * 1000:.0f} ms)",
-            f"{_ms(b)} vs {_ms(s)}", verdict(b <= O1_RATIO_MAX * s + O1_SLACK)),
-        Row("vmwctl image inspect (process)", _ms(command), "beside --version",
-            f"vmwctl --version {_ms(version)}; inspect adds {_ms(command - version)}", "info"),
+            f"{ms_text(b)} vs {ms_text(s)}", verdict(b <= O1_RATIO_MAX * s + O1_SLACK)),
+        Row("vmwctl image inspect (process)", ms_text(command), "beside --version",
+            f"vmwctl --version {ms_text(version)}; inspect adds {ms_text(command - version)}",
+            "info"),
     ]
 
 
@@ -506,22 +435,12 @@ def print_runs(runs: list[UploadRun], best: dict[str, UploadRun]) -> None:
               f"{state:<15}  {mark}".rstrip())
 
 
-def print_table(rows: list[Row]) -> None:
-    header = Row("measure", "vmwctl", "target", "peer", "result")
-    columns = list(asdict(header))
-    widths = {c: max(len(getattr(row, c)) for row in [header, *rows]) for c in columns}
-    for index, row in enumerate([header, *rows]):
-        print("  ".join(getattr(row, c).ljust(widths[c]) for c in columns).rstrip())
-        if index == 0:
-            print("  ".join("-" * widths[c] for c in columns))
-
-
 def versions(openstack: Path, vmwctl: Path) -> dict[str, str]:
     return {"vmwctl": output_of([str(vmwctl), "--version"]),
             "openstack": output_of([str(openstack), "--version"]),
             "curl": output_of(["curl", "--version"]),
             "qemu-img": output_of(["qemu-img", "--version"]),
-            "python": sys.version.split()[0]}
+            "python": benchlib.python_version()}
 
 
 # ------------------------------------------------------------------ main
@@ -560,9 +479,7 @@ def document(found: Measurements, image: dict[str, Any], openstack: Path,
              vmwctl: Path) -> dict[str, Any]:
     """The results as JSON-ready data."""
     return {
-        "when": datetime.now(UTC).isoformat(timespec="seconds"),
-        "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
-        "versions": versions(openstack, vmwctl),
+        **benchlib.environment(versions(openstack, vmwctl)),
         "units": {"MB": MB, "throughput": "file bytes / GNU time wall seconds"},
         "test_image": image,
         "upload": {"runs": [asdict(run) for run in found.runs],
@@ -609,7 +526,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"built in {time.perf_counter() - started:.1f} s: "
             f"{info['file_size'] / GIB:.2f} GiB file, {info['allocated_size'] / GIB:.2f} GiB "
             "allocated")
-        with running_lab(args.lab_dir, args.keep) as state:
+        with benchlib.running_lab(args.lab_dir, args.keep) as lab:
+            state = lab.state
             uploader = Uploader(state, Glance(state.glance_url), image, tool_env(state),
                                 workdir, openstack, vmwctl)
             found = measure(args, uploader, big)
@@ -629,10 +547,8 @@ def report(found: Measurements, results: dict[str, Any]) -> int:
           "(GNU time); MB = 10^6 bytes\n")
     print_runs(found.runs, found.best)
     print()
-    print_table(found.rows())
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(results, indent=2) + "\n")
-    print(f"\nresults: {RESULTS.relative_to(REPO)}")
+    benchlib.print_table(found.rows(), value_header="vmwctl")
+    benchlib.write_results("upload_inspect", results)
     failed = [run for run in found.runs if run.error is not None or not run.intact]
     if failed:
         log(f"{len(failed)} upload(s) failed or did not arrive intact")
@@ -641,11 +557,4 @@ def report(found: Measurements, results: dict[str, Any]) -> int:
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except (BenchError, subprocess.CalledProcessError, urllib.error.URLError) as exc:
-        log(f"error: {exc}")
-        sys.exit(1)
-    except KeyboardInterrupt:
-        log("interrupted")
-        sys.exit(130)
+    benchlib.run(main, subprocess.CalledProcessError, urllib.error.URLError)
