@@ -139,7 +139,9 @@ def parse_descriptor(raw: bytes) -> Descriptor:
     except UnicodeDecodeError:
         desc.problems.append("the descriptor is not ASCII text")
         return desc
-    for number, line in enumerate(text.splitlines(), start=1):
+    # Lines end at \n only, as oslo.utils splits them (str.splitlines also breaks at
+    # \v, \f and others, which would reveal an extent line oslo does not see).
+    for number, line in enumerate(text.split("\n"), start=1):
         line = line.strip()
         if not line or line.startswith("#"):
             continue
