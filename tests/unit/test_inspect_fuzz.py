@@ -14,7 +14,7 @@ from functools import cache
 from pathlib import Path
 
 import vmdkfiles as vf
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from vmwctl.images.inspector import inspect_source
