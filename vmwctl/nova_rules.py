@@ -61,6 +61,13 @@ def valid_datastores(datastores: Iterable[Datastore], regex: re.Pattern[str] | N
     return [ds for ds in datastores if datastore_rejection(ds, regex, allowed) is None]
 
 
+def allowed_datastore_types(disk_type: str) -> tuple[str, ...]:
+    """get_allowed_datastore_types: vSAN only takes streamOptimized images."""
+    if disk_type == "streamOptimized":
+        return ALL_DATASTORE_TYPES
+    return tuple(t for t in ALL_DATASTORE_TYPES if t != "vsan")
+
+
 def best_datastore(datastores: Iterable[Datastore], regex: re.Pattern[str] | None,
                    allowed_types: Iterable[str] = ALL_DATASTORE_TYPES) -> Datastore | None:
     """get_datastore: the valid datastore with the most free space."""

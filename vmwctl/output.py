@@ -134,6 +134,10 @@ class Output:
             self._write(self.stdout, dump_yaml(document))
         self._message("Error", message, "red")
 
+    def failure(self, message: str) -> None:
+        """One failed part of a command that goes on (shown even with -q, on stderr only)."""
+        self._message("Error", redact(message), "red")
+
     def warn(self, message: str) -> None:
         if not self.quiet:
             self._message("Warning", redact(message), "yellow")

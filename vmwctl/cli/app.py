@@ -109,7 +109,7 @@ class App:
                               f"({'--insecure' if self.insecure_option else 'vmware.insecure'})")
 
             def password() -> str:
-                prompt = getpass.getpass if self._stdin_is_terminal() else None
+                prompt = getpass.getpass if self.stdin_is_terminal() else None
                 return resolve_password(profile, self.env, prompt=prompt)
 
             settings = ConnectionSettings(
@@ -132,7 +132,7 @@ class App:
         return self._images
 
     @staticmethod
-    def _stdin_is_terminal() -> bool:
+    def stdin_is_terminal() -> bool:
         try:
             return sys.stdin.isatty()
         except (AttributeError, ValueError):
@@ -151,7 +151,7 @@ class App:
         """
         if yes:
             return True
-        if not self._stdin_is_terminal():
+        if not self.stdin_is_terminal():
             if act_without_terminal:
                 return True
             raise UsageError(f"{question.rstrip('?')}: refusing without confirmation; pass "

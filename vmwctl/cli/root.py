@@ -29,6 +29,7 @@ from vmwctl.redact import redact
 
 COMMANDS = {
     "about": "vmwctl.cli.about:about",
+    "cache": "vmwctl.cli.cache:cache",
     "check": "vmwctl.cli.check:check",
     "cluster": "vmwctl.cli.cluster:cluster",
     "image": "vmwctl.cli.image:image",

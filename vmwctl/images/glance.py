@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import re
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from vmwctl.config import Profile
@@ -141,6 +141,24 @@ class ImageService:
             raise OperationFailed(f"{len(matches)} images are named {reference!r} ({ids}); "
                                   "give the id")
         return matches[0]
+
+    def download(self, image_id: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The image data as a stream of chunks; nothing is held in memory."""
+        response = self._request("GET", f"/images/{image_id}/file", expect=(200,),
+                                 what=f"downloading the data of image {image_id}", stream=True)
+        import requests
+
+        received = 0
+        try:
+            for chunk in response.iter_content(chunk_size):
+                received += len(chunk)
+                yield chunk
+        except (requests.RequestException, OSError) as exc:
+            raise OperationFailed(f"the download of image {image_id} from the image service of "
+                                  f"cloud '{self.cloud}' broke off after {received} bytes: "
+                                  f"{_first_line(exc)}") from None
+        finally:
+            response.close()
 
     def read_range(self, image_id: str, offset: int, length: int) -> bytes:
         """Bytes [offset, offset+length) of the image data (an HTTP range request)."""

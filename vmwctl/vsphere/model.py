@@ -76,6 +76,7 @@ class Datastore:
     url: str | None
     mounts: list[Mount] = field(default_factory=list)
     browser: str | None = None  # the HostDatastoreBrowser's moid
+    datacenter: str | None = None  # moid
 
 
 @dataclass
@@ -98,6 +99,7 @@ class Datacenter:
     moid: str
     name: str
     path: str
+    vm_folder: str | None = None  # moid
 
 
 @dataclass

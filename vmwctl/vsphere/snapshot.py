@@ -20,7 +20,7 @@ from vmwctl.vsphere.session import VCenter
 _VM_KEYS = (model.NOVA_VM_KEY, model.VMWCTL_VM_KEY, model.VNC_PORT_KEY)
 
 PROPERTIES: dict[type, list[str]] = {
-    vim.Datacenter: ["name", "parent"],
+    vim.Datacenter: ["name", "parent", "vmFolder"],
     vim.Folder: ["name", "parent"],
     vim.ClusterComputeResource: ["name", "parent", "host", "datastore", "network",
                                  "resourcePool", "configurationEx"],
@@ -28,7 +28,7 @@ PROPERTIES: dict[type, list[str]] = {
                      "summary.config.product", "summary.hardware.numCpuThreads",
                      "summary.hardware.memorySize", "summary.quickStats.overallMemoryUsage",
                      "datastore", "network"],
-    vim.Datastore: ["summary", "host", "browser"],
+    vim.Datastore: ["summary", "host", "browser", "parent"],
     vim.Network: ["name"],
     vim.VirtualMachine: ["name", "runtime.host", "datastore", "runtime.powerState",
                          "config.template",
@@ -88,13 +88,17 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
          names: dict[str, tuple[str, str | None]], datacenters: set[str]) -> None:
     kind, moid = record.type, record.moid
     if kind == "Datacenter":
-        inventory.datacenters[moid] = model.Datacenter(moid, record.get("name"),
-                                                       _path(moid, names))
+        vm_folder = record.get("vmFolder")
+        inventory.datacenters[moid] = model.Datacenter(
+            moid, record.get("name"), _path(moid, names),
+            vm_folder=vm_folder._moId if vm_folder is not None else None)
     elif kind == "ClusterComputeResource":
         config = record.get("configurationEx")
         drs = getattr(config, "drsConfig", None)
         das = getattr(config, "dasConfig", None)
         pool = record.get("resourcePool")
+        if pool is not None:
+            inventory.refs[pool._moId] = pool
         inventory.clusters[moid] = model.Cluster(
             moid=moid, name=record.get("name"), datacenter=_datacenter_of(moid, names, datacenters),
             path=_path(moid, names), hosts=_moids(record.get("host")),
@@ -129,7 +133,9 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             moid=moid, name=summary.name, type=summary.type, capacity=int(summary.capacity or 0),
             free_space=int(summary.freeSpace or 0), accessible=bool(summary.accessible),
             maintenance_mode=summary.maintenanceMode, url=summary.url, mounts=mounts,
-            browser=browser._moId if browser is not None else None)
+            browser=browser._moId if browser is not None else None,
+            datacenter=_datacenter_of(record.get("parent")._moId, names, datacenters)
+            if record.get("parent") is not None else None)
     elif kind in ("Network", "DistributedVirtualPortgroup", "OpaqueNetwork"):
         inventory.networks[moid] = model.Network(moid, record.get("name"), kind)
     elif kind == "VirtualMachine":

@@ -1,0 +1,244 @@
+"""``cache seed``: put an image into a datastore's cache exactly as Nova's first boot would.
+
+Nova's method for each disk type (vmops.py ``_prepare_*_image`` / ``_cache_*_image``):
+
+- sparse: PUT ``vmware_temp/<r>/<id>/tmp-sparse.vmdk``, CopyVirtualDisk to
+  ``<id>.vmdk`` (ESXi converts it to a flat disk), delete the sparse file;
+- flat (thin, preallocated, thick, eagerZeroedThick): CreateVirtualDisk
+  ``vmware_temp/<r>/<id>/<id>.vmdk``, delete its ``-flat.vmdk``, PUT the data there;
+- streamOptimized: import through an HttpNfc lease as shadow VM ``OSTACK_IMG_<r>``,
+  then MoveVirtualDisk its disk to ``vmware_temp/<r>/<id>/<id>.vmdk``;
+- iso: PUT ``vmware_temp/<r>/<id>/<id>.iso``.
+
+Then the folder ``vmware_temp/<r>/<id>`` moves into ``<cache>/<id>`` in one
+MoveDatastoreFile, so Nova never sees a partial image (Nova itself builds the
+streamOptimized folder in place; vmwctl goes through the temporary folder
+for it too). Whatever fails, or a Ctrl-C, removes the temporary folders.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
+from vmwctl.interrupts import deferred_signals
+from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.model import Datastore, Inventory
+from vmwctl.vsphere.session import VCenter
+
+log = logging.getLogger(__name__)
+
+TEMP_FOLDER = "vmware_temp"
+IMAGE_VM_PREFIX = "OSTACK_IMG_"
+# get_vmdk_adapter_type: VirtualDiskManager knows only the older adapter names
+_DISK_MANAGER_ADAPTERS = {"lsiLogicsas": "lsiLogic", "paraVirtual": "lsiLogic"}
+
+
+@dataclass
+class SeedSource:
+    """What to fetch from Glance and how Nova caches it."""
+
+    image_id: str
+    name: str | None
+    size: int
+    method: str  # sparse | flat | streamOptimized | iso
+    disk_type: str  # Nova's disk type (iso: none)
+    adapter_type: str
+    file_name: str  # <id>.vmdk or <id>.iso
+    hash_algo: str | None
+    hash_value: str | None
+
+
+@dataclass
+class SeedResult:
+    """JSON keys documented in docs/cache.md."""
+
+    image_id: str
+    name: str | None
+    datastore: str
+    path: str  # [ds] <cache>/<id>
+    method: str
+    outcome: str  # seeded | cached (already there) | planned (--dry-run)
+    bytes: int = 0
+    seconds: float = 0.0
+
+
+def seed_source(image: Mapping[str, Any]) -> SeedSource:
+    """Read Nova's method for an image from its Glance record; refuse what Nova cannot boot."""
+    from vmwctl.images.glance import properties_of
+
+    image_id = image["id"]
+    if image.get("status") != "active":
+        raise UsageError(f"image {image_id} is {image.get('status')}, not active: it has no data "
+                         "to seed")
+    if image.get("container_format") == "ova":
+        raise UsageError(f"image {image_id} is an OVA: 'vmwctl cache seed' does not unpack OVA "
+                         "archives; Nova imports it on its first boot")
+    disk_format = image.get("disk_format")
+    view = nova_view(properties_of(image), disk_format=disk_format,
+                     container_format=image.get("container_format"))
+    if view.problems:
+        raise UsageError(f"image {image_id} cannot boot on Nova's VMware driver: "
+                         f"{view.problems[0]}")
+    if disk_format == "iso":
+        method, file_name = "iso", f"{image_id}.iso"
+    else:
+        method = view.disk_type if view.disk_type in ("sparse", "streamOptimized") else "flat"
+        file_name = f"{image_id}.vmdk"
+    adapter = view.adapter_type or DEFAULT_ADAPTER_TYPE
+    return SeedSource(image_id, image.get("name"), int(image.get("size") or 0), method,
+                      view.disk_type, _DISK_MANAGER_ADAPTERS.get(adapter, adapter), file_name,
+                      image.get("os_hash_algo"), image.get("os_hash_value"))
+
+
+def is_cached(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: DatastorePath,
+              file_name: str) -> bool:
+    """ds_util.file_exists: one SearchDatastore of the image folder for the cached file."""
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.tasks import wait_for_task
+
+    browser = inventory.refs[ds.browser]
+    spec = vim.host.DatastoreBrowser.SearchSpec(
+        matchPattern=[file_name], details=vim.host.DatastoreBrowser.FileInfo.Details(
+            fileSize=True))
+    task = browser.SearchDatastore_Task(datastorePath=str(image_folder), searchSpec=spec)
+    try:
+        result = wait_for_task(vc, task, what=f"searching {image_folder}", poll_interval=0.1)
+    except OperationFailed as exc:
+        if "FileNotFound" in exc.message:
+            return False
+        raise
+    return any(info.path == file_name for info in getattr(result, "file", None) or [])
+
+
+class VerifiedStream:
+    """Glance's chunks, counted and hashed on the way; raises if they differ from the record."""
+
+    def __init__(self, chunks: Iterable[bytes], source: SeedSource) -> None:
+        self.chunks = chunks
+        self.source = source
+        self.received = 0
+
+    def __iter__(self) -> Iterator[bytes]:
+        algo = self.source.hash_algo
+        hasher = hashlib.new(algo) if algo in hashlib.algorithms_available and \
+            self.source.hash_value else None
+        for chunk in self.chunks:
+            self.received += len(chunk)
+            if hasher is not None:
+                hasher.update(chunk)
+            yield chunk
+        if self.received != self.source.size:
+            raise OperationFailed(f"the image service sent {self.received} bytes of image "
+                                  f"{self.source.image_id}, its record says {self.source.size}")
+        if hasher is not None and hasher.hexdigest() != self.source.hash_value:
+            raise OperationFailed(f"the data of image {self.source.image_id} does not match its "
+                                  f"{algo} in the image service; nothing cached")
+
+
+class Seeder:
+    """Seeds one image into the caches of several datastores, one at a time."""
+
+    def __init__(self, vc: VCenter, inventory: Inventory, *, cache_folder: str,
+                 download: Callable[[str], Iterable[bytes]],
+                 pool_for: Callable[[Datastore], Any]) -> None:
+        self.vc = vc
+        self.inventory = inventory
+        self.cache_folder = cache_folder
+        self.download = download
+        self.pool_for = pool_for
+
+    def files(self, ds: Datastore) -> DatastoreFiles:
+        from vmwctl.cache.purge import datastore_files
+
+        return datastore_files(self.vc, self.inventory, ds)
+
+    def image_folder(self, ds: Datastore, source: SeedSource) -> DatastorePath:
+        return DatastorePath(ds.name, self.cache_folder).join(source.image_id)
+
+    def seed(self, source: SeedSource, ds: Datastore, *, dry_run: bool = False,
+             progress: Callable[[int], None] | None = None) -> SeedResult:
+        target = self.image_folder(ds, source)
+        result = SeedResult(source.image_id, source.name, ds.name, str(target), source.method,
+                            "cached")
+        if is_cached(self.vc, self.inventory, ds, target, source.file_name):
+            return result
+        if dry_run:
+            result.outcome = "planned"
+            return result
+        started = time.monotonic()
+        files = self.files(ds)
+        temp = DatastorePath(ds.name, TEMP_FOLDER).join(str(uuid.uuid4()))
+        work = temp.join(source.image_id)
+        shadow: DatastorePath | None = None
+        try:
+            stream = VerifiedStream(self.download(source.image_id), source)
+            if source.method == "streamOptimized":
+                shadow = DatastorePath(ds.name, f"{IMAGE_VM_PREFIX}{uuid.uuid4()}")
+                self._import(files, ds, source, stream, shadow, work, progress)
+            else:
+                files.mkdir(work, parents=True)
+                self._place(files, source, stream, work, progress)
+            result.bytes = stream.received
+            files.mkdir(target.parent, parents=True)  # check_cache_folder
+            try:
+                files.move(work, target)
+                result.outcome = "seeded"
+            except OperationFailed as exc:
+                if "FileAlreadyExists" not in exc.message:
+                    raise
+                # Another seed or a nova-compute cached it meanwhile; theirs stays.
+        finally:
+            with deferred_signals():  # a second Ctrl-C must not leave the leftovers behind
+                for leftover in (temp, shadow):
+                    if leftover is not None:
+                        _delete_quietly(files, leftover)
+        result.seconds = round(time.monotonic() - started, 3)
+        return result
+
+    def _place(self, files: DatastoreFiles, source: SeedSource, stream: VerifiedStream,
+               work: DatastorePath, progress: Callable[[int], None] | None) -> None:
+        disk = work.join(source.file_name)
+        if source.method == "sparse":
+            sparse = work.join("tmp-sparse.vmdk")
+            files.upload(sparse, stream, source.size, progress=progress)
+            files.copy_disk(sparse, disk)
+            files.delete(sparse)
+        elif source.method == "flat":
+            files.create_disk(disk, capacity_kb=source.size // 1024,
+                              adapter_type=source.adapter_type, disk_type=source.disk_type)
+            flat = work.join(f"{source.image_id}-flat.vmdk")
+            files.delete(flat)
+            files.upload(flat, stream, source.size, progress=progress)
+        else:  # iso
+            files.upload(disk, stream, source.size, progress=progress)
+
+    def _import(self, files: DatastoreFiles, ds: Datastore, source: SeedSource,
+                stream: VerifiedStream, shadow: DatastorePath, work: DatastorePath,
+                progress: Callable[[int], None] | None) -> None:
+        from vmwctl.vsphere.nfc import import_stream_optimized
+
+        dc = self.inventory.datacenters[ds.datacenter] if ds.datacenter else None
+        if dc is None or dc.vm_folder is None:
+            raise OperationFailed(f"cannot find the VM folder of the datacenter of [{ds.name}]")
+        imported = import_stream_optimized(
+            self.vc, pool=self.pool_for(ds), folder=self.inventory.refs[dc.vm_folder],
+            datastore=ds.name, name=shadow.path, chunks=stream, size=source.size,
+            progress=progress)
+        files.mkdir(work, parents=True)
+        files.move_disk(imported.disk, work.join(source.file_name))
+
+
+def _delete_quietly(files: DatastoreFiles, path: DatastorePath) -> None:
+    try:
+        files.delete(path)
+    except Exception as exc:  # cleanup goes on; 'cache list' shows the leftover
+        log.warning("could not remove %s: %s", path, exc)

@@ -1,0 +1,130 @@
+"""``vmwctl cache purge``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.cache.shared import (
+    datastore_option,
+    in_use_ids,
+    now,
+    refuse_without_aging,
+    targets,
+    with_in_use,
+)
+from vmwctl.cli.format import size as human_size
+from vmwctl.cli.format import table
+from vmwctl.cli.options import cluster_option
+
+
+def _short(value: int) -> str:
+    return human_size(value).split(" (")[0]
+
+
+def _human(report: Any) -> Any:
+    from rich.console import Group
+
+    from vmwctl.cache.purge import Outcome
+
+    shown = [i for i in report.items if report.dry_run or i.outcome != Outcome.KEPT]
+    title = "Purge plan" if report.dry_run else "Purge"
+    parts: list[Any] = []
+    if shown:
+        parts.append(table(title, ("PATH", "KIND", "ACTION", "OUTCOME", "SIZE", "WHY"),
+                           [(i.path, i.kind, i.action.value, i.outcome.value,
+                             _short(i.bytes) if i.bytes else "-", i.reason) for i in shown]))
+    counts = {o.value: report.count(o) for o in Outcome if report.count(o)}
+    summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing in the cache"
+    freed = "would free" if report.dry_run else "freed"
+    deleting = sum(i.bytes for i in report.items if i.action.value == "delete")
+    parts.append(f"{report.cache_folder} on {', '.join(report.datastores)}: {summary}; "
+                 f"{freed} {_short(deleting if report.dry_run else report.bytes_freed)}")
+    parts.extend(report.locked_out)
+    parts.extend(report.errors)
+    if report.interrupted:
+        parts.append("interrupted: stopped between folders; run it again to finish")
+    return Group(*parts)
+
+
+@click.command("purge")
+@click.option("--min-age", type=click.IntRange(min=0), metavar="SECONDS",
+              help="Delete unused images marked longer ago than this (default: the profile's "
+                   "remove_unused_original_minimum_age_seconds, 86400).")
+@datastore_option
+@cluster_option
+@click.option("--include-temp", is_flag=True,
+              help="Also remove vmware_temp/ and OSTACK_IMG_* leftovers older than the "
+                   "minimum age that no VM uses.")
+@with_in_use
+@click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting.")
+@click.pass_obj
+def purge_command(app: App, min_age: int | None, datastore: str | None, cluster: str | None,
+                  include_temp: bool, in_use: tuple[str, ...], in_use_file: Any, dry_run: bool,
+                  yes: bool) -> int:
+    """Age the image cache exactly as nova-compute does; safe to run from cron.
+
+    An unused image without a marker gets one (ts-<UTC now>); an unused image
+    marked longer ago than the minimum age is deleted, folder and all; an
+    image in use loses its marker. "In use": a VM registered in vCenter whose
+    disk chain or CD-ROM names a file of the image, or an id given with
+    --in-use/--in-use-file (Nova also keeps the images of stopped and
+    shelved servers). Locked against a second purge on this machine and,
+    through a lock folder in the cache folder, on any machine; usage is read
+    again right before deleting; Ctrl-C stops between folders. Asks before
+    deleting on a terminal unless --yes; acts without a terminal (cron), and
+    prints nothing with -q unless something fails. Exit status 1 when a
+    deletion failed or another purge held a datastore.
+    """
+    from vmwctl.cache.listing import profile_folder
+    from vmwctl.cache.locks import local_lock
+    from vmwctl.cache.purge import PurgeRequest, plan_purge, run_purge
+    from vmwctl.cache.usage import folder_users
+    from vmwctl.interrupts import deferred_signals
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    ids = in_use_ids(in_use, in_use_file)
+    refuse_without_aging(app)
+    profile = app.profile
+    request = PurgeRequest(
+        folder=profile_folder(profile, False) or "",
+        subdirectory_name=profile.image_cache.subdirectory_name,
+        min_age_seconds=profile.image_cache.remove_unused_original_minimum_age_seconds
+        if min_age is None else min_age,
+        include_temp=include_temp, in_use_ids=ids, now=now())
+    vc = app.vcenter
+    inventory = read_inventory(vc)
+    stores = targets(app, inventory, datastore, cluster)
+    if dry_run:
+        app.render(plan_purge(vc, inventory, stores, request, folder_users(vc)), _human)
+        return 0
+    key = f"{vc.settings.host}:{vc.settings.port}/{request.folder}"
+    with local_lock(key, request.now):
+        users = folder_users(vc)
+        approved: set[str] | None = None
+        if not yes and app.stdin_is_terminal():
+            plan = plan_purge(vc, inventory, stores, request, users)
+            deletions = [i for i in plan.items if i.action.value == "delete"]
+            if deletions:
+                if app.out.format == "table":
+                    app.render(plan, _human)
+                total = _short(sum(i.bytes for i in deletions))
+                if not app.confirm(f"Delete {len(deletions)} folders ({total})?", yes=yes):
+                    app.out.info("nothing changed")
+                    return 0
+            approved = {i.path for i in deletions}
+        with deferred_signals() as stopper:
+            report = run_purge(vc, inventory, stores, request, users=users,
+                               reread_users=lambda: folder_users(vc), approved=approved,
+                               stopper=stopper)
+            app.render(report, _human)
+            for item in report.items:
+                if item.outcome.value == "failed":
+                    app.out.failure(f"{item.path}: {item.reason}")
+            for message in report.locked_out + report.errors:
+                app.out.failure(message)
+            stopper.check()
+    return 1 if report.failures or report.locked_out else 0

@@ -1,0 +1,75 @@
+"""What the ``cache`` commands share: options, target datastores, image names, usage."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.errors import ConnectError, UsageError, VmwctlError
+
+datastore_option = click.option(
+    "--datastore", metavar="NAME",
+    help="Only this datastore (default: every datastore Nova uses for the cluster).")
+in_use_options = [
+    click.option("--in-use", "in_use", multiple=True, metavar="IMAGE_ID",
+                 help="Treat this image as in use (repeatable), e.g. an image of a shelved "
+                      "server."),
+    click.option("--in-use-file", type=click.File("r"), metavar="FILE",
+                 help="Image ids in use, one a line ('-' for stdin), e.g. from 'openstack "
+                      "server list --all-projects -c \"Image ID\" -f value'."),
+]
+
+
+def with_in_use(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(in_use_options):
+        command = option(command)
+    return command
+
+
+def in_use_ids(ids: tuple[str, ...], file: Any) -> frozenset[str]:
+    from vmwctl.cache.usage import read_in_use_ids
+
+    text = file.read() if file is not None else None
+    name = getattr(file, "name", "--in-use-file") if file is not None else "--in-use-file"
+    return read_in_use_ids(ids, text, name)
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(microsecond=0)
+
+
+def targets(app: App, inventory: Any, datastore: str | None, cluster: str | None) -> list[Any]:
+    """--datastore, else the datastores Nova uses for the cluster (--cluster or the profile's)."""
+    from vmwctl.cache.listing import target_datastores
+
+    name = cluster or app.profile.vmware.cluster_name
+    stores = target_datastores(inventory, app.profile, datastore, name)
+    if not stores:
+        where = f"cluster {name!r}" if name else "the vCenter"
+        raise UsageError(f"no datastore of {where} passes Nova's datastore filter; pass "
+                         "--datastore NAME ('vmwctl cluster inspect' shows why each is refused)")
+    return stores
+
+
+def glance_names(app: App, enabled: bool) -> dict[str, str] | None:
+    """Image id -> name from the image service; None (with a warning) when it cannot be read."""
+    if not enabled or not (app.profile.openstack.cloud or app.env.get("OS_CLOUD")):
+        return None
+    try:
+        return {image["id"]: image.get("name") or "" for image in app.images.list()}
+    except (ConnectError, VmwctlError) as exc:
+        app.out.warn(f"image names are not shown: {exc.message}")
+        return None
+
+
+def refuse_without_aging(app: App) -> None:
+    """Nova does not age a cache with remove_unused_base_images off; neither does vmwctl."""
+    if not app.profile.image_cache.remove_unused_base_images:
+        raise UsageError(f"profile '{app.profile.name}' sets image_cache."
+                         "remove_unused_base_images to false: Nova does not age this cache and "
+                         "'vmwctl cache purge' leaves it alone too; use 'vmwctl cache evict' "
+                         "for one image")

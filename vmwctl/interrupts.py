@@ -1,0 +1,47 @@
+"""Stopping long operations only between steps, never in the middle of one."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from vmwctl.errors import Terminated
+
+
+class Stopper:
+    """Records SIGINT/SIGTERM instead of raising; ``check()`` raises at a safe point."""
+
+    def __init__(self) -> None:
+        self.signal: int | None = None
+
+    def _record(self, signum: int, _frame: Any) -> None:
+        self.signal = signum
+
+    @property
+    def requested(self) -> bool:
+        return self.signal is not None
+
+    def check(self) -> None:
+        if self.signal == signal.SIGTERM:
+            raise Terminated()
+        if self.signal is not None:
+            raise KeyboardInterrupt()
+
+
+@contextmanager
+def deferred_signals() -> Iterator[Stopper]:
+    """Within the block, Ctrl-C and SIGTERM only set a flag (main thread only)."""
+    stopper = Stopper()
+    if threading.current_thread() is not threading.main_thread():
+        yield stopper
+        return
+    previous = {sig: signal.signal(sig, stopper._record) for sig in (signal.SIGINT,
+                                                                       signal.SIGTERM)}
+    try:
+        yield stopper
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,199 @@
+"""Datastore paths, file operations (FileManager, VirtualDiskManager) and HTTP transfer.
+
+Paths are written as vSphere writes them: ``[ds] folder/file``. File
+operations are tasks whose entity is a manager object, waited for through
+:func:`vmwctl.vsphere.tasks.wait_for_task`. Data goes over the datastore's
+HTTP interface (``/folder/<path>?dcPath=...&dsName=...``) with the session
+cookie, streamed with a known length, in constant memory.
+"""
+
+from __future__ import annotations
+
+import http.client
+import logging
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.session import VCenter, connect_error, fault_message, make_ssl_context
+from vmwctl.vsphere.tasks import wait_for_task
+
+log = logging.getLogger(__name__)
+
+CHUNK = 1 << 20
+_PATH = re.compile(r"^\[([^\]]+)\]\s*/?(.*)$")
+
+
+@dataclass(frozen=True)
+class DatastorePath:
+    """``[datastore] relative/path`` (oslo.vmware's DatastorePath)."""
+
+    datastore: str
+    path: str = ""
+
+    def __str__(self) -> str:
+        return f"[{self.datastore}] {self.path}" if self.path else f"[{self.datastore}]"
+
+    def join(self, *parts: str) -> DatastorePath:
+        joined = "/".join(p.strip("/") for p in (self.path, *parts) if p.strip("/"))
+        return DatastorePath(self.datastore, joined)
+
+    @property
+    def parent(self) -> DatastorePath:
+        return DatastorePath(self.datastore, self.path.rsplit("/", 1)[0] if "/" in self.path
+                             else "")
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @classmethod
+    def parse(cls, text: str) -> DatastorePath:
+        """Accept vSphere's '[ds] a/b' and the simulator's '[ds]/a/b'."""
+        match = _PATH.match(text.strip())
+        if match is None:
+            raise ValueError(f"not a datastore path: {text!r}")
+        return cls(match.group(1), match.group(2).strip("/"))
+
+
+class MissingParent(OperationFailed):
+    """The folder to create a file or folder in does not exist."""
+
+
+class DatastoreFiles:
+    """File operations on the datastores of one datacenter."""
+
+    def __init__(self, vc: VCenter, datacenter: Any, datacenter_path: str) -> None:
+        self.vc = vc
+        self.datacenter = datacenter
+        self.datacenter_path = datacenter_path.lstrip("/")
+
+    def _wait(self, task: Any, what: str) -> Any:
+        return wait_for_task(self.vc, task, what=what, poll_interval=0.1)
+
+    def mkdir(self, path: DatastorePath, *, parents: bool = True) -> bool:
+        """MakeDirectory; False when it already exists, MissingParent without ``parents``."""
+        from pyVmomi import vim, vmodl
+
+        try:
+            self.vc.content.fileManager.MakeDirectory(str(path), self.datacenter, parents)
+        except vim.fault.FileAlreadyExists:
+            return False
+        except vim.fault.FileNotFound:
+            raise MissingParent(f"creating {path} failed: {path.parent} does not exist") \
+                from None
+        except vmodl.MethodFault as fault:
+            raise OperationFailed(f"creating {path} failed: {fault_message(fault)}") from None
+        return True
+
+    def delete(self, path: DatastorePath, *, missing_ok: bool = True) -> None:
+        """DeleteDatastoreFile: a file, or a folder with everything in it."""
+        task = self.vc.content.fileManager.DeleteDatastoreFile_Task(str(path), self.datacenter)
+        try:
+            self._wait(task, f"deleting {path}")
+        except OperationFailed as exc:
+            if missing_ok and "FileNotFound" in exc.message:
+                return
+            raise
+
+    def move(self, source: DatastorePath, destination: DatastorePath) -> None:
+        task = self.vc.content.fileManager.MoveDatastoreFile_Task(
+            str(source), self.datacenter, str(destination), self.datacenter, False)
+        self._wait(task, f"moving {source} to {destination}")
+
+    def copy_disk(self, source: DatastorePath, destination: DatastorePath) -> None:
+        """CopyVirtualDisk without destSpec, as Nova converts sparse images."""
+        task = self.vc.content.virtualDiskManager.CopyVirtualDisk_Task(
+            str(source), self.datacenter, str(destination), self.datacenter, None, False)
+        self._wait(task, f"copying {source} to {destination}")
+
+    def move_disk(self, source: DatastorePath, destination: DatastorePath) -> None:
+        task = self.vc.content.virtualDiskManager.MoveVirtualDisk_Task(
+            str(source), self.datacenter, str(destination), self.datacenter, False)
+        self._wait(task, f"moving disk {source} to {destination}")
+
+    def create_disk(self, path: DatastorePath, *, capacity_kb: int, adapter_type: str,
+                    disk_type: str) -> None:
+        from pyVmomi import vim
+
+        spec = vim.VirtualDiskManager.FileBackedVirtualSpec(
+            adapterType=adapter_type, diskType=disk_type, capacityKb=capacity_kb)
+        task = self.vc.content.virtualDiskManager.CreateVirtualDisk_Task(
+            str(path), self.datacenter, spec)
+        self._wait(task, f"creating disk {path}")
+
+    # ------------------------------------------------------------ HTTP
+
+    def url_path(self, path: DatastorePath) -> str:
+        return (f"/folder/{quote(path.path)}?dcPath={quote(self.datacenter_path)}"
+                f"&dsName={quote(path.datastore)}")
+
+    def _connection(self) -> http.client.HTTPSConnection:
+        return https_connection(self.vc, self.vc.settings.host, self.vc.settings.port)
+
+    def upload(self, path: DatastorePath, chunks: Iterable[bytes], size: int, *,
+               progress: Callable[[int], None] | None = None) -> int:
+        """PUT ``size`` bytes from ``chunks`` to the datastore file; returns the bytes sent."""
+        return put_stream(self.vc, self._connection(), self.url_path(path), chunks, size,
+                          what=f"uploading {path}", progress=progress)
+
+    def download(self, path: DatastorePath) -> Iterable[bytes]:
+        """GET a datastore file in chunks."""
+        conn = self._connection()
+        try:
+            conn.request("GET", self.url_path(path), headers={"Cookie": self.vc.session_cookie})
+            response = conn.getresponse()
+            if response.status != 200:
+                raise OperationFailed(f"reading {path} failed: HTTP {response.status}")
+            while chunk := response.read(CHUNK):
+                yield chunk
+        except OSError as exc:
+            raise connect_error(exc, self.vc.settings, during=f"reading {path}") from None
+        finally:
+            conn.close()
+
+
+def https_connection(vc: VCenter, host: str, port: int) -> http.client.HTTPSConnection:
+    """A connection verified as the vCenter session is (same CA file or insecure flag)."""
+    s = vc.settings
+    return http.client.HTTPSConnection(host, port, context=make_ssl_context(s.ca_file, s.insecure),
+                                       timeout=s.read_timeout)
+
+
+def put_stream(vc: VCenter, conn: http.client.HTTPSConnection, url_path: str,
+               chunks: Iterable[bytes], size: int, *, what: str,
+               headers: dict[str, str] | None = None,
+               progress: Callable[[int], None] | None = None) -> int:
+    """PUT exactly ``size`` bytes with the session cookie; returns the bytes sent."""
+    sent = 0
+    try:
+        conn.putrequest("PUT", url_path, skip_accept_encoding=True)
+        conn.putheader("Cookie", vc.session_cookie)
+        conn.putheader("Content-Type", "application/octet-stream")
+        conn.putheader("Content-Length", str(size))
+        for key, value in (headers or {}).items():
+            conn.putheader(key, value)
+        conn.endheaders()
+        for chunk in chunks:
+            if sent + len(chunk) > size:
+                raise OperationFailed(f"{what}: the source holds more than the {size} bytes "
+                                      "announced")
+            conn.send(chunk)
+            sent += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+        if sent != size:
+            raise OperationFailed(f"{what} stopped after {sent} of {size} bytes")
+        response = conn.getresponse()
+        body = response.read(2048)
+        if response.status not in (200, 201, 204):
+            raise OperationFailed(f"{what} failed: HTTP {response.status} "
+                                  f"{body.decode('utf-8', 'replace').strip()[:200]}")
+    except OSError as exc:
+        raise connect_error(exc, vc.settings, during=what) from None
+    finally:
+        conn.close()
+    return sent
