@@ -10,6 +10,7 @@ import contextlib
 import socket
 import struct
 import threading
+import time
 from typing import Any
 
 
@@ -30,6 +31,7 @@ class FaultProxy:
         self._open: list[socket.socket] = []
         self._reset_next = 0
         self._cut_after: int | None = None
+        self._pause = 0.0
         self.cuts = 0
         self.accepted = 0
         self.resets = 0
@@ -51,6 +53,11 @@ class FaultProxy:
         """Reset the next connection that carries more than ``count`` bytes to the service."""
         with self._lock:
             self._cut_after = count
+
+    def slow_down(self, pause: float) -> None:
+        """Wait ``pause`` seconds before passing on each block (64 KiB at most) to the service."""
+        with self._lock:
+            self._pause = pause
 
     def cut_all(self) -> None:
         """Reset every connection open now (pooled keep-alive connections included)."""
@@ -106,6 +113,8 @@ class FaultProxy:
                     _reset(source)
                     _reset(sink)
                     return
+                if outbound and self._pause:
+                    time.sleep(self._pause)
                 sink.sendall(data)
         except OSError:
             pass

@@ -1,0 +1,221 @@
+"""``cache seed`` against the simulator and the lab's Glance: the cached disk read back.
+
+Each image is made from random bytes with qemu-img, uploaded to Glance, seeded,
+and the disk the simulator's datastore directory then holds is compared with
+the source by ``qemu-img compare`` (the lab's simulator converts as ESXi does:
+CopyVirtualDisk, CreateVirtualDisk and the NFC import).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from faultproxy import FaultProxy
+
+from vmwctl.config import load_profile
+from vmwctl.images.glance import open_image_service
+
+pytestmark = pytest.mark.lab
+
+CACHE = "192.0.2.10_base"
+DS = "LocalDS_0"
+
+
+def raw_disk(tmp_path: Path, size: int = 3 << 20) -> Path:
+    path = tmp_path / "disk.raw"
+    data = bytearray(size)
+    for offset in range(0, size, 256 << 10):  # data here and there, holes between
+        data[offset:offset + (64 << 10)] = os.urandom(64 << 10)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def iso_image(path: Path, size: int = 1 << 20) -> Path:
+    """Random data behind an ISO 9660 primary volume descriptor (Glance inspects uploads)."""
+    data = bytearray(os.urandom(size))
+    descriptor = bytearray(2048)
+    descriptor[0:7] = b"\x01CD001\x01"
+    descriptor[128:132] = (2048).to_bytes(2, "little") + (2048).to_bytes(2, "big")
+    descriptor[80:88] = (size // 2048).to_bytes(4, "little") + (size // 2048).to_bytes(4, "big")
+    data[32768:34816] = descriptor
+    path.write_bytes(bytes(data))
+    return path
+
+
+def vmdk(raw: Path, subformat: str) -> Path:
+    out = raw.with_name(f"disk-{subformat}.vmdk")
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o",
+                    f"subformat={subformat}", str(raw), str(out)], check=True)
+    return out
+
+
+def same_disk(raw: Path, cached: Path) -> bool:
+    result = subprocess.run(["qemu-img", "compare", "-q", "-f", "raw", "-F", "vmdk", str(raw),
+                             str(cached)], capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def profile_for(sim, tmp_path: Path, name: str, *, cloud: str | None = None,
+                port: int | None = None) -> Path:
+    config = yaml.safe_load(Path(sim.config).read_text())
+    profile = config["profiles"]["sim"]
+    if cloud:
+        profile["openstack"]["cloud"] = cloud
+    if port:
+        profile["vmware"]["host_port"] = port
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def upload(config: Path, data: Path, name: str, disk_format: str = "vmdk",
+           **properties: str) -> str:
+    service = open_image_service(load_profile(str(config), "sim", os.environ), os.environ)
+    image = service.create(name, properties, disk_format=disk_format)
+    with data.open("rb") as handle:
+        service.upload(image["id"], iter(lambda: handle.read(1 << 20), b""))
+    return image["id"]
+
+
+def leftovers(root: Path) -> list[str]:
+    found = [p.name for p in root.iterdir() if p.name.startswith("OSTACK_IMG_")]
+    temp = root / "vmware_temp"
+    if temp.exists():
+        found += [f"vmware_temp/{p.name}" for p in temp.iterdir()]
+    return found
+
+
+def seed(sim, config: Path, image_id: str, *args: str):
+    return sim.run("--config", str(config), "cache", "seed", image_id, "-o", "json", *args)
+
+
+@pytest.mark.parametrize("subformat, disktype", [("monolithicSparse", "sparse"),
+                                                 ("streamOptimized", "streamOptimized")])
+def test_seed_places_the_disk_as_nova_would(simulator, lab_env, tmp_path: Path, subformat: str,
+                                            disktype: str) -> None:
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    raw = raw_disk(tmp_path)
+    image_id = upload(sim.config, vmdk(raw, subformat), f"seed-{disktype}",
+                      vmware_disktype=disktype, vmware_adaptertype="lsiLogic")
+    result = seed(sim, sim.config, image_id)
+    assert result.exit_code == 0, result.stderr
+    [done] = result.json()
+    assert (done["outcome"], done["method"], done["datastore"]) == ("seeded", disktype, DS)
+    folder = root / CACHE / image_id
+    assert sorted(p.name for p in folder.iterdir()) == [f"{image_id}-flat.vmdk",
+                                                        f"{image_id}.vmdk"]
+    descriptor = (folder / f"{image_id}.vmdk").read_text()
+    assert f'"{image_id}-flat.vmdk"' in descriptor
+    assert same_disk(raw, folder / f"{image_id}.vmdk")
+    assert leftovers(root) == []
+
+    again = seed(sim, sim.config, image_id)
+    assert again.exit_code == 0 and again.json()[0]["outcome"] == "cached"
+    human = sim.run("--config", str(sim.config), "cache", "seed", image_id)
+    assert "already cached; nothing to do" in human.stdout
+
+
+def test_seed_preallocated_from_a_flat_glance(simulator, lab, lab_env, tmp_path: Path) -> None:
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    config = profile_for(sim, tmp_path, "flat", cloud=lab.cloud_flat)
+    raw = raw_disk(tmp_path)
+    image_id = upload(config, raw, "seed-flat", vmware_disktype="preallocated",
+                      vmware_adaptertype="ide")
+    result = seed(sim, config, image_id)
+    assert result.exit_code == 0, result.stderr
+    assert result.json()[0]["method"] == "flat"
+    folder = root / CACHE / image_id
+    assert (folder / f"{image_id}-flat.vmdk").read_bytes() == raw.read_bytes()
+    descriptor = (folder / f"{image_id}.vmdk").read_text()
+    assert 'ddb.adapterType = "ide"' in descriptor
+    assert same_disk(raw, folder / f"{image_id}.vmdk")
+    assert leftovers(root) == []
+
+
+def test_seed_iso_all_datastores_and_dry_run(simulator, lab_env, tmp_path: Path) -> None:
+    sim = simulator("-ds", "2")
+    iso = iso_image(tmp_path / "rescue.iso")
+    image_id = upload(sim.config, iso, "rescue", disk_format="iso")
+    dry = seed(sim, sim.config, image_id, "--all-datastores", "--dry-run")
+    assert dry.exit_code == 0
+    assert sorted((r["datastore"], r["outcome"]) for r in dry.json()) == [
+        ("LocalDS_0", "planned"), ("LocalDS_1", "planned")]
+    assert not any((Path(d) / CACHE).exists() for d in sim.datastores.values())
+
+    result = seed(sim, sim.config, image_id, "--all-datastores")
+    assert result.exit_code == 0, result.stderr
+    for directory in sim.datastores.values():
+        cached = Path(directory) / CACHE / image_id / f"{image_id}.iso"
+        assert cached.read_bytes() == iso.read_bytes()
+
+
+def test_seed_refuses_what_nova_cannot_boot(simulator, lab_env, tmp_path: Path) -> None:
+    sim = simulator()
+    raw = raw_disk(tmp_path, 1 << 20)
+    bad = upload(sim.config, vmdk(raw, "streamOptimized"), "bad-type",
+                 vmware_disktype="qcow-ish")
+    result = seed(sim, sim.config, bad)
+    assert result.exit_code == 2
+    assert "not a disk type Nova boots" in result.json()["error"]["message"]
+    missing = seed(sim, sim.config, "no-such-image")
+    assert missing.exit_code == 1 and "no image 'no-such-image'" in missing.stderr
+    both = seed(sim, sim.config, bad, "--datastore", DS, "--all-datastores")
+    assert both.exit_code == 2
+    assert not (Path(sim.datastores[DS]) / CACHE).exists()
+
+
+def test_seed_cut_mid_transfer_leaves_nothing(simulator, lab_env, tmp_path: Path) -> None:
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    raw = raw_disk(tmp_path, 8 << 20)
+    image_id = upload(sim.config, vmdk(raw, "monolithicSparse"), "cut", vmware_disktype="sparse")
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = profile_for(sim, tmp_path, "proxied", port=proxy.port)
+        proxy.cut_after(2 << 20)
+        result = seed(sim, config, image_id)
+        assert proxy.cuts == 1
+    assert result.exit_code in (1, 3)
+    assert "upload" in result.json()["error"]["message"]
+    assert not (root / CACHE / image_id).exists()
+    assert leftovers(root) == []
+
+
+def test_seed_interrupted_by_ctrl_c_leaves_nothing(simulator, lab_env, tmp_path: Path) -> None:
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    raw = raw_disk(tmp_path, 8 << 20)
+    image_id = upload(sim.config, vmdk(raw, "monolithicSparse"), "ctrl-c",
+                      vmware_disktype="sparse")
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = profile_for(sim, tmp_path, "slow", port=proxy.port)
+        proxy.slow_down(0.02)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vmwctl", "--config", str(config), "cache", "seed", image_id,
+             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env=os.environ.copy())
+        deadline = time.monotonic() + 60
+        partial = None
+        while time.monotonic() < deadline and partial is None:
+            found = list(root.glob(f"vmware_temp/*/{image_id}/tmp-sparse.vmdk"))
+            if found and found[0].stat().st_size > (1 << 20):
+                partial = found[0]
+            time.sleep(0.05)
+        assert partial is not None, process.communicate(timeout=5)
+        process.send_signal(signal.SIGINT)
+        proxy.slow_down(0)
+        stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert json.loads(stdout)["error"]["exit_code"] == 130
+    assert not (root / CACHE / image_id).exists()
+    assert leftovers(root) == []
