@@ -500,3 +500,28 @@ def test_evict(simulator) -> None:
     busy = sim.run("cache", "evict", used, "--yes")
     assert busy.exit_code == 1
     assert "in use" in busy.stderr and "db-1" in busy.stderr and used_path.exists()
+
+
+def test_a_failed_deletion_is_reported_even_with_quiet(simulator) -> None:
+    """A file that cannot be deleted (here immutable: ESXi's locked file) fails that folder."""
+    import subprocess
+
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    _, done = put_image(root, marker=utcnow() - 3 * DAY)
+    _, stuck = put_image(root, marker=utcnow() - 3 * DAY)
+    locked = stuck / f"{stuck.name}-flat.vmdk"
+    if subprocess.run(["chattr", "+i", str(locked)], capture_output=True).returncode != 0:
+        pytest.skip("making a file undeletable needs chattr +i: root on ext4 or xfs")
+    try:
+        result = sim.run("cache", "purge", "-q")
+        report = purge(sim, "--dry-run")
+    finally:
+        subprocess.run(["chattr", "-i", str(locked)], check=True)
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    assert f"Error: [{DS}] {CACHE}/{stuck.name}: deleting" in result.stderr
+    assert "CannotDeleteFile" in result.stderr
+    assert not done.exists() and locked.exists()
+    # what is left of it is aged again from the start
+    assert [i["action"] for i in report.json()["items"]] == ["mark"]

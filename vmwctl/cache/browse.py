@@ -18,7 +18,7 @@ def search_tree(vc: VCenter, inventory: Inventory, ds: Datastore) -> dict[str, l
     """Every folder of the datastore (relative path) with its entries, in one search task."""
     from pyVmomi import vim
 
-    from vmwctl.vsphere.tasks import wait_for_task
+    from vmwctl.vsphere.tasks import run_task
 
     browser = inventory.refs[ds.browser] if ds.browser else None
     if browser is None or not ds.accessible:
@@ -26,8 +26,8 @@ def search_tree(vc: VCenter, inventory: Inventory, ds: Datastore) -> dict[str, l
     spec = vim.host.DatastoreBrowser.SearchSpec(
         matchPattern=["*"], details=vim.host.DatastoreBrowser.FileInfo.Details(
             fileSize=True, modification=True, fileType=True))
-    task = browser.SearchDatastoreSubFolders_Task(datastorePath=f"[{ds.name}]", searchSpec=spec)
-    results = wait_for_task(vc, task, what=f"searching [{ds.name}]", poll_interval=0.1) or []
+    results = run_task(vc, f"searching [{ds.name}]", lambda: browser.SearchDatastoreSubFolders_Task(
+        datastorePath=f"[{ds.name}]", searchSpec=spec)) or []
     tree: dict[str, list[Entry]] = {}
     for result in results:
         folder = DatastorePath.parse(result.folderPath).path

@@ -44,7 +44,7 @@ def find_leftovers(vc: VCenter, inventory: Inventory,
     """One SearchDatastore per datastore, run concurrently."""
     from pyVmomi import vim
 
-    from vmwctl.vsphere.tasks import wait_for_task
+    from vmwctl.vsphere.tasks import run_task
 
     spec = vim.host.DatastoreBrowser.SearchSpec(
         matchPattern=list(PATTERNS), query=[vim.host.DatastoreBrowser.FolderQuery()],
@@ -54,8 +54,8 @@ def find_leftovers(vc: VCenter, inventory: Inventory,
         if ds.browser is None or not ds.accessible:
             return []
         browser = inventory.refs[ds.browser]
-        task = browser.SearchDatastore_Task(datastorePath=f"[{ds.name}]", searchSpec=spec)
-        result = wait_for_task(vc, task, what=f"searching [{ds.name}]", poll_interval=0.1)
+        result = run_task(vc, f"searching [{ds.name}]", lambda: browser.SearchDatastore_Task(
+            datastorePath=f"[{ds.name}]", searchSpec=spec))
         found = []
         for info in getattr(result, "file", None) or []:
             if leftover_kind(info.path) is not None:

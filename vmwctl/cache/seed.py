@@ -103,15 +103,15 @@ def is_cached(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: Da
     """ds_util.file_exists: one SearchDatastore of the image folder for the cached file."""
     from pyVmomi import vim
 
-    from vmwctl.vsphere.tasks import wait_for_task
+    from vmwctl.vsphere.tasks import run_task
 
     browser = inventory.refs[ds.browser]
     spec = vim.host.DatastoreBrowser.SearchSpec(
         matchPattern=[file_name], details=vim.host.DatastoreBrowser.FileInfo.Details(
             fileSize=True))
-    task = browser.SearchDatastore_Task(datastorePath=str(image_folder), searchSpec=spec)
     try:
-        result = wait_for_task(vc, task, what=f"searching {image_folder}", poll_interval=0.1)
+        result = run_task(vc, f"searching {image_folder}", lambda: browser.SearchDatastore_Task(
+            datastorePath=str(image_folder), searchSpec=spec))
     except OperationFailed as exc:
         if "FileNotFound" in exc.message:
             return False

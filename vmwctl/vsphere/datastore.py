@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 from vmwctl.errors import OperationFailed
 from vmwctl.vsphere.session import VCenter, connect_error, fault_message, make_ssl_context
-from vmwctl.vsphere.tasks import wait_for_task
+from vmwctl.vsphere.tasks import run_task
 
 log = logging.getLogger(__name__)
 
@@ -71,8 +71,9 @@ class DatastoreFiles:
         self.datacenter = datacenter
         self.datacenter_path = datacenter_path.lstrip("/")
 
-    def _wait(self, task: Any, what: str) -> Any:
-        return wait_for_task(self.vc, task, what=what, poll_interval=0.1)
+    def _run(self, what: str, start: Callable[[], Any]) -> Any:
+        """Start a task and wait for it; a fault raised by the call itself fails it too."""
+        return run_task(self.vc, what, start)
 
     def mkdir(self, path: DatastorePath, *, parents: bool = True) -> bool:
         """MakeDirectory; False when it already exists, MissingParent without ``parents``."""
@@ -91,39 +92,40 @@ class DatastoreFiles:
 
     def delete(self, path: DatastorePath, *, missing_ok: bool = True) -> None:
         """DeleteDatastoreFile: a file, or a folder with everything in it."""
-        task = self.vc.content.fileManager.DeleteDatastoreFile_Task(str(path), self.datacenter)
+        manager = self.vc.content.fileManager
         try:
-            self._wait(task, f"deleting {path}")
+            self._run(f"deleting {path}",
+                      lambda: manager.DeleteDatastoreFile_Task(str(path), self.datacenter))
         except OperationFailed as exc:
             if missing_ok and "FileNotFound" in exc.message:
                 return
             raise
 
     def move(self, source: DatastorePath, destination: DatastorePath) -> None:
-        task = self.vc.content.fileManager.MoveDatastoreFile_Task(
-            str(source), self.datacenter, str(destination), self.datacenter, False)
-        self._wait(task, f"moving {source} to {destination}")
+        manager = self.vc.content.fileManager
+        self._run(f"moving {source} to {destination}", lambda: manager.MoveDatastoreFile_Task(
+            str(source), self.datacenter, str(destination), self.datacenter, False))
 
     def copy_disk(self, source: DatastorePath, destination: DatastorePath) -> None:
         """CopyVirtualDisk without destSpec, as Nova converts sparse images."""
-        task = self.vc.content.virtualDiskManager.CopyVirtualDisk_Task(
-            str(source), self.datacenter, str(destination), self.datacenter, None, False)
-        self._wait(task, f"copying {source} to {destination}")
+        manager = self.vc.content.virtualDiskManager
+        self._run(f"copying {source} to {destination}", lambda: manager.CopyVirtualDisk_Task(
+            str(source), self.datacenter, str(destination), self.datacenter, None, False))
 
     def move_disk(self, source: DatastorePath, destination: DatastorePath) -> None:
-        task = self.vc.content.virtualDiskManager.MoveVirtualDisk_Task(
-            str(source), self.datacenter, str(destination), self.datacenter, False)
-        self._wait(task, f"moving disk {source} to {destination}")
+        manager = self.vc.content.virtualDiskManager
+        self._run(f"moving disk {source} to {destination}", lambda: manager.MoveVirtualDisk_Task(
+            str(source), self.datacenter, str(destination), self.datacenter, False))
 
     def create_disk(self, path: DatastorePath, *, capacity_kb: int, adapter_type: str,
                     disk_type: str) -> None:
         from pyVmomi import vim
 
-        spec = vim.VirtualDiskManager.FileBackedVirtualSpec(
+        spec = vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
             adapterType=adapter_type, diskType=disk_type, capacityKb=capacity_kb)
-        task = self.vc.content.virtualDiskManager.CreateVirtualDisk_Task(
-            str(path), self.datacenter, spec)
-        self._wait(task, f"creating disk {path}")
+        manager = self.vc.content.virtualDiskManager
+        self._run(f"creating disk {path}",
+                  lambda: manager.CreateVirtualDisk_Task(str(path), self.datacenter, spec))
 
     # ------------------------------------------------------------ HTTP
 

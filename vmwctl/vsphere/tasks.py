@@ -46,3 +46,15 @@ def wait_for_task(vc: VCenter, task: Any, *, what: str, timeout: float | None = 
             raise OperationFailed(f"{what} did not finish within {timeout:g} s (task "
                                   f"{task._moId} is still {state}); check it in vCenter")
         sleep(interval)
+
+
+def run_task(vc: VCenter, what: str, start: Callable[[], Any], *,
+             poll_interval: float | None = 0.1) -> Any:
+    """Start a task with ``start()`` and wait for it; a fault the call raises fails it too."""
+    from pyVmomi import vmodl
+
+    try:
+        task = start()
+    except vmodl.MethodFault as fault:
+        raise OperationFailed(f"{what} failed: {fault_message(fault)}") from None
+    return wait_for_task(vc, task, what=what, poll_interval=poll_interval)

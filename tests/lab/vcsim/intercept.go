@@ -4,17 +4,24 @@ import (
 	"bytes"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
-// intercept runs the lab's additions to a SOAP method before the simulator
-// handles the request: 0.24.2's ReconfigureComputeResource_Task ignores the
-// DRS configuration, so the lab applies it (enabled, default behaviour,
-// vMotion rate, VM behaviour overrides) with modify semantics.
+// intercept runs the lab's additions before the simulator handles a request:
+//   - 0.24.2's ReconfigureComputeResource_Task ignores the DRS configuration,
+//     so the lab applies it (enabled, default behaviour, vMotion rate, VM
+//     behaviour overrides) with modify semantics, then the simulator answers;
+//   - an NFC upload (PUT or POST under /nfc/) writes the imported disk, which
+//     0.24.2 discards (see nfcUpload).
 func intercept(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.HasPrefix(r.URL.Path, "/nfc/") {
+			nfcUpload(next, w, r)
+			return
+		}
 		if r.Method == http.MethodPost && r.URL.Path == "/sdk" {
 			data, err := io.ReadAll(r.Body)
 			if err != nil {

@@ -98,6 +98,7 @@ func main() {
 
 	installPagingCollector()
 	installAuthorization(*username)
+	installDiskManager()
 	apply(&state)
 	client, err := vim25.NewClient(context.Background(), model.Service)
 	if err != nil {
