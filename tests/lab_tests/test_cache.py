@@ -287,7 +287,8 @@ def test_aging_with_injected_clock(simulator) -> None:
 
     at_limit = plan_purge(vc, inventory, stores, request(made + dt.timedelta(hours=1)), {})
     assert [i.action.value for i in at_limit.items] == ["wait"]  # strictly older, as Nova
-    later = request(made + dt.timedelta(hours=1, seconds=1))
+    # the marker folder itself was made a moment after the time in its name
+    later = request(made + dt.timedelta(hours=1, minutes=2))
     with local_lock("test", later.now):
         report = run_purge(vc, inventory, stores, later, users={}, reread_users=lambda: {},
                            approved=None, stopper=Stopper())

@@ -286,6 +286,10 @@ def connect_error(exc: BaseException, s: ConnectionSettings, *, during: str | No
         return ConnectError(f"cannot verify the TLS certificate of {where} "
                             f"({exc.verify_message}): {hint}, or pass --insecure to skip "
                             "verification (not recommended)")
+    if during and isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+        return ConnectError(f"the connection to {where} broke off during {during} (the TLS "
+                            f"stream ended early){after}; check that vCenter is up and "
+                            "reachable, then run the command again")
     if isinstance(exc, ssl.SSLError):
         return ConnectError(f"TLS handshake with {where} failed ({exc.reason or exc}); check "
                             "that vmware.host_port is the vCenter's HTTPS port")
