@@ -271,6 +271,11 @@ class Lab:
         for sim in self.simulators:
             labctl.stop_process(sim.pid)
 
+    def datastore_dirs(self, sim: Simulator) -> dict[str, str]:
+        """Datastore name -> its local directory, from the simulator's ready line."""
+        ready = Path(self.state.dir) / f"{sim.name}.ready"
+        return json.loads(ready.read_text().splitlines()[0])["datastores"]
+
 
 @contextlib.contextmanager
 def running_lab(lab_dir: Path | None = None, keep: bool = False) -> Iterator[Lab]:

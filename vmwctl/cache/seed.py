@@ -29,6 +29,7 @@ from typing import Any
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.interrupts import deferred_signals
+from vmwctl.streams import prefetched
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -183,10 +184,10 @@ class Seeder:
             stream = VerifiedStream(self.download(source.image_id), source)
             if source.method == "streamOptimized":
                 shadow = DatastorePath(ds.name, f"{IMAGE_VM_PREFIX}{uuid.uuid4()}")
-                self._import(files, ds, source, stream, shadow, work, progress)
+                self._import(files, ds, source, prefetched(stream), shadow, work, progress)
             else:
                 files.mkdir(work, parents=True)
-                self._place(files, source, stream, work, progress)
+                self._place(files, source, prefetched(stream), work, progress)
             result.bytes = stream.received
             files.mkdir(target.parent, parents=True)  # check_cache_folder
             try:
@@ -204,7 +205,7 @@ class Seeder:
         result.seconds = round(time.monotonic() - started, 3)
         return result
 
-    def _place(self, files: DatastoreFiles, source: SeedSource, stream: VerifiedStream,
+    def _place(self, files: DatastoreFiles, source: SeedSource, stream: Iterable[bytes],
                work: DatastorePath, progress: Callable[[int], None] | None) -> None:
         disk = work.join(source.file_name)
         if source.method == "sparse":
@@ -222,7 +223,7 @@ class Seeder:
             files.upload(disk, stream, source.size, progress=progress)
 
     def _import(self, files: DatastoreFiles, ds: Datastore, source: SeedSource,
-                stream: VerifiedStream, shadow: DatastorePath, work: DatastorePath,
+                stream: Iterable[bytes], shadow: DatastorePath, work: DatastorePath,
                 progress: Callable[[int], None] | None) -> None:
         from vmwctl.vsphere.nfc import import_stream_optimized
 

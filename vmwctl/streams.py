@@ -1,0 +1,52 @@
+"""Streaming helpers: reading ahead in a second thread, in constant memory."""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+
+_DONE = object()
+
+
+def prefetched(chunks: Iterable[bytes], *, depth: int = 4) -> Iterator[bytes]:
+    """Yield ``chunks`` while a background thread reads (and hashes) up to ``depth`` ahead.
+
+    Reading from one connection and writing to another then overlap: both
+    sockets and hashlib release the GIL. An exception in the reader is raised
+    here, in the consumer; when the consumer stops early (an error, Ctrl-C),
+    the reader stops at its next chunk.
+    """
+    ready: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def read() -> None:
+        try:
+            for chunk in chunks:
+                if not offer(chunk):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the consumer, which raises it
+            offer(exc)
+
+    reader = threading.Thread(target=read, name="vmwctl-read-ahead", daemon=True)
+    reader.start()
+    try:
+        while True:
+            item = ready.get()
+            if item is _DONE:
+                return
+            if isinstance(item, BaseException):
+                raise item
+            yield item  # type: ignore[misc]
+    finally:
+        stop.set()
