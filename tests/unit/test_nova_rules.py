@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from vmwctl.checks.model import CheckReport, CheckResult, Status
 from vmwctl.checks.privileges import effective_privileges, same_principal
 from vmwctl.config import build_profile
-from vmwctl.firewall.coverage import coverage, describe_ranges
+from vmwctl.firewall.coverage import coverage
+from vmwctl.firewall.ports import describe_ranges
 from vmwctl.nova_rules import (
     best_datastore,
     cache_folder,
@@ -100,18 +101,18 @@ def test_coverage_of_a_range() -> None:
     report = coverage(host(ruleset("vnc", (5900, 6000)), ruleset("x", (6101, 6102)),
                            ruleset("off", (6000, 6200), enabled=False),
                            ruleset("udp", (6000, 6200), protocol="udp"),
-                           ruleset("out", (6000, 6200), direction="outbound")), 5900, 6105)
+                           ruleset("out", (6000, 6200), direction="outbound")), [(5900, 6105)])
     assert report.rulesets == {"vnc": [(5900, 6000)], "x": [(6101, 6102)]}
     assert report.gaps == [(6001, 6100), (6103, 6105)]
     assert describe_ranges(report.gaps) == "6001-6100, 6103-6105"
-    assert coverage(host(ruleset("all", (1, 65535))), 5900, 6105).open
-    assert coverage(host(version="7.0.3"), 5900, 6105).no_vnc_server
+    assert coverage(host(ruleset("all", (1, 65535))), [(5900, 6105)]).open
+    assert coverage(host(version="7.0.3"), [(5900, 6105)]).no_vnc_server
 
 
 @given(st.lists(st.tuples(st.integers(5800, 6300), st.integers(0, 200)), max_size=6))
 def test_coverage_gaps_are_exactly_the_ports_no_ruleset_opens(spans) -> None:
     rulesets = [ruleset(f"r{i}", (a, a + n)) for i, (a, n) in enumerate(spans)]
-    report = coverage(host(*rulesets), 5900, 6105)
+    report = coverage(host(*rulesets), [(5900, 6105)])
     opened = {p for a, n in spans for p in range(a, a + n + 1)}
     closed = {p for a, b in report.gaps for p in range(a, b + 1)}
     assert closed == set(range(5900, 6106)) - opened

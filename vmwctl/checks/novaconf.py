@@ -189,5 +189,5 @@ def _vnc_ports(conf: NovaConf, cluster: object, ctx: Context) -> CheckResult:
     if not hosts:
         return skipped("nova-conf.vnc-ports", "no connected host to check")
     read_firewalls(ctx.vc, ctx.inventory, hosts)
-    return vnc_verdict("nova-conf.vnc-ports", [coverage(h, first, last) for h in hosts],
-                       first, last)
+    wanted = [(first, last)]
+    return vnc_verdict("nova-conf.vnc-ports", [coverage(h, wanted) for h in hosts], wanted)

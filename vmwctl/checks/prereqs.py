@@ -24,7 +24,8 @@ from vmwctl.checks.model import (
 )
 from vmwctl.config import Profile
 from vmwctl.errors import OperationFailed, UsageError
-from vmwctl.firewall.coverage import coverage, describe_ranges
+from vmwctl.firewall.coverage import coverage
+from vmwctl.firewall.ports import Range, describe_ranges
 from vmwctl.nova_rules import (
     MIN_VC_VERSION,
     NEXT_MIN_VC_VERSION,
@@ -246,12 +247,13 @@ def check_vnc_firewall(ctx: Context) -> CheckResult:
     from vmwctl.vsphere.snapshot import read_firewalls
 
     read_firewalls(ctx.vc, ctx.inventory, hosts)
-    return vnc_verdict("vnc-firewall", [coverage(h, first, last) for h in hosts], first, last)
+    wanted = [(first, last)]
+    return vnc_verdict("vnc-firewall", [coverage(h, wanted) for h in hosts], wanted)
 
 
-def vnc_verdict(check_id: str, reports: list, first: int, last: int) -> CheckResult:
-    """One verdict from the hosts' coverage of a VNC range (shared with check nova-conf)."""
-    span = f"{first}-{last}"
+def vnc_verdict(check_id: str, reports: list, wanted: list[Range]) -> CheckResult:
+    """One verdict from the hosts' coverage of the VNC ports (shared with check nova-conf)."""
+    span = describe_ranges(wanted)
     gaps = [r for r in reports if r.gaps and not r.no_vnc_server]
     without_vnc = [r.host for r in reports if r.no_vnc_server]
     if gaps:

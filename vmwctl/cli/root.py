@@ -32,6 +32,7 @@ COMMANDS = {
     "cache": "vmwctl.cli.cache:cache",
     "check": "vmwctl.cli.check:check",
     "cluster": "vmwctl.cli.cluster:cluster",
+    "firewall": "vmwctl.cli.firewall:firewall",
     "image": "vmwctl.cli.image:image",
     "profile": "vmwctl.cli.profile:profile",
     "role": "vmwctl.cli.role:role",

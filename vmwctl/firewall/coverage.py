@@ -9,18 +9,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+from vmwctl.firewall.ports import Range, subtract
 from vmwctl.nova_rules import NO_VNC_SERVER_FROM, version_tuple
 from vmwctl.vsphere.model import FirewallRuleset, Host
 
 
 @dataclass
 class Coverage:
-    """How a host's firewall covers the range [first, last]."""
+    """How a host's firewall covers the wanted port ranges."""
 
     host: str
     version: str | None
-    first: int
-    last: int
+    wanted: list[Range]
     rulesets: dict[str, list[tuple[int, int]]] = field(default_factory=dict)  # key -> parts
     gaps: list[tuple[int, int]] = field(default_factory=list)
     restricted: list[str] = field(default_factory=list)  # covering rulesets limited to some IPs
@@ -43,38 +43,23 @@ def _opening(ruleset: FirewallRuleset) -> list[tuple[int, int]]:
     return ranges
 
 
-def _subtract(ranges: list[tuple[int, int]], cut: tuple[int, int]) -> list[tuple[int, int]]:
-    result = []
-    for first, last in ranges:
-        if cut[1] < first or cut[0] > last:
-            result.append((first, last))
-            continue
-        if first < cut[0]:
-            result.append((first, cut[0] - 1))
-        if last > cut[1]:
-            result.append((cut[1] + 1, last))
-    return result
-
-
-def coverage(host: Host, first: int, last: int) -> Coverage:
-    """Which rulesets open [first, last] on the host, and the gaps none opens."""
-    report = Coverage(host=host.name, version=host.version, first=first, last=last,
+def coverage(host: Host, wanted: Iterable[Range]) -> Coverage:
+    """Which rulesets open the wanted ranges on the host, and the gaps none opens."""
+    ranges = sorted(wanted)
+    report = Coverage(host=host.name, version=host.version, wanted=ranges,
                       no_vnc_server=version_tuple(host.version) >= NO_VNC_SERVER_FROM)
-    gaps = [(first, last)]
+    gaps = list(ranges)
     for ruleset in host.firewall or []:
         parts = []
         for begin, end in _opening(ruleset):
-            overlap = (max(begin, first), min(end, last))
-            if overlap[0] <= overlap[1]:
-                parts.append(overlap)
-                gaps = _subtract(gaps, overlap)
+            for first, last in ranges:
+                overlap = (max(begin, first), min(end, last))
+                if overlap[0] <= overlap[1]:
+                    parts.append(overlap)
+                    gaps = subtract(gaps, overlap)
         if parts:
-            report.rulesets[ruleset.key] = parts
+            report.rulesets[ruleset.key] = sorted(parts)
             if not ruleset.all_ip:
                 report.restricted.append(ruleset.key)
     report.gaps = gaps
     return report
-
-
-def describe_ranges(ranges: Iterable[tuple[int, int]]) -> str:
-    return ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in ranges)

@@ -1,0 +1,31 @@
+"""What the ``firewall`` commands share: the port option and the cluster."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.firewall.ports import Range
+
+
+def ports_option(help_text: str) -> Any:
+    return click.option("--ports", metavar="RANGES", help=help_text)
+
+
+def wanted_ports(app: App, ports: str | None) -> list[Range]:
+    """--ports, else what the vnc-firewall check wants: the guide's 5900-6105, or the
+    profile's vnc_port .. vnc_port + vnc_port_total - 1 when it sets either."""
+    from vmwctl.firewall.ports import parse_ports
+    from vmwctl.nova_rules import vnc_range
+
+    if ports:
+        return parse_ports(ports)
+    return [vnc_range(app.profile)]
+
+
+def cluster_of(app: App, inventory: Any, name: str | None) -> Any:
+    from vmwctl.firewall.hosts import target_cluster
+
+    return target_cluster(inventory, app.cluster_name(name))

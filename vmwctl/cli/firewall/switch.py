@@ -1,0 +1,49 @@
+"""What ``firewall enable`` and ``firewall disable`` share."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.options import cluster_option
+
+
+def _human(report: Any) -> str:
+    verb = "enabled" if report.enable else "disabled"
+    words = {"changed": verb, "unchanged": f"already {verb}",
+             "planned": f"would be {verb}", "failed": "FAILED", "skipped": "skipped"}
+    lines = [f"{h.host}: {words[h.outcome]}" + (f" ({h.reason})" if h.reason else "")
+             for h in report.hosts]
+    return f"ruleset {report.ruleset} on cluster {report.cluster}:\n" + "\n".join(
+        f"  {line}" for line in lines)
+
+
+def switch_command(name: str, enable: bool) -> click.Command:
+    word = "Enable" if enable else "Disable"
+
+    @click.command(name)
+    @click.option("--ruleset", "ruleset_id", required=True, metavar="ID",
+                  help="The ruleset's key, as 'esxcli network firewall ruleset list' shows it.")
+    @cluster_option
+    @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
+    @click.pass_obj
+    def command(app: App, ruleset_id: str, cluster: str | None, dry_run: bool) -> int:
+        from vmwctl.cli.firewall.shared import cluster_of
+        from vmwctl.firewall.hosts import set_ruleset
+        from vmwctl.vsphere.snapshot import read_inventory
+
+        inventory = read_inventory(app.vcenter)
+        report = set_ruleset(app.vcenter, inventory, cluster_of(app, inventory, cluster),
+                             ruleset_id, enable=enable, dry_run=dry_run)
+        app.render(report, _human)
+        for host in report.hosts:
+            if host.outcome == "failed":
+                app.out.failure(f"{host.host}: {host.reason}")
+        return 1 if report.failures else 0
+
+    command.help = (f"{word} an existing firewall ruleset on every connected host of the "
+                    "cluster (HostFirewallSystem); hosts where it already is are left alone. "
+                    "Exit status 1 when a host fails.")
+    return command

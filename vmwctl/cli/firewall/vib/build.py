@@ -1,0 +1,72 @@
+"""``vmwctl firewall vib build``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.firewall.shared import ports_option
+from vmwctl.errors import UsageError
+
+
+def _human(result: dict[str, Any]) -> str:
+    return (f"{result['path']}: {result['vib_id']}, ruleset {result['ruleset']} opens inbound "
+            f"TCP {result['ports']} ({result['size']} bytes, sha256 {result['sha256']})")
+
+
+@click.command("build")
+@click.argument("dest", type=click.Path(dir_okay=True, path_type=Path))
+@ports_option("Ports to open: ranges and single ports, e.g. 5900-6000,6101,6102,6105 "
+              "(default: the guide's 5900-6105).")
+@click.option("--from-profile", is_flag=True,
+              help="Open the profile's vnc_port .. vnc_port + vnc_port_total - 1.")
+@click.option("--ruleset-id", default="vnc", show_default=True, help="Firewall ruleset id.")
+@click.option("--name", default="vmwctl-vnc-firewall", show_default=True, help="VIB name.")
+@click.option("--version", "vib_version", default="1.0.0-1", show_default=True,
+              help="VIB version (VERSION-RELEASE); raise it for a VIB with other ports.")
+@click.option("--vendor", default="vmwctl", show_default=True, help="VIB vendor.")
+@click.pass_obj
+def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, ruleset_id: str,
+                  name: str, vib_version: str, vendor: str) -> None:
+    """Write a VIB that adds an inbound TCP firewall ruleset to ESXi hosts.
+
+    The VIB (community acceptance level, live install and removal, no
+    maintenance mode) holds etc/vmware/firewall/<ruleset-id>.xml, which ESXi
+    keeps across reboots, unlike a hand-edited rule file. The same options
+    always give the same bytes. DEST is a file, or a directory to write
+    <vib id>.vib into.
+    """
+    from vmwctl.firewall.ports import describe_ranges, parse_ports
+    from vmwctl.firewall.rules import check_ruleset_id
+    from vmwctl.firewall.vib import VibSpec, build_vib
+    from vmwctl.nova_rules import vnc_range
+
+    if ports and from_profile:
+        raise UsageError("--ports and --from-profile exclude each other; give one")
+    if from_profile:
+        ranges = [vnc_range(app.profile, guide_default=False)]
+    else:
+        ranges = parse_ports(ports or "5900-6105")
+    spec = VibSpec(check_ruleset_id(ruleset_id), ranges, name, vib_version, vendor).validate()
+    target = dest / f"{spec.vib_id}.vib" if dest.is_dir() else dest
+    if not target.parent.is_dir():
+        raise UsageError(f"{target.parent} is not a directory; create it first")
+    data = build_vib(spec)
+    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".vib-", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    app.render({"path": str(target), "vib_id": spec.vib_id, "ruleset": spec.ruleset_id,
+                "ports": describe_ranges(ranges), "size": len(data),
+                "sha256": hashlib.sha256(data).hexdigest()}, _human)

@@ -1,0 +1,90 @@
+"""``vmwctl firewall vib install``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.options import cluster_option
+
+
+def _human(report: Any) -> Any:
+    from rich.console import Group
+
+    from vmwctl.cli.firewall.status import status_table
+    from vmwctl.cli.format import table
+
+    rows = []
+    for h in report.hosts:
+        level = h.acceptance_before or "-"
+        if h.acceptance_after and h.acceptance_after != h.acceptance_before:
+            level = f"{h.acceptance_before} -> {h.acceptance_after}"
+        rows.append((h.host, level, h.install, ", ".join(h.rulesets_enabled) or "-",
+                     h.reason or "-"))
+    title = f"{report.vib_id} on cluster {report.cluster}" + (" (--dry-run)" if report.dry_run
+                                                              else "")
+    parts: list[Any] = [table(title, ("HOST", "ACCEPTANCE", "INSTALL", "RULESETS ENABLED",
+                                      "WHY"), rows,
+                              caption=f"read from {report.host_path}")]
+    if report.status is not None:
+        parts.append(status_table(report.status))
+    if report.failures:
+        parts.append(f"failed on {len(report.failures)} hosts: {', '.join(report.failures)}")
+    return Group(*parts)
+
+
+@click.command("install")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--datastore", metavar="NAME",
+              help="Datastore to upload the VIB to (default: the one every host mounts with "
+                   "the most free space).")
+@cluster_option
+@click.option("--dry-run", is_flag=True, help="Show what would happen on each host.")
+@click.option("--yes", "-y", is_flag=True,
+              help="Lower hosts' image acceptance level without asking.")
+@click.pass_obj
+def install_command(app: App, file: Path, datastore: str | None, cluster: str | None,
+                    dry_run: bool, yes: bool) -> int:
+    """Install a VIB on every connected host of the cluster, through the vSphere API.
+
+    Validates the VIB, uploads it to a datastore the hosts share, lowers each
+    host's image acceptance level to the VIB's where needed (asking first on
+    a terminal; --yes for scripts), installs it (HostPatchManager), refreshes
+    the firewall and enables the VIB's rulesets, then shows the status for the
+    VIB's ports. A host that lists the same VIB already is not reinstalled.
+    One host failing does not stop the others. Exit status 1 when a host
+    failed or still has a gap.
+    """
+    from vmwctl.cli.firewall.shared import cluster_of
+    from vmwctl.errors import UsageError
+    from vmwctl.firewall.hosts import firewall_status, install_vib
+    from vmwctl.firewall.vib import inspect_vib
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    vib = inspect_vib(file)
+    if not vib.valid:
+        raise UsageError(f"{file} is not a valid VIB: {'; '.join(vib.problems)} (see 'vmwctl "
+                         "firewall vib inspect')")
+    vc = app.vcenter
+    inventory = read_inventory(vc)
+    target = cluster_of(app, inventory, cluster)
+
+    def approve(hosts: list[str]) -> bool:
+        return app.confirm(f"Lower the image acceptance level of {len(hosts)} hosts "
+                           f"({', '.join(hosts)}) to {vib.acceptance_level}?", yes=yes)
+
+    report = install_vib(vc, inventory, target, vib, file, datastore=datastore,
+                         approve_acceptance=approve, dry_run=dry_run)
+    ports = sorted({(rule["begin"], rule["end"]) for r in vib.rulesets for rule in r.rules
+                    if rule["direction"] == "inbound" and rule["protocol"] == "tcp"})
+    if ports and not dry_run:
+        report.status = firewall_status(vc, read_inventory(vc), target, ports)
+    app.render(report, _human)
+    for host in report.hosts:
+        if host.install == "failed":
+            app.out.failure(f"{host.host}: {host.reason}")
+    gaps = report.status.hosts_with_gaps if report.status else []
+    return 1 if report.failures or gaps else 0
