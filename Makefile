@@ -27,7 +27,7 @@ lab-install:
 
 lab-up: lab-install
 	$(LAB) down
-	$(LAB) up --flat-glance
+	$(LAB) up --flat-glance --fresh
 
 lab-down:
 	$(LAB) down

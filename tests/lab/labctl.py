@@ -168,6 +168,7 @@ class LabState:
     datacenter: str = "DC0"
     glance_flat_url: str | None = None
     cloud_flat: str | None = None
+    fresh_port: int | None = None  # a second simulator in the fresh scenario (profile "fresh")
     services: list[Service] = field(default_factory=list)
 
     @property
@@ -356,26 +357,32 @@ def start_glance(state_dir: Path, name: str, *, format_match: bool,
     raise RuntimeError(f"{name} did not answer within 90 s")
 
 
+def _profile(state: LabState, name: str, port: int, comment: str) -> str:
+    return textwrap.indent(textwrap.dedent(f"""\
+        # {comment}
+        {name}:
+          vmware:
+            host_ip: {state.vcenter_host}
+            host_port: {port}
+            host_username: {state.username}
+            host_password_file: {state.password_file}
+            ca_file: {state.ca_file}
+            cluster_name: {state.cluster}
+          DEFAULT:
+            my_ip: {LAB_MY_IP}
+            reserved_host_memory_mb: 0
+          availability_zone: az1
+          openstack:
+            cloud: {state.cloud}
+        """), "  ")
+
+
 def _write_profiles(state: LabState) -> None:
-    profile = textwrap.dedent(f"""\
-        # The lab's profile, written by tests/lab/lab up.
-        default_profile: lab
-        profiles:
-          lab:
-            vmware:
-              host_ip: {state.vcenter_host}
-              host_port: {state.vcenter_port}
-              host_username: {state.username}
-              host_password_file: {state.password_file}
-              ca_file: {state.ca_file}
-              cluster_name: {state.cluster}
-            DEFAULT:
-              my_ip: {LAB_MY_IP}
-              reserved_host_memory_mb: 0
-            availability_zone: az1
-            openstack:
-              cloud: {state.cloud}
-        """)
+    profile = ("# The lab's profiles, written by tests/lab/lab up.\ndefault_profile: lab\n"
+               "profiles:\n" + _profile(state, "lab", state.vcenter_port, "The lab's vCenter."))
+    if state.fresh_port:
+        profile += _profile(state, "fresh", state.fresh_port, "The fresh scenario: a cluster "
+                            "that still lacks what the guide asks for.")
     config = Path(state.config_file)
     config.write_text(profile)
     config.chmod(0o600)
@@ -390,7 +397,8 @@ def _cloud(url: str) -> dict:
 
 
 def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance: bool = False,
-       vcsim_args: list[str] | None = None, tie_to_parent: bool = False) -> LabState:
+       vcsim_args: list[str] | None = None, tie_to_parent: bool = False,
+       fresh: bool = False) -> LabState:
     """Install what is missing, start the services, write the lab's profile."""
     state_dir = (state_dir or default_state_dir()).resolve()
     existing = load_state(state_dir)
@@ -402,7 +410,8 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
     # Every lab starts from a known state: no images, datastores or logs of a previous one.
-    for leftover in ("glance", "glance-flat", "vcsim-datastores", "vcsim-slow-datastores"):
+    for leftover in ("glance", "glance-flat", "vcsim-datastores", "vcsim-slow-datastores",
+                     "vcsim-fresh-datastores"):
         shutil.rmtree(state_dir / leftover, ignore_errors=True)
     for log_file in state_dir.glob("*.log"):
         log_file.unlink()
@@ -422,6 +431,13 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
             flat = start_glance(state_dir, "glance-flat", format_match=False,
                                 tie_to_parent=tie_to_parent)
             services.append(flat)
+        fresh_port = None
+        if fresh:
+            second, fresh_ready = start_vcsim(state_dir, "fresh", tie_to_parent=tie_to_parent,
+                                              name="vcsim-fresh")
+            services.append(second)
+            fresh_port = int(fresh_ready["url"].split("//", 1)[1].split("/", 1)[0]
+                             .rsplit(":", 1)[1])
     except BaseException:
         for service in services:
             stop_process(service.pid)
@@ -434,7 +450,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         config_file=str(state_dir / "vmwctl.yaml"), clouds_file=str(state_dir / "clouds.yaml"),
         cloud=LAB_CLOUD, glance_url=glance.url, datastores=ready["datastores"],
         glance_flat_url=flat.url if flat else None, cloud_flat=LAB_CLOUD_FLAT if flat else None,
-        services=services)
+        fresh_port=fresh_port, services=services)
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state
@@ -498,6 +514,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="also start a Glance that accepts raw (flat) data as vmdk")
     start.add_argument("--vcsim-arg", action="append", default=[], metavar="ARG",
                        help="extra simulator flag, e.g. --vcsim-arg=-host=32 (repeatable)")
+    start.add_argument("--fresh", action="store_true",
+                       help="also start a simulator in the fresh scenario (profile 'fresh')")
     sub.add_parser("down", help="stop the lab")
     sub.add_parser("status", help="show what runs")
     sub.add_parser("env", help="print shell exports that point vmwctl at the lab")
@@ -507,7 +525,7 @@ def main(argv: list[str] | None = None) -> int:
             install()
         elif args.command == "up":
             state = up(args.dir, scenario=args.scenario, flat_glance=args.flat_glance,
-                       vcsim_args=args.vcsim_arg)
+                       vcsim_args=args.vcsim_arg, fresh=args.fresh)
             log(f"vCenter {state.vcenter_url} ({state.scenario}), Glance {state.glance_url}")
             log(f"profile {state.config_file}; use: eval \"$(tests/lab/lab env)\"")
         elif args.command == "down":

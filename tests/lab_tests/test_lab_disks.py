@@ -83,21 +83,6 @@ def create_disk(vc, name: str, capacity_kb: int, adapter: str = "lsiLogic",
     return wait_for_task(vc, task, what=f"creating {name}")
 
 
-@pytest.fixture
-def sim(simulator):
-    return simulator()
-
-
-@pytest.fixture
-def vc(sim):
-    return sim.connect()
-
-
-@pytest.fixture
-def ds_dir(sim) -> Path:
-    return Path(sim.datastores[DS])
-
-
 # ------------------------------------------------------------------ CopyVirtualDisk
 
 @pytest.mark.parametrize(("subformat", "adapter"), [("monolithicSparse", "ide"),

@@ -63,6 +63,8 @@ func main() {
 	flag.StringVar(&state.AboutVersion, "about-version", "", "the version the endpoint reports, e.g. 5.0.0")
 	flag.StringVar(&state.APIType, "api-type", "", "the API type the endpoint reports: VirtualCenter or HostAgent")
 	flag.StringVar(&state.HostVersion, "host-version", "", "the ESXi version every host reports, e.g. 7.0.3")
+	flag.Var(&state.SecureBootHosts, "secure-boot-host", "host NAME with UEFI secure boot: its acceptance level cannot drop below partner (repeatable)")
+	flag.StringVar(&state.Acceptance, "acceptance", "", "every host's image acceptance level: vmware_certified, vmware_accepted, partner (default) or community")
 	flag.Parse()
 
 	apply, ok := scenarios[*scenario]

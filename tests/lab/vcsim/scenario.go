@@ -28,6 +28,8 @@ type State struct {
 	AboutVersion          string
 	APIType               string
 	HostVersion           string
+	Acceptance            string   // every host's image acceptance level
+	SecureBootHosts       listFlag // hosts whose acceptance level cannot drop below partner
 }
 
 type listFlag []string
@@ -138,7 +140,8 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 	if s.AboutVersion != "" || s.APIType != "" {
 		setAbout(s.AboutVersion, s.APIType)
 	}
-	return nil
+	// After separateFirewalls: it wraps each host's firewall system.
+	return installHostSoftware(s.Acceptance, s.SecureBootHosts)
 }
 
 func datastoreNamed(name string) (*simulator.Datastore, error) {

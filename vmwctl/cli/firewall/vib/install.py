@@ -27,8 +27,7 @@ def _human(report: Any) -> Any:
     title = f"{report.vib_id} on cluster {report.cluster}" + (" (--dry-run)" if report.dry_run
                                                               else "")
     parts: list[Any] = [table(title, ("HOST", "ACCEPTANCE", "INSTALL", "RULESETS ENABLED",
-                                      "WHY"), rows,
-                              caption=f"read from {report.host_path}")]
+                                      "WHY"), rows), f"the hosts read it from {report.host_path}"]
     if report.status is not None:
         parts.append(status_table(report.status))
     if report.failures:
