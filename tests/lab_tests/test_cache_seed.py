@@ -17,73 +17,13 @@ import time
 from pathlib import Path
 
 import pytest
-import yaml
 from faultproxy import FaultProxy
-
-from vmwctl.config import load_profile
-from vmwctl.images.glance import open_image_service
+from labimages import iso_image, profile_for, raw_disk, same_disk, upload, vmdk
 
 pytestmark = pytest.mark.lab
 
 CACHE = "192.0.2.10_base"
 DS = "LocalDS_0"
-
-
-def raw_disk(tmp_path: Path, size: int = 3 << 20) -> Path:
-    path = tmp_path / "disk.raw"
-    data = bytearray(size)
-    for offset in range(0, size, 256 << 10):  # data here and there, holes between
-        data[offset:offset + (64 << 10)] = os.urandom(64 << 10)
-    path.write_bytes(bytes(data))
-    return path
-
-
-def iso_image(path: Path, size: int = 1 << 20) -> Path:
-    """Random data behind an ISO 9660 primary volume descriptor (Glance inspects uploads)."""
-    data = bytearray(os.urandom(size))
-    descriptor = bytearray(2048)
-    descriptor[0:7] = b"\x01CD001\x01"
-    descriptor[128:132] = (2048).to_bytes(2, "little") + (2048).to_bytes(2, "big")
-    descriptor[80:88] = (size // 2048).to_bytes(4, "little") + (size // 2048).to_bytes(4, "big")
-    data[32768:34816] = descriptor
-    path.write_bytes(bytes(data))
-    return path
-
-
-def vmdk(raw: Path, subformat: str) -> Path:
-    out = raw.with_name(f"disk-{subformat}.vmdk")
-    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o",
-                    f"subformat={subformat}", str(raw), str(out)], check=True)
-    return out
-
-
-def same_disk(raw: Path, cached: Path) -> bool:
-    result = subprocess.run(["qemu-img", "compare", "-q", "-f", "raw", "-F", "vmdk", str(raw),
-                             str(cached)], capture_output=True, text=True)
-    return result.returncode == 0
-
-
-def profile_for(sim, tmp_path: Path, name: str, *, cloud: str | None = None,
-                port: int | None = None) -> Path:
-    config = yaml.safe_load(Path(sim.config).read_text())
-    profile = config["profiles"]["sim"]
-    if cloud:
-        profile["openstack"]["cloud"] = cloud
-    if port:
-        profile["vmware"]["host_port"] = port
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
-
-
-def upload(config: Path, data: Path, name: str, disk_format: str = "vmdk",
-           **properties: str) -> str:
-    service = open_image_service(load_profile(str(config), "sim", os.environ), os.environ)
-    image = service.create(name, properties, disk_format=disk_format)
-    with data.open("rb") as handle:
-        service.upload(image["id"], iter(lambda: handle.read(1 << 20), b""))
-    return image["id"]
 
 
 def leftovers(root: Path) -> list[str]:

@@ -36,6 +36,7 @@ COMMANDS = {
     "image": "vmwctl.cli.image:image",
     "profile": "vmwctl.cli.profile:profile",
     "role": "vmwctl.cli.role:role",
+    "vm": "vmwctl.cli.vm:vm",
 }
 
 

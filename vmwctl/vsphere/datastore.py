@@ -117,6 +117,18 @@ class DatastoreFiles:
         self._run(f"moving disk {source} to {destination}", lambda: manager.MoveVirtualDisk_Task(
             str(source), self.datacenter, str(destination), self.datacenter, False))
 
+    def extend_disk(self, path: DatastorePath, capacity_kb: int) -> None:
+        """ExtendVirtualDisk_Task without eager zeroing, as Nova extends root disks."""
+        manager = self.vc.content.virtualDiskManager
+        self._run(f"extending {path} to {capacity_kb} KB", lambda: manager.ExtendVirtualDisk_Task(
+            str(path), self.datacenter, capacity_kb, False))
+
+    def delete_disk(self, path: DatastorePath) -> None:
+        """DeleteVirtualDisk_Task: the descriptor and its extents."""
+        manager = self.vc.content.virtualDiskManager
+        self._run(f"deleting disk {path}",
+                  lambda: manager.DeleteVirtualDisk_Task(str(path), self.datacenter))
+
     def create_disk(self, path: DatastorePath, *, capacity_kb: int, adapter_type: str,
                     disk_type: str) -> None:
         from pyVmomi import vim

@@ -113,6 +113,7 @@ class VirtualMachine:
     vmwctl_marker: str | None
     vnc_port: str | None
     template: bool = False
+    path: str | None = None  # config.files.vmPathName: [ds] folder/name.vmx
 
 
 @dataclass

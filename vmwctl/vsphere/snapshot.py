@@ -31,7 +31,7 @@ PROPERTIES: dict[type, list[str]] = {
     vim.Datastore: ["summary", "host", "browser", "parent"],
     vim.Network: ["name"],
     vim.VirtualMachine: ["name", "runtime.host", "datastore", "runtime.powerState",
-                         "config.template",
+                         "config.template", "config.files.vmPathName",
                          *[f'config.extraConfig["{key}"]' for key in _VM_KEYS]],
 }
 
@@ -147,7 +147,8 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             nova_uuid=_option(record, model.NOVA_VM_KEY),
             vmwctl_marker=_option(record, model.VMWCTL_VM_KEY),
             vnc_port=_option(record, model.VNC_PORT_KEY),
-            template=bool(record.get("config.template")))
+            template=bool(record.get("config.template")),
+            path=record.get("config.files.vmPathName"))
 
 
 def read_firewalls(vc: VCenter, inventory: model.Inventory, hosts: Iterable[model.Host]) -> None:

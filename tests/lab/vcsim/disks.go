@@ -10,10 +10,12 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25/methods"
+	"github.com/vmware/govmomi/vim25/mo"
 	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
@@ -27,7 +29,9 @@ import (
 //     extent renamed to the destination's -flat, as ESXi does;
 //   - MoveVirtualDisk_Task renames the extent in a moved descriptor too;
 //   - CreateVirtualDisk_Task writes a real disk of spec.capacityKb: a
-//     descriptor naming <name>-flat.vmdk, and that extent.
+//     descriptor naming <name>-flat.vmdk, and that extent;
+//   - ExtendVirtualDisk_Task (which 0.24.2 lacks) grows such a disk: the
+//     extent, sparse, and the descriptor's sector count and geometry.
 //
 // qemu-img does the conversions (monolithicFlat: the layout of an ESX disk).
 // Faults carry a host's message; 0.24.2's tasks give the fault's Go type name.
@@ -74,11 +78,18 @@ func systemError(message string) *diskError {
 	return &diskError{fault: &types.SystemError{Reason: message}, message: message}
 }
 
-// run runs op as a simulator Task, as 0.24.2's methods do, then gives the
-// task's error the fault's message.
+// run runs op as a simulator Task of the manager (see runTask).
 func (m *LabDiskManager) run(name string, op func() (types.AnyType, *diskError)) types.ManagedObjectReference {
+	return runTask(m, name, op)
+}
+
+// runTask runs op as a simulator Task on obj, as 0.24.2's methods do, then
+// gives the task's error the fault's message (0.24.2's is the fault's Go
+// type name). An entity's task names it by its name, as vCenter does; the
+// caller must not hold obj's lock.
+func runTask(obj mo.Reference, name string, op func() (types.AnyType, *diskError)) types.ManagedObjectReference {
 	var failure *diskError
-	task := simulator.CreateTask(m, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
+	task := simulator.CreateTask(obj, name, func(*simulator.Task) (types.AnyType, types.BaseMethodFault) {
 		result, err := op()
 		if err != nil {
 			failure = err
@@ -86,6 +97,9 @@ func (m *LabDiskManager) run(name string, op func() (types.AnyType, *diskError))
 		}
 		return result, nil
 	})
+	if entity, ok := obj.(mo.Entity); ok {
+		simulator.Map.WithLock(obj, func() { task.Info.EntityName = entity.Entity().Name })
+	}
 	ref := task.Run()
 	if failure != nil {
 		simulator.Map.Update(task, []types.PropertyChange{{
@@ -123,6 +137,13 @@ func (m *LabDiskManager) CreateVirtualDiskTask(ctx *simulator.Context, req *type
 		return req.Name, nil
 	})
 	return &methods.CreateVirtualDisk_TaskBody{Res: &types.CreateVirtualDisk_TaskResponse{Returnval: ref}}
+}
+
+func (m *LabDiskManager) ExtendVirtualDiskTask(_ *simulator.Context, req *types.ExtendVirtualDisk_Task) soap.HasFault {
+	ref := m.run("extendVirtualDisk", func() (types.AnyType, *diskError) {
+		return nil, extendDisk(req)
+	})
+	return &methods.ExtendVirtualDisk_TaskBody{Res: &types.ExtendVirtualDisk_TaskResponse{Returnval: ref}}
 }
 
 // diskFiles are the two files of a disk: "[ds] dir/x.vmdk" and x-flat.vmdk.
@@ -466,4 +487,146 @@ func createDisk(dc *types.ManagedObjectReference, name string, spec *types.FileB
 		_ = os.Remove(disk.flat)
 	}
 	return err
+}
+
+// anyExtent is any extent line of a descriptor; flatExtent a read-write flat
+// one: RW <sectors> FLAT "<file>" 0 (qemu-img), or RW <sectors> VMFS "<file>"
+// (ESXi).
+var (
+	anyExtent  = regexp.MustCompile(`(?m)^\s*(?:RW|RDONLY|NOACCESS)\s+\d+\s+\S+`)
+	flatExtent = regexp.MustCompile(`(?m)^([ \t]*RW[ \t]+)(\d+)([ \t]+(?:FLAT|VMFS)[ \t]+"([^"/]+)"(?:[ \t]+0)?[ \t\r]*)$`)
+	cylinders  = regexp.MustCompile(`(?m)^(\s*ddb\.geometry\.cylinders\s*=\s*")(\d+)(")`)
+	heads      = regexp.MustCompile(`(?m)^\s*ddb\.geometry\.heads\s*=\s*"(\d+)"`)
+	sectors    = regexp.MustCompile(`(?m)^\s*ddb\.geometry\.sectors\s*=\s*"(\d+)"`)
+)
+
+// maxDiskKb is the largest virtual disk on VMFS: 62 TB.
+const maxDiskKb = 62 << 30
+
+// onlyFlat is the fault for a disk the lab cannot extend.
+func onlyFlat(name, what string) *diskError {
+	return &diskError{
+		fault: &types.NotSupported{},
+		message: fmt.Sprintf("The lab only extends ESX flat disks (a descriptor and one -flat extent, "+
+			"as CopyVirtualDisk and CreateVirtualDisk write them); %s is %s", name, what),
+	}
+}
+
+// siblingPath is the datastore path of file in the folder of the disk name.
+func siblingPath(name, file string) string {
+	i := strings.LastIndexAny(name, "/]")
+	if i < 0 {
+		return file
+	}
+	if name[i] == ']' {
+		return name[:i+1] + " " + file
+	}
+	return name[:i+1] + file
+}
+
+// extendDisk grows a descriptor and its flat extent to newCapacityKb: the
+// extent is lengthened (sparse, so it reads as zeros, and eagerZero changes
+// nothing), then the descriptor's extent and ddb.geometry.cylinders give the
+// new size (cylinders = sectors / (heads * sectors per track), as qemu-img
+// computes them). A capacity not larger than the disk's is refused with
+// InvalidArgument on newCapacityKb, as a host refuses a shrink.
+func extendDisk(req *types.ExtendVirtualDisk_Task) *diskError {
+	disk, err := resolveDisk(req.Datacenter, req.Name)
+	if err != nil {
+		return err
+	}
+	info, statErr := os.Stat(disk.descriptor)
+	if statErr != nil || !info.Mode().IsRegular() {
+		return fileNotFound(disk.name)
+	}
+	sparse, readErr := isSparse(disk.descriptor)
+	if readErr != nil {
+		return systemError(fmt.Sprintf("Cannot read %s: %v", disk.name, readErr))
+	}
+	if sparse {
+		return onlyFlat(disk.name, "a hosted sparse disk (one file)")
+	}
+	if info.Size() > maxDescriptor {
+		return onlyFlat(disk.name, "not a text descriptor")
+	}
+	text, readErr := os.ReadFile(disk.descriptor)
+	if readErr != nil {
+		return systemError(fmt.Sprintf("Cannot read %s: %v", disk.name, readErr))
+	}
+	extents := anyExtent.FindAll(text, -1)
+	match := flatExtent.FindSubmatchIndex(text)
+	if len(extents) != 1 || match == nil {
+		return onlyFlat(disk.name, fmt.Sprintf("a descriptor of %d extents, not one read-write flat extent", len(extents)))
+	}
+	oldSectors, parseErr := strconv.ParseInt(string(text[match[4]:match[5]]), 10, 64)
+	if parseErr != nil {
+		return onlyFlat(disk.name, "a descriptor whose extent size cannot be read")
+	}
+	extent := string(text[match[8]:match[9]])
+	flat := filepath.Join(filepath.Dir(disk.descriptor), extent)
+	flatInfo, statErr := os.Stat(flat)
+	if statErr != nil || !flatInfo.Mode().IsRegular() {
+		return fileNotFound(siblingPath(disk.name, extent))
+	}
+	if req.NewCapacityKb > maxDiskKb {
+		return invalidArgument("newCapacityKb", fmt.Sprintf(
+			"A specified parameter was not correct: newCapacityKb (%d KB is more than the 62 TB a VMFS disk can hold)",
+			req.NewCapacityKb))
+	}
+	newSectors := req.NewCapacityKb * 2
+	if newSectors <= oldSectors {
+		return invalidArgument("newCapacityKb", fmt.Sprintf(
+			"A specified parameter was not correct: newCapacityKb (%d KB is not larger than the disk's capacity, %d KB; "+
+				"a disk cannot shrink)", req.NewCapacityKb, oldSectors/2))
+	}
+
+	descriptor := append(append(append([]byte{}, text[:match[4]]...), strconv.FormatInt(newSectors, 10)...), text[match[5]:]...)
+	h, hOK := geometryValue(heads, descriptor)
+	spt, sOK := geometryValue(sectors, descriptor)
+	if hOK && sOK && h > 0 && spt > 0 {
+		descriptor = cylinders.ReplaceAll(descriptor, []byte("${1}"+strconv.FormatInt(newSectors/(h*spt), 10)+"${3}"))
+	}
+
+	oldSize := flatInfo.Size()
+	if oldSize < newSectors*512 {
+		if err := os.Truncate(flat, newSectors*512); err != nil {
+			return systemError(fmt.Sprintf("Cannot extend %s: %v", siblingPath(disk.name, extent), err))
+		}
+	}
+	if err := replaceFile(disk.descriptor, descriptor, info.Mode().Perm()); err != nil {
+		_ = os.Truncate(flat, oldSize)
+		return systemError(fmt.Sprintf("Cannot write %s: %v", disk.name, err))
+	}
+	return nil
+}
+
+func geometryValue(re *regexp.Regexp, descriptor []byte) (int64, bool) {
+	match := re.FindSubmatch(descriptor)
+	if match == nil {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(string(match[1]), 10, 64)
+	return n, err == nil
+}
+
+// replaceFile writes data to a new file next to file, then renames it over
+// file: the descriptor is the old one or the new one, never half written.
+func replaceFile(file string, data []byte, perm os.FileMode) error {
+	tmp, err := os.CreateTemp(filepath.Dir(file), ".extend-")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(perm); err != nil {
+		_ = tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), file)
 }

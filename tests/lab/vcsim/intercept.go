@@ -15,8 +15,11 @@ import (
 //     so the lab applies it (enabled, default behaviour, vMotion rate, VM
 //     behaviour overrides) with modify semantics, then the simulator answers;
 //   - an NFC upload (PUT or POST under /nfc/) writes the imported disk, which
-//     0.24.2 discards (see nfcUpload).
-func intercept(next http.Handler) http.Handler {
+//     0.24.2 discards (see nfcUpload);
+//   - a call that a -fail-method asks to fail is answered with the injected
+//     fault, and not executed (see faultInjector);
+//   - with -guest-tools, a powered-on VM's guest reports in later (guestTools).
+func intercept(next http.Handler, faults *faultInjector, guest *guestTools) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.HasPrefix(r.URL.Path, "/nfc/") {
 			nfcUpload(next, w, r)
@@ -30,8 +33,14 @@ func intercept(next http.Handler) http.Handler {
 			}
 			r.Body = io.NopCloser(bytes.NewReader(data))
 			if method, err := simulator.UnmarshalBody(types.TypeFunc(), data); err == nil {
+				if faults.answer(w, method) {
+					return
+				}
 				if req, ok := method.Body.(*types.ReconfigureComputeResource_Task); ok {
 					applyDRS(req)
+				}
+				if req, ok := method.Body.(*types.PowerOnVM_Task); ok {
+					defer guest.poweredOn(req)
 				}
 			}
 		}

@@ -21,6 +21,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
@@ -65,6 +66,10 @@ func main() {
 	flag.StringVar(&state.HostVersion, "host-version", "", "the ESXi version every host reports, e.g. 7.0.3")
 	flag.Var(&state.SecureBootHosts, "secure-boot-host", "host NAME with UEFI secure boot: its acceptance level cannot drop below partner (repeatable)")
 	flag.StringVar(&state.Acceptance, "acceptance", "", "every host's image acceptance level: vmware_certified, vmware_accepted, partner (default) or community")
+	var failMethods listFlag
+	guestAfter := flag.Float64("guest-tools", -1, "seconds after power-on when a VM's guest reports Tools running, a heartbeat and an IP (default: never)")
+	flag.Var(&failMethods, "fail-method", "METHOD or METHOD:N: fail every call of the method, or only its N-th (from 1), "+
+		"with a SystemError; a _Task method returns a task that fails (repeatable)")
 	flag.Parse()
 
 	apply, ok := scenarios[*scenario]
@@ -82,6 +87,10 @@ func main() {
 		log.Fatalf("loading TLS certificate: %v", err)
 	}
 	delays, err := parseMethodDelay(*methodDelay)
+	if err != nil {
+		log.Fatal(err)
+	}
+	faults, err := newFaultInjector(failMethods, *delay, delays)
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -116,7 +125,11 @@ func main() {
 	model.DelayConfig.Delay = *delay
 	model.DelayConfig.MethodDelay = delays
 	server := model.Service.NewServer()
-	server.Config.Handler = intercept(server.Config.Handler)
+	var guest *guestTools
+	if *guestAfter >= 0 {
+		guest = &guestTools{after: time.Duration(*guestAfter * float64(time.Second))}
+	}
+	server.Config.Handler = intercept(server.Config.Handler, faults, guest)
 
 	serverURL := *server.URL
 	serverURL.User = nil

@@ -1,0 +1,107 @@
+"""``vmwctl vm spawn``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.options import cluster_option
+
+
+def _human(report: Any) -> Any:
+    from rich.console import Group
+
+    from vmwctl.cli.format import details, table
+
+    rows = [(s.name, f"{s.seconds:.2f} s", s.requests, s.detail) for s in report.steps]
+    parts: list[Any] = [
+        table(f"Spawn of {report.image_name or report.image_id}",
+              ("STEP", "TIME", "REQUESTS", "DETAIL"), rows),
+        details([("VM", f"{report.name} ({report.moid})"),
+                 ("Host", report.host or "-"),
+                 ("Datastore", report.datastore or "-"),
+                 ("Disk", report.disk or "-"),
+                 ("Parent disk", report.parent_disk or "-"),
+                 ("ISO", report.iso or "-"),
+                 ("Network", f"{report.network or '-'} ({report.vif_model})"),
+                 ("Adapter", report.adapter_type),
+                 ("Guest OS", report.os_type),
+                 ("VNC", report.vnc or "-"),
+                 ("Power", report.power_state or "-"),
+                 ("Guest", report.guest or "-")]),
+    ]
+    parts.extend(f"note: {n}" for n in report.notes)
+    return Group(*parts)
+
+
+@click.command("spawn")
+@click.argument("image")
+@click.option("--name", help="VM name after the 'vmwctl-' prefix (default: the image's name "
+                             "and a random suffix).")
+@click.option("--cpus", type=click.IntRange(1, 128), default=1, show_default=True)
+@click.option("--memory-mb", type=click.IntRange(4), default=512, show_default=True,
+              help="Memory, a multiple of 4 as Nova requires.")
+@click.option("--root-gb", type=click.IntRange(0), default=0, show_default=True,
+              help="Root disk size (0: the image's size, as a flavor with root_gb 0).")
+@click.option("--network", metavar="PORTGROUP",
+              help="Port group for the NIC (default: vmware.integration_bridge).")
+@click.option("--linked-clone/--full-clone", default=None,
+              help="Override the image's img_linked_clone and the profile's use_linked_clone.")
+@click.option("--datastore", metavar="NAME", help="Datastore (default: the one Nova picks).")
+@cluster_option
+@click.option("--vnc/--no-vnc", default=True, show_default=True,
+              help="Configure a VNC port as Nova does.")
+@click.option("--no-power-on", is_flag=True, help="Leave the VM powered off.")
+@click.option("--wait", "wait_seconds", type=click.IntRange(0), default=0, metavar="SECONDS",
+              help="Wait for VMware Tools to report a heartbeat or an IP address.")
+@click.option("--keep-on-failure", is_flag=True, help="Keep a partly built VM for inspection.")
+@click.pass_obj
+def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: int,
+                  root_gb: int, network: str | None, linked_clone: bool | None,
+                  datastore: str | None, cluster: str | None, vnc: bool, no_power_on: bool,
+                  wait_seconds: int, keep_on_failure: bool) -> int:
+    """Boot an image on the cluster step by step, as Nova's spawn does.
+
+    The image's properties decide the disk type, adapter (IDE or a SCSI
+    model), guest OS, NIC model and linked clone, with Nova's defaults and
+    legacy names. Steps, in Nova's order: datastore, inventory folder,
+    CreateVM, VNC port, the image in the cache, the root disk (linked clone
+    of the sized cached copy, full copy, or CD-ROM and blank disk for ISOs),
+    power on. Each step prints its time; a failed step names its vSphere
+    fault, and the partly built VM is removed unless --keep-on-failure.
+    The VM is vmwctl's (name prefix vmwctl-, folder vmwctl, its own
+    extraConfig marker), never Nova's.
+    """
+    from vmwctl.cache.seed import seed_source
+    from vmwctl.cli.firewall.shared import cluster_of
+    from vmwctl.errors import UsageError
+    from vmwctl.images.glance import properties_of
+    from vmwctl.images.properties import nova_view
+    from vmwctl.spawn.run import Spawner, SpawnRequest
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    record = app.images.find(image)
+    view = nova_view(properties_of(record), disk_format=record.get("disk_format"),
+                     container_format=record.get("container_format"))
+    if view.problems:
+        raise UsageError(f"image {record['id']} cannot boot on Nova's VMware driver: "
+                         f"{view.problems[0]} ('vmwctl image list' shows all)")
+    source = seed_source(record)
+    vc = app.vcenter
+    inventory = read_inventory(vc)
+    target = cluster_of(app, inventory, cluster)
+    request = SpawnRequest(image=record, view=view, source=source, name=name, cpus=cpus,
+                           memory_mb=memory_mb, root_gb=root_gb, network=network,
+                           linked_clone=linked_clone, datastore=datastore, vnc=vnc,
+                           power_on=not no_power_on, wait_seconds=wait_seconds,
+                           keep_on_failure=keep_on_failure)
+    def heard(step: Any) -> None:
+        mark = "ok" if step.outcome == "done" else step.outcome.upper()
+        app.out.info(f"{step.name:<22} {mark:<6} {step.seconds:6.2f} s  {step.detail}")
+
+    spawner = Spawner(vc, inventory, app.profile, target, download=app.images.download,
+                      on_step=heard, progress=app.out.progress)
+    app.render(spawner.spawn(request), _human)
+    return 0

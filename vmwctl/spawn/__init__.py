@@ -1,0 +1,1 @@
+"""Spawning, listing and deleting test VMs as Nova's spawn builds instances."""

@@ -1,0 +1,198 @@
+"""``vm list`` and ``vm delete``: the VMs vmwctl spawned, and only those removed.
+
+Destroying follows Nova's destroy: power off, UnregisterVM, then delete the
+VM's own datastore folder whole. A linked clone's parent (the cached image)
+lives in the cache folder, not in the VM's folder, so it is never touched.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from vmwctl.errors import OperationFailed, UsageError, VmwctlError
+from vmwctl.spawn.spec import Marker
+from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.model import Inventory, VirtualMachine
+from vmwctl.vsphere.session import VCenter
+
+_DURATION = re.compile(r"^(\d+)\s*([smhdw]?)$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """'90m', '2h', '3d', '1w' or seconds."""
+    match = _DURATION.match(text.strip().lower())
+    if not match:
+        raise UsageError(f"--older-than {text!r}: give a number with s, m, h, d or w, e.g. 2h")
+    return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def owner(vm: VirtualMachine) -> str:
+    if vm.vmwctl_marker is not None:
+        return "vmwctl"
+    if vm.nova_uuid is not None:
+        return "nova"
+    return "other"
+
+
+@dataclass
+class VmRow:
+    name: str
+    moid: str
+    owner: str  # vmwctl | nova | other
+    power_state: str | None
+    host: str | None
+    datastores: list[str]
+    folder: str | None
+    vnc_port: str | None
+    image_id: str | None
+    created: str | None
+    age_seconds: int | None
+    nova_uuid: str | None = None
+
+
+@dataclass
+class VmListing:
+    """JSON keys documented in docs/vm.md."""
+
+    all: bool
+    vms: list[VmRow] = field(default_factory=list)
+
+
+def _row(inventory: Inventory, vm: VirtualMachine, now: dt.datetime) -> VmRow:
+    marker = Marker.load(vm.vmwctl_marker)
+    created, age = None, None
+    if marker is not None:
+        created = marker.created
+        try:
+            stamp = dt.datetime.strptime(marker.created, "%Y-%m-%dT%H:%M:%SZ").replace(
+                tzinfo=dt.UTC)
+            age = int((now - stamp).total_seconds())
+        except ValueError:
+            pass
+    folder = str(DatastorePath.parse(vm.path).parent) if vm.path else None
+    return VmRow(vm.name, vm.moid, owner(vm), vm.power_state,
+                 inventory.hosts[vm.host].name if vm.host in inventory.hosts else None,
+                 sorted(inventory.datastores[d].name for d in vm.datastores
+                        if d in inventory.datastores), folder, vm.vnc_port,
+                 marker.image if marker else None, created, age, vm.nova_uuid)
+
+
+def list_vms(inventory: Inventory, *, everything: bool, now: dt.datetime) -> VmListing:
+    rows = [_row(inventory, vm, now) for vm in inventory.vms.values() if not vm.template]
+    if not everything:
+        rows = [r for r in rows if r.owner == "vmwctl"]
+    order = {"vmwctl": 0, "nova": 1, "other": 2}
+    rows.sort(key=lambda r: (order[r.owner], r.name))
+    return VmListing(everything, rows)
+
+
+def destroy(vc: VCenter, inventory: Inventory, vm: Any, name: str) -> None:
+    """Nova's destroy: power off, unregister, delete the VM's own folder."""
+    from vmwctl.cache.purge import datastore_files
+    from vmwctl.vsphere.inventory import read_paths
+    from vmwctl.vsphere.tasks import run_task
+
+    state = read_paths(vc, vm, ("runtime.powerState", "config.files.vmPathName"))
+    path = state.get("config.files.vmPathName")
+    if str(state.get("runtime.powerState")) == "poweredOn":
+        try:
+            run_task(vc, f"powering off {name}", lambda: vm.PowerOffVM_Task())
+        except OperationFailed as exc:
+            if "InvalidPowerState" not in exc.message:
+                raise
+    folder = _own_folder(path, name)
+    _unregister(vm, name)
+    if folder is None:
+        return
+    ds = next((d for d in inventory.datastores.values() if d.name == folder.datastore), None)
+    if ds is not None:
+        datastore_files(vc, inventory, ds).delete(folder)
+
+
+def _unregister(vm: Any, name: str) -> None:
+    from pyVmomi import vmodl
+
+    from vmwctl.vsphere.session import fault_message
+
+    try:
+        vm.UnregisterVM()
+    except vmodl.MethodFault as fault:
+        raise OperationFailed(f"unregistering {name} failed: {fault_message(fault)}") from None
+
+
+def _own_folder(path: str | None, name: str) -> DatastorePath | None:
+    """The VM's folder, only when it is a folder of its own (never a datastore root)."""
+    if not path:
+        return None
+    folder = DatastorePath.parse(path).parent
+    if not folder.path or "/" in folder.path:
+        return None  # the root, or nested somewhere it does not own alone
+    return folder
+
+
+@dataclass
+class DeleteItem:
+    name: str
+    outcome: str  # planned | deleted | failed
+    reason: str = ""
+    folder: str | None = None
+
+
+@dataclass
+class DeleteReport:
+    """JSON keys documented in docs/vm.md."""
+
+    dry_run: bool
+    vms: list[DeleteItem] = field(default_factory=list)
+
+    @property
+    def failures(self) -> int:
+        return sum(1 for v in self.vms if v.outcome == "failed")
+
+
+def select_for_delete(inventory: Inventory, names: list[str],
+                      older_than: dt.timedelta | None, now: dt.datetime) -> list[VirtualMachine]:
+    """The named VMs, or vmwctl's VMs older than ``older_than``; refuses any not vmwctl's."""
+    if not names and older_than is None:
+        raise UsageError("name the VMs to delete, or pass --older-than DURATION")
+    chosen: list[VirtualMachine] = []
+    if names:
+        for name in names:
+            found = [vm for vm in inventory.vms.values() if vm.name == name]
+            if not found:
+                raise UsageError(f"no VM named {name!r}; 'vmwctl vm list' shows vmwctl's VMs")
+            for vm in found:
+                if owner(vm) != "vmwctl":
+                    who = "Nova's (it carries nvp.vm-uuid)" if owner(vm) == "nova" else \
+                        "not vmwctl's (no vmwctl.spawned marker)"
+                    raise UsageError(f"VM {name!r} is {who}: 'vmwctl vm delete' removes only "
+                                     "VMs vmwctl spawned; nothing deleted")
+                chosen.append(vm)
+    else:
+        chosen = [vm for vm in inventory.vms.values() if owner(vm) == "vmwctl"]
+    if older_than is not None:
+        rows = {vm.moid: _row(inventory, vm, now) for vm in chosen}
+        chosen = [vm for vm in chosen if rows[vm.moid].age_seconds is not None
+                  and rows[vm.moid].age_seconds > older_than.total_seconds()]
+    return sorted(chosen, key=lambda vm: vm.name)
+
+
+def delete_vms(vc: VCenter, inventory: Inventory, vms: list[VirtualMachine], *,
+               dry_run: bool) -> DeleteReport:
+    report = DeleteReport(dry_run)
+    for vm in vms:
+        folder = _own_folder(vm.path, vm.name)
+        item = DeleteItem(vm.name, "planned", folder=str(folder) if folder else None)
+        report.vms.append(item)
+        if dry_run:
+            continue
+        try:
+            destroy(vc, inventory, inventory.refs[vm.moid], vm.name)
+            item.outcome = "deleted"
+        except VmwctlError as exc:
+            item.outcome, item.reason = "failed", exc.message
+    return report
