@@ -105,7 +105,8 @@ def test_spawn_a_linked_clone(sim, vc, ds_dir, images, image, controller, guest,
     assert disks[0].backing.parent.fileName == parent
     assert disks[0].backing.fileName.startswith(f"[LocalDS_0] vmwctl-{image}/")
     assert (ds_dir / CACHE / image_id / f"{image_id}-flat.vmdk").exists()
-    nics = [d for d in vm.config.hardware.device if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    nics = [d for d in vm.config.hardware.device
+            if isinstance(d, vim.vm.device.VirtualEthernetCard)]
     assert [type(n) for n in nics] == [nic]
     assert isinstance(nics[0].backing,
                       vim.vm.device.VirtualEthernetCard.DistributedVirtualPortBackingInfo)
