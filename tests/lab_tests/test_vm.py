@@ -266,3 +266,35 @@ def test_keep_on_failure_and_wait(simulator, lab_env, tmp_path: Path) -> None:
     nothing = spawn(silent, silent_image, "--name", "silent", "--wait", "1")
     assert nothing.exit_code == 1
     assert "no heartbeat and no IP address" in nothing.json()["error"]["message"]
+
+
+def test_ctrl_c_during_a_step_cleans_up(simulator, lab_env, tmp_path: Path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    sim = simulator("-method-delay", "PowerOnVM_Task:3000")
+    vc = sim.connect()
+    raw = raw_disk(tmp_path, 1 << 20)
+    image_id = upload(sim.config, vmdk(raw, "streamOptimized"), "interrupted",
+                      vmware_disktype="streamOptimized")
+    before = vm_names(vc)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vmwctl", "--config", str(sim.config), "vm", "spawn", image_id,
+         "--name", "ctrl-c", "--network", "br-int"], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while "vmwctl-ctrl-c" not in vm_names(vc) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    # the VM exists; wait until its disk is attached, i.e. power on has begun
+    vm = vm_named(vc, "vmwctl-ctrl-c")
+    while not any(isinstance(d, vim.vm.device.VirtualDisk) for d in vm.config.hardware.device) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert vm_names(vc) == before
+    assert not (Path(sim.datastores["LocalDS_0"]) / "vmwctl-ctrl-c").exists()
