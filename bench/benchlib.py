@@ -527,3 +527,24 @@ def write_results(name: str, results: dict[str, Any]) -> Path:
     path.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nresults: {path.relative_to(REPO)}")
     return path
+
+
+def write_profile(state: labctl.LabState, port: int, path: Path, cluster: str = "DC0_C0") -> Path:
+    """A profile file 'bench' for the simulator on port: the lab's my_ip and cloud (its Glance)."""
+    import yaml
+
+    path.write_text(yaml.safe_dump({"profiles": {"bench": {
+        "vmware": {"host_ip": "127.0.0.1", "host_port": port, "host_username": state.username,
+                   "host_password_file": state.password_file, "ca_file": state.ca_file,
+                   "cluster_name": cluster},
+        "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
+        "openstack": {"cloud": state.cloud}}}}))
+    path.chmod(0o600)
+    return path
+
+
+def tool_env(state: labctl.LabState) -> dict[str, str]:
+    """The caller's environment without OS_*/VMWCTL_*, with the lab's clouds.yaml."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
+    env["OS_CLIENT_CONFIG_FILE"] = state.clouds_file
+    return env

@@ -53,8 +53,10 @@ from benchlib import (
     log,
     output_of,
     seconds_text,
+    tool_env,
     topology,
     verdict,
+    write_profile,
 )
 from pyVim.task import WaitForTask
 from pyVmomi import vim
@@ -270,31 +272,11 @@ def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
     return Timed(done.returncode, elapsed, peak_rss(report), done.stdout, done.stderr)
 
 
-def tool_env(state: labctl.LabState) -> dict[str, str]:
-    """The caller's environment without OS_*/VMWCTL_*, with the lab's clouds.yaml."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
-    env["OS_CLIENT_CONFIG_FILE"] = state.clouds_file
-    return env
-
-
 def vmwctl_argv(config: Path | str, *args: str) -> list[str]:
     return [sys.executable, "-m", "vmwctl", "--config", str(config), *args]
 
 
 # ------------------------------------------------------------------ vmwctl cache list, the process
-
-def write_profile(state: labctl.LabState, port: int, path: Path) -> Path:
-    """A profile file for the simulator on port, as the tests write one (with my_ip)."""
-    import yaml
-
-    path.write_text(yaml.safe_dump({"profiles": {"bench": {
-        "vmware": {"host_ip": "127.0.0.1", "host_port": port, "host_username": state.username,
-                   "host_password_file": state.password_file, "ca_file": state.ca_file,
-                   "cluster_name": CLUSTER},
-        "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
-        "openstack": {"cloud": state.cloud}}}}))
-    path.chmod(0o600)
-    return path
 
 
 def measure_cli(config: Path, env: dict[str, str], scratch: Path, runs: int,

@@ -192,6 +192,8 @@ class Spawner:
                              f"it ('vmwctl vm delete {report.name}')")
 
     def _run(self, request: SpawnRequest, report: SpawnReport) -> None:
+        wanted = request.network or self.profile.vmware.integration_bridge
+        self._nic_network = self._find_network(wanted) if wanted else None
         ds_holder: dict[str, Any] = {}
         self._step(report, "datastore", lambda s: ds_holder.update(
             ds=self._pick_datastore(request, report, s)))
@@ -201,14 +203,8 @@ class Spawner:
         folder_holder: dict[str, Any] = {}
         self._step(report, "inventory folder", lambda s: folder_holder.update(
             folder=self._folder(dc, s)))
-        network = self._network(request.network or self.profile.vmware.integration_bridge,
-                                report) if (request.network or
-                                            self.profile.vmware.integration_bridge) else None
-        if network is None:
-            report.notes.append("no NIC: pass --network PORTGROUP (or set "
-                                "vmware.integration_bridge) for one")
         self._step(report, "create VM", lambda s: self._create(
-            request, report, ds, folder_holder["folder"], network, s))
+            request, report, ds, folder_holder["folder"], s))
         if request.vnc and self.profile.vnc.enabled:
             self._step(report, "VNC port", lambda s: self._vnc(report, s))
         else:
@@ -280,20 +276,24 @@ class Spawner:
         step.detail = f"{dc.path}/vm/{FOLDER_NAME}"
         return folder
 
-    def _network(self, name: str, report: SpawnReport) -> specs.NetworkChoice:
-        from vmwctl.vsphere.inventory import read_paths
-
+    def _find_network(self, name: str) -> Any:
+        """The cluster's network of that name (Nova's rule: or a distributed port group whose
+        name contains it); checked before anything is created."""
         candidates = [self.inventory.networks[m] for m in self.cluster.networks
                       if m in self.inventory.networks]
         exact = [n for n in candidates if n.name == name]
-        # Nova's lookup: a distributed port group whose name contains the name
         found = exact or [n for n in candidates if n.kind == "DistributedVirtualPortgroup"
                           and name in n.name]
         if not found:
             names = ", ".join(sorted(n.name for n in candidates)) or "none"
             raise UsageError(f"cluster {self.cluster.name!r} has no network {name!r}; its "
                              f"networks: {names}")
-        network = found[0]
+        return found[0]
+
+    def _network(self, network: Any, report: SpawnReport) -> specs.NetworkChoice:
+        """What the NIC's backing needs: the switch and port group key of a DV port group."""
+        from vmwctl.vsphere.inventory import read_paths
+
         ref = self.inventory.refs[network.moid]
         choice = specs.NetworkChoice(network.kind, network.name, ref)
         if network.kind == "DistributedVirtualPortgroup":
@@ -309,7 +309,11 @@ class Spawner:
         return choice
 
     def _create(self, request: SpawnRequest, report: SpawnReport, ds: Datastore, folder: Any,
-                network: specs.NetworkChoice | None, step: Step) -> None:
+                step: Step) -> None:
+        network = self._network(self._nic_network, report) if self._nic_network else None
+        if network is None:
+            report.notes.append("no NIC: pass --network PORTGROUP (or set "
+                                "vmware.integration_bridge) for one")
         marker = specs.Marker(request.source.image_id,
                               dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                               f"{getpass.getuser()}@{socket.gethostname()}")
