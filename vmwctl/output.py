@@ -177,6 +177,9 @@ class Progress:
     def update(self, completed: float) -> None:
         """Record that ``completed`` units are done in all."""
 
+    def set_total(self, total: float) -> None:
+        """The total, once it is known."""
+
 
 class _RichProgress(Progress):
     def __init__(self, bar: Any, task: Any) -> None:
@@ -188,3 +191,6 @@ class _RichProgress(Progress):
 
     def update(self, completed: float) -> None:
         self._bar.update(self._task, completed=completed)
+
+    def set_total(self, total: float) -> None:
+        self._bar.update(self._task, total=total)

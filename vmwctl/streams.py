@@ -50,3 +50,15 @@ def prefetched(chunks: Iterable[bytes], *, depth: int = 4) -> Iterator[bytes]:
             yield item  # type: ignore[misc]
     finally:
         stop.set()
+
+
+def coalesced(chunks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
+    """The same bytes in pieces of at least ``size`` (but the last): fewer, larger writes."""
+    buffer = bytearray()
+    for chunk in chunks:
+        buffer += chunk
+        if len(buffer) >= size:
+            yield bytes(buffer)
+            buffer.clear()
+    if buffer:
+        yield bytes(buffer)

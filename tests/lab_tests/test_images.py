@@ -200,7 +200,9 @@ def test_unsafe_file_is_never_uploaded(vmwctl, images, tmp_path: Path) -> None:
     assert all_images(images) == []
 
 
-def test_convert_on_the_way(vmwctl, images, tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine", ["native", "qemu"])
+def test_convert_on_the_way(vmwctl, images, tmp_path: Path, engine: str) -> None:
+    """native: the writer's output streamed into Glance (format-match on); qemu: a file first."""
     raw = tmp_path / "src.raw"
     with open(raw, "wb") as handle:
         handle.truncate(8 << 20)
@@ -212,7 +214,7 @@ def test_convert_on_the_way(vmwctl, images, tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "a qcow2 image, not a VMDK" in result.stderr and "--convert" in result.stderr
     result = vmwctl("image", "upload", str(qcow2), "--name", "from-qcow2", "--convert",
-                    "--adapter-type", "ide", "-o", "json")
+                    "--adapter-type", "ide", "--engine", engine, "-o", "json")
     assert result.exit_code == 0, result.stderr
     image = result.json()["image"]
     assert (image["vmware_disktype"], image["vmware_adaptertype"]) == ("streamOptimized",
@@ -223,6 +225,7 @@ def test_convert_on_the_way(vmwctl, images, tmp_path: Path) -> None:
                     str(downloaded)], check=True, capture_output=True)
     assert not [p for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("vmwctl-upload-*")
                 if p.stat().st_mtime > raw.stat().st_mtime]
+    assert not list(tmp_path.glob(".vmwctl-upload-*"))  # the raw copy beside the source
 
 
 def test_dry_run_creates_nothing(vmwctl, images, tmp_path: Path) -> None:

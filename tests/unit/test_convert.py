@@ -82,13 +82,24 @@ def test_convert_qcow2_and_keep_a_vmdk_sources_adapter(vmwctl, tmp_path: Path) -
 
 def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
     source = make_raw(tmp_path / "src.raw")
-    result = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run")
+    result = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run",
+                    "--engine", "qemu")
     assert result.exit_code == 0
     assert result.stdout.splitlines()[0] == (
         f"qemu-img convert -f raw -O vmdk -o subformat=streamOptimized,adapter_type=ide "
         f"{source} {tmp_path / 'o.vmdk'}")
     assert not (tmp_path / "o.vmdk").exists()
     assert "-S 0" not in result.stdout and " -t " not in result.stdout
+    native = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run")
+    assert native.stdout.startswith(f"{source} -> vmwctl's streamOptimized writer (isal, ")
+    assert "# engine native" in native.stdout
+    qcow2 = tmp_path / "src.qcow2"
+    subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(source), str(qcow2)], check=True)
+    via_raw = vmwctl("image", "convert", str(qcow2), str(tmp_path / "o.vmdk"), "--dry-run")
+    assert via_raw.stdout.startswith(f"qemu-img convert -f qcow2 -O raw {qcow2} TEMP.raw")
+    wrong = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--engine",
+                   "native", "--disktype", "sparse")
+    assert wrong.exit_code == 2 and "streamOptimized only" in wrong.stderr
 
 
 def test_qemu_failure_leaves_nothing(vmwctl, tmp_path: Path) -> None:
@@ -148,19 +159,21 @@ def test_unsafe_vmdk_source_is_never_read(vmwctl, tmp_path: Path) -> None:
     assert not (tmp_path / "o.vmdk").exists()
 
 
-def test_sigint_during_conversion_leaves_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("engine, mib, pause", [("qemu", 256, 0.3), ("native", 512, 0.0)])
+def test_sigint_during_conversion_leaves_nothing(tmp_path: Path, engine: str, mib: int,
+                                                 pause: float) -> None:
     source = tmp_path / "big.raw"
     with open(source, "wb") as handle:
-        for _ in range(64):
+        for _ in range(mib // 4):
             handle.write(os.urandom(4 << 20))
     dest = tmp_path / "o.vmdk"
     proc = subprocess.Popen([sys.executable, "-m", "vmwctl", "image", "convert", str(source),
-                             str(dest)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+                             str(dest), "--engine", engine], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not leftovers(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.3)  # qemu-img is converting into the temporary directory
+        time.sleep(0.01)
+    time.sleep(pause)  # the engine is converting into the temporary directory
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=30)
     assert proc.returncode == 130, stderr

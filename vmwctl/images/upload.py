@@ -20,9 +20,10 @@ from typing import Any
 
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
-from vmwctl.images.convert import ConversionPlan, convert, plan_conversion
+from vmwctl.images.convert import ConversionPlan, convert, plan_conversion, raw_source
 from vmwctl.images.glance import GlanceError, ImageService, glance_reason
 from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_file
+from vmwctl.streams import coalesced
 
 CHUNK = 1 << 20
 CONVERTIBLE = ("raw", "qcow2", "qed", "vhd", "vhdx", "vdi", "vmdk")
@@ -47,6 +48,7 @@ class UploadRequest:
     extra: dict[str, str] = field(default_factory=dict)
     convert: bool = False
     force: bool = False
+    engine: str | None = None  # the conversion's engine (None: native)
 
 
 @dataclass
@@ -88,7 +90,8 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
         staged = Path(tempfile.gettempdir()) / f"{request.path.stem}.vmdk"
         conversion = plan_conversion(request.path, staged, disktype="streamOptimized",
                                      adapter_type=_requested_adapter(request, report),
-                                     source_report=report, check_destination=False)
+                                     source_report=report, check_destination=False,
+                                     engine=request.engine)
         file_disktype, file_adapter = "streamOptimized", conversion.adapter_type
         descriptor_adapter = file_adapter
         kind = "vmdk"
@@ -205,27 +208,76 @@ def parse_property(text: str) -> tuple[str, str]:
 
 def upload(service: ImageService, plan: UploadPlan, *,
            progress: Callable[[int], None] | None = None,
+           on_total: Callable[[int], None] | None = None,
            clock: Callable[[], float] = time.monotonic) -> UploadResult:
-    """Create the image, stream the file, verify; delete the image on any failure."""
+    """Create the image, stream the data, verify; delete the image on any failure.
+
+    With ``--convert`` and the native engine the writer's output goes straight
+    into the upload (no VMDK on disk); ``progress`` then counts the source
+    bytes read, and ``on_total`` hears their total once it is known.
+    """
+    conversion = plan.conversion
+    if conversion is not None and conversion.engine == "native":
+        return _upload_streamed(service, plan, conversion, progress, on_total, clock)
     workdir = None
     path = Path(plan.file)
-    if plan.conversion is not None:
+    if conversion is not None:
         workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
         path = workdir / f"{Path(plan.source).stem}.vmdk"
     try:
-        if plan.conversion is not None:
-            convert(plan.conversion, destination=path)
+        if conversion is not None:
+            convert(conversion, destination=path)
             checked = inspect_file(path)
             if not checked.acceptable:
                 raise OperationFailed(f"the conversion of {plan.source} is not acceptable: "
                                       f"{checked.problems[0]}")
-        return _send(service, plan, path, progress, clock)
+        return _send(service, plan, _file_chunks(path), path.name, progress, clock)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _send(service: ImageService, plan: UploadPlan, path: Path,
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with open(path, "rb") as handle:
+        while data := handle.read(CHUNK):
+            yield data
+
+
+def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: ConversionPlan,
+                     progress: Callable[[int], None] | None,
+                     on_total: Callable[[int], None] | None,
+                     clock: Callable[[], float]) -> UploadResult:
+    """The native writer's output as the upload body; a raw copy first for non-raw sources."""
+    from vmwctl.images.stream import StreamStats, stream_vmdk
+
+    source = Path(plan.source)
+    workdir = None
+    if conversion.source_format != "raw":
+        try:  # beside the source: the raw copy needs room for the image's data
+            workdir = Path(tempfile.mkdtemp(prefix=".vmwctl-upload-", dir=source.parent))
+        except OSError:
+            workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
+    try:
+        raw = raw_source(conversion, workdir) if workdir else source
+        stats = StreamStats()
+
+        def chunks() -> Iterator[bytes]:
+            told = False
+            for chunk in stream_vmdk(raw, adapter_type=conversion.adapter_type,
+                                     extent_name=f"{source.stem}.vmdk", progress=progress,
+                                     stats=stats):
+                if not told and on_total is not None:
+                    on_total(stats.to_read)
+                    told = True
+                yield chunk
+
+        return _send(service, plan, coalesced(chunks()), f"{source.stem}.vmdk", None, clock)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _send(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label: str,
           progress: Callable[[int], None] | None, clock: Callable[[], float]) -> UploadResult:
     image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
                            container_format=plan.container_format)
@@ -234,13 +286,12 @@ def _send(service: ImageService, plan: UploadPlan, path: Path,
 
     def chunks() -> Iterator[bytes]:
         nonlocal sent
-        with open(path, "rb") as handle:
-            while data := handle.read(CHUNK):
-                hasher.update(data)
-                sent += len(data)
-                if progress is not None:
-                    progress(len(data))
-                yield data
+        for chunk in data:
+            hasher.update(chunk)
+            sent += len(chunk)
+            if progress is not None:
+                progress(len(chunk))
+            yield chunk
 
     started = clock()
     try:
@@ -249,7 +300,7 @@ def _send(service: ImageService, plan: UploadPlan, path: Path,
         except GlanceError as exc:
             raise OperationFailed(_upload_refusal(exc)) from None
         except ConnectError as exc:
-            raise OperationFailed(f"the upload of {path.name} broke off after {sent} bytes: "
+            raise OperationFailed(f"the upload of {label} broke off after {sent} bytes: "
                                   f"{exc.message}") from None
         seconds = clock() - started
         record = service.get(image["id"])

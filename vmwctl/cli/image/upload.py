@@ -69,14 +69,19 @@ def _human_result(result: Any) -> Any:
 @click.option("--property", "extra", multiple=True, metavar="KEY=VALUE",
               help="Another image property (repeatable).")
 @click.option("--convert", is_flag=True,
-              help="Convert a non-VMDK source to streamOptimized on the way.")
+              help="Convert a non-VMDK source to streamOptimized on the way (the native "
+                   "engine streams it straight into the upload; nothing is written to disk "
+                   "but, for non-raw sources, a sparse raw copy).")
+@click.option("--engine", type=click.Choice(["native", "qemu"]),
+              help="The --convert engine (default native; qemu converts to a file first).")
 @click.option("--force", is_flag=True,
               help="Accept a --disktype or --adapter-type that contradicts the file.")
 @click.option("--dry-run", is_flag=True, help="Show what would be created; create nothing.")
 @click.pass_obj
 def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type: str,
                    ostype: str | None, linked_clone: bool | None, hypervisor_type: str,
-                   extra: tuple[str, ...], convert: bool, force: bool, dry_run: bool) -> None:
+                   extra: tuple[str, ...], convert: bool, engine: str | None, force: bool,
+                   dry_run: bool) -> None:
     """Upload a VMDK to Glance with the properties Nova's VMware driver needs.
 
     disk_format=vmdk, container_format=bare, vmware_disktype and
@@ -91,7 +96,7 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
                             ostype=ostype, linked_clone=linked_clone,
                             hypervisor_type=hypervisor_type,
                             extra=dict(parse_property(item) for item in extra),
-                            convert=convert, force=force)
+                            convert=convert, force=force, engine=engine)
     plan = plan_upload(request)
     if dry_run:
         app.render(plan, _human_plan)
@@ -99,5 +104,5 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
     for warning in plan.warnings:
         app.out.warn(warning)
     with app.out.progress(f"Uploading {file.name}", plan.report.file_size) as bar:
-        result = upload(app.images, plan, progress=bar.advance)
+        result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
     app.render(result, _human_result)

@@ -1,0 +1,258 @@
+"""A native streamOptimized VMDK writer: sparse reads, parallel compression, no seeking.
+
+VMware's layout for streams (what OVF exports use, and the only one that can
+be written into a pipe): the header says the grain directory is at the end
+(GD_AT_END); each non-zero 64 KiB grain follows as a marker (its LBA and
+compressed size) and a zlib stream; after the grains of each 32 MiB region
+comes a GT marker and that grain table; then a GD marker and the directory, a
+footer marker and a copy of the header with the real directory offset, and
+an end-of-stream marker. Version 3 and flags 0x30001, as ESXi expects.
+
+The source is read sparsely (SEEK_DATA/SEEK_HOLE; holes and zero grains are
+never compressed nor written) and grains are compressed by a pool of threads
+(zlib releases the GIL, and so do isal and zlib-ng). The fastest library
+installed is used; all three write standard zlib streams, which every VMDK
+reader expects. Memory is bounded by the grains in flight.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import struct
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from vmwctl.errors import OperationFailed
+
+SECTOR = 512
+GRAIN_SECTORS = 128
+GRAIN = GRAIN_SECTORS * SECTOR  # 64 KiB
+GTES = 512  # grain table entries: a table covers 32 MiB
+GD_AT_END = 0xFFFFFFFFFFFFFFFF
+FLAGS = 0x00030001  # newline test valid, compressed grains, markers
+VERSION = 3
+MARKER_EOS, MARKER_GT, MARKER_GD, MARKER_FOOTER = 0, 1, 2, 3
+_HEADER = struct.Struct("<4sIIQQQQIQQQB4sH")
+_ZERO_GRAIN = bytes(GRAIN)
+# ddb.adapterType as a VMDK descriptor writes it; the geometry qemu computes for it
+DESCRIPTOR_ADAPTERS = {"ide": "ide", "lsiLogic": "lsilogic", "busLogic": "buslogic"}
+
+
+@dataclass(frozen=True)
+class Compressor:
+    name: str  # isal | zlib-ng | zlib
+    level: int
+    compress: Callable[[bytes], bytes]
+
+
+def pick_compressor(prefer: str | None = None) -> Compressor:
+    """The fastest zlib-stream compressor installed: isal, zlib-ng, else the stdlib's.
+
+    Levels: isal 2 and zlib-ng/zlib 6 give output within about 10 % of
+    qemu-img's (zlib 6).
+    """
+    candidates = [prefer] if prefer else ["isal", "zlib-ng", "zlib"]
+    for name in candidates:
+        if name == "isal":
+            try:
+                from isal import isal_zlib
+            except ImportError:
+                continue
+            return Compressor("isal", 2, lambda data: isal_zlib.compress(data, 2))
+        if name == "zlib-ng":
+            try:
+                from zlib_ng import zlib_ng
+            except ImportError:
+                continue
+            return Compressor("zlib-ng", 6, lambda data: zlib_ng.compress(data, 6))
+        if name == "zlib":
+            import zlib
+
+            return Compressor("zlib", 6, lambda data: zlib.compress(data, 6))
+    raise ValueError(f"compressor {prefer!r} is not installed")
+
+
+def data_extents(fd: int, size: int) -> list[tuple[int, int]]:
+    """The [start, end) byte ranges of ``fd`` that hold data (SEEK_DATA/SEEK_HOLE).
+
+    A file system without hole reporting gives one range, the whole file.
+    """
+    extents = []
+    offset = 0
+    try:
+        while offset < size:
+            start = os.lseek(fd, offset, os.SEEK_DATA)
+            end = min(os.lseek(fd, start, os.SEEK_HOLE), size)
+            if start >= size:
+                break
+            extents.append((start, end))
+            offset = end
+    except OSError as exc:
+        if exc.errno == errno.ENXIO:  # no data after offset
+            return extents
+        if exc.errno in (errno.EINVAL, errno.EOPNOTSUPP):
+            return [(0, size)] if size else []
+        raise
+    return extents
+
+
+def grains_of(extents: list[tuple[int, int]]) -> list[int]:
+    """The indexes of the grains the extents touch, ascending, each once."""
+    grains: list[int] = []
+    for start, end in extents:
+        first, last = start // GRAIN, (end - 1) // GRAIN
+        if grains and grains[-1] >= first:
+            first = grains[-1] + 1
+        grains.extend(range(first, last + 1))
+    return grains
+
+
+def header(capacity: int, descriptor_sectors: int, gd_offset: int) -> bytes:
+    packed = _HEADER.pack(b"KDMV", VERSION, FLAGS, capacity, GRAIN_SECTORS, 1,
+                          descriptor_sectors, GTES, 0, gd_offset, 1 + descriptor_sectors, 0,
+                          b"\n \r\n", 1)
+    return packed.ljust(SECTOR, b"\0")
+
+
+def marker(value: int, kind: int) -> bytes:
+    return struct.pack("<QII", value, 0, kind).ljust(SECTOR, b"\0")
+
+
+def descriptor(capacity: int, adapter_type: str, extent_name: str, cid: int | None = None) -> bytes:
+    """The embedded descriptor, as qemu-img writes one for streamOptimized."""
+    adapter = DESCRIPTOR_ADAPTERS.get(adapter_type, adapter_type)
+    heads = 16 if adapter == "ide" else 255
+    cylinders = min(capacity // (heads * 63), 16383)
+    cid = uuid.uuid4().int & 0xFFFFFFFE if cid is None else cid
+    text = (f"# Disk DescriptorFile\nversion=1\nCID={cid:08x}\nparentCID=ffffffff\n"
+            f'createType="streamOptimized"\n\n# Extent description\n'
+            f'RW {capacity} SPARSE "{extent_name}"\n\n# The Disk Data Base\n#DDB\n\n'
+            f'ddb.virtualHWVersion = "4"\nddb.geometry.cylinders = "{cylinders}"\n'
+            f'ddb.geometry.heads = "{heads}"\nddb.geometry.sectors = "63"\n'
+            f'ddb.adapterType = "{adapter}"\n')
+    return text.encode("ascii")
+
+
+def _pad(data: bytes) -> bytes:
+    return data + b"\0" * (-len(data) % SECTOR)
+
+
+@dataclass
+class StreamStats:
+    """Filled in while the stream is written."""
+
+    virtual_size: int = 0
+    to_read: int = 0  # bytes of the grains that hold data (the progress total)
+    read: int = 0
+    grains: int = 0  # grains written (non-zero)
+    written: int = 0  # bytes of output
+    compressor: str = ""
+
+
+class _Layout:
+    """The output's bookkeeping: where we are, the grain table being filled, the directory."""
+
+    def __init__(self, capacity: int, stats: StreamStats) -> None:
+        self.position = 0  # sectors written
+        self.stats = stats
+        self.directory = [0] * -(-max(capacity, 1) // (GRAIN_SECTORS * GTES))
+        self.table = [0] * GTES
+        self.table_index: int | None = None
+
+    def emit(self, data: bytes) -> bytes:
+        self.position += len(data) // SECTOR
+        self.stats.written += len(data)
+        return data
+
+    def flush_table(self) -> Iterator[bytes]:
+        """The finished grain table, after its region's grains (none when it stayed empty)."""
+        if self.table_index is not None and any(self.table):
+            yield self.emit(marker(GTES * 4 // SECTOR, MARKER_GT))
+            self.directory[self.table_index] = self.position
+            yield self.emit(struct.pack(f"<{GTES}I", *self.table))
+        self.table, self.table_index = [0] * GTES, None
+
+    def grain(self, index: int, compressed: bytes) -> Iterator[bytes]:
+        if self.position >= 1 << 32:
+            raise OperationFailed("the streamOptimized file would pass 2 TiB, beyond what its "
+                                  "32-bit grain tables address")
+        if self.table_index is not None and index // GTES != self.table_index:
+            yield from self.flush_table()
+        self.table_index = index // GTES
+        self.table[index % GTES] = self.position
+        yield self.emit(_pad(struct.pack("<QI", index * GRAIN_SECTORS, len(compressed))
+                             + compressed))
+
+
+def stream_vmdk(source: Path, *, adapter_type: str = "ide", extent_name: str = "disk.vmdk",
+                workers: int | None = None, compressor: Compressor | None = None,
+                progress: Callable[[int], None] | None = None,
+                stats: StreamStats | None = None) -> Iterator[bytes]:
+    """The streamOptimized VMDK of the raw file ``source``, in pieces, in order.
+
+    At most ``workers * 4`` grains are in flight (read, being compressed, or
+    waiting to be written), so memory does not depend on the image's size.
+    """
+    compressor = compressor or pick_compressor()
+    stats = stats if stats is not None else StreamStats()
+    stats.compressor = f"{compressor.name} (level {compressor.level})"
+    workers = workers or max(1, os.cpu_count() or 1)
+    fd = os.open(source, os.O_RDONLY)
+    try:
+        size = os.fstat(fd).st_size
+        capacity = -(-size // SECTOR)
+        grains = grains_of(data_extents(fd, size))
+        stats.virtual_size = size
+        stats.to_read = sum(min(GRAIN, size - g * GRAIN) for g in grains)
+        text = descriptor(capacity, adapter_type, extent_name)
+        desc_sectors = max(1, -(-len(text) // SECTOR))
+        layout = _Layout(capacity, stats)
+        yield layout.emit(header(capacity, desc_sectors, GD_AT_END) + _pad(text))
+
+        def work(index: int) -> tuple[int, bytes | None, int]:
+            length = min(GRAIN, size - index * GRAIN)
+            data = os.pread(fd, length, index * GRAIN)
+            if len(data) % SECTOR:
+                data += bytes(-len(data) % SECTOR)  # the last grain, to whole sectors
+            if data == _ZERO_GRAIN[:len(data)]:
+                return index, None, length
+            return index, compressor.compress(data), length
+
+        in_flight: deque[Future[tuple[int, bytes | None, int]]] = deque()
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmwctl-deflate") \
+                as pool:
+            try:
+                for index in grains:
+                    in_flight.append(pool.submit(work, index))
+                    if len(in_flight) >= workers * 4:
+                        yield from _written(in_flight.popleft().result(), layout, progress)
+                while in_flight:
+                    yield from _written(in_flight.popleft().result(), layout, progress)
+            finally:
+                for future in in_flight:
+                    future.cancel()
+        yield from layout.flush_table()
+        gd_bytes = _pad(struct.pack(f"<{len(layout.directory)}I", *layout.directory))
+        yield layout.emit(marker(len(gd_bytes) // SECTOR, MARKER_GD))
+        gd_offset = layout.position
+        yield layout.emit(gd_bytes)
+        yield layout.emit(marker(1, MARKER_FOOTER) + header(capacity, desc_sectors, gd_offset)
+                          + marker(0, MARKER_EOS))
+    finally:
+        os.close(fd)
+
+
+def _written(done: tuple[int, bytes | None, int], layout: _Layout,
+             progress: Callable[[int], None] | None) -> Iterator[bytes]:
+    index, compressed, length = done
+    layout.stats.read += length
+    if progress is not None:
+        progress(length)
+    if compressed is not None:
+        layout.stats.grains += 1
+        yield from layout.grain(index, compressed)
