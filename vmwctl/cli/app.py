@@ -97,30 +97,42 @@ class App:
     def vcenter(self) -> VCenter:
         """The vCenter session, opened on first use."""
         if self._vcenter is None:
-            from vmwctl.passwords import resolve_password
-            from vmwctl.vsphere.session import ConnectionSettings, VCenter
-
-            profile = self.profile
-            require_vcenter(profile)
-            v = profile.vmware
-            insecure = self.insecure_option or (v.insecure and not v.ca_file)
-            if insecure:
-                self.out.warn(f"TLS certificate verification of {v.host_ip} is off "
-                              f"({'--insecure' if self.insecure_option else 'vmware.insecure'})")
-
-            def password() -> str:
-                prompt = getpass.getpass if self.stdin_is_terminal() else None
-                return resolve_password(profile, self.env, prompt=prompt)
-
-            settings = ConnectionSettings(
-                host=v.host_ip or "", port=v.host_port, username=v.host_username or "",
-                password=password, ca_file=None if self.insecure_option else v.ca_file,
-                insecure=insecure, api_retry_count=v.api_retry_count,
-                task_poll_interval=v.task_poll_interval)
-            vcenter = VCenter(settings)
-            vcenter.connect()
-            self._vcenter = vcenter
+            self._vcenter = self.open_vcenter(self.profile)
         return self._vcenter
+
+    def open_vcenter(self, profile: Profile, *, prompt: bool = True,
+                     connect_timeout: float | None = None,
+                     api_retry_count: int | None = None) -> VCenter:
+        """A new, logged-in session on the profile's vCenter (the caller closes it).
+
+        ``prompt`` allows asking for the password on a terminal.
+        """
+        from vmwctl.passwords import resolve_password
+        from vmwctl.vsphere.session import ConnectionSettings, VCenter
+
+        require_vcenter(profile)
+        v = profile.vmware
+        insecure = self.insecure_option or (v.insecure and not v.ca_file)
+        if insecure:
+            self.out.warn(f"TLS certificate verification of {v.host_ip} is off "
+                          f"({'--insecure' if self.insecure_option else 'vmware.insecure'})")
+
+        def password() -> str:
+            asker = getpass.getpass if prompt and self.stdin_is_terminal() else None
+            return resolve_password(profile, self.env, prompt=asker)
+
+        settings = ConnectionSettings(
+            host=v.host_ip or "", port=v.host_port, username=v.host_username or "",
+            password=password, ca_file=None if self.insecure_option else v.ca_file,
+            insecure=insecure,
+            api_retry_count=v.api_retry_count if api_retry_count is None else api_retry_count,
+            task_poll_interval=v.task_poll_interval)
+        if connect_timeout is not None:
+            settings.connect_timeout = connect_timeout
+            settings.read_timeout = min(settings.read_timeout, connect_timeout * 4)
+        vcenter = VCenter(settings)
+        vcenter.connect()
+        return vcenter
 
     @property
     def images(self) -> ImageService:

@@ -65,6 +65,7 @@ func main() {
 	flag.StringVar(&state.APIType, "api-type", "", "the API type the endpoint reports: VirtualCenter or HostAgent")
 	flag.StringVar(&state.HostVersion, "host-version", "", "the ESXi version every host reports, e.g. 7.0.3")
 	flag.Var(&state.SecureBootHosts, "secure-boot-host", "host NAME with UEFI secure boot: its acceptance level cannot drop below partner (repeatable)")
+	flag.StringVar(&state.InstanceUUID, "instance-uuid", "", "about.instanceUuid of this vCenter (default: a random one)")
 	flag.StringVar(&state.Acceptance, "acceptance", "", "every host's image acceptance level: vmware_certified, vmware_accepted, partner (default) or community")
 	var failMethods listFlag
 	guestAfter := flag.Float64("guest-tools", -1, "seconds after power-on when a VM's guest reports Tools running, a heartbeat and an IP (default: never)")

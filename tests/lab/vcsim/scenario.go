@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"fmt"
 	"io/ioutil"
 	"strconv"
@@ -26,6 +27,7 @@ type State struct {
 	Rulesets              listFlag // ID=BEGIN-END[:disabled]
 	NovaVMs               bool
 	AboutVersion          string
+	InstanceUUID          string // about.instanceUuid; empty: a random one, as each vCenter has its own
 	APIType               string
 	HostVersion           string
 	Acceptance            string   // every host's image acceptance level
@@ -137,9 +139,7 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 			}
 		}
 	}
-	if s.AboutVersion != "" || s.APIType != "" {
-		setAbout(s.AboutVersion, s.APIType)
-	}
+	setAbout(s.AboutVersion, s.APIType, s.InstanceUUID)
 	// After separateFirewalls: it wraps each host's firewall system.
 	return installHostSoftware(s.Acceptance, s.SecureBootHosts)
 }
@@ -320,9 +320,19 @@ func markNovaVMs() {
 	}
 }
 
-func setAbout(version, apiType string) {
+func setAbout(version, apiType, instanceUUID string) {
 	si := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 	about := &si.Content.About
+	if instanceUUID == "" {
+		var b [16]byte
+		_, _ = rand.Read(b[:])
+		b[6] = b[6]&0x0f | 0x40
+		b[8] = b[8]&0x3f | 0x80
+		instanceUUID = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+	}
+	if about.ApiType == "VirtualCenter" || apiType == "VirtualCenter" {
+		about.InstanceUuid = instanceUUID
+	}
 	if version != "" {
 		about.Version = version
 		about.ApiVersion = version[:strings.LastIndex(version, ".")]

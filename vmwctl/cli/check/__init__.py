@@ -7,6 +7,7 @@ from vmwctl.cli.lazy import lazy_group
     "prereqs": "vmwctl.cli.check.prereqs:prereqs_command",
     "privileges": "vmwctl.cli.check.privileges:privileges_command",
     "nova-conf": "vmwctl.cli.check.nova_conf:nova_conf_command",
+    "fleet": "vmwctl.cli.check.fleet:fleet_command",
 })
 def check() -> None:
-    """Checks: the guide's prerequisites against the live vCenter, privileges, nova.conf."""
+    """Checks: the guide's prerequisites, privileges, nova.conf, and a fleet of services."""

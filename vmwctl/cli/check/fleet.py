@@ -1,0 +1,62 @@
+"""``vmwctl check fleet``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from vmwctl.cli.app import App
+from vmwctl.cli.check.render import render_report
+
+
+@click.command("fleet")
+@click.option("--profiles", metavar="NAME,...",
+              help="These profiles of the config file (default: every profile).")
+@click.option("--nova-conf", "nova_confs", multiple=True, metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A nova-compute service's nova.conf (repeatable).")
+@click.option("--timeout", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
+              metavar="SECONDS", help="How long each vCenter may take to answer.")
+@click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
+@click.pass_obj
+def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], timeout: float,
+                  strict: bool) -> int:
+    """Check several nova-compute services (profiles, nova.conf files) as a whole.
+
+    Check ids: fleet-reachability (each vCenter answers, concurrently),
+    fleet-az (each vCenter its own availability zone), fleet-cluster-owner
+    (each cluster claimed by one service, by vCenter UUID and moref),
+    fleet-cache (no two services on a shared datastore with the same cache
+    folder). Exit status 1 when a check fails (or, with --strict, warns).
+    """
+    from vmwctl.checks.fleet import run_fleet, services_from
+    from vmwctl.config import build_profile, find_config_file, read_config_file
+    from vmwctl.errors import ConfigError, UsageError
+    from vmwctl.novaconf import profile_from_nova_conf, read_nova_conf
+
+    chosen: list = []
+    wanted = [n.strip() for n in (profiles or "").split(",") if n.strip()]
+    path = find_config_file(app.config_option, app.env)
+    if path is not None and (wanted or not nova_confs):
+        config = read_config_file(path)
+        unknown = [n for n in wanted if n not in config.profiles]
+        if unknown:
+            raise UsageError(f"no profile {', '.join(map(repr, unknown))} in {path}; profiles "
+                             f"there: {', '.join(config.profile_names)}")
+        for name in wanted or config.profile_names:
+            chosen.append((name, build_profile(name, config.profiles[name], source=path,
+                                               lines=config.lines)))
+    elif wanted:
+        raise ConfigError("--profiles needs a config file; none was found")
+    for conf_path in nova_confs:
+        imported = profile_from_nova_conf(read_nova_conf(conf_path), include_password=True)
+        chosen.append((str(conf_path), build_profile(str(conf_path), imported.data,
+                                                     source=conf_path)))
+    if not chosen:
+        raise UsageError("nothing to check: give --profiles, --nova-conf FILE, or a config file "
+                         "with profiles")
+    report = run_fleet(services_from(chosen), lambda profile: app.open_vcenter(
+        profile, prompt=False, connect_timeout=timeout, api_retry_count=0))
+    app.render(report, render_report)
+    return report.exit_code(strict=strict)
