@@ -303,3 +303,15 @@ def test_ctrl_c_during_a_step_cleans_up(simulator, lab_env, tmp_path: Path) -> N
     assert process.returncode == 130, stderr
     assert vm_names(vc) == before
     assert not (Path(sim.datastores["LocalDS_0"]) / "vmwctl-ctrl-c").exists()
+
+
+def test_spawn_enlists_the_image_as_nova_does(sim, ds_dir, images) -> None:
+    """A marked (aging) image loses its marker before it is used: no purge deletes it."""
+    image_id = images["stream-ide"]
+    assert spawn(sim, image_id, "--name", "first", "--no-power-on").exit_code == 0
+    marker = ds_dir / CACHE / image_id / "ts-2026-01-01-00-00-00"
+    marker.mkdir()
+    second = spawn(sim, image_id, "--name", "second", "--no-power-on").json()
+    steps = {s["name"]: s for s in second["steps"]}
+    assert "marker ts-2026-01-01-00-00-00 removed" in steps["image cache"]["detail"]
+    assert not marker.exists()

@@ -3,8 +3,9 @@
 The datastore lock is a folder ``<cache>/vmwctl-purge.lock`` made with
 MakeDirectory without parents, which fails when it exists: only one purge
 gets it, whichever machine it runs on. An ``owner.json`` inside says who and
-since when; a lock older than ``STALE_AFTER``, or without a readable owner
-after a short grace, is taken over.
+since when; a lock older than ``STALE_AFTER``, without a readable owner after
+a short grace, or left by a process of this machine that no longer runs, is
+taken over.
 """
 
 from __future__ import annotations
@@ -105,7 +106,7 @@ def datastore_lock(files: DatastoreFiles, cache: DatastorePath, now: dt.datetime
             time.sleep(OWNER_GRACE)
             holder = _read_owner(files, folder)
         since = _since(holder)
-        if since is not None and now - since <= stale_after:
+        if since is not None and now - since <= stale_after and not _dead_here(holder):
             raise LockHeld(f"another purge holds {cache}: {holder.describe()}; nothing "
                                   "done there")
         files.delete(folder)
@@ -117,6 +118,20 @@ def datastore_lock(files: DatastoreFiles, cache: DatastorePath, now: dt.datetime
         yield owner
     finally:
         files.delete(folder)
+
+
+def _dead_here(owner: Owner) -> bool:
+    """The holder ran on this machine and its process is gone (it was killed, or the vCenter
+    went away before it could remove its lock): the lock is stale at once."""
+    if owner.host != socket.gethostname() or owner.pid <= 0:
+        return False
+    try:
+        os.kill(owner.pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 def _read_owner(files: DatastoreFiles, folder: DatastorePath) -> Owner:

@@ -168,7 +168,14 @@ def run_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
                               subdirectory_name=request.subdirectory_name)
                 items = plan_cache(cache, users, request)
                 report.items.extend(items)
-                _carry_out(files, items, request, report, reread_users, approved, stopper)
+
+                def reread_cache(ds: Datastore = ds) -> DatastoreCache:
+                    return build(ds.name, search_tree(vc, inventory, ds),
+                                 folders=[request.folder],
+                                 subdirectory_name=request.subdirectory_name)
+
+                _carry_out(files, items, request, report, reread_users, reread_cache,
+                           approved, stopper)
         except LockHeld as exc:
             report.locked_out.append(exc.message)
         except VmwctlError as exc:
@@ -185,7 +192,8 @@ def datastore_files(vc: VCenter, inventory: Inventory, ds: Datastore) -> Datasto
 
 def _carry_out(files: DatastoreFiles, items: list[PurgeItem], request: PurgeRequest,
                report: PurgeReport, reread_users: Callable[[], Users],
-               approved: set[str] | None, stopper: Stopper) -> None:
+               reread_cache: Callable[[], DatastoreCache], approved: set[str] | None,
+               stopper: Stopper) -> None:
     for item in items:
         path = DatastorePath.parse(item.path)
         if item.action == Action.KEEP:
@@ -207,8 +215,17 @@ def _carry_out(files: DatastoreFiles, items: list[PurgeItem], request: PurgeRequ
         for item in batch:
             item.outcome, item.reason = Outcome.SKIPPED, "interrupted before it"
         return
-    users = reread_users()  # once for the batch, right before deleting
+    # Once for the batch, right before deleting: who uses what, and the markers. A spawn
+    # (Nova's enlist_image, or vmwctl vm spawn) removes an image's marker before using it.
+    users = reread_users()
+    markers = {image.path: image.markers for folder in reread_cache().folders
+               for image in folder.images}
     for item in batch:
+        if item.kind == "image" and markers.get(item.path) != item.markers:
+            item.outcome = Outcome.KEPT
+            item.reason = ("its marker changed since the plan (a spawn enlisted it)"
+                           if item.path in markers else "gone already")
+            continue
         who = list(users.get(item.path, []))
         if item.image_id is not None and item.image_id in request.in_use_ids:
             who.append("--in-use")

@@ -120,6 +120,33 @@ def is_cached(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: Da
     return any(info.path == file_name for info in getattr(result, "file", None) or [])
 
 
+def enlist(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: DatastorePath,
+           files: DatastoreFiles) -> list[str]:
+    """Nova's enlist_image: remove the image's aging markers before it is used, so that no
+    aging pass deletes it from under a spawn. Returns the markers removed."""
+    from pyVmomi import vim
+
+    from vmwctl.cache.layout import MARKER_PREFIX
+    from vmwctl.vsphere.tasks import run_task
+
+    browser = inventory.refs[ds.browser]
+    spec = vim.host.DatastoreBrowser.SearchSpec(
+        matchPattern=[f"{MARKER_PREFIX}*"], query=[vim.host.DatastoreBrowser.FolderQuery()])
+    try:
+        result = run_task(vc, f"searching {image_folder}", lambda: browser.SearchDatastore_Task(
+            datastorePath=str(image_folder), searchSpec=spec))
+    except OperationFailed as exc:
+        if "FileNotFound" in exc.message:
+            return []
+        raise
+    removed = []
+    for info in getattr(result, "file", None) or []:
+        if info.path.startswith(MARKER_PREFIX):
+            files.delete(image_folder.join(info.path))
+            removed.append(info.path)
+    return removed
+
+
 class VerifiedStream:
     """Glance's chunks, counted and hashed on the way; raises if they differ from the record."""
 
