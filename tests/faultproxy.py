@@ -18,6 +18,10 @@ def _reset(sock: socket.socket) -> None:
     """Close with RST rather than FIN, as a crashed peer or a firewall would."""
     with contextlib.suppress(OSError):
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    # Wake a thread blocked in recv on it: until that call returns, close() alone
+    # releases nothing and the peer hears nothing. SHUT_RD sends no FIN.
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RD)
     with contextlib.suppress(OSError):
         sock.close()
 
@@ -32,6 +36,8 @@ class FaultProxy:
         self._reset_next = 0
         self._cut_after: int | None = None
         self._pause = 0.0
+        self._cut_inbound_after: int | None = None
+        self._down = False
         self.cuts = 0
         self.accepted = 0
         self.resets = 0
@@ -59,6 +65,22 @@ class FaultProxy:
         with self._lock:
             self._pause = pause
 
+    def cut_inbound_after(self, count: int | None) -> None:
+        """Reset the next connection that carries more than ``count`` bytes back to the client
+        (a download that ends early)."""
+        with self._lock:
+            self._cut_inbound_after = count
+
+    def go_down(self) -> None:
+        """The service goes away: every connection is reset, and new ones too, until come_up."""
+        with self._lock:
+            self._down = True
+        self.cut_all()
+
+    def come_up(self) -> None:
+        with self._lock:
+            self._down = False
+
     def cut_all(self) -> None:
         """Reset every connection open now (pooled keep-alive connections included)."""
         with self._lock:
@@ -72,10 +94,16 @@ class FaultProxy:
             self._listener.close()
         self.cut_all()
 
-    def _should_cut(self, carried: int) -> bool:
+    def _should_cut(self, carried: int, outbound: bool) -> bool:
         with self._lock:
-            if self._cut_after is not None and carried > self._cut_after:
-                self._cut_after = None
+            if self._down:
+                return True
+            limit = self._cut_after if outbound else self._cut_inbound_after
+            if limit is not None and carried > limit:
+                if outbound:
+                    self._cut_after = None
+                else:
+                    self._cut_inbound_after = None
                 self.cuts += 1
                 return True
         return False
@@ -88,6 +116,9 @@ class FaultProxy:
                 return
             with self._lock:
                 self.accepted += 1
+                if self._down:
+                    _reset(client)
+                    continue
                 if self._reset_next > 0:
                     self._reset_next -= 1
                     self.resets += 1
@@ -109,7 +140,7 @@ class FaultProxy:
         try:
             while data := source.recv(65536):
                 carried += len(data)
-                if outbound and self._should_cut(carried):
+                if self._should_cut(carried, outbound):
                     _reset(source)
                     _reset(sink)
                     return

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from click.testing import CliRunner
 
 from vmwctl.cli.root import cli
@@ -32,4 +34,28 @@ def write_config(path: Path, text: str, mode: int = 0o600) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
     path.chmod(mode)
+    return path
+
+
+def write_profile(sim, path: Path, *, cloud: str | None = None, port: int | None = None,
+                  **vmware: object) -> Path:
+    config = yaml.safe_load(Path(sim.config).read_text())
+    profile = config["profiles"]["sim"]
+    if cloud:
+        profile["openstack"]["cloud"] = cloud
+    if port:
+        profile["vmware"]["host_port"] = port
+    profile["vmware"].update(vmware)
+    path.write_text(yaml.safe_dump(config))
+    path.chmod(0o600)
+    return path
+
+
+def write_clouds(tmp_path: Path, name: str, url: str) -> Path:
+    """A clouds.yaml with the lab's clouds and one more, ``name``, at ``url``."""
+    clouds = json.loads(Path(os.environ["OS_CLIENT_CONFIG_FILE"]).read_text())
+    clouds["clouds"][name] = {"auth_type": "none", "auth": {"endpoint": url},
+                              "image_endpoint_override": url}
+    path = tmp_path / "clouds.yaml"
+    path.write_text(json.dumps(clouds))
     return path

@@ -86,9 +86,11 @@ class ImageService:
 
     def upload(self, image_id: str, chunks: Iterable[bytes]) -> None:
         """Stream the data (chunked transfer encoding); nothing is held in memory."""
+        # No retries: the body is a stream already consumed; a retry would send nothing.
         self._request("PUT", f"/images/{image_id}/file", data=chunks, expect=(204,),
                       headers={"Content-Type": "application/octet-stream"},
-                      what=f"uploading the data of image {image_id}")
+                      what=f"uploading the data of image {image_id}", connect_retries=0,
+                      status_code_retries=0, retriable_status_codes=[])
 
     def get(self, image_id: str) -> dict[str, Any]:
         return self._request("GET", f"/images/{image_id}", expect=(200,),

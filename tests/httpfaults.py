@@ -1,0 +1,102 @@
+"""An HTTP proxy on loopback in front of a real service (the lab's Glance) that can answer
+chosen requests with an error instead of forwarding them.
+
+Requests, chunked uploads included, are forwarded as they come; a rule
+``fail(method, path_regex, status, times)`` makes the next matching requests
+read in full and answered with ``status`` (a Glance outage, say), without
+reaching the service.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer", "upgrade",
+               "proxy-connection"}
+
+
+class HttpFaultProxy:
+    def __init__(self, host: str, port: int) -> None:
+        self.target = (host, port)
+        self.rules: list[list[Any]] = []  # [method, regex, status, times left]
+        self.injected: list[str] = []
+        self.lock = threading.Lock()
+        proxy = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def _body(self) -> bytes:
+                if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+                    data = bytearray()
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                        if size == 0:
+                            self.rfile.readline()
+                            return bytes(data)
+                        data += self.rfile.read(size)
+                        self.rfile.readline()
+                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+
+            def _handle(self) -> None:
+                body = self._body()
+                status = proxy._match(self.command, self.path)
+                if status is not None:
+                    message = b'{"message": "injected by the test proxy"}'
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(message)))
+                    self.end_headers()
+                    self.wfile.write(message)
+                    return
+                upstream = http.client.HTTPConnection(*proxy.target, timeout=120)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in HOP_HEADERS and k.lower() != "content-length"}
+                upstream.request(self.command, self.path, body=body or None, headers=headers)
+                response = upstream.getresponse()
+                data = response.read()
+                self.send_response(response.status, response.reason)
+                for key, value in response.getheaders():
+                    if key.lower() not in HOP_HEADERS and key.lower() != "content-length":
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+                upstream.close()
+
+            do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def fail(self, method: str, path: str, status: int, times: int = 1) -> None:
+        with self.lock:
+            self.rules.append([method, re.compile(path), status, times])
+
+    def _match(self, method: str, path: str) -> int | None:
+        with self.lock:
+            for rule in self.rules:
+                if rule[0] == method and rule[1].search(path) and rule[3] > 0:
+                    rule[3] -= 1
+                    self.injected.append(f"{method} {path} -> {rule[2]}")
+                    return rule[2]
+        return None
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+    def __enter__(self) -> HttpFaultProxy:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
