@@ -13,12 +13,14 @@ works because Python puts a script's own directory first on ``sys.path``):
 - output: :class:`Row`, :func:`verdict`, :func:`print_table`, the duration
   formats, :func:`environment` (when, machine) and :func:`write_results`;
 - :func:`run` wraps a script's ``main`` with the exit statuses of bench/README.md.
+- the peer client: :func:`peer_venv` installs python-openstackclient once per machine.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import importlib.metadata
 import json
 import math
@@ -548,3 +550,31 @@ def tool_env(state: labctl.LabState) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
     env["OS_CLIENT_CONFIG_FILE"] = state.clouds_file
     return env
+
+
+# ------------------------------------------------------------------ the openstack client
+
+PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
+
+
+def peer_venv() -> Path:
+    """python-openstackclient in its own virtualenv, keyed by peer-requirements.txt.
+
+    The same virtualenv as upload_inspect.py's (``~/.cache/vmwctl-bench/osc-<hash>``,
+    ``$XDG_CACHE_HOME`` honoured), installed when missing (about 15 s, once per machine).
+    """
+    digest = hashlib.sha256(PEER_REQUIREMENTS.read_bytes()).hexdigest()[:12]
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    venv = base / "vmwctl-bench" / f"osc-{digest}"
+    if (venv / ".complete").exists():
+        return venv
+    log(f"installing python-openstackclient into {venv} (once per machine)")
+    shutil.rmtree(venv, ignore_errors=True)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r",
+                           str(PEER_REQUIREMENTS)], capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise BenchError(f"installing the peer failed:\n{done.stdout}{done.stderr}")
+    (venv / ".complete").touch()
+    return venv
