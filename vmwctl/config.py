@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import os
 import re
 import stat
@@ -24,6 +25,7 @@ from vmwctl.errors import ConfigError
 CONFIG_FILE_NAME = "vmwctl.yaml"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100
+MAX_YAML_DEPTH = 50
 ENV_SOURCE = "(environment)"
 
 
@@ -242,16 +244,37 @@ def _bounded_loader() -> type:
     import yaml
 
     class BoundedLoader(yaml.SafeLoader):
-        """SafeLoader that refuses documents with many aliases (alias bombs)."""
+        """SafeLoader that refuses documents with many aliases (alias bombs), deep nesting
+        (the composer recurses), and turns bad tagged values into YAML errors."""
 
         aliases = 0
+        depth = 0
 
         def compose_node(self, parent: Any, index: Any) -> Any:
             if self.check_event(yaml.AliasEvent):
                 self.aliases += 1
                 if self.aliases > MAX_YAML_ALIASES:
                     raise yaml.YAMLError(f"more than {MAX_YAML_ALIASES} YAML aliases")
-            return super().compose_node(parent, index)
+            if self.depth >= MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"more than {MAX_YAML_DEPTH} levels of nesting",
+                    self.peek_event().start_mark)
+            self.depth += 1
+            try:
+                return super().compose_node(parent, index)
+            finally:
+                self.depth -= 1
+
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            # SafeConstructor raises ValueError, TypeError... on e.g. '2020-02-30',
+            # '!!float abc' or '!!timestamp x'
+            try:
+                return super().construct_object(node, deep)
+            except (ValueError, TypeError, AttributeError, OverflowError):
+                value = node.value[:40] if isinstance(node.value, str) else "the value"
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
+                    node.start_mark) from None
 
     return BoundedLoader
 
@@ -271,8 +294,9 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, dict[str, int]]:
     """Parse YAML safely; return the data and the line of every mapping key."""
     import yaml
 
-    loader = _bounded_loader()(text)
+    loader = None
     try:
+        loader = _bounded_loader()(text)  # the reader refuses control characters here
         node = loader.get_single_node()
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -280,10 +304,15 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, dict[str, int]]:
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "invalid YAML"
         raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
+    except yaml.reader.ReaderError as exc:
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"{path}:{line}: YAML error: {exc.reason} (character "
+                          f"#x{exc.character:04x})") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: YAML error: {exc}") from None
+        raise ConfigError(f"{path}: YAML error: {' '.join(str(exc).split())}") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     lines: dict[str, int] = {}
     if node is not None:
         _key_lines(node, "", lines)
@@ -412,6 +441,8 @@ def convert_value(value: Any, hint: Any, metadata: Mapping[str, Any]) -> Any:
         if isinstance(value, bool) or not isinstance(value, int | float):
             raise ValueError(f"expected a number, got {_show(value)}")
         value = float(value)
+        if not math.isfinite(value):
+            raise ValueError(f"expected a finite number, got {value}")
     elif base is list:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ValueError("expected a non-empty list of strings (an argument list, "
@@ -424,7 +455,7 @@ def convert_value(value: Any, hint: Any, metadata: Mapping[str, Any]) -> Any:
         if kind == "regex":
             try:
                 re.compile(value)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 raise ValueError(f"invalid regular expression {value!r}: {exc}") from None
         if kind == "host" and (not value or any(c.isspace() for c in value) or "/" in value):
             raise ValueError(f"expected a host name or IP address, got {value!r}")
@@ -604,7 +635,7 @@ def _did_you_mean(word: str, choices: Any) -> str:
 
 
 def _names(profiles: Mapping[str, Any]) -> str:
-    return ", ".join(sorted(profiles)) or "none"
+    return ", ".join(sorted(str(name) for name in profiles)) or "none"
 
 
 def base_type(hint: Any) -> Any:

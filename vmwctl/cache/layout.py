@@ -92,6 +92,18 @@ class DatastoreCache:
     leftovers: list[Leftover] = field(default_factory=list)
 
 
+def is_plain_name(name: str) -> bool:
+    """A file or folder name that stays in its folder: no '/', NUL, '.' or '..'."""
+    return name not in ("", ".", "..") and "/" not in name and "\0" not in name
+
+
+def _aware(entry: Entry) -> Entry:
+    """A time without a zone (the browser's xsd:dateTime may have none) is UTC."""
+    if entry.modified is None or entry.modified.tzinfo is not None:
+        return entry
+    return Entry(entry.name, entry.folder, entry.size, entry.modified.replace(tzinfo=dt.UTC))
+
+
 def is_cache_folder(name: str, subdirectory_name: str) -> bool:
     """<my_ip><sub>, <cache_prefix><sub> or <sub> itself (aging disabled)."""
     return name.endswith(subdirectory_name)
@@ -119,16 +131,17 @@ def build(datastore: str, tree: dict[str, list[Entry]], *, folders: Iterable[str
     root whose name is a cache folder name).
     """
     result = DatastoreCache(datastore)
+    tree = {path: [_aware(e) for e in entries] for path, entries in tree.items()}
     root = tree.get("", [])
     wanted = set(folders) if folders is not None else None
     for entry in root:
-        if not entry.folder:
+        if not entry.folder or not is_plain_name(entry.name):
             continue
         kind = leftover_kind(entry.name)
         if kind is not None:
             children = [Entry(c.name, c.folder, c.size,
                               _newest(c.modified, _subtree_newest(tree, f"{entry.name}/{c.name}")))
-                        for c in tree.get(entry.name, [])]
+                        for c in tree.get(entry.name, []) if is_plain_name(c.name)]
             newest = _newest(entry.modified, _subtree_newest(tree, entry.name))
             result.leftovers.append(Leftover(datastore, entry.name, f"[{datastore}] {entry.name}",
                                              kind, newest, len(children), children))
@@ -145,7 +158,7 @@ def _cache_folder(datastore: str, name: str, tree: dict[str, list[Entry]]) -> Ca
         if entry.name == LOCK_FOLDER:
             folder.locked = True
             continue
-        if not entry.folder:
+        if not entry.folder or not is_plain_name(entry.name):
             folder.others.append(entry.name)
             continue
         image = CachedImage(entry.name, f"[{datastore}] {name}/{entry.name}")

@@ -130,7 +130,7 @@ def _regex(conf: NovaConf) -> tuple[re.Pattern[str] | None, CheckResult]:
     try:
         return re.compile(pattern), passed("nova-conf.datastore-regex",
                                            f"datastore_regex {pattern!r} compiles")
-    except re.error as exc:
+    except (re.error, OverflowError, RecursionError) as exc:
         return None, failed("nova-conf.datastore-regex",
                             f"{_where(conf, 'vmware', 'datastore_regex')}: datastore_regex "
                             f"{pattern!r} is invalid ({exc}): nova-compute refuses to start", [],
