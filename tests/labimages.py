@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-import yaml
+from helpers import write_profile
 
 from vmwctl.config import load_profile
 from vmwctl.images.glance import open_image_service
@@ -48,16 +48,7 @@ def same_disk(raw: Path, cached: Path) -> bool:
 
 def profile_for(sim, tmp_path: Path, name: str, *, cloud: str | None = None,
                 port: int | None = None) -> Path:
-    config = yaml.safe_load(Path(sim.config).read_text())
-    profile = config["profiles"]["sim"]
-    if cloud:
-        profile["openstack"]["cloud"] = cloud
-    if port:
-        profile["vmware"]["host_port"] = port
-    path = tmp_path / f"{name}.yaml"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
-    return path
+    return write_profile(sim, tmp_path / f"{name}.yaml", cloud=cloud, port=port)
 
 
 def upload(config: Path, data: Path, name: str, disk_format: str = "vmdk",

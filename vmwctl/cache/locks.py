@@ -24,8 +24,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vmwctl import __version__
+from vmwctl.cache.journal import process_gone
 from vmwctl.cache.layout import LOCK_FOLDER
-from vmwctl.errors import OperationFailed
+from vmwctl.errors import OperationFailed, VmwctlError
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath, MissingParent
 
 
@@ -116,22 +117,17 @@ def datastore_lock(files: DatastoreFiles, cache: DatastorePath, now: dt.datetime
         payload = json.dumps(asdict(owner)).encode()
         files.upload(folder.join(OWNER_FILE), [payload], len(payload))
         yield owner
-    finally:
-        files.delete(folder)
+    except BaseException:
+        with contextlib.suppress(VmwctlError):  # the first error is the one to report
+            files.delete(folder)
+        raise
+    files.delete(folder)
 
 
 def _dead_here(owner: Owner) -> bool:
     """The holder ran on this machine and its process is gone (it was killed, or the vCenter
     went away before it could remove its lock): the lock is stale at once."""
-    if owner.host != socket.gethostname() or owner.pid <= 0:
-        return False
-    try:
-        os.kill(owner.pid, 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
+    return process_gone(owner.host, owner.pid)
 
 
 def _read_owner(files: DatastoreFiles, folder: DatastorePath) -> Owner:

@@ -19,7 +19,7 @@ from vmwctl.cache.aging import Action, decide
 from vmwctl.cache.browse import read_caches, search_tree
 from vmwctl.cache.layout import DatastoreCache, build, marker_name
 from vmwctl.cache.locks import LockHeld, datastore_lock
-from vmwctl.errors import VmwctlError
+from vmwctl.errors import ConnectError, VmwctlError
 from vmwctl.interrupts import Stopper
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
@@ -178,6 +178,8 @@ def run_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
                            approved, stopper)
         except LockHeld as exc:
             report.locked_out.append(exc.message)
+        except ConnectError:
+            raise  # vCenter went away: the next folders would fail alike
         except VmwctlError as exc:
             report.errors.append(f"[{ds.name}]: {exc.message}")
     return report.finish()
@@ -246,5 +248,7 @@ def _one_folder(item: PurgeItem, report: PurgeReport, stopper: Stopper, outcome:
     try:
         operation()
         item.outcome = outcome
+    except ConnectError:
+        raise
     except VmwctlError as exc:
         item.outcome, item.reason = Outcome.FAILED, exc.message

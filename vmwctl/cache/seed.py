@@ -23,9 +23,10 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from vmwctl.cache.journal import Journal
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.interrupts import deferred_signals
@@ -69,6 +70,7 @@ class SeedResult:
     outcome: str  # seeded | cached (already there) | planned (--dry-run)
     bytes: int = 0
     seconds: float = 0.0
+    leftovers_removed: list[str] = field(default_factory=list)  # of dead runs on this machine
 
 
 def seed_source(image: Mapping[str, Any]) -> SeedSource:
@@ -177,8 +179,9 @@ class Seeder:
 
     def __init__(self, vc: VCenter, inventory: Inventory, *, cache_folder: str,
                  download: Callable[[str], Iterable[bytes]],
-                 pool_for: Callable[[Datastore], Any]) -> None:
+                 pool_for: Callable[[Datastore], Any], journal: Journal | None = None) -> None:
         self.vc = vc
+        self.journal = journal or Journal(f"{vc.settings.host}:{vc.settings.port}")
         self.inventory = inventory
         self.cache_folder = cache_folder
         self.download = download
@@ -197,20 +200,25 @@ class Seeder:
         target = self.image_folder(ds, source)
         result = SeedResult(source.image_id, source.name, ds.name, str(target), source.method,
                             "cached")
+        files = self.files(ds)
+        if not dry_run:
+            result.leftovers_removed = self.remove_stale(files, ds)
         if is_cached(self.vc, self.inventory, ds, target, source.file_name):
             return result
         if dry_run:
             result.outcome = "planned"
             return result
         started = time.monotonic()
-        files = self.files(ds)
-        temp = DatastorePath(ds.name, TEMP_FOLDER).join(str(uuid.uuid4()))
+        run = f"vmwctl-{uuid.uuid4()}"
+        temp = DatastorePath(ds.name, TEMP_FOLDER).join(run)
         work = temp.join(source.image_id)
-        shadow: DatastorePath | None = None
+        shadow = DatastorePath(ds.name, f"{IMAGE_VM_PREFIX}{run}") \
+            if source.method == "streamOptimized" else None
+        record = self.journal.open(folders=[str(p) for p in (temp, shadow) if p],
+                                   vms=[shadow.path] if shadow else [])
         try:
             stream = VerifiedStream(self.download(source.image_id), source)
-            if source.method == "streamOptimized":
-                shadow = DatastorePath(ds.name, f"{IMAGE_VM_PREFIX}{uuid.uuid4()}")
+            if shadow is not None:
                 self._import(files, ds, source, prefetched(stream), shadow, work, progress)
             else:
                 files.mkdir(work, parents=True)
@@ -226,11 +234,36 @@ class Seeder:
                 # Another seed or a nova-compute cached it meanwhile; theirs stays.
         finally:
             with deferred_signals():  # a second Ctrl-C must not leave the leftovers behind
-                for leftover in (temp, shadow):
-                    if leftover is not None:
-                        _delete_quietly(files, leftover)
+                removed = [_delete_quietly(files, p) for p in (temp, shadow) if p is not None]
+                if all(removed):
+                    self.journal.close(record)
         result.seconds = round(time.monotonic() - started, 3)
         return result
+
+    def remove_stale(self, files: DatastoreFiles, ds: Datastore) -> list[str]:
+        """Remove what dead seeds of this machine left on ``ds`` (their vCenter went away, or
+        they were killed); a record stays until everything it names is gone."""
+        removed = []
+        for record, entry in self.journal.stale():
+            if not all(DatastorePath.parse(f).datastore == ds.name for f in entry.folders):
+                continue
+            vms = {vm.name: vm for vm in self.inventory.vms.values()}
+            for name in entry.vms:
+                if name in vms:
+                    from vmwctl.vsphere.tasks import run_task
+
+                    vm = self.inventory.refs[vms[name].moid]
+                    run_task(self.vc, f"destroying the image VM {name}", vm.Destroy_Task)
+                    removed.append(name)
+            for folder in map(DatastorePath.parse, entry.folders):
+                try:
+                    files.delete(folder, missing_ok=False)
+                    removed.append(str(folder))
+                except OperationFailed as exc:
+                    if "FileNotFound" not in exc.message:
+                        raise
+            self.journal.close(record)
+        return removed
 
     def _place(self, files: DatastoreFiles, source: SeedSource, stream: Iterable[bytes],
                work: DatastorePath, progress: Callable[[int], None] | None) -> None:
@@ -265,8 +298,10 @@ class Seeder:
         files.move_disk(imported.disk, work.join(source.file_name))
 
 
-def _delete_quietly(files: DatastoreFiles, path: DatastorePath) -> None:
+def _delete_quietly(files: DatastoreFiles, path: DatastorePath) -> bool:
     try:
         files.delete(path)
+        return True
     except Exception as exc:  # cleanup goes on; 'cache list' shows the leftover
         log.warning("could not remove %s: %s", path, exc)
+        return False

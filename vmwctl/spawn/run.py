@@ -23,7 +23,7 @@ from typing import Any
 
 from vmwctl.cache.seed import Seeder, SeedSource, enlist, is_cached
 from vmwctl.config import Profile
-from vmwctl.errors import OperationFailed, UsageError, VmwctlError
+from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, NovaView
 from vmwctl.nova_rules import (
     GIB,
@@ -103,6 +103,10 @@ class SpawnFailed(OperationFailed):
     """A step failed; the message names it, its fault and what was cleaned up."""
 
 
+class SpawnUnreachable(ConnectError):
+    """A step failed because vCenter could not be reached (exit 3); as SpawnFailed."""
+
+
 def vm_name(request: SpawnRequest) -> str:
     if request.name:
         name = request.name if request.name.startswith(NAME_PREFIX) else \
@@ -148,7 +152,7 @@ class Spawner:
             step.seconds = round(time.monotonic() - started, 3)
             step.requests = self.vc.request_count - before
             self.on_step(step)
-            raise _StepError(name, _describe(exc)) from exc
+            raise _StepError(name, _describe(exc), exc) from exc
         step.seconds = round(time.monotonic() - started, 3)
         step.requests = self.vc.request_count - before
         self.on_step(step)
@@ -170,8 +174,10 @@ class Spawner:
             self._run(request, report)
         except _StepError as failure:
             cleaned = self._clean_up(report, request.keep_on_failure)
-            raise SpawnFailed(f"step '{failure.step}' failed: {failure.reason}; {cleaned}") \
-                from None
+            message = f"step '{failure.step}' failed: {failure.reason}; {cleaned}"
+            if isinstance(failure.cause, ConnectError):
+                raise SpawnUnreachable(message) from None
+            raise SpawnFailed(message) from None
         except BaseException:  # Ctrl-C: nothing half-built stays behind either
             self._clean_up(report, request.keep_on_failure)
             raise
@@ -544,15 +550,17 @@ class Spawner:
             try:
                 destroy(self.vc, self.inventory, self.vm, report.name)
             except VmwctlError as exc:
-                return f"removing VM {report.name} failed too: {exc.message}"
+                return (f"removing VM {report.name} failed too: {exc.message}; "
+                        f"'vmwctl vm delete {report.name}' removes it")
         return f"VM {report.name} and its folder were removed"
 
 
 class _StepError(Exception):
-    def __init__(self, step: str, reason: str) -> None:
+    def __init__(self, step: str, reason: str, cause: BaseException) -> None:
         super().__init__(f"{step}: {reason}")
         self.step = step
         self.reason = reason
+        self.cause = cause
 
 
 def _describe(exc: BaseException) -> str:
