@@ -71,6 +71,7 @@ class SeedResult:
     bytes: int = 0
     seconds: float = 0.0
     leftovers_removed: list[str] = field(default_factory=list)  # of dead runs on this machine
+    markers_removed: list[str] = field(default_factory=list)  # aging markers of a cached image
 
 
 def seed_source(image: Mapping[str, Any]) -> SeedSource:
@@ -204,6 +205,8 @@ class Seeder:
         if not dry_run:
             result.leftovers_removed = self.remove_stale(files, ds)
         if is_cached(self.vc, self.inventory, ds, target, source.file_name):
+            if not dry_run:  # seeded means ready for a spawn: no aging pass may take it now
+                result.markers_removed = enlist(self.vc, self.inventory, ds, target, files)
             return result
         if dry_run:
             result.outcome = "planned"

@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.cache.seed import Seeder, SeedSource, enlist, is_cached
+from vmwctl.cache.seed import Seeder, SeedSource, is_cached
 from vmwctl.config import Profile
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, NovaView
@@ -374,9 +374,7 @@ class Spawner:
                              "its cache folder after it; set it (or vmware.cache_prefix)")
         seeder = Seeder(self.vc, self.inventory, cache_folder=folder, download=self.download,
                         pool_for=lambda _ds: self.inventory.refs[self.cluster.resource_pool])
-        # Nova's enlist_image, before the fetch: no aging pass deletes it from under us
-        unmarked = enlist(self.vc, self.inventory, ds,
-                          seeder.image_folder(ds, request.source), self._files(ds))
+        # A cached image loses its aging markers first (Nova's enlist_image)
         if self.progress is None:
             result = seeder.seed(request.source, ds)
         else:
@@ -386,7 +384,8 @@ class Spawner:
         self._image_folder = DatastorePath.parse(result.path)
         step.detail = (f"{result.path}: cached already" if result.outcome == "cached" else
                        f"{result.path}: fetched ({request.source.method}, {result.bytes:,} "
-                       "bytes)") + (f"; marker {', '.join(unmarked)} removed" if unmarked else "")
+                       "bytes)") + (f"; marker {', '.join(result.markers_removed)} removed"
+                          if result.markers_removed else "")
 
     def _image_capacity_kb(self, ds: Datastore, request: SpawnRequest) -> int:
         """_update_image_size: the size of the cached -flat file, else Glance's size."""
