@@ -266,11 +266,11 @@ def _bounded_loader() -> type:
                 self.depth -= 1
 
         def construct_object(self, node: Any, deep: bool = False) -> Any:
-            # SafeConstructor raises ValueError, TypeError... on e.g. '2020-02-30',
-            # '!!float abc' or '!!timestamp x'
+            # SafeConstructor raises ValueError, KeyError... on e.g. '2020-02-30',
+            # '!!float abc', '!!bool maybe' or '!!timestamp x'
             try:
                 return super().construct_object(node, deep)
-            except (ValueError, TypeError, AttributeError, OverflowError):
+            except (ValueError, TypeError, AttributeError, LookupError, OverflowError):
                 value = node.value[:40] if isinstance(node.value, str) else "the value"
                 raise yaml.constructor.ConstructorError(
                     None, None, f"{value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",

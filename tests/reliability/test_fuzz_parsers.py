@@ -47,7 +47,7 @@ NASTY = ["", ".", "..", "../..", "../../etc/passwd", "/etc/passwd", "a/b", "a\0b
          "a\rb", "\x1b[31mred", "a;touch pwned", "$(touch pwned)", "`touch pwned`", "a|b",
          "a b", "\\..\\x", "%2e%2e%2f", "\u202e", "\ud800", "é", "x" * 300, "-rf", "--help",
          "~root", "*", "?", "'", '"', "ts-", "ts-2024-02-30-00-00-00", "OSTACK_IMG_/../x",
-         "OSTACK_IMG_..", "vmware_temp", "vmwctl-purge.lock"]
+         "OSTACK_IMG_..", "vmware_temp", "vmwctl-purge.lock", " ", "x ", "x\n", "\n"]
 nasty_text = st.one_of(st.sampled_from(NASTY), st.text(max_size=40))
 
 
@@ -350,6 +350,7 @@ def test_hostile_profiles_through_the_commands(text: str, command: str) -> None:
     ("!!timestamp abc", "'abc' is not a valid timestamp"),
     ("!!float abc", "'abc' is not a valid float"),
     ("!!int abc", "'abc' is not a valid int"),
+    ("!!bool maybe", "'maybe' is not a valid bool"),
     ("9" * 5000, "is not a valid int"),
 ])
 def test_bad_tagged_values_are_one_line_with_their_place(value: str, message: str) -> None:
@@ -531,6 +532,8 @@ def inside(path: str, folder: str) -> bool:
 @example({"": [Entry(CACHE, True, 0, dt.datetime(2024, 1, 1))],
           CACHE: [Entry("i", True, 0, dt.datetime(2024, 1, 1, tzinfo=dt.UTC))],
           f"{CACHE}/i": [Entry("f", False, 1, dt.datetime(2024, 1, 2))]}, None, 0)
+@example({"": [Entry(CACHE, True)], CACHE: [Entry(" ", True), Entry("x\n", True)],
+          f"{CACHE}/ ": [Entry("f", False, 1)]}, None, 0)
 def test_browser_results_never_escape_their_folder(tree, folders, min_age) -> None:
     """Hostile names, sizes and times from SearchDatastoreSubFolders: the cache is built,
     a purge is planned, and every path it would delete is a plain name inside its folder."""
@@ -555,6 +558,8 @@ def test_browser_results_never_escape_their_folder(tree, folders, min_age) -> No
 @FUZZ
 @given(st.one_of(st.text(max_size=40), st.sampled_from(["[ds]", "[]", "[ds", "[[ds]] x",
                                                         "[ds] ../x", "[ds]/a/../b", "ds] x"])))
+@example("[ds] _base/ ")
+@example("[ds]/_base/a\nb")
 def test_datastore_paths_parse_or_say_why(text: str) -> None:
     try:
         path = DatastorePath.parse(text)
@@ -562,3 +567,17 @@ def test_datastore_paths_parse_or_say_why(text: str) -> None:
         assert "not a datastore path" in str(exc)
         return
     assert DatastorePath.parse(str(path)) == path
+
+
+@pytest.mark.parametrize("text, path", [
+    ("[ds] 192.0.2.10_base/ ", "192.0.2.10_base/ "),  # was '192.0.2.10_base': the whole cache
+    ("[ds] _base/x ", "_base/x "),  # was '_base/x', another folder
+    ("[ds]/_base/a\nb", "_base/a\nb"),  # was ValueError: an internal error in cache list
+    ("[ds]/_base/x", "_base/x"),
+    ("[ds] _base/x", "_base/x"),
+    ("[ds]", ""),
+])
+def test_datastore_paths_keep_the_exact_name(text: str, path: str) -> None:
+    """Defect: parse() stripped trailing spaces and refused newlines in names, so a purge of
+    the cache folder's image named ' ' would have deleted the cache folder itself."""
+    assert DatastorePath.parse(text) == DatastorePath("ds", path)

@@ -38,7 +38,7 @@ def parse_marker(name: str) -> dt.datetime | None:
 
 
 def is_image_id(name: str) -> bool:
-    return bool(_UUID.match(name))
+    return bool(_UUID.fullmatch(name))  # '$' alone would let a final newline in
 
 
 @dataclass

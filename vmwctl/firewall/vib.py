@@ -382,7 +382,7 @@ def _check_payload(handle: BinaryIO, element: object, members: dict[str, Member]
         report.problems.append(f"payload {name!r}: its archive cannot be read ({exc})")
         return
     for entry, data in entries:
-        if entry.startswith("/") or ".." in entry.split("/"):
+        if not entry or entry.startswith("/") or ".." in entry.split("/"):
             report.problems.append(f"payload {name!r} holds {entry!r}, a path outside the "
                                    "host's root")
             continue
@@ -434,6 +434,6 @@ def _vmtar(data: bytes) -> Iterator[tuple[str, bytes | None]]:
             offset = struct.unpack("<I", header[496:500])[0]
             if offset + size > len(data):
                 raise ValueError(f"{name!r} claims data beyond the payload")
-            yield name.rstrip("/"), data[offset:offset + min(size, MAX_RULE_FILE + 1)]
+            yield name.rstrip("/") or name, data[offset:offset + min(size, MAX_RULE_FILE + 1)]
         else:
-            yield name.rstrip("/"), None
+            yield name.rstrip("/") or name, None  # '/' itself stays absolute

@@ -24,7 +24,7 @@ from vmwctl.vsphere.tasks import run_task
 log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
-_PATH = re.compile(r"^\[([^\]]+)\]\s*/?(.*)$")
+_PATH = re.compile(r"\[([^\]]+)\] ?/?(.*)", re.DOTALL)  # names may hold newlines, end in spaces
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ class DatastorePath:
     @classmethod
     def parse(cls, text: str) -> DatastorePath:
         """Accept vSphere's '[ds] a/b' and the simulator's '[ds]/a/b'."""
-        match = _PATH.match(text.strip())
+        match = _PATH.fullmatch(text.lstrip())
         if match is None:
             raise ValueError(f"not a datastore path: {text!r}")
         return cls(match.group(1), match.group(2).strip("/"))
