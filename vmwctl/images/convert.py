@@ -133,7 +133,7 @@ def raw_source(plan: ConversionPlan, workdir: Path,
         return Path(plan.source)
     raw = workdir / "source.raw"
     qemu.run(["convert", *(["-p"] if progress else []), "-f", plan.source_format, "-O", "raw",
-              plan.source, str(raw)], progress=progress)
+              _file(plan.source), str(raw)], progress=progress)
     return raw
 
 
@@ -155,7 +155,14 @@ def _arguments(source: str, fmt: str, subformat: str, adapter: str, destination:
                progress: bool) -> list[str]:
     options = f"subformat={subformat},adapter_type={DESCRIPTOR_VALUES[adapter]}"
     return ["convert", *(["-p"] if progress else []), "-f", fmt, "-O", "vmdk", "-o", options,
-            source, destination]
+            _file(source), _file(destination)]
+
+
+def _file(path: str) -> str:
+    """The path as a file to qemu-img: a name like 'json:{...}' or 'nbd:host:10809' is a
+    protocol to it (another file, or the network, than the one inspected), '-U...' options:
+    './' keeps it a file."""
+    return f"./{path}" if path.startswith("-") or ":" in path.split("/", 1)[0] else path
 
 
 def convert(plan: ConversionPlan, *, destination: Path | None = None,
