@@ -20,6 +20,7 @@ import io
 import json
 import re
 import struct
+import subprocess
 import tarfile
 import tempfile
 from pathlib import Path
@@ -33,9 +34,10 @@ from vmwctl.cache.layout import CachedImage, Entry, build, is_plain_name
 from vmwctl.cache.purge import PurgeRequest, plan_cache
 from vmwctl.checks.novaconf import check_nova_conf
 from vmwctl.config import build_profile, parse_yaml, read_config_file
-from vmwctl.errors import ConfigError
+from vmwctl.errors import ConfigError, OperationFailed
 from vmwctl.firewall.rules import firewall_xml
 from vmwctl.firewall.vib import inspect_vib
+from vmwctl.images import qemu
 from vmwctl.novaconf import parse_ini, profile_from_nova_conf, read_nova_conf
 from vmwctl.vsphere.datastore import DatastorePath
 
@@ -479,6 +481,41 @@ def test_a_regex_too_large_fails_the_check_not_the_command(tmp_path: Path) -> No
     check = {c["id"]: c for c in result.json()["checks"]}["nova-conf.datastore-regex"]
     assert check["status"] == "fail" and "too large" in check["detail"]
     parse_ini(path.read_text(), path)  # the file itself parses
+
+
+# ---------------------------------------------------------------- qemu-img's JSON
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-2**70, 2**70) | st.floats() | st.text(max_size=10),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
+        st.sampled_from(["virtual-size", "actual-size", "format", "filename",
+                         "format-specific", "children", "x"]), inner, max_size=5),
+    max_leaves=12)
+
+
+@FUZZ
+@given(st.one_of(json_values.map(json.dumps), st.text(max_size=200),
+                 json_values.map(json.dumps).map(lambda t: t[: len(t) // 2])))
+@example("[" * 100000)
+@example('{"virtual-size": 1e999}')
+@example('{"virtual-size": NaN}')
+@example("qemu-img: Could not open 'x': No such file or directory")
+def test_qemu_img_json_is_an_object_with_sizes_or_a_failure(output: str) -> None:
+    try:
+        data = qemu.parse_info(output, "disk.qcow2")
+    except OperationFailed as exc:
+        assert "\n" not in exc.message
+        return
+    assert isinstance(data, dict)
+    assert all(type(data.get(k, 0)) is int and data.get(k, 0) >= 0
+               for k in ("virtual-size", "actual-size"))
+
+
+@pytest.mark.parametrize("fmt", ["qcow2", "raw", "vmdk"])
+def test_qemu_img_info_of_real_files(tmp_path: Path, fmt: str) -> None:
+    path = tmp_path / f"d.{fmt}"
+    subprocess.run(["qemu-img", "create", "-q", "-f", fmt, str(path), "3M"], check=True)
+    assert qemu.info(str(path), fmt)["virtual-size"] == 3 << 20
 
 
 # ---------------------------------------------------------------- datastore browser results
