@@ -240,3 +240,88 @@ def test_vcenter_gone_mid_spawn_then_delete_and_rerun(simulator, lab_env,
                                               "outage"))
         assert code == 0, stderr
         assert "vmwctl-outage" in vm_names(vc)
+
+
+def test_vcenter_gone_mid_evict_then_rerun_completes(simulator, lab_env, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    sim = simulator("-method-delay", "DeleteDatastoreFile_Task:2000")
+    root = Path(sim.datastores[DS])
+    image = put_aged_images(root, 1)[0]
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = write_profile(sim, tmp_path / "p.yaml", port=proxy.port, api_retry_count=1)
+        process = start(config, "cache", "evict", image.name, "--yes")
+        wait_until(lambda: (root / CACHE / LOCK_FOLDER / "owner.json").exists(), process)
+        proxy.go_down()
+        code, document, stderr = finish(process)
+        assert code == 3, stderr
+        assert REACH in document["error"]["message"]
+        if image.exists():  # whole or gone, never half
+            assert (image / f"{image.name}-flat.vmdk").exists()
+        proxy.come_up()
+        code, document, stderr = finish(start(config, "cache", "evict", image.name, "--yes"))
+    assert code == 0, stderr
+    assert not image.exists() and not (root / CACHE / LOCK_FOLDER).exists()
+
+
+def test_vcenter_gone_mid_vm_delete_then_rerun_completes(simulator, lab_env,
+                                                         tmp_path: Path) -> None:
+    """Unregistered but not yet deleted, a VM's folder is in no listing: the rerun removes it
+    from the record the lost run left."""
+    sim = simulator("-method-delay", "UnregisterVM:2000")
+    root = Path(sim.datastores[DS])
+    image_id = upload(sim.config, vmdk(raw_disk(tmp_path, 1 << 20), "streamOptimized"),
+                      "outage-delete", vmware_disktype="streamOptimized")
+    for name in ("one", "two"):
+        spawned = sim.run("vm", "spawn", image_id, "--name", name)
+        assert spawned.exit_code == 0, spawned.stderr
+    vc = sim.connect()
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = write_profile(sim, tmp_path / "p.yaml", port=proxy.port, api_retry_count=1)
+        process = start(config, "vm", "delete", "vmwctl-one", "vmwctl-two", "--yes")
+        wait_until(lambda: power_state(vc, "vmwctl-one") == "poweredOff", process)
+        proxy.go_down()
+        code, document, stderr = finish(process)
+        assert code == 3, stderr
+        assert REACH in document["error"]["message"]
+        assert (root / "vmwctl-one").exists()  # nobody could delete it
+        proxy.come_up()
+        remaining = [n for n in ("vmwctl-one", "vmwctl-two") if n in vm_names(vc)]
+        code, document, stderr = finish(start(config, "vm", "delete", *remaining, "--yes"))
+    assert code == 0, stderr
+    assert not [n for n in vm_names(vc) if n.startswith("vmwctl-")]
+    assert not (root / "vmwctl-one").exists() and not (root / "vmwctl-two").exists()
+    assert (root / CACHE / image_id).exists()  # the cached image is never touched
+
+
+def power_state(vc, name: str) -> str | None:
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    return next((vm.power_state for vm in read_inventory(vc).vms.values() if vm.name == name),
+                None)
+
+
+def test_vcenter_gone_mid_vib_install_then_rerun_completes(simulator, lab_env,
+                                                           tmp_path: Path) -> None:
+    sim = simulator("-method-delay", "InstallHostPatchV2_Task:2000", scenario="fresh")
+    root = Path(sim.datastores[DS])
+    built = sim.run("firewall", "vib", "build", str(tmp_path), "-o", "json")
+    vib = built.json()["path"]
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = write_profile(sim, tmp_path / "p.yaml", port=proxy.port, api_retry_count=1)
+        process = start(config, "firewall", "vib", "install", vib, "--yes")
+        wait_until(lambda: any(p.suffix == ".vib" for p in root.glob("vmwctl-vib-*/*")),
+                   process)
+        proxy.go_down()
+        code, document, stderr = finish(process)
+        assert code == 3, stderr
+        assert REACH in document["error"]["message"]
+        left = [p.name for p in root.glob("vmwctl-vib-*")]
+        assert len(left) == 1  # nobody could delete the uploaded copy
+        proxy.come_up()
+        code, document, stderr = finish(start(config, "firewall", "vib", "install", vib,
+                                              "--yes"))
+    assert code == 0, stderr
+    assert {h["install"] for h in document["hosts"]} <= {"installed", "already installed"}
+    assert document["leftovers_removed"] == [f"[{DS}] {name}" for name in left]
+    assert not list(root.glob("vmwctl-vib-*"))

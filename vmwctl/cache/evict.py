@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from vmwctl.cache.browse import read_caches
 from vmwctl.cache.locks import datastore_lock
 from vmwctl.cache.purge import Users, datastore_files
-from vmwctl.errors import OperationFailed, VmwctlError
+from vmwctl.errors import ConnectError, OperationFailed, VmwctlError
 from vmwctl.vsphere.datastore import DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -70,6 +70,8 @@ def evict(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore], image_
             with datastore_lock(files, DatastorePath.parse(folder.path), now):
                 files.delete(DatastorePath.parse(item.path))
             item.outcome = "deleted"
+        except ConnectError:
+            raise  # vCenter went away: the next datastores would fail alike
         except VmwctlError as exc:
             item.outcome, item.reason = "failed", exc.message
     report.failures = sum(1 for item in report.items if item.outcome == "failed")

@@ -24,10 +24,10 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from vmwctl import __version__
-from vmwctl.cache.journal import process_gone
 from vmwctl.cache.layout import LOCK_FOLDER
 from vmwctl.errors import OperationFailed, VmwctlError
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath, MissingParent
+from vmwctl.vsphere.journal import process_gone
 
 
 class LockHeld(OperationFailed):

@@ -26,12 +26,12 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.cache.journal import Journal
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.interrupts import deferred_signals
 from vmwctl.streams import prefetched
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 
@@ -182,7 +182,7 @@ class Seeder:
                  download: Callable[[str], Iterable[bytes]],
                  pool_for: Callable[[Datastore], Any], journal: Journal | None = None) -> None:
         self.vc = vc
-        self.journal = journal or Journal(f"{vc.settings.host}:{vc.settings.port}")
+        self.journal = journal or Journal.for_vcenter(vc)
         self.inventory = inventory
         self.cache_folder = cache_folder
         self.download = download
@@ -203,7 +203,7 @@ class Seeder:
                             "cached")
         files = self.files(ds)
         if not dry_run:
-            result.leftovers_removed = self.remove_stale(files, ds)
+            result.leftovers_removed = remove_stale(self.vc, self.inventory, self.journal)
         if is_cached(self.vc, self.inventory, ds, target, source.file_name):
             if not dry_run:  # seeded means ready for a spawn: no aging pass may take it now
                 result.markers_removed = enlist(self.vc, self.inventory, ds, target, files)
@@ -242,31 +242,6 @@ class Seeder:
                     self.journal.close(record)
         result.seconds = round(time.monotonic() - started, 3)
         return result
-
-    def remove_stale(self, files: DatastoreFiles, ds: Datastore) -> list[str]:
-        """Remove what dead seeds of this machine left on ``ds`` (their vCenter went away, or
-        they were killed); a record stays until everything it names is gone."""
-        removed = []
-        for record, entry in self.journal.stale():
-            if not all(DatastorePath.parse(f).datastore == ds.name for f in entry.folders):
-                continue
-            vms = {vm.name: vm for vm in self.inventory.vms.values()}
-            for name in entry.vms:
-                if name in vms:
-                    from vmwctl.vsphere.tasks import run_task
-
-                    vm = self.inventory.refs[vms[name].moid]
-                    run_task(self.vc, f"destroying the image VM {name}", vm.Destroy_Task)
-                    removed.append(name)
-            for folder in map(DatastorePath.parse, entry.folders):
-                try:
-                    files.delete(folder, missing_ok=False)
-                    removed.append(str(folder))
-                except OperationFailed as exc:
-                    if "FileNotFound" not in exc.message:
-                        raise
-            self.journal.close(record)
-        return removed
 
     def _place(self, files: DatastoreFiles, source: SeedSource, stream: Iterable[bytes],
                work: DatastorePath, progress: Callable[[int], None] | None) -> None:

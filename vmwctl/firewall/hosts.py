@@ -14,11 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmwctl.errors import OperationFailed, UsageError, VmwctlError
+from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range
 from vmwctl.firewall.vib import ACCEPTANCE_LEVELS, VibReport
 from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
 from vmwctl.vsphere.session import VCenter
 
@@ -220,6 +221,7 @@ class InstallReport:
     dry_run: bool
     hosts: list[HostInstall] = field(default_factory=list)
     status: FirewallStatus | None = None
+    leftovers_removed: list[str] = field(default_factory=list)  # of dead runs on this machine
 
     @property
     def failures(self) -> list[str]:
@@ -290,6 +292,8 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
             row.acceptance_after = row.acceptance_before
             if _installed(manager, vib):
                 row.install = "already installed"
+        except ConnectError:
+            raise
         except Exception as exc:  # reported per host
             row.install, row.reason = "failed", f"reading its image configuration: " \
                                                 f"{_fault_text(exc)}"
@@ -315,6 +319,9 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
     from vmwctl.cache.purge import datastore_files
 
     files = datastore_files(vc, inventory, ds)
+    journal = Journal.for_vcenter(vc)
+    report.leftovers_removed = remove_stale(vc, inventory, journal)
+    record = journal.open(folders=[str(folder)], vms=[])
     files.mkdir(folder, parents=True)
     try:
         with path.open("rb") as handle:
@@ -335,6 +342,8 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
                 for ruleset in sorted({r.id for r in vib.rulesets}):
                     system.EnableRuleset(id=ruleset)
                     row.rulesets_enabled.append(ruleset)
+            except ConnectError:
+                raise  # vCenter went away: every host would fail alike
             except Exception as exc:  # one host failing does not stop the others
                 row.install, row.reason = "failed", _fault_text(exc)
 
@@ -342,6 +351,7 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
     finally:
         with contextlib.suppress(VmwctlError):  # the uploaded copy is not needed any more
             files.delete(folder)
+            journal.close(record)
     return report
 
 

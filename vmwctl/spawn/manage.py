@@ -12,9 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.errors import OperationFailed, UsageError, VmwctlError
+from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.spawn.spec import Marker
 from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Inventory, VirtualMachine
 from vmwctl.vsphere.session import VCenter
 
@@ -148,6 +149,7 @@ class DeleteReport:
 
     dry_run: bool
     vms: list[DeleteItem] = field(default_factory=list)
+    leftovers_removed: list[str] = field(default_factory=list)  # of dead runs on this machine
 
     @property
     def failures(self) -> int:
@@ -184,15 +186,23 @@ def select_for_delete(inventory: Inventory, names: list[str],
 def delete_vms(vc: VCenter, inventory: Inventory, vms: list[VirtualMachine], *,
                dry_run: bool) -> DeleteReport:
     report = DeleteReport(dry_run)
+    journal = Journal.for_vcenter(vc)
+    if not dry_run:
+        report.leftovers_removed = remove_stale(vc, inventory, journal)
     for vm in vms:
         folder = _own_folder(vm.path, vm.name)
         item = DeleteItem(vm.name, "planned", folder=str(folder) if folder else None)
         report.vms.append(item)
         if dry_run:
             continue
+        # Once unregistered, a VM whose folder could not be deleted is in no listing.
+        record = journal.open(folders=[str(folder)] if folder else [], vms=[])
         try:
             destroy(vc, inventory, inventory.refs[vm.moid], vm.name)
+            journal.close(record)
             item.outcome = "deleted"
+        except ConnectError:
+            raise  # vCenter went away: the next VMs would fail alike
         except VmwctlError as exc:
             item.outcome, item.reason = "failed", exc.message
     return report
