@@ -9,6 +9,21 @@ from faultproxy import FaultProxy
 from helpers import write_clouds
 from httpfaults import HttpFaultProxy
 
+FIGURES: list[tuple[str, str]] = []
+
+
+@pytest.fixture
+def record_figure():
+    """Record a figure (what, value) to print at the end of the session."""
+    return lambda what, value: FIGURES.append((what, value))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIGURES:
+        terminalreporter.section("reliability figures")
+        for what, value in FIGURES:
+            terminalreporter.line(f"{what}: {value}")
+
 
 @pytest.fixture
 def glance_http(lab, lab_env, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
