@@ -242,6 +242,23 @@ def test_evict_with_a_hostile_image_reference_changes_nothing(simulator, lab_env
     nothing_pwned(root, isolated_environment)
 
 
+@pytest.mark.lab
+@pytest.mark.parametrize("image", BAD_IDS)
+@pytest.mark.parametrize("command", [("cache", "seed"), ("image", "tag")])
+def test_other_commands_with_a_hostile_image_reference(simulator, lab_env,
+                                                       isolated_environment: Path, image: str,
+                                                       command: tuple[str, ...]) -> None:
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    before = tree_of(root)
+    option = ["--dry-run"] if command[1] == "seed" else ["--ostype", "otherGuest"]
+    result = sim.run(*command, image, *option)
+    assert result.exit_code in (1, 2), (result.exit_code, result.stdout, result.stderr)
+    assert "no image" in one_error_line(result, result.exit_code)
+    assert tree_of(root) == before
+    nothing_pwned(root, isolated_environment)
+
+
 HOSTILE_FOLDERS = ["x;touch pwned", "$(touch pwned)", "`touch pwned`", "a\nb", "..x", "x..",
                    "%2e%2e", "a\\..\\b", " ", "-rf", "ts-2024-02-30-00-00-00", "\x1b[2J"]
 
