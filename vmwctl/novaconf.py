@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,8 @@ DEFAULT_OPTIONS = ("my_ip", "reserved_host_memory_mb", "reserved_host_cpus",
 VC_DRIVER = "vmwareapi.VMwareVCDriver"
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
+# A malformed line that may hold a secret is not quoted in error messages.
+_SECRET_HINT = re.compile(r"pass|secret|token|://[^/\s]*@", re.IGNORECASE)
 
 
 @dataclass
@@ -76,16 +79,25 @@ def parse_ini(text: str, path: Path) -> NovaConf:
             last = None
             continue
         if current is None:
-            raise ConfigError(f"{path}:{number}: option outside any [section]: {stripped!r}")
+            raise ConfigError(f"{path}:{number}: option outside any [section]: "
+                              f"{_quoted(stripped)}")
         positions = [p for p in (stripped.find("="), stripped.find(":")) if p > 0]
         if not positions:
-            raise ConfigError(f"{path}:{number}: expected 'name = value', got {stripped!r}")
+            raise ConfigError(f"{path}:{number}: expected 'name = value', got "
+                              f"{_quoted(stripped)}")
         split = min(positions)
         key, value = stripped[:split].strip(), stripped[split + 1:].strip()
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
         last = current[key] = IniValue(value, number)
     return NovaConf(path=path, sections=sections)
+
+
+def _quoted(line: str) -> str:
+    """A malformed line for an error message; not shown when it may hold a secret."""
+    if _SECRET_HINT.search(line):
+        return "a line that may hold a secret (not shown)"
+    return repr(line)
 
 
 def read_nova_conf(path: Path) -> NovaConf:

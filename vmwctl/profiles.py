@@ -232,6 +232,8 @@ def import_nova_conf(nova_conf: Path, name: str, *, config: str | None, env: Map
     if not dry_run:
         write_private_yaml(target, document)
         result.written = True
+        # an existing file keeps its mode: say so when that leaves a copied password readable
+        result.warnings.extend(profile_warnings(build_profile(name, data, source=target)))
     return result
 
 

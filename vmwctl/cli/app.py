@@ -114,8 +114,10 @@ class App:
         v = profile.vmware
         insecure = self.insecure_option or (v.insecure and not v.ca_file)
         if insecure:
-            self.out.warn(f"TLS certificate verification of {v.host_ip} is off "
-                          f"({'--insecure' if self.insecure_option else 'vmware.insecure'})")
+            origin = profile.origins.get("vmware.insecure")
+            reason = "--insecure" if self.insecure_option else \
+                "GOVC_INSECURE" if origin == "GOVC_INSECURE" else "vmware.insecure"
+            self.out.warn(f"TLS certificate verification of {v.host_ip} is off ({reason})")
 
         def password() -> str:
             asker = getpass.getpass if prompt and self.stdin_is_terminal() else None

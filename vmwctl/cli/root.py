@@ -115,6 +115,9 @@ class RootGroup(LazyGroup):
                          EXIT_FAILED)
         except Exception as exc:
             _traceback(app)
+            fault = _vsphere_fault(exc)
+            if fault is not None:
+                return _fail(app, fault, EXIT_FAILED)
             hint = "" if app.verbosity else "; run with -v for the traceback"
             return _fail(app, f"internal error: {type(exc).__name__}: {exc}{hint}", EXIT_FAILED)
 
@@ -126,6 +129,16 @@ def _fail(app: App, message: str, code: int) -> int:
     with contextlib.suppress(OSError):
         app.out.error(message, code)
     return code
+
+
+def _vsphere_fault(exc: BaseException) -> str | None:
+    """A vSphere fault that no command handled, as one line (pyVmomi's str() of a fault is a
+    multi-line dump); None for other exceptions. Only commands that talk to vCenter import
+    pyVmomi, so it is looked up here, not imported."""
+    session = sys.modules.get("vmwctl.vsphere.session")
+    if session is None or not isinstance(exc, session.vmodl.MethodFault):
+        return None
+    return f"the vCenter answered with a fault: {session.fault_message(exc)}"
 
 
 def _traceback(app: App) -> None:

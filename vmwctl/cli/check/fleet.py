@@ -34,6 +34,7 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
     from vmwctl.config import build_profile, find_config_file, read_config_file
     from vmwctl.errors import ConfigError, UsageError
     from vmwctl.novaconf import profile_from_nova_conf, read_nova_conf
+    from vmwctl.passwords import profile_warnings
 
     chosen: list = []
     wanted = [n.strip() for n in (profiles or "").split(",") if n.strip()]
@@ -44,9 +45,13 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
         if unknown:
             raise UsageError(f"no profile {', '.join(map(repr, unknown))} in {path}; profiles "
                              f"there: {', '.join(config.profile_names)}")
+        warnings: dict[str, None] = {}  # several profiles of one file: one warning each
         for name in wanted or config.profile_names:
-            chosen.append((name, build_profile(name, config.profiles[name], source=path,
-                                               lines=config.lines)))
+            profile = build_profile(name, config.profiles[name], source=path, lines=config.lines)
+            warnings.update(dict.fromkeys(profile_warnings(profile)))
+            chosen.append((name, profile))
+        for warning in warnings:
+            app.out.warn(warning)
     elif wanted:
         raise ConfigError("--profiles needs a config file; none was found")
     for conf_path in nova_confs:
