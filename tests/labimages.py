@@ -58,3 +58,12 @@ def upload(config: Path, data: Path, name: str, disk_format: str = "vmdk",
     with data.open("rb") as handle:
         service.upload(image["id"], iter(lambda: handle.read(1 << 20), b""))
     return image["id"]
+
+
+def datastore_leftovers(root: Path) -> list[str]:
+    """What failed fetches leave at a datastore's root: OSTACK_IMG_* and vmware_temp/*."""
+    found = [p.name for p in root.iterdir() if p.name.startswith("OSTACK_IMG_")]
+    temp = root / "vmware_temp"
+    if temp.exists():
+        found += [f"vmware_temp/{p.name}" for p in temp.iterdir()]
+    return found

@@ -18,20 +18,12 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from labimages import iso_image, profile_for, raw_disk, same_disk, upload, vmdk
+from labimages import datastore_leftovers, iso_image, profile_for, raw_disk, same_disk, upload, vmdk
 
 pytestmark = pytest.mark.lab
 
 CACHE = "192.0.2.10_base"
 DS = "LocalDS_0"
-
-
-def leftovers(root: Path) -> list[str]:
-    found = [p.name for p in root.iterdir() if p.name.startswith("OSTACK_IMG_")]
-    temp = root / "vmware_temp"
-    if temp.exists():
-        found += [f"vmware_temp/{p.name}" for p in temp.iterdir()]
-    return found
 
 
 def seed(sim, config: Path, image_id: str, *args: str):
@@ -57,7 +49,7 @@ def test_seed_places_the_disk_as_nova_would(simulator, lab_env, tmp_path: Path, 
     descriptor = (folder / f"{image_id}.vmdk").read_text()
     assert f'"{image_id}-flat.vmdk"' in descriptor
     assert same_disk(raw, folder / f"{image_id}.vmdk")
-    assert leftovers(root) == []
+    assert datastore_leftovers(root) == []
 
     again = seed(sim, sim.config, image_id)
     assert again.exit_code == 0 and again.json()[0]["outcome"] == "cached"
@@ -80,7 +72,7 @@ def test_seed_preallocated_from_a_flat_glance(simulator, lab, lab_env, tmp_path:
     descriptor = (folder / f"{image_id}.vmdk").read_text()
     assert 'ddb.adapterType = "ide"' in descriptor
     assert same_disk(raw, folder / f"{image_id}.vmdk")
-    assert leftovers(root) == []
+    assert datastore_leftovers(root) == []
 
 
 def test_seed_iso_all_datastores_and_dry_run(simulator, lab_env, tmp_path: Path) -> None:
@@ -128,7 +120,7 @@ def test_seed_cut_mid_transfer_leaves_nothing(simulator, lab_env, tmp_path: Path
     assert result.exit_code in (1, 3)
     assert "upload" in result.json()["error"]["message"]
     assert not (root / CACHE / image_id).exists()
-    assert leftovers(root) == []
+    assert datastore_leftovers(root) == []
 
 
 def test_seed_interrupted_by_ctrl_c_leaves_nothing(simulator, lab_env, tmp_path: Path) -> None:
@@ -158,4 +150,4 @@ def test_seed_interrupted_by_ctrl_c_leaves_nothing(simulator, lab_env, tmp_path:
     assert process.returncode == 130, stderr
     assert json.loads(stdout)["error"]["exit_code"] == 130
     assert not (root / CACHE / image_id).exists()
-    assert leftovers(root) == []
+    assert datastore_leftovers(root) == []

@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 from faultproxy import FaultProxy
 from helpers import write_profile
-from labimages import raw_disk, upload, vmdk
+from labimages import datastore_leftovers, raw_disk, upload, vmdk
 
 from vmwctl.cache.layout import LOCK_FOLDER
 
@@ -33,14 +33,6 @@ CACHE = "192.0.2.10_base"
 DS = "LocalDS_0"
 DEADLINE = 60
 REACH = "check that vCenter is up and reachable"
-
-
-def leftovers(root: Path) -> list[str]:
-    found = [p.name for p in root.iterdir() if p.name.startswith("OSTACK_IMG_")]
-    temp = root / "vmware_temp"
-    if temp.exists():
-        found += [f"vmware_temp/{p.name}" for p in temp.iterdir()]
-    return found
 
 
 def start(config: Path, *args: str) -> subprocess.Popen:
@@ -91,7 +83,7 @@ def test_vcenter_gone_mid_seed_then_rerun_completes(proxied, tmp_path: Path) -> 
     assert code == 3, stderr
     assert REACH in document["error"]["message"]
     assert not (root / CACHE / image_id).exists()
-    assert len(leftovers(root)) == 1  # nobody could delete it: vCenter was away
+    assert len(datastore_leftovers(root)) == 1  # nobody could delete it: vCenter was away
 
     proxy.come_up()
     proxy.slow_down(0)
@@ -100,7 +92,7 @@ def test_vcenter_gone_mid_seed_then_rerun_completes(proxied, tmp_path: Path) -> 
     assert document[0]["outcome"] == "seeded"
     assert len(document[0]["leftovers_removed"]) == 1
     assert (root / CACHE / image_id / f"{image_id}.vmdk").exists()
-    assert leftovers(root) == []
+    assert datastore_leftovers(root) == []
 
 
 def test_vcenter_gone_mid_import_then_rerun_completes(proxied, tmp_path: Path) -> None:
@@ -127,7 +119,7 @@ def test_vcenter_gone_mid_import_then_rerun_completes(proxied, tmp_path: Path) -
     code, document, stderr = finish(start(config, "cache", "seed", image_id))
     assert code == 0, stderr
     assert (root / CACHE / image_id / f"{image_id}.vmdk").exists()
-    assert leftovers(root) == []
+    assert datastore_leftovers(root) == []
     assert not [n for n in vm_names(sim_vc) if n.startswith("OSTACK_IMG_")]
 
 
