@@ -1,7 +1,7 @@
 """Secrets and TLS: the vCenter password shows nowhere, files that may hold it are private,
 and the vCenter's certificate is verified unless the operator says otherwise.
 
-Every command runs with ``-v -o json`` on four paths: a password the vCenter rejects, a
+Every command runs with ``-vv -o json`` on four paths: a password the vCenter rejects, a
 port nobody listens on, a fault the simulator injects after login, and the right password
 with an image that Glance does not have. The password is then looked for in stdout,
 stderr (tracebacks included), the files the runs left behind (vmwctl has no log file of
@@ -145,8 +145,8 @@ def _audit_hook(event: str, args: tuple) -> None:
             argv, env = args[2], args[3]
         else:  # os.exec, os.posix_spawn: (path, argv, env)
             argv, env = args[1], args[2]
-        line = json.dumps({"event": event, "argv": [str(a) for a in argv]
-                           if not isinstance(argv, str | bytes) else [str(argv)],
+        argv = [argv] if isinstance(argv, str | bytes) else argv
+        line = json.dumps({"event": event, "argv": [os.fsdecode(a) for a in argv],
                            "env": sorted(f"{k}={v}" for k, v in dict(env or {}).items())})
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
@@ -300,11 +300,12 @@ def assert_no_file_holds(secret: str, roots: list[Path], skip: list[Path]) -> li
 
 def run_matrix(sim_config: Path, table: dict[str, list[str]], secret: str,
                mode: str) -> dict[str, Result]:
-    """Each command with -v -o json; on failure again without -v: one line, no traceback."""
+    """Each command with -vv -o json (the tracebacks of -v, and the debug log); on failure
+    again without -v: the error in one line, no traceback."""
     results = {}
     for name, args in table.items():
         what = f"{mode}: vmwctl {name}"
-        result = run_vmwctl("--config", str(sim_config), "-v", "-o", "json", *args)
+        result = run_vmwctl("--config", str(sim_config), "-vv", "-o", "json", *args)
         assert_nowhere(secret, result, what)
         assert_json_contract(result, what)
         results[name] = result
@@ -360,8 +361,11 @@ def test_the_password_shows_nowhere(mode: str, simulator, lab, lab_env, spy: Spy
             assert results[name].exit_code == 3, name
             assert "connection refused" in results[name].json()["error"]["message"], name
     elif mode == "fault-after-login":
-        for name in VCENTER_FIRST | GLANCE_THEN_VCENTER:
-            assert results[name].exit_code != 0, name
+        for name in VCENTER_FIRST | GLANCE_THEN_VCENTER:  # one line, not pyVmomi's dump
+            assert results[name].exit_code == 1, name
+            assert results[name].json()["error"]["message"] == (
+                "the vCenter answered with a fault: SystemError: injected by the lab "
+                "(-fail-method RetrievePropertiesEx)"), name
     else:
         for name in ("image tag", "cache evict", "cache seed", "vm spawn"):
             assert results[name].exit_code == 1, name
@@ -402,11 +406,14 @@ def test_every_password_source_stays_hidden(simulator, lab, lab_env, spy: Spy,
             "host_password_file": {"host_password_file": str(secret_file)},
             "host_password_command": {"host_password_command": spy.password_command(password)},
             "GOVC_PASSWORD": {},
+            "GOVC_URL": {},
         }
         for source, options in sources.items():
             config = tmp_path / "secrets" / f"{source}.yaml"
             write_profile(sim, config, **{"host_password_file": None, **options})
-            env = {"GOVC_PASSWORD": password} if source == "GOVC_PASSWORD" else None
+            env = {"GOVC_PASSWORD": password} if source == "GOVC_PASSWORD" else \
+                {"GOVC_URL": f"https://{lab.username}:{password}@127.0.0.1:{sim.port}/sdk"} \
+                if source == "GOVC_URL" else None
             for args in (["-vv", "about"], ["-vv", "-o", "json", "cluster", "list"],
                          ["-o", "yaml", "profile", "show"], ["profile", "validate"]):
                 result = sim.run("--config", str(config), *args, env=env)
@@ -415,9 +422,21 @@ def test_every_password_source_stays_hidden(simulator, lab, lab_env, spy: Spy,
                 assert secret_file.read_text().strip() not in result.stdout + result.stderr, what
                 if args[-1] in ("about", "list"):
                     assert result.exit_code == expected, (what, result.stderr)
-    assert runs == 40
+    assert runs == 48
     for line in spy.command_lines():
         assert SECRET not in line and lab.password not in line
+
+
+def test_a_login_answered_with_a_fault(simulator, lab, lab_env, spy: Spy) -> None:
+    sim = simulator("-fail-method", "Login")
+    spy.watch()
+    for args in (["-vv", "-o", "json", "about"], ["-v", "cluster", "list"]):
+        result = sim.run(*args)
+        assert result.exit_code == 3
+        assert f"vCenter 127.0.0.1:{sim.port} refused the login of {lab.username}: " \
+               "SystemError: injected by the lab (-fail-method Login)" in result.stderr
+        assert lab.password not in result.stdout + result.stderr
+    assert not spy.command_lines()
 
 
 # ------------------------------------------------------------------ nova.conf mistakes
