@@ -19,7 +19,9 @@ compress zero grains too).
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
+import resource
 import shutil
 import tempfile
 import time
@@ -38,6 +40,7 @@ SUBFORMATS = {"streamOptimized": "streamOptimized", "sparse": "monolithicSparse"
 DESCRIPTOR_VALUES = {"ide": "ide", "lsiLogic": "lsilogic", "busLogic": "buslogic"}
 DEFAULT_ADAPTER = "ide"
 ENGINES = ("native", "qemu")
+_SLACK = 1 << 20  # less room than this left: qemu-img ran out of it
 
 
 @dataclass
@@ -192,12 +195,53 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
         # Extents first, the descriptor last: a destination that exists is complete.
         for output in reversed(plan.outputs):
             os.replace(workdir / Path(output).name, output)
+    except OperationFailed as exc:  # qemu-img's: a full disk may read "Invalid argument"
+        room = out_of_room(workdir, exc.message)
+        if room is None:
+            raise
+        raise OperationFailed(f"cannot write {destination}: {room} ({exc.message})") from None
     except OSError as exc:
-        raise OperationFailed(f"cannot write {destination}: {exc.strerror or exc}") from None
+        raise OperationFailed(f"cannot write {destination}: {write_error(exc)}") from None
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     seconds = clock() - started
     return ConversionResult(plan=plan, seconds=seconds, report=inspect_file(Path(plan.upload_file)))
+
+
+def write_error(exc: OSError) -> str:
+    """An OSError from writing a disk, in words that say what to do about it."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{exc.strerror}: the file system is full; free space or write elsewhere"
+    if exc.errno == errno.EFBIG:
+        return f"{exc.strerror}: {_file_size_limit()}"
+    return str(exc.strerror or exc)
+
+
+def out_of_room(workdir: Path, message: str) -> str | None:
+    """Whether qemu-img failed for want of room in ``workdir``: the file system full, or a
+    file at the file-size limit (RLIMIT_FSIZE). Its message may not tell ("Invalid
+    argument" from the vmdk driver), so the room left is looked at too."""
+    for code in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        if os.strerror(code) in message:
+            return write_error(OSError(code, os.strerror(code)))
+    try:
+        stats = os.statvfs(workdir)
+        if stats.f_bavail * stats.f_frsize < _SLACK:
+            return write_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)))
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if limit != resource.RLIM_INFINITY and any(
+                path.stat().st_size + _SLACK >= limit for path in workdir.iterdir()):
+            return write_error(OSError(errno.EFBIG, os.strerror(errno.EFBIG)))
+    except OSError:
+        return None
+    return None
+
+
+def _file_size_limit() -> str:
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit == resource.RLIM_INFINITY:
+        return "the file system's largest file was reached"
+    return f"the file-size limit (ulimit -f) of {limit / (1 << 20):.1f} MiB was reached"
 
 
 def _write_native(plan: ConversionPlan, workdir: Path, staged: Path,

@@ -6,15 +6,18 @@ mapping of qemu-img's failures to one-line errors live in one place.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import re
 import shlex
 import shutil
+import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.interrupts import deferred_signals
 
 log = logging.getLogger(__name__)
 
@@ -58,16 +61,49 @@ def run(args: Sequence[str], *, progress: Callable[[float], None] | None = None)
             pending = pending[matches[-1].end():]
 
     qemu = sh.Command(binary())
+    process = None
     try:
-        process = qemu(*args, _out=on_stdout, _out_bufsize=0, _tty_out=False, _bg=True,
-                       _bg_exc=False, _decode_errors="replace", _encoding="utf-8",
-                       _err_to_out=False)
-        process.wait()
+        try:
+            with deferred_signals() as stopper:  # one that comes while qemu-img starts: below
+                process = qemu(*args, _out=on_stdout, _out_bufsize=0, _tty_out=False,
+                               _bg=True, _bg_exc=False, _decode_errors="replace",
+                               _encoding="utf-8", _err_to_out=False)
+            stopper.check()
+            process.wait()
+        except BaseException:  # Ctrl-C, SIGTERM: qemu-img must not outlive vmwctl
+            if process is not None:
+                _stop(process)
+            raise
+    except sh.SignalException as exc:  # before ErrorReturnCode, its base class
+        raise OperationFailed(f"qemu-img was killed by {_signal_name(exc.exit_code)}"
+                              f"{_reason_if_any(exc.stderr)}") from None
     except sh.ErrorReturnCode as exc:
         raise OperationFailed(f"qemu-img failed: {_reason(exc.stderr)}") from None
-    except sh.SignalException as exc:
-        raise OperationFailed(f"qemu-img was killed ({exc.exit_code})") from None
     return "".join(output)
+
+
+def _stop(process: Any) -> None:
+    """Kill qemu-img and reap it (its temporary output is then removed by the caller)."""
+    import sh
+
+    if process.process.exit_code is not None:  # reaped already: its pid may be another's
+        return
+    with contextlib.suppress(OSError, sh.ErrorReturnCode):
+        process.kill()
+    with contextlib.suppress(Exception):
+        process.wait()
+
+
+def _signal_name(exit_code: int) -> str:
+    try:
+        return signal.Signals(-exit_code).name
+    except ValueError:
+        return f"signal {-exit_code}"
+
+
+def _reason_if_any(stderr: bytes) -> str:
+    reason = _reason(stderr)
+    return "" if reason == "no error message" else f" ({reason})"
 
 
 def _reason(stderr: bytes) -> str:

@@ -20,7 +20,13 @@ from typing import Any
 
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
-from vmwctl.images.convert import ConversionPlan, convert, plan_conversion, raw_source
+from vmwctl.images.convert import (
+    ConversionPlan,
+    convert,
+    out_of_room,
+    plan_conversion,
+    raw_source,
+)
 from vmwctl.images.glance import GlanceError, ImageService, glance_reason
 from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_file
 from vmwctl.streams import coalesced
@@ -258,7 +264,7 @@ def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: Conver
         except OSError:
             workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
     try:
-        raw = raw_source(conversion, workdir) if workdir else source
+        raw = _raw_copy(conversion, workdir) if workdir else source
         stats = StreamStats()
 
         def chunks() -> Iterator[bytes]:
@@ -275,6 +281,18 @@ def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: Conver
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+def _raw_copy(conversion: ConversionPlan, workdir: Path) -> Path:
+    """qemu-img's sparse raw copy of the source, a full disk or file-size limit said so."""
+    try:
+        return raw_source(conversion, workdir)
+    except OperationFailed as exc:
+        room = out_of_room(workdir, exc.message)
+        if room is None:
+            raise
+        raise OperationFailed(f"cannot write the raw copy of {conversion.source} in "
+                              f"{workdir.parent.resolve()}: {room} ({exc.message})") from None
 
 
 def _send(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label: str,

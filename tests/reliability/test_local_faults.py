@@ -1,0 +1,558 @@
+"""Local faults under vmwctl: qemu-img killed, the disk full, SIGINT and SIGTERM.
+
+vmwctl runs as a real process (``python -m vmwctl``), as a user or a cron job
+starts it; the fault comes from outside: qemu-img, its child, is SIGKILLed
+mid-conversion; the destination's file system is full (a small tmpfs where
+this machine lets the test mount one, else a file-size limit, RLIMIT_FSIZE,
+which ends in the same failed write); SIGINT or SIGTERM arrives during a long
+operation. Expect: exit 1 with one line that says what happened (130 on
+SIGINT, 143 on SIGTERM), no partial output, no temporary file left (beside
+the destination, in TMPDIR, on the datastore), no image left in Glance, no
+VM left in vCenter, and no qemu-img left running.
+
+Complements tests/unit/test_convert.py::test_sigint_during_conversion_leaves_nothing,
+tests/lab_tests/test_cache_seed.py::test_seed_interrupted_by_ctrl_c_leaves_nothing,
+tests/lab_tests/test_vm.py::test_ctrl_c_during_a_step_cleans_up and
+tests/lab_tests/test_lab_and_signals.py::test_signals_during_a_call.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import resource
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import yaml
+
+CACHE = "192.0.2.10_base"  # the lab profile's cache folder (my_ip 192.0.2.10)
+DS = "LocalDS_0"
+SIGNALS = [pytest.param(signal.SIGINT, 130, "Error: interrupted", id="SIGINT"),
+           pytest.param(signal.SIGTERM, 143, "Error: terminated", id="SIGTERM")]
+ROOM = 8 << 20  # the small file system, or the file-size limit
+
+
+# ------------------------------------------------------------------ helpers
+
+def start(*args: str, env: dict[str, str] | None = None,
+          preexec: Callable[[], None] | None = None,
+          new_session: bool = False) -> subprocess.Popen[str]:
+    """vmwctl as its own process, as a shell starts it."""
+    return subprocess.Popen([sys.executable, "-m", "vmwctl", *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+                            env=env if env is not None else os.environ.copy(),
+                            preexec_fn=preexec, start_new_session=new_session)
+
+
+def wait_until(condition: Callable[[], object], process: subprocess.Popen[str], what: str,
+               timeout: float = 60.0, poll: float = 0.01) -> object:
+    """Poll ``condition`` until it holds; fail if vmwctl ended or the time ran out first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process.poll() is not None:
+            stdout, stderr = process.communicate()
+            pytest.fail(f"vmwctl ended ({process.returncode}) before {what}: {stderr}{stdout}")
+        time.sleep(poll)
+    process.kill()
+    stdout, stderr = process.communicate()
+    pytest.fail(f"no {what} within {timeout} s: {stderr}{stdout}")
+
+
+def finish(process: subprocess.Popen[str], timeout: float = 60.0) -> tuple[int, str, str]:
+    stdout, stderr = process.communicate(timeout=timeout)
+    return process.returncode, stdout, stderr
+
+
+def one_line(stderr: str) -> str:
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+def descendants(pid: int, name: str) -> list[int]:
+    """The processes called ``name`` below ``pid`` (psutil if installed, else /proc)."""
+    try:
+        import psutil
+    except ImportError:
+        return _proc_descendants(pid, name)
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)
+                if child.name() == name]
+    except psutil.Error:
+        return []
+
+
+def _proc_descendants(pid: int, name: str) -> list[int]:
+    parents: dict[int, int] = {}
+    names: dict[int, str] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        comm_end = stat.rindex(")")
+        names[int(entry.name)] = stat[stat.index("(") + 1:comm_end]
+        parents[int(entry.name)] = int(stat[comm_end + 2:].split()[1])
+    found, frontier = [], {pid}
+    while frontier:
+        children = {child for child, parent in parents.items() if parent in frontier}
+        found += [child for child in children if names.get(child) == name]
+        frontier = children
+    return found
+
+
+def converting(pid: int) -> list[int]:
+    """The ``qemu-img convert`` below ``pid`` (not a ``qemu-img info`` that inspects)."""
+    found = []
+    for child in descendants(pid, "qemu-img"):
+        try:
+            if b"convert" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0"):
+                found.append(child)
+        except OSError:
+            continue
+    return found
+
+
+def written(*directories: Path, size: int = 1 << 20) -> bool:
+    """Whether a file of ``size`` or more is being written in one of the temporary
+    directories below ``directories``."""
+    for directory in directories:
+        for path in directory.rglob("*"):
+            try:
+                if ("vmwctl-" in str(path.relative_to(directory)) and path.is_file()
+                        and path.stat().st_size >= size):
+                    return True
+            except OSError:
+                continue
+    return False
+
+
+def alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat[stat.rindex(")") + 2] != "Z"
+
+
+def temporaries(*directories: Path) -> list[str]:
+    """What vmwctl's temporary directories leave behind, in each directory given."""
+    return sorted(str(p) for d in directories if d.exists() for p in d.iterdir()
+                  if p.name.startswith((".vmwctl-", "vmwctl-")))
+
+
+@pytest.fixture
+def tmpdir_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
+    """A TMPDIR of the test's own (so that anything left in it is vmwctl's) and the env."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    return tmp, {**os.environ, "TMPDIR": str(tmp)}
+
+
+@pytest.fixture(scope="module")
+def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Sources, made once: random data (slow to compress) as raw; a qcow2 of it; and a
+    small compressed qcow2 whose raw copy is 32 MiB of data (for the disk-full cases)."""
+    root = tmp_path_factory.mktemp("sources")
+    big = root / "big.raw"
+    with big.open("wb") as handle:
+        for _ in range(64):
+            handle.write(os.urandom(4 << 20))  # 256 MiB
+    small = root / "small.raw"
+    small.write_bytes(os.urandom(32 << 20))
+    patterned = root / "patterned.raw"
+    patterned.write_bytes((bytes(range(1, 256)) * 4112)[:1 << 20] * 32)
+    for raw, out, extra in ((big, "big.qcow2", []), (patterned, "patterned.qcow2", ["-c"])):
+        subprocess.run(["qemu-img", "convert", "-q", *extra, "-f", "raw", "-O", "qcow2",
+                        str(raw), str(root / out)], check=True)
+    patterned.unlink()
+    return {"big.raw": big, "big.qcow2": root / "big.qcow2", "small.raw": small,
+            "patterned.qcow2": root / "patterned.qcow2"}
+
+
+# ------------------------------------------------------------------ no room
+
+@dataclass
+class Room:
+    """Where writing runs out of room, and how: 'tmpfs' or 'rlimit'."""
+
+    dir: Path
+    mechanism: str
+
+    def preexec(self) -> Callable[[], None] | None:
+        if self.mechanism != "rlimit":
+            return None
+
+        def limit() -> None:  # in the child: writes fail with EFBIG, no SIGXFSZ kills it
+            signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+            resource.setrlimit(resource.RLIMIT_FSIZE, (ROOM, ROOM))
+        return limit
+
+    def says_so(self, message: str) -> bool:
+        if self.mechanism == "tmpfs":
+            return "No space left on device: the file system is full" in message
+        return "File too large: the file-size limit (ulimit -f) of 8.0 MiB was reached" \
+            in message
+
+
+def _mount_tmpfs(directory: Path) -> bool:
+    if os.geteuid() != 0:
+        return False
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={ROOM},mode=0700", "tmpfs",
+                           str(directory)], capture_output=True, text=True, check=False)
+    return done.returncode == 0
+
+
+@pytest.fixture(params=["tmpfs", "rlimit"])
+def room(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Room]:
+    """An 8 MiB tmpfs when this machine allows mounting one (else the file-size limit:
+    the test still runs, through EFBIG), or the 8 MiB file-size limit."""
+    directory = tmp_path / "room"
+    directory.mkdir()
+    mounted = request.param == "tmpfs" and _mount_tmpfs(directory)
+    mechanism = "tmpfs" if mounted else "rlimit"
+    request.node.user_properties.append(("disk-full mechanism", mechanism))
+    try:
+        yield Room(directory, mechanism)
+    finally:
+        if mounted and subprocess.run(["umount", str(directory)], check=False).returncode:
+            subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+# ------------------------------------------------------------------ image convert
+
+CONVERSIONS = [pytest.param("big.raw", "qemu", id="qemu"),
+               pytest.param("big.qcow2", "native", id="native-qemu-img-pre-pass")]
+
+
+@pytest.mark.parametrize("source, engine", CONVERSIONS)
+def test_qemu_img_killed_mid_conversion(sources, tmp_path: Path, tmpdir_env,
+                                        source: str, engine: str) -> None:
+    tmp, env = tmpdir_env
+    dest = tmp_path / "out" / "o.vmdk"
+    dest.parent.mkdir()
+    process = start("image", "convert", str(sources[source]), str(dest), "--engine", engine,
+                    env=env)
+    [qemu_img] = wait_until(lambda: converting(process.pid), process, "qemu-img")
+    wait_until(lambda: written(dest.parent),
+               process, "qemu-img's output", poll=0.002)
+    os.kill(qemu_img, signal.SIGKILL)
+    code, stdout, stderr = finish(process)
+    assert code == 1, stderr
+    assert one_line(stderr) == "Error: qemu-img was killed by SIGKILL"
+    assert stdout == ""
+    assert not dest.exists()
+    assert temporaries(dest.parent, tmp) == [] and list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("source, engine", [
+    pytest.param("small.raw", "qemu", id="qemu"),
+    pytest.param("small.raw", "native", id="native"),
+    pytest.param("patterned.qcow2", "native", id="native-qemu-img-pre-pass"),
+])
+def test_convert_with_no_room_leaves_nothing(sources, room: Room, tmpdir_env, source: str,
+                                             engine: str) -> None:
+    tmp, env = tmpdir_env
+    dest = room.dir / "o.vmdk"
+    process = start("image", "convert", str(sources[source]), str(dest), "--engine", engine,
+                    env=env, preexec=room.preexec())
+    code, _, stderr = finish(process)
+    assert code == 1, stderr
+    line = one_line(stderr)
+    assert line.startswith(f"Error: cannot write {dest}: ") and room.says_so(line), line
+    assert not dest.exists()
+    assert list(room.dir.iterdir()) == [] and list(tmp.iterdir()) == []
+
+
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+@pytest.mark.parametrize("source, engine", [
+    *CONVERSIONS, pytest.param("big.raw", "native", id="native")])
+def test_signal_during_conversion_leaves_nothing(sources, tmp_path: Path, tmpdir_env,
+                                                 source: str, engine: str, signum: int,
+                                                 code: int, message: str) -> None:
+    """qemu-img dies with vmwctl (it went on writing into a deleted directory before)."""
+    tmp, env = tmpdir_env
+    dest = tmp_path / "out" / "o.vmdk"
+    dest.parent.mkdir()
+    process = start("image", "convert", str(sources[source]), str(dest), "--engine", engine,
+                    env=env)
+    wait_until(lambda: written(dest.parent),
+               process, "output in the temporary directory", poll=0.002)
+    children = converting(process.pid)
+    process.send_signal(signum)
+    returncode, _, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    assert not dest.exists()
+    assert temporaries(dest.parent, tmp) == [] and list(tmp.iterdir()) == []
+    assert children or engine == "native"
+    assert not [pid for pid in children if alive(pid)]
+
+
+def test_ctrl_c_at_a_terminal_reaches_qemu_img_too(sources, tmp_path: Path, tmpdir_env) -> None:
+    """A terminal's Ctrl-C signals the whole process group: still 130, not 'qemu-img failed'."""
+    tmp, env = tmpdir_env
+    dest = tmp_path / "o.vmdk"
+    process = start("image", "convert", str(sources["big.raw"]), str(dest), "--engine", "qemu",
+                    env=env, new_session=True)
+    wait_until(lambda: converting(process.pid), process, "qemu-img")
+    wait_until(lambda: written(tmp_path),
+               process, "qemu-img's output", poll=0.002)
+    os.killpg(process.pid, signal.SIGINT)
+    returncode, _, stderr = finish(process)
+    assert returncode == 130, stderr
+    assert one_line(stderr) == "Error: interrupted"
+    assert not dest.exists() and temporaries(tmp_path, tmp) == []
+
+
+# ------------------------------------------------------------------ lab: Glance and vCenter
+
+def glance_config(lab, tmp_path: Path, cloud: str | None = None) -> Path:
+    """A profile 'sim' for the lab's Glance (cloud ``cloud``, default the lab's)."""
+    profile = yaml.safe_load(Path(lab.config_file).read_text())["profiles"]["lab"]
+    profile["openstack"]["cloud"] = cloud or lab.cloud
+    path = tmp_path / f"glance-{cloud or 'lab'}.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {"sim": profile}}))
+    path.chmod(0o600)
+    return path
+
+
+def images_named(config: Path, name: str) -> list[dict]:
+    """Images called ``name`` in the lab's Glance, read directly (not through a proxy)."""
+    from vmwctl.config import load_profile
+    from vmwctl.images.glance import open_image_service
+
+    service = open_image_service(load_profile(str(config), "sim", os.environ), os.environ)
+    return service.list(name=name)
+
+
+def datastore_leftovers(root: Path) -> list[str]:
+    found = [p.name for p in root.iterdir() if p.name.startswith(("OSTACK_IMG_", "vmwctl-"))]
+    temp = root / "vmware_temp"
+    if temp.exists():
+        found += [f"vmware_temp/{p.name}" for p in temp.iterdir()]
+    return found
+
+
+def upload_args(config: Path, source: Path, name: str, *args: str) -> list[str]:
+    return ["--config", str(config), "image", "upload", str(source), "--name", name,
+            "--ostype", "otherGuest", *args]
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("source, engine", [
+    pytest.param("big.raw", "qemu", id="qemu-to-a-temporary-vmdk"),
+    pytest.param("big.qcow2", "native", id="native-raw-copy-first"),
+])
+def test_qemu_img_killed_during_upload_convert(lab, lab_env, sources, tmp_path: Path,
+                                               tmpdir_env, source: str, engine: str) -> None:
+    tmp, env = tmpdir_env
+    config = glance_config(lab, tmp_path)
+    name = f"killed-{uuid.uuid4().hex[:8]}"
+    src = tmp_path / "src" / sources[source].name
+    src.parent.mkdir()
+    src.symlink_to(sources[source])  # the raw copy goes beside the source: watch there
+    process = start(*upload_args(config, src, name, "--convert", "--engine", engine), env=env)
+    [qemu_img] = wait_until(lambda: converting(process.pid), process, "qemu-img")
+    wait_until(lambda: written(tmp, src.parent),
+               process, "qemu-img's output", poll=0.002)
+    os.kill(qemu_img, signal.SIGKILL)
+    code, _, stderr = finish(process)
+    assert code == 1, stderr
+    assert one_line(stderr) == "Error: qemu-img was killed by SIGKILL"
+    assert images_named(config, name) == []
+    assert list(tmp.iterdir()) == [] and temporaries(src.parent) == []
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("source, engine", [
+    pytest.param("small.raw", "qemu", id="qemu-temporary-vmdk-in-TMPDIR"),
+    pytest.param("patterned.qcow2", "native", id="native-raw-copy-beside-the-source"),
+])
+def test_upload_convert_with_no_room(lab, lab_env, sources, room: Room, tmp_path: Path,
+                                     source: str, engine: str) -> None:
+    config = glance_config(lab, tmp_path)
+    name = f"no-room-{uuid.uuid4().hex[:8]}"
+    src = sources[source]
+    if engine == "native":  # the raw copy is written beside the source
+        src = room.dir / src.name
+        src.write_bytes(sources[source].read_bytes())
+    env = {**os.environ, "TMPDIR": str(room.dir)}
+    process = start(*upload_args(config, src, name, "--convert", "--engine", engine), env=env,
+                    preexec=room.preexec())
+    code, _, stderr = finish(process)
+    assert code == 1, stderr
+    line = one_line(stderr)
+    assert line.startswith("Error: cannot write ") and room.says_so(line), line
+    assert images_named(config, name) == []
+    assert sorted(p.name for p in room.dir.iterdir()) == ([src.name] if src.parent == room.dir
+                                                           else [])
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+@pytest.mark.parametrize("what", ["vmdk", "convert-streamed", "convert-qemu"])
+def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
+                                              tmp_path: Path, tmpdir_env, what: str,
+                                              signum: int, code: int, message: str) -> None:
+    """Glance slowed down behind a proxy: the signal comes while the data is being sent."""
+    from labimages import vmdk
+
+    tmp, env = tmpdir_env
+    env["OS_CLIENT_CONFIG_FILE"] = os.environ["OS_CLIENT_CONFIG_FILE"]  # cloud 'faulty'
+    config = glance_config(lab, tmp_path, cloud="faulty")
+    name = f"signal-{what}-{uuid.uuid4().hex[:8]}"
+    source = tmp_path / "random.raw"
+    source.write_bytes(os.urandom(8 << 20))
+    args = ["--convert"] if what.startswith("convert") else []
+    if what == "vmdk":
+        source = vmdk(source, "streamOptimized")
+    if what == "convert-qemu":
+        args += ["--engine", "qemu"]
+    glance_tcp.slow_down(0.05)
+    process = start(*upload_args(config, source, name, *args), env=env)
+    wait_until(lambda: [i for i in images_named(config, name)
+                        if i["status"] in ("queued", "saving")], process,
+               "the image being uploaded", poll=0.1)
+    time.sleep(0.3)  # the data is on its way
+    process.send_signal(signum)
+    glance_tcp.slow_down(0)
+    returncode, _, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    assert images_named(config, name) == []
+    assert list(tmp.iterdir()) == [] and temporaries(tmp_path) == []
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+@pytest.mark.parametrize("subformat, disktype", [("monolithicSparse", "sparse"),
+                                                 ("streamOptimized", "streamOptimized")])
+def test_signal_during_seed_leaves_nothing(simulator, lab_env, tmp_path: Path, subformat: str,
+                                           disktype: str, signum: int, code: int,
+                                           message: str) -> None:
+    """The vCenter connection slowed down: the signal comes while the disk is being sent."""
+    from faultproxy import FaultProxy
+    from labimages import profile_for, upload, vmdk
+
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    raw = tmp_path / "random.raw"
+    raw.write_bytes(os.urandom(8 << 20))
+    image_id = upload(sim.config, vmdk(raw, subformat), f"seed-{signum}",
+                      vmware_disktype=disktype)
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = profile_for(sim, tmp_path, "slow", port=proxy.port)
+        process = start("--config", str(config), "cache", "seed", image_id, "-o", "json")
+        wait_until(lambda: any(root.glob("vmware_temp/*")) or any(root.glob("OSTACK_IMG_*")),
+                   process, "the seed's temporary folder", poll=0.02)
+        proxy.slow_down(0.02)
+        time.sleep(1.0)  # the disk is on its way
+        process.send_signal(signum)
+        proxy.slow_down(0)
+        returncode, stdout, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    assert json.loads(stdout) == {"error": {"message": message.removeprefix("Error: "),
+                                            "exit_code": code}}
+    assert not (root / CACHE / image_id).exists()
+    assert datastore_leftovers(root) == []
+
+
+@pytest.mark.lab
+def test_sigterm_during_a_spawn_step_cleans_up(simulator, lab_env, tmp_path: Path) -> None:
+    """SIGTERM (the SIGINT case is tests/lab_tests/test_vm.py): the VM is removed."""
+    from labimages import raw_disk, upload, vmdk
+    from pyVmomi import vim, vmodl
+
+    sim = simulator("-method-delay", "PowerOnVM_Task:3000")
+    root = Path(sim.datastores[DS])
+    vc = sim.connect()
+    image_id = upload(sim.config, vmdk(raw_disk(tmp_path, 1 << 20), "streamOptimized"),
+                      "terminated", vmware_disktype="streamOptimized")
+    process = start("--config", str(sim.config), "vm", "spawn", image_id, "--name", "term",
+                    "--network", "br-int")
+
+    def disk_attached() -> bool:  # the last step before power on
+        view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
+                                                          [vim.VirtualMachine], True)
+        try:
+            return any(vm.name == "vmwctl-term" and any(
+                isinstance(d, vim.vm.device.VirtualDisk) for d in vm.config.hardware.device)
+                for vm in view.view)
+        except vmodl.fault.ManagedObjectNotFound:
+            return False
+        finally:
+            view.Destroy()
+
+    wait_until(disk_attached, process, "the VM's disk", poll=0.1)
+    time.sleep(1.0)  # power on has begun (it takes 3 s)
+    process.send_signal(signal.SIGTERM)
+    returncode, _, stderr = finish(process)
+    assert returncode == 143, stderr
+    assert stderr.strip().splitlines()[-1] == "Error: terminated"  # after the steps done
+    assert "Traceback" not in stderr
+    listed = sim.run("vm", "list", "-o", "json")
+    assert listed.exit_code == 0, listed.stderr
+    assert listed.json()["vms"] == []
+    assert not (root / "vmwctl-term").exists()
+    assert datastore_leftovers(root) == []
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+def test_signal_during_purge_stops_between_folders(simulator, lab_env, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch,
+                                                   signum: int, code: int,
+                                                   message: str) -> None:
+    """Each folder is deleted whole or not at all; the locks are released."""
+    from vmwctl.cache.layout import LOCK_FOLDER, marker_name
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the purge's local lock
+    sim = simulator("-method-delay", "DeleteDatastoreFile_Task:800")
+    root = Path(sim.datastores[DS])
+    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(microsecond=0)
+    folders = []
+    for _ in range(3):
+        image_id = str(uuid.uuid4())
+        folder = root / CACHE / image_id
+        folder.mkdir(parents=True)
+        (folder / f"{image_id}.vmdk").write_text(f'RW 8 VMFS "{image_id}-flat.vmdk"\n')
+        (folder / f"{image_id}-flat.vmdk").write_bytes(bytes(4096))
+        (folder / marker_name(stamp)).mkdir()
+        for path in [*folder.iterdir(), folder]:  # nothing changed within the minimum age
+            os.utime(path, (stamp.timestamp(), stamp.timestamp()))
+        folders.append(folder)
+    process = start("--config", str(sim.config), "cache", "purge", "--yes", "-o", "json")
+    wait_until(lambda: (root / CACHE / LOCK_FOLDER).exists(), process, "the datastore lock",
+               poll=0.02)
+    time.sleep(0.4)  # the first deletion is under way (it takes 0.8 s)
+    process.send_signal(signum)
+    returncode, stdout, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    report = json.loads(stdout)
+    outcomes = sorted(item["outcome"] for item in report["items"])
+    assert report.get("interrupted") is True, json.dumps(report, indent=1)
+    assert "skipped" in outcomes, outcomes
+    for folder in folders:  # whole or gone
+        assert not folder.exists() or len(list(folder.iterdir())) == 3, list(folder.iterdir())
+    assert sum(folder.exists() for folder in folders) >= 1
+    assert not (root / CACHE / LOCK_FOLDER).exists()
+    again = sim.run("cache", "purge", "--yes", "-o", "json")  # neither lock is held
+    assert again.exit_code == 0, again.stderr
+    assert not any(folder.exists() for folder in folders)
