@@ -26,6 +26,7 @@ CONFIG_FILE_NAME = "vmwctl.yaml"
 MAX_CONFIG_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 50
+_SURROGATE = re.compile("[\ud800-\udfff]")
 ENV_SOURCE = "(environment)"
 
 
@@ -269,12 +270,17 @@ def _bounded_loader() -> type:
             # SafeConstructor raises ValueError, KeyError... on e.g. '2020-02-30',
             # '!!float abc', '!!bool maybe' or '!!timestamp x'
             try:
-                return super().construct_object(node, deep)
+                data = super().construct_object(node, deep)
             except (ValueError, TypeError, AttributeError, LookupError, OverflowError):
                 value = node.value[:40] if isinstance(node.value, str) else "the value"
                 raise yaml.constructor.ConstructorError(
                     None, None, f"{value!r} is not a valid {node.tag.rsplit(':', 1)[-1]}",
                     node.start_mark) from None
+            if isinstance(data, str) and _SURROGATE.search(data):  # "\ud800" escapes
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"{data[:40]!r} is not valid Unicode (a lone surrogate)",
+                    node.start_mark)
+            return data
 
     return BoundedLoader
 

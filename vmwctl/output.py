@@ -11,6 +11,7 @@ import datetime as dt
 import enum
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -148,6 +149,7 @@ class Output:
             self._write(self.stderr, redact(message) + "\n")
 
     def _message(self, label: str, message: str, style: str) -> None:
+        message = one_line(message)
         if self.color(self.stderr):
             self._write(self.stderr, f"\x1b[1;{_ANSI[style]}m{label}:\x1b[0m {message}\n")
         else:
@@ -160,6 +162,13 @@ class Output:
 
 
 _ANSI = {"red": "31", "yellow": "33"}
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def one_line(message: str) -> str:
+    """A message as one line without terminal controls: a newline or an escape sequence
+    that came from a file or a server is shown escaped ('\\n', '\\x1b')."""
+    return _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
 
 
 def dump_yaml(data: Any) -> str:

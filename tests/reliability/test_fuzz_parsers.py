@@ -209,7 +209,8 @@ def test_hostile_ar_headers_never_crash(fields, which) -> None:
 tar_name = st.one_of(st.sampled_from(["../../etc/x", "/etc/x", "etc/../../x", "./../x",
                                       "etc/vmware/firewall/../../../../x", "..", "/",
                                       "etc/vmware/firewall/vnc.xml", "etc//x", "etc/\nx.xml",
-                                      "etc/x;touch pwned", "etc/$(touch pwned).xml"]),
+                                      "etc/x;touch pwned", "etc/$(touch pwned).xml",
+                                      "etc/vmware/firewall/\udcff.xml", "\udc80"]),
                      st.text(st.characters(blacklist_characters="\0"), max_size=60))
 
 
@@ -241,11 +242,15 @@ def test_hostile_tgz_payload_members(entries) -> None:
         path.write_bytes(ar((b"descriptor.xml", descriptor(payload)), (b"sig.pkcs7", b""),
                             (b"payload1", payload)))
         report = inspect_vib(path)
+        result = run_vmwctl("firewall", "vib", "inspect", str(path), "-o", "json")
+        judged(result, {0, 1})
+        assert json.loads(result.stdout)["valid"] == report.valid
         assert sorted(Path(tmp).rglob("*")) == sorted([*before, path])
     with tarfile.open(fileobj=io.BytesIO(gzip.decompress(payload))) as tar:
         names = tar.getnames()
-    if any(n.startswith("/") or ".." in n.split("/") for n in names):
-        assert not report.valid
+    if any(n.startswith("/") or ".." in n.split("/") or re.search("[\udc80-\udcff]", n)
+           for n in names):
+        assert not report.valid  # outside the root, or not UTF-8
 
 
 @FUZZ
@@ -279,7 +284,10 @@ OPTIONS = ["host_ip", "host_port", "host_username", "host_password", "host_passw
            "host_password_file", "host_password_command", "insecure", "datastore_regex",
            "task_poll_interval", "api_retry_count", "vnc_port", "connection_pool_size",
            "subdirectory_name", "my_ip", "enabled", "cloud", "remove_unused_base_images"]
-yaml_value = st.one_of(st.sampled_from(YAML_VALUES), st.text(max_size=20))
+# double-quoted YAML takes JSON's escapes: keys and names with newlines and ESC
+quoted = st.one_of(st.sampled_from(["a\nb", "\x1b[2J", "x\u2028y", "\r", "\x00"]),
+                   st.text(max_size=8)).map(json.dumps)
+yaml_value = st.one_of(st.sampled_from(YAML_VALUES), quoted, st.text(max_size=20))
 
 
 @st.composite
@@ -290,14 +298,14 @@ def profile_documents(draw) -> str:
     lines.append(draw(st.sampled_from(["profiles:", "profiles: &a", "profiles: !!map",
                                        "profiles: []", "profile:"])))
     for _ in range(draw(st.integers(1, 3))):
-        lines.append(f"  {draw(st.sampled_from(['p', '1', 'true', '[x]', '? y', 'p']))}:")
+        lines.append(f"  {draw(st.sampled_from(['p', '1', 'true', '[x]', '? y', 'p']) | quoted)}:")
         for _ in range(draw(st.integers(0, 3))):
             section = draw(st.sampled_from(["vmware", "image_cache", "DEFAULT", "vnc",
                                             "openstack", "availability_zone", "bogus"]))
             lines.append(f"    {section}:")
             for _ in range(draw(st.integers(0, 4))):
-                key = draw(st.one_of(st.sampled_from(OPTIONS), st.text(min_size=1,
-                                                                        max_size=8)))
+                key = draw(st.one_of(st.sampled_from(OPTIONS), quoted,
+                                     st.text(min_size=1, max_size=8)))
                 value = draw(yaml_value)
                 lines.append(f"      {key}: {value}")
     return "\n".join(lines) + "\n"
@@ -353,6 +361,7 @@ def test_hostile_profiles_through_the_commands(text: str, command: str) -> None:
     ("!!float abc", "'abc' is not a valid float"),
     ("!!int abc", "'abc' is not a valid int"),
     ("!!bool maybe", "'maybe' is not a valid bool"),
+    ('"\\ud800\\udc00"', "is not valid Unicode (a lone surrogate)"),
     ("9" * 5000, "is not a valid int"),
 ])
 def test_bad_tagged_values_are_one_line_with_their_place(value: str, message: str) -> None:
@@ -368,6 +377,22 @@ def test_deep_nesting_is_refused_not_a_recursion_error() -> None:
         parse_yaml("profiles: " + "[" * 50000 + "]" * 50000, Path("c.yaml"))
     data, _ = parse_yaml("a: " + "[" * 40 + "]" * 40, Path("c.yaml"))
     assert str(data["a"]) == "[" * 40 + "]" * 40
+
+
+@pytest.mark.parametrize("text", [
+    'profiles:\n  p:\n    "a\\nb\\e[31m": 1\n',
+    'profiles:\n  "p\\nq": {vmware: {host_ip: 1.2.3.4, bogus: 1}}\n',
+    'default_profile: "x\\ny"\nprofiles:\n  p: {}\n',
+])
+def test_names_from_the_file_stay_on_one_line(isolated_environment: Path, text: str) -> None:
+    """Defect: a key or profile name with a newline or ESC from the file was printed raw:
+    two lines on stderr, or terminal control sequences."""
+    config = isolated_environment / "vmwctl.yaml"
+    config.write_text(text)
+    config.chmod(0o600)
+    result = run_vmwctl("profile", "show")
+    judged(result, {2})
+    assert "\x1b" not in result.stderr and ("\\n" in result.stderr)
 
 
 @pytest.mark.parametrize("option, value, message", [

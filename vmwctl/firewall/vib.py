@@ -402,7 +402,9 @@ def _check_payload(handle: BinaryIO, element: object, members: dict[str, Member]
 
 def _tar_entries(data: bytes) -> Iterator[tuple[str, bytes | None]]:
     """(name, data) of each entry; data None for directories and links."""
-    with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+    # errors="strict": a name that is not UTF-8 is refused, not carried as surrogates
+    with tarfile.open(fileobj=io.BytesIO(data), mode="r:", encoding="utf-8",
+                      errors="strict") as tar:
         for info in tar:
             if info.isfile():
                 file = tar.extractfile(info)
