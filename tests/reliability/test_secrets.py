@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 from helpers import Result, run_vmwctl, write_profile
 
 from vmwctl.cli.lazy import LazyGroup
@@ -270,10 +271,12 @@ def glance_image(simulator, lab_env, files) -> Iterator[str]:
 # ------------------------------------------------------------------ the search
 
 def assert_nowhere(secret: str, result: Result, what: str) -> None:
-    assert secret not in result.stdout, f"{what}: password on stdout"
-    assert secret not in result.stderr, f"{what}: password on stderr"
-    assert all(secret not in value for value in os.environ.values()), \
-        f"{what}: password put into the environment"
+    """``secret`` (and SECRET, which the nova.conf holds in every mode) shows nowhere."""
+    for password in {secret, SECRET}:
+        assert password not in result.stdout, f"{what}: password on stdout"
+        assert password not in result.stderr, f"{what}: password on stderr"
+        assert all(password not in value for value in os.environ.values()), \
+            f"{what}: password put into the environment"
 
 
 def assert_json_contract(result: Result, what: str) -> None:
@@ -437,6 +440,28 @@ def test_a_login_answered_with_a_fault(simulator, lab, lab_env, spy: Spy) -> Non
                "SystemError: injected by the lab (-fail-method Login)" in result.stderr
         assert lab.password not in result.stdout + result.stderr
     assert not spy.command_lines()
+
+
+def test_the_image_service_password_stays_hidden(tmp_path: Path, monkeypatch) -> None:
+    """clouds.yaml's password (keystone nobody answers for): not in any output either."""
+    clouds = tmp_path / "secrets" / "clouds.yaml"
+    clouds.parent.mkdir()
+    clouds.write_text(yaml.safe_dump({"clouds": {"ks": {"auth_type": "password", "auth": {
+        "auth_url": f"http://127.0.0.1:{closed_port()}/v3", "username": "glance-user",
+        "password": SECRET, "project_name": "p", "user_domain_name": "Default",
+        "project_domain_name": "Default"}}}}))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    config = tmp_path / "secrets" / "vmwctl.yaml"
+    config.write_text(yaml.safe_dump({"profiles": {"ks": {
+        "vmware": {"host_ip": "127.0.0.1", "host_username": "u"},
+        "DEFAULT": {"my_ip": "192.0.2.10"}, "openstack": {"cloud": "ks"}}}}))
+    config.chmod(0o600)
+    for args in (["image", "list"], ["image", "tag", "x", "--ostype", "otherGuest"],
+                 ["cache", "seed", "x"], ["vm", "spawn", "x"]):
+        result = run_vmwctl("--config", str(config), "-vv", "-o", "json", *args)
+        assert result.exit_code == 3, (args, result.stderr)
+        assert "cannot reach the image service of cloud 'ks'" in result.json()["error"]["message"]
+        assert SECRET not in result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------ nova.conf mistakes
