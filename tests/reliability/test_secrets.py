@@ -375,6 +375,13 @@ def test_the_password_shows_nowhere(mode: str, simulator, lab, lab_env, spy: Spy
             assert MISSING_IMAGE in results[name].json()["error"]["message"], name
         succeeded = [name for name, result in results.items() if result.exit_code == 0]
         assert {"about", "cluster list", "vm list", "check privileges"} <= set(succeeded)
+        # and an image that exists, for real: files on the datastore, a VM, then gone again
+        for args in (["cache", "seed", glance_image], ["vm", "spawn", glance_image, "--name",
+                                                        "secrets", "--no-power-on"],
+                     ["vm", "delete", "vmwctl-secrets", "--yes"]):
+            result = run_vmwctl("--config", str(config), "-vv", "-o", "json", *args)
+            assert result.exit_code == 0, (args, result.stdout, result.stderr)
+            assert_nowhere(secret, result, " ".join(args))
     # check fleet reports an unreachable service (the nova.conf's port is closed)
     fleet = results["check fleet"].json()
     assert fleet["checks"][0]["status"] == "fail"
@@ -542,6 +549,10 @@ def test_copying_the_password_into_a_readable_config_file_warns(vmwctl, tmp_path
     assert SECRET not in result.stdout + result.stderr
     assert vmwctl("-q", "profile", "import-nova-conf", str(nova_conf), "--name", "pw2",
                   "--include-password").stderr == ""
+    local.chmod(0o600)
+    result = vmwctl("profile", "import-nova-conf", str(nova_conf), "--name", "pw3",
+                    "--include-password")
+    assert result.exit_code == 0 and "readable" not in result.stderr
 
 
 def test_every_reader_of_a_readable_config_warns(vmwctl, simulator, lab_env,
