@@ -1,5 +1,10 @@
 """Hostile and broken input for every parser of outside data: none crashes.
 
+Parsers here: VIB archives (ar headers, descriptor XML, tgz and vmtar payloads),
+profile YAML, nova.conf, qemu-img's JSON, the image service's image records (as
+cache seed and vm spawn read them), datastore browser results (cache layout and
+the purge plan built on them) and datastore paths.
+
 Domain parsers raise only vmwctl's own errors (or fill a report); through the
 command line a command that judges a file (``firewall vib inspect``) says
 invalid with exit 1, and elsewhere bad input is one line on stderr and exit 2.
@@ -30,11 +35,12 @@ from helpers import run_vmwctl
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from vmwctl.cache.layout import CachedImage, Entry, build, is_plain_name
+from vmwctl.cache.layout import CachedImage, Entry, build, is_image_id, is_plain_name
 from vmwctl.cache.purge import PurgeRequest, plan_cache
+from vmwctl.cache.seed import seed_source
 from vmwctl.checks.novaconf import check_nova_conf
 from vmwctl.config import build_profile, parse_yaml, read_config_file
-from vmwctl.errors import ConfigError, OperationFailed
+from vmwctl.errors import ConfigError, OperationFailed, VmwctlError
 from vmwctl.firewall.rules import firewall_xml
 from vmwctl.firewall.vib import inspect_vib
 from vmwctl.images import qemu
@@ -541,6 +547,42 @@ def test_qemu_img_info_of_real_files(tmp_path: Path, fmt: str) -> None:
     path = tmp_path / f"d.{fmt}"
     subprocess.run(["qemu-img", "create", "-q", "-f", fmt, str(path), "3M"], check=True)
     assert qemu.info(str(path), fmt)["virtual-size"] == 3 << 20
+
+
+# ---------------------------------------------------------------- image service records
+
+record_value = st.one_of(
+    st.none(), st.booleans(), st.integers(-2**70, 2**70), st.floats(), st.text(max_size=10),
+    st.lists(st.integers(), max_size=2), st.dictionaries(st.text(max_size=3), st.integers(),
+                                                         max_size=2),
+    st.sampled_from(["vmdk", "iso", "bare", "ova", "active", "sparse", "streamOptimized",
+                     "preallocated", "thin", "lsiLogic", "ide", "paraVirtual", "true", "yes",
+                     "maybe", "otherGuest", "e1000", "sha512", "../x", "a/b", "x\ny"]))
+image_records = st.fixed_dictionaries(
+    {"id": st.one_of(st.uuids().map(str), record_value, st.sampled_from(NASTY)),
+     "status": st.one_of(st.just("active"), record_value)},
+    optional={key: record_value for key in [
+        "name", "size", "disk_format", "container_format", "vmware_disktype", "hw_disk_type",
+        "vmware_adaptertype", "hw_scsi_model", "hw_disk_bus", "vmware_ostype", "os_distro",
+        "img_linked_clone", "vmware_linked_clone", "hw_vif_model", "os_hash_algo",
+        "os_hash_value"]})
+
+
+@FUZZ
+@given(image_records)
+@example({"id": "0b6f5f23-2a6f-4a27-9e4b-4b6f9f0c1f7e", "status": "active", "size": ":"})
+@example({"id": "../../x", "status": "active", "disk_format": "vmdk"})
+def test_image_records_from_the_image_service(record) -> None:
+    """A Glance record as cache seed and vm spawn read it: only vmwctl's errors; what is
+    accepted names its cache files after a UUID. Defect: a size that was not a number
+    raised ValueError, and any id (even '../x') named the cache folder."""
+    try:
+        source = seed_source(record)
+    except VmwctlError:
+        return
+    assert is_image_id(source.image_id) and is_plain_name(source.file_name)
+    assert source.file_name.startswith(source.image_id)
+    assert type(source.size) is int and source.size >= 0
 
 
 # ---------------------------------------------------------------- datastore browser results

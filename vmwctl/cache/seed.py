@@ -76,9 +76,17 @@ class SeedResult:
 
 def seed_source(image: Mapping[str, Any]) -> SeedSource:
     """Read Nova's method for an image from its Glance record; refuse what Nova cannot boot."""
+    from vmwctl.cache.layout import is_image_id
     from vmwctl.images.glance import properties_of
 
-    image_id = image["id"]
+    image_id = image.get("id")
+    if not isinstance(image_id, str) or not is_image_id(image_id):
+        raise OperationFailed(f"the image service gave the image id {image_id!r}, not a UUID: "
+                              "no cache folder or file is named after it")
+    size = image.get("size") or 0
+    if type(size) is not int or size < 0:
+        raise OperationFailed(f"image {image_id}: the image service gave the size {size!r}, "
+                              "not a number of bytes")
     if image.get("status") != "active":
         raise UsageError(f"image {image_id} is {image.get('status')}, not active: it has no data "
                          "to seed")
@@ -97,7 +105,7 @@ def seed_source(image: Mapping[str, Any]) -> SeedSource:
         method = view.disk_type if view.disk_type in ("sparse", "streamOptimized") else "flat"
         file_name = f"{image_id}.vmdk"
     adapter = view.adapter_type or DEFAULT_ADAPTER_TYPE
-    return SeedSource(image_id, image.get("name"), int(image.get("size") or 0), method,
+    return SeedSource(image_id, image.get("name"), size, method,
                       view.disk_type, _DISK_MANAGER_ADAPTERS.get(adapter, adapter), file_name,
                       image.get("os_hash_algo"), image.get("os_hash_value"))
 
