@@ -24,6 +24,7 @@ import hashlib
 import io
 import json
 import re
+import socket
 import struct
 import subprocess
 import tarfile
@@ -35,6 +36,7 @@ from helpers import run_vmwctl
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from vmwctl.cache import locks
 from vmwctl.cache.layout import CachedImage, Entry, build, is_image_id, is_plain_name
 from vmwctl.cache.purge import PurgeRequest, plan_cache
 from vmwctl.cache.seed import seed_source
@@ -583,6 +585,43 @@ def test_image_records_from_the_image_service(record) -> None:
     assert is_image_id(source.image_id) and is_plain_name(source.file_name)
     assert source.file_name.startswith(source.image_id)
     assert type(source.size) is int and source.size >= 0
+
+
+# ---------------------------------------------------------------- the purge lock's owner file
+
+
+class OwnerFile:
+    """The one DatastoreFiles call _read_owner makes, answering with the file's bytes."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+    def download(self, _path: DatastorePath):
+        yield self.data
+
+
+owner_values = st.one_of(record_value, st.just(socket.gethostname()),
+                         st.just("2024-01-01T00:00:00Z"), st.integers(-1, 2**64))
+
+
+@FUZZ
+@given(st.one_of(
+    st.fixed_dictionaries({}, optional={k: owner_values for k in
+                                        ("host", "pid", "user", "since", "tool", "x")})
+    .map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()), st.binary(max_size=100)))
+@example(json.dumps({"host": socket.gethostname(), "pid": "1", "user": "u", "since": 5,
+                     "tool": "t"}).encode())
+@example(json.dumps({"host": socket.gethostname(), "pid": 2**70, "user": "u", "since": "",
+                     "tool": "t"}).encode())
+@example(b"[" * 100000)
+def test_purge_lock_owner_files(data: bytes) -> None:
+    """The owner file another machine (or anything) left in a purge lock: read, judged stale
+    or not, aged, and never a crash. Defect: a pid that was a string or beyond the kernel's,
+    or a 'since' that was a number, raised TypeError/OverflowError during a purge."""
+    owner = locks._read_owner(OwnerFile(data), DatastorePath(DS, f"{CACHE}/vmwctl-purge.lock"))
+    assert isinstance(locks._dead_here(owner), bool)
+    assert locks._since(owner) is None or locks._since(owner).tzinfo is not None
 
 
 # ---------------------------------------------------------------- datastore browser results

@@ -133,8 +133,12 @@ def _dead_here(owner: Owner) -> bool:
 def _read_owner(files: DatastoreFiles, folder: DatastorePath) -> Owner:
     try:
         data = json.loads(b"".join(files.download(folder.join(OWNER_FILE))))
-        return Owner(**{k: data[k] for k in ("host", "pid", "user", "since", "tool")})
-    except (OperationFailed, ValueError, KeyError, TypeError):
+        owner = Owner(**{k: data[k] for k in ("host", "pid", "user", "since", "tool")})
+        if type(owner.pid) is not int or not 0 <= owner.pid < 1 << 31 or not all(
+                isinstance(v, str) for v in (owner.host, owner.user, owner.since, owner.tool)):
+            raise TypeError("not an owner file")  # another tool's, or damaged
+        return owner
+    except (OperationFailed, ValueError, KeyError, TypeError, RecursionError):
         return Owner("unknown", 0, "unknown", "")
 
 
