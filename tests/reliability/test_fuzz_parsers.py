@@ -47,7 +47,9 @@ from vmwctl.firewall.rules import firewall_xml
 from vmwctl.firewall.vib import inspect_vib
 from vmwctl.images import qemu
 from vmwctl.novaconf import parse_ini, profile_from_nova_conf, read_nova_conf
+from vmwctl.spawn.spec import Marker
 from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.journal import Journal
 
 FUZZ = settings(max_examples=200, deadline=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
@@ -622,6 +624,44 @@ def test_purge_lock_owner_files(data: bytes) -> None:
     owner = locks._read_owner(OwnerFile(data), DatastorePath(DS, f"{CACHE}/vmwctl-purge.lock"))
     assert isinstance(locks._dead_here(owner), bool)
     assert locks._since(owner) is None or locks._since(owner).tzinfo is not None
+
+
+# ---------------------------------------------------------------- the leftovers journal, VM markers
+
+journal_entries = st.fixed_dictionaries(
+    {"vcenter": st.one_of(st.just("vc:443"), owner_values),
+     "host": st.one_of(st.just(socket.gethostname()), owner_values),
+     "pid": st.one_of(st.just(2**22 + 1), owner_values)},
+    optional={"folders": st.one_of(st.lists(st.one_of(st.just("[ds] x"), owner_values),
+                                            max_size=2), owner_values),
+              "vms": st.one_of(st.lists(owner_values, max_size=2), owner_values),
+              "x": owner_values})
+
+
+@FUZZ
+@given(st.lists(st.one_of(journal_entries.map(lambda d: json.dumps(d).encode()),
+                          st.binary(max_size=60)), max_size=3))
+@example([json.dumps({"vcenter": "vc:443", "host": socket.gethostname(), "pid": "1"}).encode(),
+          json.dumps({"vcenter": "vc:443", "host": socket.gethostname(), "pid": 2**22 + 1,
+                      "folders": "[ds] x"}).encode()])
+def test_damaged_journal_records(records) -> None:
+    """Records of runs on this machine, damaged: skipped, never a crash, never a path made of
+    something else than a list of strings. Defect: a pid that was a string raised TypeError
+    in every later seed; folders given as one string were taken letter by letter."""
+    with scratch() as tmp:
+        for number, data in enumerate(records):
+            (Path(tmp) / f"{number}.json").write_bytes(data)
+        for _path, entry in Journal("vc:443", Path(tmp)).stale():
+            assert type(entry.pid) is int and isinstance(entry.folders, list)
+            assert all(isinstance(f, str) for f in [*entry.folders, *entry.vms])
+
+
+@FUZZ
+@given(st.one_of(st.none(), st.text(max_size=60), json_values.map(json.dumps)))
+@example("[" * 100000)
+def test_vm_markers_from_extra_config(value) -> None:
+    marker = Marker.load(value)
+    assert marker is None or isinstance(marker.image, str)
 
 
 # ---------------------------------------------------------------- datastore browser results

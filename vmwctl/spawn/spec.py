@@ -46,7 +46,7 @@ class Marker:
         try:
             data = json.loads(value or "")
             return cls(str(data["image"]), str(data["created"]), str(data.get("by", "")))
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             return None
 
 

@@ -82,11 +82,20 @@ class Journal:
         for path in sorted(self.directory.glob("*.json")) if self.directory.is_dir() else []:
             try:
                 entry = Inflight(**json.loads(path.read_text()))
-            except (OSError, ValueError, TypeError):
+            except (OSError, ValueError, TypeError, RecursionError):
                 continue
+            if not _well_formed(entry):
+                continue  # damaged: what it names cannot be trusted
             if entry.vcenter == self.vcenter and process_gone(entry.host, entry.pid):
                 found.append((path, entry))
         return found
+
+
+def _well_formed(entry: Inflight) -> bool:
+    names = (entry.folders, entry.vms)
+    return (isinstance(entry.vcenter, str) and isinstance(entry.host, str)
+            and type(entry.pid) is int and 0 <= entry.pid < 1 << 31
+            and all(isinstance(n, list) and all(isinstance(x, str) for x in n) for n in names))
 
 
 def remove_stale(vc: VCenter, inventory: Inventory, journal: Journal | None = None) -> list[str]:
