@@ -319,6 +319,22 @@ def test_ctrl_c_at_a_terminal_reaches_qemu_img_too(sources, tmp_path: Path, tmpd
     assert not dest.exists() and temporaries(tmp_path, tmp) == []
 
 
+def test_vib_build_at_the_file_size_limit_leaves_nothing(tmp_path: Path) -> None:
+    """The VIB is 2 KiB: only a 1 KiB file-size limit (no tmpfs that small) makes it fail."""
+    dest = tmp_path / "out" / "firewall.vib"
+    dest.parent.mkdir()
+
+    def limit() -> None:
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1024, 1024))
+
+    process = start("firewall", "vib", "build", str(dest), preexec=limit)
+    code, _, stderr = finish(process)
+    assert code == 1, stderr
+    assert "File too large" in one_line(stderr)
+    assert list(dest.parent.iterdir()) == []  # neither the VIB nor its temporary file
+
+
 # ------------------------------------------------------------------ lab: Glance and vCenter
 
 def glance_config(lab, tmp_path: Path, cloud: str | None = None) -> Path:
@@ -332,7 +348,7 @@ def glance_config(lab, tmp_path: Path, cloud: str | None = None) -> Path:
 
 
 def images_named(config: Path, name: str) -> list[dict]:
-    """Images called ``name`` in the lab's Glance, read directly (not through a proxy)."""
+    """Images called ``name`` in the Glance of ``config``'s cloud."""
     from vmwctl.config import load_profile
     from vmwctl.images.glance import open_image_service
 
@@ -415,6 +431,7 @@ def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
     tmp, env = tmpdir_env
     env["OS_CLIENT_CONFIG_FILE"] = os.environ["OS_CLIENT_CONFIG_FILE"]  # cloud 'faulty'
     config = glance_config(lab, tmp_path, cloud="faulty")
+    direct = glance_config(lab, tmp_path)
     name = f"signal-{what}-{uuid.uuid4().hex[:8]}"
     source = tmp_path / "random.raw"
     source.write_bytes(os.urandom(8 << 20))
@@ -425,7 +442,7 @@ def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
         args += ["--engine", "qemu"]
     glance_tcp.slow_down(0.05)
     process = start(*upload_args(config, source, name, *args), env=env)
-    wait_until(lambda: [i for i in images_named(config, name)
+    wait_until(lambda: [i for i in images_named(direct, name)
                         if i["status"] in ("queued", "saving")], process,
                "the image being uploaded", poll=0.1)
     time.sleep(0.3)  # the data is on its way
@@ -434,7 +451,7 @@ def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
     returncode, _, stderr = finish(process)
     assert returncode == code, stderr
     assert one_line(stderr) == message
-    assert images_named(config, name) == []
+    assert images_named(direct, name) == []
     assert list(tmp.iterdir()) == [] and temporaries(tmp_path) == []
 
 
