@@ -321,5 +321,9 @@ def test_task_wait_reads_state_of_manager_tasks(lab) -> None:
                                                   r"failed: FileNotFound"):
             wait_for_task(vc, task, what="deleting [LocalDS_0] vmwctl-task-test",
                           poll_interval=0.05)
+
+        unknown = vim.Task("task-999999", stub=vc.content.propertyCollector._stub)
+        with pytest.raises(OperationFailed, match=r"vCenter shows no task task-999999"):
+            wait_for_task(vc, unknown, what="deleting x", poll_interval=0.05)
     finally:
         vc.close()

@@ -317,3 +317,48 @@ def test_vcenter_gone_mid_vib_install_then_rerun_completes(simulator, lab_env,
     assert {h["install"] for h in document["hosts"]} <= {"installed", "already installed"}
     assert document["leftovers_removed"] == [f"[{DS}] {name}" for name in left]
     assert not list(root.glob("vmwctl-vib-*"))
+
+
+def terminate_other_sessions(admin) -> int:
+    manager = admin.content.sessionManager
+    mine = manager.currentSession.key
+    others = [s.key for s in manager.sessionList or [] if s.key != mine]
+    if others:
+        manager.TerminateSession(others)
+    return len(others)
+
+
+def test_session_invalidated_mid_purge_logs_in_again(proxied, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    sim, proxy, config = proxied
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    root = Path(sim.datastores[DS])
+    images = put_aged_images(root, 20)
+    admin = sim.connect()
+    proxy.slow_down(0.03)
+    process = start(config, "cache", "purge", "--yes")
+    wait_until(lambda: sum(p.exists() for p in images) < 18, process)
+    assert terminate_other_sessions(admin) == 1
+    code, _, stderr = finish(process)
+    assert code == 0, stderr
+    assert not [p for p in images if p.exists()]
+    assert not (root / CACHE / LOCK_FOLDER).exists()
+
+
+def test_session_invalidated_mid_seed_logs_in_again(proxied, tmp_path: Path) -> None:
+    """The datastore upload under way keeps its cookie; the calls after it log in again."""
+    sim, proxy, config = proxied
+    root = Path(sim.datastores[DS])
+    image_id = upload(sim.config, vmdk(raw_disk(tmp_path, 8 << 20), "monolithicSparse"),
+                      "relogin", vmware_disktype="sparse")
+    admin = sim.connect()
+    proxy.slow_down(0.02)
+    process = start(config, "cache", "seed", image_id)
+    wait_until(partial_upload(root, image_id, "tmp-sparse.vmdk"), process)
+    assert terminate_other_sessions(admin) == 1
+    proxy.slow_down(0)
+    code, document, stderr = finish(process)
+    assert code == 0, stderr
+    assert document[0]["outcome"] == "seeded"
+    assert (root / CACHE / image_id / f"{image_id}.vmdk").exists()
+    assert datastore_leftovers(root) == []

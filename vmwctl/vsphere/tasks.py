@@ -29,13 +29,21 @@ def wait_for_task(vc: VCenter, task: Any, *, what: str, timeout: float | None = 
 
     ``what`` names the operation for the error message ("deleting [ds] x").
     """
+    from pyVmomi import vmodl
+
     interval = vc.settings.task_poll_interval if poll_interval is None else poll_interval
     deadline = None if timeout is None else clock() + timeout
     while True:
-        info = read_paths(vc, task, _PATHS)
+        try:
+            info = read_paths(vc, task, _PATHS)
+        except vmodl.fault.ManagedObjectNotFound:
+            info = {}
         state = info.get("info.state")
         if state == "success":
             return info.get("info.result")
+        if state is None:  # the task object is not there (any more)
+            raise OperationFailed(f"{what}: vCenter shows no task {task._moId}; check in "
+                                  "vCenter whether it ran")
         if state == "error":
             fault = info.get("info.error")
             reason = fault_message(fault) if fault is not None else "unknown error"

@@ -18,8 +18,10 @@ import (
 //     0.24.2 discards (see nfcUpload);
 //   - a call that a -fail-method asks to fail is answered with the injected
 //     fault, and not executed (see faultInjector);
-//   - with -guest-tools, a powered-on VM's guest reports in later (guestTools).
-func intercept(next http.Handler, faults *faultInjector, guest *guestTools) http.Handler {
+//   - with -guest-tools, a powered-on VM's guest reports in later (guestTools);
+//   - a property read in a session that was ended is refused (sessionGuard).
+func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
+	sessions *sessionGuard) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.HasPrefix(r.URL.Path, "/nfc/") {
 			nfcUpload(next, w, r)
@@ -33,7 +35,7 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools) http
 			}
 			r.Body = io.NopCloser(bytes.NewReader(data))
 			if method, err := simulator.UnmarshalBody(types.TypeFunc(), data); err == nil {
-				if faults.answer(w, method) {
+				if sessions.answer(w, r, method) || faults.answer(w, method) {
 					return
 				}
 				if req, ok := method.Body.(*types.ReconfigureComputeResource_Task); ok {

@@ -130,7 +130,7 @@ func main() {
 	if *guestAfter >= 0 {
 		guest = &guestTools{after: time.Duration(*guestAfter * float64(time.Second))}
 	}
-	server.Config.Handler = intercept(server.Config.Handler, faults, guest)
+	server.Config.Handler = intercept(server.Config.Handler, faults, guest, newSessionGuard())
 
 	serverURL := *server.URL
 	serverURL.User = nil
