@@ -364,6 +364,13 @@ def datastore_leftovers(root: Path) -> list[str]:
     return found
 
 
+def vm_names(sim, *, everything: bool = False) -> list[str]:
+    """The VMs ``vmwctl vm list`` shows (--all: every VM in the vCenter)."""
+    listed = sim.run("vm", "list", "-o", "json", *(["--all"] if everything else []))
+    assert listed.exit_code == 0, listed.stderr
+    return sorted(vm["name"] for vm in listed.json()["vms"])
+
+
 def upload_args(config: Path, source: Path, name: str, *args: str) -> list[str]:
     return ["--config", str(config), "image", "upload", str(source), "--name", name,
             "--ostype", "otherGuest", *args]
@@ -392,6 +399,34 @@ def test_qemu_img_killed_during_upload_convert(lab, lab_env, sources, tmp_path: 
     assert one_line(stderr) == "Error: qemu-img was killed by SIGKILL"
     assert images_named(config, name) == []
     assert list(tmp.iterdir()) == [] and temporaries(src.parent) == []
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+@pytest.mark.parametrize("source, engine", [
+    pytest.param("big.raw", "qemu", id="qemu-to-a-temporary-vmdk"),
+    pytest.param("big.qcow2", "native", id="native-raw-copy-first"),
+])
+def test_signal_during_upload_conversion(lab, lab_env, sources, tmp_path: Path, tmpdir_env,
+                                         source: str, engine: str, signum: int, code: int,
+                                         message: str) -> None:
+    """The signal comes while qemu-img converts, before Glance is asked for anything."""
+    tmp, env = tmpdir_env
+    config = glance_config(lab, tmp_path)
+    name = f"converting-{uuid.uuid4().hex[:8]}"
+    src = tmp_path / "src" / sources[source].name
+    src.parent.mkdir()
+    src.symlink_to(sources[source])
+    process = start(*upload_args(config, src, name, "--convert", "--engine", engine), env=env)
+    wait_until(lambda: written(tmp, src.parent), process, "qemu-img's output", poll=0.002)
+    children = converting(process.pid)
+    process.send_signal(signum)
+    returncode, _, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    assert images_named(config, name) == []
+    assert list(tmp.iterdir()) == [] and temporaries(src.parent) == []
+    assert not [pid for pid in children if alive(pid)]
 
 
 @pytest.mark.lab
@@ -472,6 +507,7 @@ def test_signal_during_seed_leaves_nothing(simulator, lab_env, tmp_path: Path, s
     raw.write_bytes(os.urandom(8 << 20))
     image_id = upload(sim.config, vmdk(raw, subformat), f"seed-{signum}",
                       vmware_disktype=disktype)
+    before = vm_names(sim, everything=True)
     with FaultProxy("127.0.0.1", sim.port) as proxy:
         config = profile_for(sim, tmp_path, "slow", port=proxy.port)
         process = start("--config", str(config), "cache", "seed", image_id, "-o", "json")
@@ -488,6 +524,7 @@ def test_signal_during_seed_leaves_nothing(simulator, lab_env, tmp_path: Path, s
                                             "exit_code": code}}
     assert not (root / CACHE / image_id).exists()
     assert datastore_leftovers(root) == []
+    assert vm_names(sim, everything=True) == before  # no shadow VM of the import either
 
 
 @pytest.mark.lab
@@ -523,9 +560,7 @@ def test_sigterm_during_a_spawn_step_cleans_up(simulator, lab_env, tmp_path: Pat
     assert returncode == 143, stderr
     assert stderr.strip().splitlines()[-1] == "Error: terminated"  # after the steps done
     assert "Traceback" not in stderr
-    listed = sim.run("vm", "list", "-o", "json")
-    assert listed.exit_code == 0, listed.stderr
-    assert listed.json()["vms"] == []
+    assert vm_names(sim) == []
     assert not (root / "vmwctl-term").exists()
     assert datastore_leftovers(root) == []
 
