@@ -27,6 +27,8 @@ MAX_CONFIG_BYTES = 1 << 20
 MAX_YAML_ALIASES = 100
 MAX_YAML_DEPTH = 50
 _SURROGATE = re.compile("[\ud800-\udfff]")
+# A YAML error on a line like this one does not quote the value: it may be a password.
+_SECRET_LINE = re.compile(r"pass|secret|token", re.IGNORECASE)
 ENV_SOURCE = "(environment)"
 
 
@@ -309,6 +311,10 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, dict[str, int]]:
         mark = exc.problem_mark or exc.context_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
         problem = exc.problem or exc.context or "invalid YAML"
+        lines = text.splitlines()
+        line = lines[mark.line] if mark and mark.line < len(lines) else ""
+        if "'" in problem and _SECRET_LINE.search(line):
+            problem = "the value cannot be read (not shown: it may be a secret)"
         raise ConfigError(f"{where}: YAML syntax error: {problem}") from None
     except yaml.reader.ReaderError as exc:
         line = text.count("\n", 0, exc.position) + 1

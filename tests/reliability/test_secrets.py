@@ -17,7 +17,6 @@ for ``about``; here every command that reaches the vCenter is checked.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import json
 import os
@@ -30,7 +29,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import Result, run_vmwctl, write_profile
+from helpers import Result, run_vmwctl, write_clouds, write_profile
 
 from vmwctl.cli.lazy import LazyGroup
 from vmwctl.cli.root import cli
@@ -39,6 +38,7 @@ pytestmark = pytest.mark.lab
 
 SECRET = "Zq9-s3cret-PW"
 MISSING_IMAGE = "secrets-no-such-image"
+GLANCE_CLOUD = "secrets-glance"
 SPAWN_EVENTS = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os.system")
 
 
@@ -249,25 +249,33 @@ def files(tmp_path: Path, lab) -> dict[str, Path]:
             "nova_conf": nova_conf, "vib": vib}
 
 
+@pytest.fixture(scope="module")
+def private_glance(lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Glance of this module's own: the lab's is shared, and other tests wipe it."""
+    import labctl
+
+    service = labctl.start_glance(tmp_path_factory.mktemp("glance"), "glance-secrets",
+                                  format_match=True, tie_to_parent=True)
+    try:
+        yield service.url
+    finally:
+        labctl.stop_process(service.pid)
+
+
 @pytest.fixture
-def glance_image(simulator, lab_env, files) -> Iterator[str]:
-    """A small streamOptimized image in the lab's Glance, deleted afterwards."""
+def glance_image(simulator, lab_env, files, private_glance: str, tmp_path: Path,
+                 monkeypatch: pytest.MonkeyPatch) -> str:
+    """A small streamOptimized image in the private Glance (cloud GLANCE_CLOUD)."""
     from labimages import upload, vmdk
 
-    from vmwctl.config import load_profile
-    from vmwctl.images.glance import GlanceError, open_image_service
-
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE",
+                       str(write_clouds(tmp_path, GLANCE_CLOUD, private_glance)))
     sim = simulator()
+    uploader = write_profile(sim, files["secrets"] / "uploader.yaml", cloud=GLANCE_CLOUD)
     stream = vmdk(files["raw"], "streamOptimized")
-    image_id = upload(sim.config, stream, "secrets-seed", vmware_disktype="streamOptimized")
+    image_id = upload(uploader, stream, "secrets-seed", vmware_disktype="streamOptimized")
     stream.unlink()
-    yield image_id
-    service = open_image_service(load_profile(str(sim.config), "sim", os.environ), os.environ)
-    try:  # best effort: the lab's Glance is shared, another test may be wiping it too
-        with contextlib.suppress(GlanceError):
-            service.delete(image_id)
-    finally:
-        service.close()
+    return image_id
 
 
 # ------------------------------------------------------------------ the search
@@ -341,15 +349,16 @@ def test_the_password_shows_nowhere(mode: str, simulator, lab, lab_env, spy: Spy
     config = secrets / "profile.yaml"
     if mode == "wrong-password":  # the password command prints a password vCenter rejects
         secret = SECRET
-        write_profile(sim, config, host_password_file=None,
+        write_profile(sim, config, cloud=GLANCE_CLOUD, host_password_file=None,
                       host_password_command=spy.password_command(SECRET))
     elif mode == "closed-port":  # a plain password in the profile, nobody on the port
         secret = SECRET
-        write_profile(sim, config, port=closed_port(), host_password_file=None,
+        write_profile(sim, config, cloud=GLANCE_CLOUD, port=closed_port(),
+                      host_password_file=None,
                       host_password=SECRET)
     else:  # the lab's own password: it works, so it is really sent and really in memory
         secret = lab.password
-        write_profile(sim, config, host_password_file=None,
+        write_profile(sim, config, cloud=GLANCE_CLOUD, host_password_file=None,
                       host_password_command=spy.password_command(lab.password))
     image = MISSING_IMAGE if mode == "missing-image" else glance_image
     table = command_table(files, image)
@@ -471,6 +480,23 @@ def test_the_image_service_password_stays_hidden(tmp_path: Path, monkeypatch) ->
         assert result.exit_code == 3, (args, result.stderr)
         assert "cannot reach the image service of cloud 'ks'" in result.json()["error"]["message"]
         assert SECRET not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("value", ["2024-13-45", f"!!float {SECRET}"])
+def test_a_password_yaml_cannot_read_is_not_quoted(value: str, tmp_path: Path) -> None:
+    """A date-like password that is no date (or a wrong tag) fails to load: say where, not
+    what (a value of another option is still quoted: tests/reliability/test_fuzz_parsers.py)."""
+    config = tmp_path / "c.yaml"
+    config.write_text(f"profiles:\n  p:\n    vmware:\n      host_ip: h\n      host_username: u\n"
+                      f"      host_password: {value}\n")
+    config.chmod(0o600)
+    shown = value.split()[-1]
+    for args in (["profile", "show"], ["-o", "json", "profile", "validate"], ["-v", "about"]):
+        result = run_vmwctl("--config", str(config), *args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert shown not in result.stdout + result.stderr, args
+        assert f"{config}:6:22: YAML syntax error: the value cannot be read (not shown: it may " \
+               "be a secret)" in result.stdout + result.stderr
 
 
 # ------------------------------------------------------------------ nova.conf mistakes
