@@ -13,6 +13,10 @@ works because Python puts a script's own directory first on ``sys.path``):
 - output: :class:`Row`, :func:`verdict`, :func:`print_table`, the duration
   formats, :func:`environment` (when, machine) and :func:`write_results`;
 - :func:`run` wraps a script's ``main`` with the exit statuses of bench/README.md.
+- commands under GNU time: :func:`timed` runs one (a :class:`Timed`), :func:`gnu_time`
+  and :func:`gnu_time_figures` wrap and read one run some other way;
+  :func:`clean_env` and :func:`tool_env` are the environments they run in;
+- :class:`Glance`: the few Glance v2 calls the scripts make themselves;
 - the peer client: :func:`peer_venv` installs python-openstackclient once per machine.
 """
 
@@ -34,6 +38,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -545,11 +552,122 @@ def write_profile(state: labctl.LabState, port: int, path: Path, cluster: str = 
     return path
 
 
+# ------------------------------------------------------------------ commands under GNU time
+
+GNU_TIME = "/usr/bin/time"
+
+
+@dataclass
+class Timed:
+    """One command run under GNU time."""
+
+    returncode: int
+    wall: float  # GNU time's %e (seconds, 10 ms resolution)
+    elapsed: float  # perf_counter around the whole run, GNU time included
+    peak_rss_bytes: int  # GNU time's %M: the largest of the process and its children
+    stdout: str = field(repr=False)
+    stderr: str = field(repr=False)
+
+    def check(self, what: str) -> Timed:
+        if self.returncode != 0:
+            tail = (self.stderr.strip() or self.stdout.strip())[-800:]
+            raise BenchError(f"{what} exited with status {self.returncode}: {tail}")
+        return self
+
+
+def gnu_time(argv: list[str], report: Path) -> list[str]:
+    """argv under GNU time, its wall seconds and peak RSS written to report (removed first)."""
+    report.unlink(missing_ok=True)
+    return [GNU_TIME, "-f", "%e %M", "-o", str(report), *argv]
+
+
+def gnu_time_figures(report: Path) -> tuple[float, int] | None:
+    """GNU time's wall seconds and peak RSS in bytes from its report, None without figures.
+
+    The figures are the last line that starts with a digit (GNU time writes a
+    line about a failed command before them).
+    """
+    lines = [line for line in report.read_text().splitlines() if line[:1].isdigit()] \
+        if report.exists() else []
+    if not lines:
+        return None
+    wall, rss = lines[-1].split()
+    return float(wall), int(rss) * 1024
+
+
+def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
+    """Run argv under GNU time: wall seconds (GNU time's and perf_counter's), peak RSS, output."""
+    command = gnu_time(argv, scratch / "gnu-time.txt")
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, stdin=subprocess.DEVNULL, capture_output=True,
+                          text=True, check=False)
+    elapsed = time.perf_counter() - started
+    figures = gnu_time_figures(scratch / "gnu-time.txt")
+    if figures is None:
+        raise BenchError(f"{GNU_TIME} gave no figures for {argv[0]}: {done.stderr.strip()}")
+    wall, rss = figures
+    return Timed(done.returncode, wall, elapsed, rss, done.stdout, done.stderr)
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without OS_* and VMWCTL_*."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
+
+
 def tool_env(state: labctl.LabState) -> dict[str, str]:
     """The caller's environment without OS_*/VMWCTL_*, with the lab's clouds.yaml."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
-    env["OS_CLIENT_CONFIG_FILE"] = state.clouds_file
-    return env
+    return clean_env() | {"OS_CLIENT_CONFIG_FILE": state.clouds_file}
+
+
+# ------------------------------------------------------------------ Glance
+
+NAME_PREFIX = "vmwctl-bench-"  # of the images the benchmarks make (and delete)
+
+
+class Glance:
+    """The few Glance v2 calls the benchmarks make themselves (plain HTTP, no Keystone)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url.rstrip("/")
+
+    def _call(self, method: str, path: str, body: Any = None, *, data: bytes | None = None,
+              content_type: str = "application/json") -> Any:
+        if body is not None:
+            data = json.dumps(body).encode()
+        headers = {"Content-Type": content_type} if data is not None else {}
+        request = urllib.request.Request(f"{self.url}/v2{path}", data=data, method=method,
+                                         headers=headers)
+        with urllib.request.urlopen(request, timeout=120) as response:
+            raw = response.read()
+        return json.loads(raw) if raw else None
+
+    def create(self, name: str) -> str:
+        body = {"name": name, "disk_format": "vmdk", "container_format": "bare"}
+        return self._call("POST", "/images", body)["id"]
+
+    def put_data(self, image_id: str, data: bytes) -> None:
+        self._call("PUT", f"/images/{image_id}/file", data=data,
+                   content_type="application/octet-stream")
+
+    def get(self, image_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/images/{image_id}")
+
+    def delete(self, image_id: str) -> None:
+        with contextlib.suppress(urllib.error.HTTPError):
+            self._call("DELETE", f"/images/{image_id}")
+
+    def find(self, name: str) -> str | None:
+        images = self._call("GET", f"/images?name={urllib.parse.quote(name)}")["images"]
+        return images[0]["id"] if images else None
+
+    def delete_leftovers(self) -> int:
+        """Delete every image whose name starts with NAME_PREFIX."""
+        images = self._call("GET", "/images?limit=1000")["images"]
+        mine = [image["id"] for image in images
+                if (image.get("name") or "").startswith(NAME_PREFIX)]
+        for image_id in mine:
+            self.delete(image_id)
+        return len(mine)
 
 
 # ------------------------------------------------------------------ the openstack client
@@ -560,7 +678,7 @@ PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
 def peer_venv() -> Path:
     """python-openstackclient in its own virtualenv, keyed by peer-requirements.txt.
 
-    The same virtualenv as upload_inspect.py's (``~/.cache/vmwctl-bench/osc-<hash>``,
+    One virtualenv for every script (``~/.cache/vmwctl-bench/osc-<hash>``,
     ``$XDG_CACHE_HOME`` honoured), installed when missing (about 15 s, once per machine).
     """
     digest = hashlib.sha256(PEER_REQUIREMENTS.read_bytes()).hexdigest()[:12]

@@ -43,16 +43,19 @@ from urllib.parse import quote
 import benchlib
 from benchlib import (
     CONNECT_KIND,
+    GNU_TIME,
     BenchError,
     Lab,
     Row,
     Run,
     Simulator,
     Tally,
+    gnu_time,
     labctl,
     log,
     output_of,
     seconds_text,
+    timed,
     tool_env,
     topology,
     verdict,
@@ -78,12 +81,11 @@ QUICK = {"ds": 4}
 FULL_IMAGES = (100, 500)
 QUICK_IMAGES = (20, 100)
 SEED_DATASTORE = "LocalDS_0"  # of the lab's own simulator (no delay)
-KIB, MIB = 1 << 10, 1 << 20
+MIB = 1 << 20
 MB = 1_000_000  # figures are printed in decimal MB and MB/s
 FULL_SEED_SIZE = 512 * MIB
 QUICK_SEED_SIZE = 64 * MIB
 SEED_NAME = "vmwctl-bench-seed"
-GNU_TIME = "/usr/bin/time"
 TOOLS = ("curl", "vmwctl")
 
 # Targets (informational).
@@ -231,45 +233,12 @@ def measure_naive(lab: Lab, sim: Simulator, images: int) -> dict[str, Any]:
 
 # ------------------------------------------------------------------ processes
 
-@dataclass
-class Timed:
-    """One command run under GNU time."""
-
-    returncode: int
-    elapsed: float  # perf_counter around the whole run
-    peak_rss_bytes: int  # GNU time's %M
-    stdout: str = field(repr=False)
-    stderr: str = field(repr=False)
-
-    def check(self, what: str) -> Timed:
-        if self.returncode != 0:
-            tail = (self.stderr.strip() or self.stdout.strip())[-800:]
-            raise BenchError(f"{what} exited with status {self.returncode}: {tail}")
-        return self
-
-
-def gnu_time(argv: list[str], report: Path) -> list[str]:
-    report.unlink(missing_ok=True)
-    return [GNU_TIME, "-f", "%e %M", "-o", str(report), *argv]
-
-
 def peak_rss(report: Path) -> int:
-    """GNU time's %M (KiB) in bytes: the last line of its report that starts with a digit."""
-    lines = [line for line in report.read_text().splitlines() if line[:1].isdigit()] \
-        if report.exists() else []
-    if not lines:
+    """GNU time's %M in bytes, from its report."""
+    figures = benchlib.gnu_time_figures(report)
+    if figures is None:
         raise BenchError(f"{GNU_TIME} gave no figures ({report})")
-    return int(lines[-1].split()[1]) * KIB
-
-
-def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
-    """Run argv under /usr/bin/time: wall seconds (perf_counter), peak RSS and output."""
-    report = scratch / "gnu-time.txt"
-    started = time.perf_counter()
-    done = subprocess.run(gnu_time(argv, report), env=env, stdin=subprocess.DEVNULL,
-                          capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    return Timed(done.returncode, elapsed, peak_rss(report), done.stdout, done.stderr)
+    return figures[1]
 
 
 def vmwctl_argv(config: Path | str, *args: str) -> list[str]:

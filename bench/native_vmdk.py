@@ -21,7 +21,6 @@ source), and writes bench/results/native_vmdk.json.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -32,21 +31,28 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import benchlib
-from benchlib import BenchError, Row, labctl, log, output_of, seconds_text, verdict
+from benchlib import (
+    NAME_PREFIX,
+    BenchError,
+    Glance,
+    Row,
+    labctl,
+    log,
+    output_of,
+    seconds_text,
+    timed,
+    verdict,
+)
 
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+MIB, GIB = 1 << 20, 1 << 30
 MB = 1_000_000  # figures are printed in decimal MB and MB/s
-GNU_TIME = "/usr/bin/time"
 MKE2FS = "/usr/sbin/mke2fs"
-NAME_PREFIX = "vmwctl-bench-"
 SOURCES = ("qcow2", "raw")  # the realistic source first, then the writer on its own
 TOOLS = ("qemu-img", "vmwctl")
 WAYS = ("convert-then-upload", "streaming", "qemu-img + openstack")
@@ -74,39 +80,6 @@ SETTLE_SECONDS = 5.0
 
 # ------------------------------------------------------------------ processes
 
-@dataclass
-class Timed:
-    """One command run under GNU time."""
-
-    returncode: int
-    elapsed: float  # perf_counter around the whole run
-    peak_rss_bytes: int  # GNU time's %M: the largest of the process and its children
-    stdout: str = field(repr=False)
-    stderr: str = field(repr=False)
-
-    def check(self, what: str) -> Timed:
-        if self.returncode != 0:
-            tail = (self.stderr.strip() or self.stdout.strip())[-800:]
-            raise BenchError(f"{what} exited with status {self.returncode}: {tail}")
-        return self
-
-
-def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
-    """Run argv under /usr/bin/time: wall seconds (perf_counter), peak RSS and output."""
-    report = scratch / "gnu-time.txt"
-    report.unlink(missing_ok=True)
-    started = time.perf_counter()
-    done = subprocess.run([GNU_TIME, "-f", "%e %M", "-o", str(report), *argv], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    lines = [line for line in report.read_text().splitlines() if line[:1].isdigit()] \
-        if report.exists() else []
-    if not lines:
-        raise BenchError(f"{GNU_TIME} gave no figures for {argv[0]}: {done.stderr.strip()}")
-    return Timed(done.returncode, elapsed, int(lines[-1].split()[1]) * KIB, done.stdout,
-                 done.stderr)
-
-
 def run_quietly(argv: list[str], what: str) -> str:
     done = subprocess.run(argv, capture_output=True, text=True, check=False,
                           stdin=subprocess.DEVNULL)
@@ -114,11 +87,6 @@ def run_quietly(argv: list[str], what: str) -> str:
         raise BenchError(f"{what} exited with status {done.returncode}: "
                          f"{(done.stderr.strip() or done.stdout.strip())[-800:]}")
     return done.stdout
-
-
-def clean_env() -> dict[str, str]:
-    """The caller's environment without OS_* and VMWCTL_*."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
 
 
 def vmwctl_argv(*args: str) -> list[str]:
@@ -364,39 +332,6 @@ def convert_summary(runs: list[ConvertRun]) -> dict[str, dict[str, Any]]:
 
 
 # ------------------------------------------------------------------ uploads
-
-class Glance:
-    """The few Glance v2 calls the benchmark makes itself (plain HTTP, no Keystone)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def _call(self, method: str, path: str) -> Any:
-        request = urllib.request.Request(f"{self.url}/v2{path}", method=method)
-        with urllib.request.urlopen(request, timeout=120) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
-
-    def get(self, image_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/images/{image_id}")
-
-    def delete(self, image_id: str) -> None:
-        with contextlib.suppress(urllib.error.HTTPError):
-            self._call("DELETE", f"/images/{image_id}")
-
-    def find(self, name: str) -> str | None:
-        images = self._call("GET", f"/images?name={urllib.parse.quote(name)}")["images"]
-        return images[0]["id"] if images else None
-
-    def delete_leftovers(self) -> int:
-        """Delete every image whose name starts with the benchmark's prefix."""
-        images = self._call("GET", "/images?limit=1000")["images"]
-        mine = [image["id"] for image in images
-                if (image.get("name") or "").startswith(NAME_PREFIX)]
-        for image_id in mine:
-            self.delete(image_id)
-        return len(mine)
-
 
 @dataclass
 class UploadRun:
@@ -691,8 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         log(f"converting in {workdir}; the sources are read once into the page cache; "
             f"{args.settle:g} s pause before every timed run")
         peer_file = workdir / "peer.vmdk"
-        convert = measure_conversions(Converter(image, links, workdir, clean_env(), args.settle),
-                                      args.runs, peer_file)
+        converter = Converter(image, links, workdir, benchlib.clean_env(), args.settle)
+        convert = measure_conversions(converter, args.runs, peer_file)
         qemu_seconds = convert["summary"]["qcow2"]["qemu-img"]["median_seconds"]
         with benchlib.running_lab(args.lab_dir, args.keep) as lab:
             state = lab.state

@@ -13,8 +13,6 @@ status is 0 unless something crashed), and writes bench/results/upload_inspect.j
 from __future__ import annotations
 
 import argparse
-import contextlib
-import hashlib
 import json
 import os
 import shutil
@@ -24,8 +22,6 @@ import sys
 import tempfile
 import time
 import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -33,16 +29,25 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
-from benchlib import BENCH, BenchError, Row, labctl, log, ms_text, output_of, verdict
+from benchlib import (
+    NAME_PREFIX,
+    BenchError,
+    Glance,
+    Row,
+    Timed,
+    labctl,
+    log,
+    ms_text,
+    output_of,
+    timed,
+    verdict,
+)
 
-PEER_REQUIREMENTS = BENCH / "peer-requirements.txt"
-GNU_TIME = "/usr/bin/time"
-KIB, MIB, GIB = 1 << 10, 1 << 20, 1 << 30
+MIB, GIB = 1 << 20, 1 << 30
 MB = 1_000_000  # figures are printed in decimal MB and MB/s
 IMAGE_VIRTUAL = 2 * GIB
 IMAGE_STRIDE = 2 * MIB  # 1 MiB of random data at the start of every 2 MiB
 BIG_VIRTUAL = "10G"
-NAME_PREFIX = "vmwctl-bench-"
 TOOLS = ("curl", "openstack", "vmwctl")
 
 # Targets (informational).
@@ -51,88 +56,6 @@ RSS_MAX = 100 * MB  # vmwctl's peak RSS while uploading
 INSPECT_MAX = 0.050  # seconds, in-process, for the test image
 O1_RATIO_MAX = 2.0  # inspecting 10 GiB takes at most 2x (+1 ms) the time of 2 GiB
 O1_SLACK = 0.001
-
-
-# ------------------------------------------------------------------ processes
-
-@dataclass
-class Timed:
-    """One command run under GNU time."""
-
-    argv: list[str]
-    returncode: int
-    wall: float  # GNU time's %e (seconds, 10 ms resolution)
-    elapsed: float  # perf_counter around the whole run, GNU time included
-    peak_rss_kib: int  # GNU time's %M
-    stdout: str = field(repr=False)
-    stderr: str = field(repr=False)
-
-    def check(self, what: str) -> Timed:
-        if self.returncode != 0:
-            tail = (self.stderr.strip() or self.stdout.strip())[-800:]
-            raise BenchError(f"{what} exited with status {self.returncode}: {tail}")
-        return self
-
-
-def timed(argv: list[str], env: dict[str, str], scratch: Path) -> Timed:
-    """Run argv under /usr/bin/time; return wall time, peak RSS and output."""
-    report = scratch / "gnu-time.txt"
-    report.unlink(missing_ok=True)
-    started = time.perf_counter()
-    done = subprocess.run([GNU_TIME, "-f", "%e %M", "-o", str(report), *argv], env=env,
-                          stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
-    elapsed = time.perf_counter() - started
-    lines = report.read_text().split("\n") if report.exists() else []
-    figures = [line for line in lines if line.strip() and line[0].isdigit()]
-    if not figures:
-        raise BenchError(f"{GNU_TIME} gave no figures for {argv[0]}: {done.stderr.strip()}")
-    wall, rss = figures[-1].split()
-    return Timed(argv, done.returncode, float(wall), elapsed, int(rss), done.stdout, done.stderr)
-
-
-class Glance:
-    """The few Glance v2 calls the benchmark makes itself (plain HTTP, no Keystone)."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def _call(self, method: str, path: str, body: Any = None, *, data: bytes | None = None,
-              content_type: str = "application/json") -> Any:
-        if body is not None:
-            data = json.dumps(body).encode()
-        request = urllib.request.Request(f"{self.url}/v2{path}", data=data, method=method,
-                                         headers={"Content-Type": content_type})
-        with urllib.request.urlopen(request, timeout=120) as response:
-            raw = response.read()
-        return json.loads(raw) if raw else None
-
-    def create(self, name: str) -> str:
-        body = {"name": name, "disk_format": "vmdk", "container_format": "bare"}
-        return self._call("POST", "/images", body)["id"]
-
-    def put_data(self, image_id: str, data: bytes) -> None:
-        self._call("PUT", f"/images/{image_id}/file", data=data,
-                   content_type="application/octet-stream")
-
-    def get(self, image_id: str) -> dict[str, Any]:
-        return self._call("GET", f"/images/{image_id}")
-
-    def delete(self, image_id: str) -> None:
-        with contextlib.suppress(urllib.error.HTTPError):
-            self._call("DELETE", f"/images/{image_id}")
-
-    def delete_leftovers(self) -> int:
-        """Delete every image whose name starts with the benchmark's prefix."""
-        images = self._call("GET", "/images?limit=1000")["images"]
-        mine = [image["id"] for image in images
-                if (image.get("name") or "").startswith(NAME_PREFIX)]
-        for image_id in mine:
-            self.delete(image_id)
-        return len(mine)
-
-    def find(self, name: str) -> str | None:
-        images = self._call("GET", f"/images?name={urllib.parse.quote(name)}")["images"]
-        return images[0]["id"] if images else None
 
 
 # ------------------------------------------------------------------ inputs
@@ -157,33 +80,6 @@ def build_big_image(workdir: Path) -> Path:
     subprocess.run(["qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=monolithicSparse",
                     str(big), BIG_VIRTUAL], check=True, capture_output=True)
     return big
-
-
-def peer_venv() -> Path:
-    """python-openstackclient in its own virtualenv, keyed by peer-requirements.txt."""
-    digest = hashlib.sha256(PEER_REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
-    venv = base / "vmwctl-bench" / f"osc-{digest}"
-    if (venv / ".complete").exists():
-        return venv
-    log(f"installing python-openstackclient into {venv} (once per machine)")
-    shutil.rmtree(venv, ignore_errors=True)
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r",
-                           str(PEER_REQUIREMENTS)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        raise BenchError(f"installing the peer failed:\n{done.stdout}{done.stderr}")
-    (venv / ".complete").touch()
-    return venv
-
-
-def tool_env(state: labctl.LabState) -> dict[str, str]:
-    """The caller's environment without OS_*/VMWCTL_*, pointed at the lab."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OS_", "VMWCTL_"))}
-    env["VMWCTL_CONFIG"] = state.config_file
-    env["OS_CLIENT_CONFIG_FILE"] = state.clouds_file
-    return env
 
 
 # ------------------------------------------------------------------ uploads
@@ -261,8 +157,7 @@ class Uploader:
             image_id = image_id or self.glance.find(name)
             record = self.glance.get(image_id) if image_id else {}
             status, stored = record.get("status"), record.get("size")
-            return UploadRun(tool, round_, result.wall, result.elapsed,
-                             result.peak_rss_kib * KIB,
+            return UploadRun(tool, round_, result.wall, result.elapsed, result.peak_rss_bytes,
                              size / result.wall if result.wall > 0 else 0.0, status, stored,
                              status == "active" and stored == size, reported)
         except (BenchError, OSError, ValueError) as exc:
@@ -352,7 +247,7 @@ def inspect_processes(vmwctl: Path, image: Path, env: dict[str, str], scratch: P
             "exit_codes": sorted({t.returncode for t in runs_of}),
             "median_seconds": statistics.median(t.elapsed for t in runs_of),
             "all_seconds": [round(t.elapsed, 4) for t in runs_of],
-            "peak_rss_bytes": max(t.peak_rss_kib for t in runs_of) * KIB}
+            "peak_rss_bytes": max(t.peak_rss_bytes for t in runs_of)}
     return figures
 
 
@@ -514,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     if not vmwctl.exists():
         raise BenchError(f"no vmwctl beside {sys.executable}: run this with the project's "
                          "virtualenv (.venv/bin/python bench/upload_inspect.py)")
-    openstack = peer_venv() / "bin" / "openstack"
+    openstack = benchlib.peer_venv() / "bin" / "openstack"
     workdir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-"))
     try:
         log(f"building the test images in {workdir}")
@@ -528,8 +423,10 @@ def main(argv: list[str] | None = None) -> int:
             "allocated")
         with benchlib.running_lab(args.lab_dir, args.keep) as lab:
             state = lab.state
-            uploader = Uploader(state, Glance(state.glance_url), image, tool_env(state),
-                                workdir, openstack, vmwctl)
+            # vmwctl finds the lab's config through VMWCTL_CONFIG (no --config on its commands)
+            env = benchlib.tool_env(state) | {"VMWCTL_CONFIG": state.config_file}
+            uploader = Uploader(state, Glance(state.glance_url), image, env, workdir, openstack,
+                                vmwctl)
             found = measure(args, uploader, big)
     finally:
         if args.keep:
