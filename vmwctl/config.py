@@ -459,11 +459,15 @@ def convert_value(value: Any, hint: Any, metadata: Mapping[str, Any]) -> Any:
         if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
             raise ValueError("expected a non-empty list of strings (an argument list, "
                              f"not a shell command), got {_show(value)}")
+        if any("\0" in v for v in value):
+            raise ValueError(f"an argument cannot hold a NUL character, got {value!r}")
         return list(value)
     elif base is str:
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"expected a string, got {_show(value)}")
         value = str(value)
+        if "\0" in value:
+            raise ValueError(f"a value cannot hold a NUL character, got {value!r}")
         if kind == "regex":
             try:
                 re.compile(value)

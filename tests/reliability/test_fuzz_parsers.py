@@ -410,10 +410,14 @@ def test_names_from_the_file_stay_on_one_line(isolated_environment: Path, text: 
     ("datastore_regex", "'" + "(" * 1000 + ")" * 1000 + "'", "invalid regular expression"),
     ("task_poll_interval", ".nan", "expected a finite number"),
     ("task_poll_interval", ".inf", "expected a finite number"),
+    ("host_password_command", '["/bin/echo\\0x"]', "cannot hold a NUL character"),
+    ("host_password_file", '"/tmp/a\\0b"', "cannot hold a NUL character"),
+    ("ca_file", '"/tmp/a\\0b"', "cannot hold a NUL character"),
 ])
 def test_option_values_that_crashed_or_passed(option: str, value: str, message: str) -> None:
     """Defects: a regex too large raised OverflowError/RecursionError; NaN and infinity
-    passed as a poll interval (time.sleep(nan) raises, inf never returns)."""
+    passed as a poll interval (time.sleep(nan) raises, inf never returns); a NUL in a
+    password command or file name raised ValueError when the password was read."""
     text = f"profiles:\n  p:\n    vmware:\n      host_ip: h\n      {option}: {value}\n"
     with scratch() as tmp:
         path = Path(tmp) / "vmwctl.yaml"
