@@ -463,11 +463,16 @@ def convert_value(value: Any, hint: Any, metadata: Mapping[str, Any]) -> Any:
             raise ValueError(f"an argument cannot hold a NUL character, got {value!r}")
         return list(value)
     elif base is str:
+        if metadata.get("secret") and not isinstance(value, str):
+            # YAML reads an unquoted 012345 as the octal number 5349: never log in with that
+            raise ValueError(f"expected a string, got {_type_name(value)} (not shown: it is a "
+                             "secret); put the value in quotes")
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             raise ValueError(f"expected a string, got {_show(value)}")
         value = str(value)
         if "\0" in value:
-            raise ValueError(f"a value cannot hold a NUL character, got {value!r}")
+            shown = "not shown: it is a secret" if metadata.get("secret") else f"got {value!r}"
+            raise ValueError(f"a value cannot hold a NUL character ({shown})")
         if kind == "regex":
             try:
                 re.compile(value)

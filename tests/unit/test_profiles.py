@@ -134,6 +134,12 @@ def test_several_profiles_without_default(vmwctl, isolated_environment: Path) ->
     (one_profile(host_ip="x", host_username="u", host_password_command="'pass show vc'"),
      "vmwctl.yaml:6: profiles.only.vmware.host_password_command: expected a non-empty list of "
      "strings (an argument list, not a shell command), got 'pass show vc'"),
+    (one_profile(host_ip="x", host_username="u", host_password="012345"),  # YAML: octal 5349
+     "vmwctl.yaml:6: profiles.only.vmware.host_password: expected a string, got an integer (not "
+     "shown: it is a secret); put the value in quotes"),
+    (one_profile(host_ip="x", host_username="u", host_password='"s3cr\\0t"'),
+     "vmwctl.yaml:6: profiles.only.vmware.host_password: a value cannot hold a NUL character "
+     "(not shown: it is a secret)"),
     (one_profile(host_ip="x", host_username="u", host_password="a", host_password_env="B"),
      "vmwctl.yaml:3: profiles.only.vmware: set only one of host_password, host_password_env"),
     ("profiles:\n  only:\n    vmwre: {}\n",
