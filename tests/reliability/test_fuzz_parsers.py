@@ -25,7 +25,6 @@ import io
 import json
 import re
 import socket
-import struct
 import subprocess
 import tarfile
 import tempfile
@@ -35,6 +34,7 @@ import pytest
 from helpers import run_vmwctl
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from vibfiles import ar, tgz, vmtar
 
 from vmwctl.cache import locks
 from vmwctl.cache.layout import CachedImage, Entry, build, is_image_id, is_plain_name
@@ -78,46 +78,6 @@ def scratch() -> tempfile.TemporaryDirectory:
 
 
 # ---------------------------------------------------------------- VIBs: descriptor, ar, payloads
-
-
-def ar(*members: tuple[bytes, bytes]) -> bytes:
-    out = b"!<arch>\n"
-    for name, data in members:
-        out += (name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + b"644".ljust(8)
-                + str(len(data)).encode().ljust(10) + b"`\n" + data)
-        out += b"\n" if len(data) % 2 else b""
-    return out
-
-
-def tgz(*entries: tarfile.TarInfo | tuple[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for entry in entries:
-            if isinstance(entry, tarfile.TarInfo):
-                tar.addfile(entry)
-            else:
-                info = tarfile.TarInfo(entry[0])
-                info.size = len(entry[1])
-                tar.addfile(info, io.BytesIO(entry[1]))
-    return gzip.compress(buffer.getvalue(), mtime=0)
-
-
-def vmtar(*entries: tuple[str, bytes]) -> bytes:
-    """VMware's vmtar: every header first (magic 'visor', data offset at 496), then the data."""
-    headers, data = [], b""
-    start = 512 * (len(entries) + 1)
-    for name, content in entries:
-        header = bytearray(512)
-        raw = name.encode("utf-8", "surrogateescape")[:100]
-        header[0:len(raw)] = raw
-        header[100:108] = b"0000644\0"
-        header[124:136] = f"{len(content):011o}\0".encode()
-        header[156:157] = b"0"
-        header[257:265] = b"visor  \0"
-        header[496:500] = struct.pack("<I", start + len(data))
-        headers.append(bytes(header))
-        data += content + bytes(-len(content) % 512)
-    return b"".join(headers) + bytes(512) + data
 
 
 def descriptor(payload: bytes, *, kind: str = "tgz", name: str = "payload1",

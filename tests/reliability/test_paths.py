@@ -14,7 +14,6 @@ import gzip
 import hashlib
 import os
 import re
-import struct
 import subprocess
 import uuid
 from pathlib import Path
@@ -23,6 +22,7 @@ import pytest
 from helpers import run_vmwctl
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
+from vibfiles import vmtar
 
 from vmwctl.cache.layout import is_plain_name
 from vmwctl.firewall.rules import firewall_xml
@@ -150,21 +150,6 @@ def test_vib_build_names_never_leave_the_folder(isolated_environment: Path, opti
     result = run_vmwctl("firewall", "vib", "build", str(out), option, value)
     one_error_line(result)
     assert tree_of(isolated_environment.parent) == around
-
-
-def vmtar(*entries: tuple[str, bytes]) -> bytes:
-    headers, data = [], b""
-    start = 512 * (len(entries) + 1)
-    for name, content in entries:
-        header = bytearray(512)
-        header[0:len(name)] = name.encode()
-        header[124:136] = f"{len(content):011o}\0".encode()
-        header[156:157] = b"0"
-        header[257:265] = b"visor  \0"
-        header[496:500] = struct.pack("<I", start + len(data))
-        headers.append(bytes(header))
-        data += content + bytes(-len(content) % 512)
-    return b"".join(headers) + bytes(512) + data
 
 
 def vgz_vib(entry: str) -> bytes:

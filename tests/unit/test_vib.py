@@ -6,7 +6,6 @@ import gzip
 import hashlib
 import io
 import re
-import struct
 import subprocess
 import tarfile
 import xml.etree.ElementTree as ET
@@ -16,6 +15,7 @@ import pytest
 from helpers import run_vmwctl
 from hypothesis import given
 from hypothesis import strategies as st
+from vibfiles import ar, tgz, vmtar
 
 from vmwctl.errors import UsageError
 from vmwctl.firewall.ports import describe_ranges, parse_ports
@@ -170,15 +170,6 @@ def test_cli_build_and_inspect(tmp_path: Path) -> None:
 # ---------------------------------------------------------------- hostile and malformed
 
 
-def raw_ar(*members: tuple[bytes, bytes]) -> bytes:
-    out = b"!<arch>\n"
-    for name, data in members:
-        out += name.ljust(16) + b"0".ljust(12) + b"0".ljust(6) + b"0".ljust(6) + \
-            b"644".ljust(8) + str(len(data)).encode().ljust(10) + b"`\n" + data
-        out += b"\n" if len(data) % 2 else b""
-    return out
-
-
 def good_members(**changes: bytes) -> list[tuple[bytes, bytes]]:
     members = members_of(build_vib(VibSpec()))
     members.update({k.replace("_", "."): v for k, v in changes.items()})
@@ -194,16 +185,6 @@ def descriptor_for(payload: bytes, *, kind: str = "tgz", size: int | None = None
 <checksum checksum-type="sha-256">{sha256 or hashlib.sha256(payload).hexdigest()}</checksum>
 <checksum checksum-type="sha-1" verify-process="gunzip">{hashlib.sha1(tar).hexdigest()}</checksum>
 </payload></payloads></vib>""".encode()
-
-
-def tgz(*entries: tuple[str, bytes]) -> bytes:
-    buffer = io.BytesIO()
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
-        for name, data in entries:
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
-    return gzip.compress(buffer.getvalue(), mtime=0)
 
 
 def judge(tmp_path: Path, data: bytes) -> list[str]:
@@ -222,26 +203,26 @@ BOMB = b"""<?xml version="1.0"?>
 
 @pytest.mark.parametrize("name, build, reason", [
     ("not ar", lambda: b"PK\x03\x04 a zip", "not an ar archive"),
-    ("slash in name", lambda: raw_ar((b"etc/passwd", b"x"), *good_members()),
+    ("slash in name", lambda: ar((b"etc/passwd", b"x"), *good_members()),
      "not a plain file name"),
-    ("dot-dot name", lambda: raw_ar((b"..", b"x"), *good_members()), "not a plain file name"),
-    ("gnu long names", lambda: raw_ar((b"//", b"x"), *good_members()), "long-name table"),
-    ("size beyond file", lambda: raw_ar(*good_members())[:-40], "beyond the end of the file"),
+    ("dot-dot name", lambda: ar((b"..", b"x"), *good_members()), "not a plain file name"),
+    ("gnu long names", lambda: ar((b"//", b"x"), *good_members()), "long-name table"),
+    ("size beyond file", lambda: ar(*good_members())[:-40], "beyond the end of the file"),
     ("bad size field", lambda: b"!<arch>\n" + b"descriptor.xml".ljust(48) + b"-1".ljust(10)
      + b"`\n", "bad size field"),
-    ("header cut", lambda: raw_ar(*good_members()) + b"payload2    ", "cut short"),
-    ("duplicate", lambda: raw_ar(*good_members(), (b"sig.pkcs7", b"")), "appears twice"),
-    ("no descriptor", lambda: raw_ar((b"sig.pkcs7", b""), (b"payload1", tgz())),
+    ("header cut", lambda: ar(*good_members()) + b"payload2    ", "cut short"),
+    ("duplicate", lambda: ar(*good_members(), (b"sig.pkcs7", b"")), "appears twice"),
+    ("no descriptor", lambda: ar((b"sig.pkcs7", b""), (b"payload1", tgz())),
      "no descriptor.xml"),
-    ("entity bomb", lambda: raw_ar(*good_members(descriptor_xml=BOMB + b"<vib/>")),
+    ("entity bomb", lambda: ar(*good_members(descriptor_xml=BOMB + b"<vib/>")),
      "DTD or entities"),
-    ("external entity", lambda: raw_ar(*good_members(
+    ("external entity", lambda: ar(*good_members(
         descriptor_xml=b'<!DOCTYPE v [<!ENTITY x SYSTEM "file:///etc/passwd">]><vib>&x;</vib>')),
      "DTD or entities"),
-    ("not xml", lambda: raw_ar(*good_members(descriptor_xml=b"<vib>")), "not well-formed"),
-    ("missing payload", lambda: raw_ar(*[m for m in good_members() if m[0] != b"payload1"]),
+    ("not xml", lambda: ar(*good_members(descriptor_xml=b"<vib>")), "not well-formed"),
+    ("missing payload", lambda: ar(*[m for m in good_members() if m[0] != b"payload1"]),
      "not in the archive"),
-    ("unlisted member", lambda: raw_ar(*good_members(), (b"payload2", b"x")),
+    ("unlisted member", lambda: ar(*good_members(), (b"payload2", b"x")),
      "does not list: payload2"),
 ])
 def test_inspect_refuses(tmp_path: Path, name: str, build, reason: str) -> None:
@@ -251,19 +232,19 @@ def test_inspect_refuses(tmp_path: Path, name: str, build, reason: str) -> None:
 
 def test_inspect_checks_sizes_and_checksums(tmp_path: Path) -> None:
     payload = tgz(("etc/vmware/firewall/vnc.xml", RULE))
-    ok = raw_ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
+    ok = ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
                 (b"payload1", payload))
     assert judge(tmp_path, ok) == []
-    wrong_size = raw_ar((b"descriptor.xml", descriptor_for(payload, size=len(payload) + 1)),
+    wrong_size = ar((b"descriptor.xml", descriptor_for(payload, size=len(payload) + 1)),
                         (b"sig.pkcs7", b""), (b"payload1", payload))
     assert any("the descriptor says" in p for p in judge(tmp_path, wrong_size))
-    wrong_sum = raw_ar((b"descriptor.xml", descriptor_for(payload, sha256="0" * 64)),
+    wrong_sum = ar((b"descriptor.xml", descriptor_for(payload, sha256="0" * 64)),
                        (b"sig.pkcs7", b""), (b"payload1", payload))
     assert judge(tmp_path, wrong_sum) == ["payload 'payload1': the sha-256 checksum does not "
                                           "match"]
     flipped = bytearray(payload)
     flipped[len(flipped) // 2] ^= 0xFF
-    changed = raw_ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
+    changed = ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
                      (b"payload1", bytes(flipped)))
     assert any("checksum does not match" in p or "gzip" in p for p in judge(tmp_path, changed))
 
@@ -275,7 +256,7 @@ def test_inspect_checks_sizes_and_checksums(tmp_path: Path) -> None:
 def test_inspect_refuses_payload_paths_outside_root(tmp_path: Path, entry: str,
                                                     reason: str) -> None:
     payload = tgz((entry, RULE))
-    data = raw_ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
+    data = ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
                   (b"payload1", payload))
     assert any(reason in p for p in judge(tmp_path, data))
     assert not (tmp_path / "etc").exists()
@@ -283,7 +264,7 @@ def test_inspect_refuses_payload_paths_outside_root(tmp_path: Path, entry: str,
 
 def test_inspect_refuses_hostile_rule_files(tmp_path: Path) -> None:
     payload = tgz(("etc/vmware/firewall/vnc.xml", BOMB + b"<ConfigRoot/>"))
-    data = raw_ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
+    data = ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
                   (b"payload1", payload))
     assert any("DTD or entities" in p for p in judge(tmp_path, data))
 
@@ -291,7 +272,7 @@ def test_inspect_refuses_hostile_rule_files(tmp_path: Path) -> None:
 def test_a_large_payload_is_checked_but_not_listed(tmp_path: Path) -> None:
     payload = tgz(("etc/vmware/firewall/vnc.xml", RULE), ("big.bin", bytes(80 << 20)))
     path = tmp_path / "big.vib"
-    path.write_bytes(raw_ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
+    path.write_bytes(ar((b"descriptor.xml", descriptor_for(payload)), (b"sig.pkcs7", b""),
                             (b"payload1", payload)))
     report = inspect_vib(path)
     assert report.valid and report.payloads[0].checksums == {"sha-256": "ok",
@@ -299,27 +280,10 @@ def test_a_large_payload_is_checked_but_not_listed(tmp_path: Path) -> None:
     assert any("unpacks to more than 64 MiB" in w for w in report.warnings)
 
 
-def vmtar(*entries: tuple[str, bytes]) -> bytes:
-    """VMware's vmtar: every header first (magic 'visor', data offset at 496), then the data."""
-    headers, data = [], b""
-    start = 512 * (len(entries) + 1)
-    for name, content in entries:
-        header = bytearray(512)
-        header[0:len(name)] = name.encode()
-        header[100:108] = b"0000644\0"
-        header[124:136] = f"{len(content):011o}\0".encode()
-        header[156:157] = b"0"
-        header[257:265] = b"visor  \0"
-        header[496:500] = struct.pack("<I", start + len(data))
-        headers.append(bytes(header))
-        data += content + bytes(-len(content) % 512)
-    return b"".join(headers) + bytes(512) + data
-
-
 def test_inspect_reads_vibauthor_vgz_payloads(tmp_path: Path) -> None:
     openstack_rule = re.sub(rb"6105", b"9999", RULE)
     payload = gzip.compress(vmtar(("etc/vmware/firewall/vnc.xml", openstack_rule)), mtime=0)
-    data = raw_ar((b"descriptor.xml", descriptor_for(payload, kind="vgz", name="vnc")),
+    data = ar((b"descriptor.xml", descriptor_for(payload, kind="vgz", name="vnc")),
                   (b"sig.pkcs7", b""), (b"vnc", payload))
     path = tmp_path / "openstack.vib"
     path.write_bytes(data)
