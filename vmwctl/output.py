@@ -121,9 +121,10 @@ class Output:
         elif not self.quiet:
             rendered = human(data) if human else dump_yaml(to_data(data))
             if isinstance(rendered, str):
+                rendered = printable(rendered)
                 self._write(self.stdout, rendered if rendered.endswith("\n") else rendered + "\n")
             elif rendered is not None:
-                self.console(self.stdout).print(rendered)
+                self.console(self.stdout).print(_plain_strings(rendered))
 
     def error(self, message: str, exit_code: int) -> None:
         """Report a failure: the error document on stdout for -o json/yaml, a line on stderr."""
@@ -171,6 +172,15 @@ def one_line(message: str) -> str:
     return _CONTROL.sub(lambda m: repr(m.group())[1:-1], message)
 
 
+_CELL_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def printable(text: str) -> str:
+    """Text for a table or a line of human output: controls from a file or a server (an ESC
+    that would drive the terminal) shown escaped; newlines and tabs kept."""
+    return _CELL_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
+
+
 def dump_yaml(data: Any) -> str:
     import yaml
 
@@ -203,3 +213,14 @@ class _RichProgress(Progress):
 
     def set_total(self, total: float) -> None:
         self._bar.update(self._task, total=total)
+
+
+def _plain_strings(rendered: Any) -> Any:
+    """A group's plain strings as text, not markup, and printable."""
+    from rich.console import Group
+    from rich.text import Text
+
+    if isinstance(rendered, Group):
+        return Group(*(Text(printable(part)) if isinstance(part, str) else part
+                       for part in rendered.renderables))
+    return rendered

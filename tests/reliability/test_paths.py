@@ -278,3 +278,39 @@ def test_cache_commands_with_hostile_folder_names(simulator, lab_env,
     assert (root / "keep" / "canary").is_file() and (root / f"{CACHE}-sibling").is_dir()
     assert cache.is_dir()
     nothing_pwned(root, isolated_environment)
+
+
+# ---------------------------------------------------------------- terminal injection
+
+TITLE_ESCAPE = "\x1b]0;pwned\x07"  # would set the terminal's title
+CLEAR_SCREEN = "\x9b2J"  # the 8-bit CSI: XML, hence vSphere names, cannot carry an ESC
+
+
+def test_a_nova_conf_value_cannot_drive_the_terminal(vmwctl, isolated_environment: Path) -> None:
+    conf = isolated_environment / "nova.conf"
+    conf.write_text(f"[DEFAULT]\ncompute_driver = vmwareapi.{TITLE_ESCAPE}VMwareVCDriver\n"
+                    "[vmware]\nhost_ip = 1.2.3.4\nhost_username = u\nhost_password = p\n"
+                    "cluster_name = C\n")
+    result = vmwctl("check", "nova-conf", "--offline", str(conf))
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stdout + result.stderr and "\x07" not in result.stdout
+    assert "\\x1b]0;pwned\\x07" in result.stdout
+
+
+@pytest.mark.lab
+def test_vcenter_names_cannot_drive_the_terminal(simulator) -> None:
+    """A cluster named with a control sequence, shown in a table and in a group of tables."""
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.tasks import wait_for_task
+
+    sim = simulator()
+    vc = sim.connect()
+    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
+                                                      [vim.ClusterComputeResource], True)
+    cluster = view.view[0]
+    wait_for_task(vc, cluster.Rename_Task(newName=f"C{CLEAR_SCREEN}"), what="renaming")
+    for command in (["cluster", "list"], ["cluster", "inspect", f"C{CLEAR_SCREEN}"]):
+        result = sim.run(*command)
+        assert "\x9b" not in result.stdout + result.stderr, command
+        assert "C\\x9b2J" in result.stdout, command

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from vmwctl.output import printable
+
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 
 
@@ -30,7 +32,7 @@ def details(rows: Iterable[tuple[str, Any]]) -> Any:
     table.add_column(style="bold", no_wrap=True)
     table.add_column()
     for label, value in rows:
-        table.add_row(label, Text("-" if value is None else str(value)))
+        table.add_row(label, Text("-" if value is None else printable(str(value))))
     return table
 
 
@@ -40,9 +42,10 @@ def table(title: str | None, columns: Iterable[str], rows: Iterable[Iterable[Any
     from rich.table import Table
     from rich.text import Text
 
-    result = Table(title=title, title_justify="left", caption=caption)
+    result = Table(title=Text(printable(title)) if title else None, title_justify="left",
+                   caption=Text(printable(caption)) if caption else None)
     for column in columns:
         result.add_column(column)
     for row in rows:
-        result.add_row(*(Text("-" if cell is None else str(cell)) for cell in row))
+        result.add_row(*(Text("-" if cell is None else printable(str(cell))) for cell in row))
     return result

@@ -11,10 +11,12 @@ def render_report(report: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
+    from vmwctl.output import printable
+
     title = " ".join(part for part in (
         f"vCenter {report.vcenter}" if report.vcenter else "offline",
         f"cluster {report.cluster}" if report.cluster else "") if part)
-    table = Table(title=title, title_justify="left")
+    table = Table(title=Text(printable(title)), title_justify="left")
     for column in ("CHECK", "STATUS", "DETAIL", "REMEDY"):
         table.add_column(column)
     for result in report.checks:
@@ -24,7 +26,7 @@ def render_report(report: Any) -> Any:
             detail += "\n" + ", ".join(result.objects[:12]) + \
                 (f", ... ({len(result.objects)})" if len(result.objects) > 12 else "")
         table.add_row(Text(result.id), Text(status.upper(), style=STATUS_STYLE[status]),
-                      Text(detail), Text(result.remedy or ""))
+                      Text(printable(detail)), Text(printable(result.remedy or "")))
     summary = report.summary
     table.caption = (f"{summary['pass']} passed, {summary['warn']} warned, "
                      f"{summary['fail']} failed, {summary['skip']} skipped")
