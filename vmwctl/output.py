@@ -63,6 +63,7 @@ class Output:
         self._stdout = stdout
         self._stderr = stderr
         self._env = os.environ if env is None else env
+        self._warned: set[str] = set()
 
     @property
     def stdout(self) -> IO[str]:
@@ -141,7 +142,9 @@ class Output:
         self._message("Error", redact(message), "red")
 
     def warn(self, message: str) -> None:
-        if not self.quiet:
+        """A warning on stderr, once per run however often it applies (not shown with -q)."""
+        if not self.quiet and message not in self._warned:
+            self._warned.add(message)
             self._message("Warning", redact(message), "yellow")
 
     def info(self, message: str) -> None:

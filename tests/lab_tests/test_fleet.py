@@ -137,3 +137,16 @@ def test_profiles_and_nova_conf_files(vcenters, lab, tmp_path: Path) -> None:
     assert lab.password not in result.stdout + result.stderr
     unknown, _ = fleet(a, tmp_path, {"a1": profile(a)}, "--profiles", "a1,zz")
     assert unknown.exit_code == 2 and "no profile 'zz'" in unknown.json()["error"]["message"]
+
+
+def test_a_warning_shared_by_profiles_is_said_once(vcenters, tmp_path: Path) -> None:
+    a, _ = vcenters
+    insecure = {**profile(a, zone="az-a", my_ip="10.0.0.1")}
+    insecure["vmware"] = {**insecure["vmware"], "insecure": True, "ca_file": None}
+    twin = copy.deepcopy(insecure)
+    twin["vmware"]["cluster_name"] = "DC0_C1"
+    twin["DEFAULT"] = {"my_ip": "10.0.0.2"}
+    result, _ = fleet(a, tmp_path, {"a1": insecure, "a2": twin})
+    warnings = [line for line in result.stderr.splitlines() if line.startswith("Warning:")]
+    assert warnings == ["Warning: TLS certificate verification of 127.0.0.1 is off "
+                        "(vmware.insecure)"], result.stderr

@@ -131,6 +131,13 @@ def test_tls_failure_with_the_wrong_ca(vmwctl, lab, tmp_path: Path) -> None:
     message = result.json()["error"]["message"]
     assert f"vmware.ca_file {other_ca} does not hold the CA that signed it" in message
 
+    env = {"GOVC_URL": lab.vcenter_url, "GOVC_USERNAME": lab.username,
+           "GOVC_PASSWORD": lab.password, "GOVC_TLS_CA_CERTS": str(other_ca)}
+    result = vmwctl("-o", "json", "about", env=env)
+    assert result.exit_code == 3
+    message = result.json()["error"]["message"]
+    assert f"GOVC_TLS_CA_CERTS {other_ca} does not hold the CA that signed it" in message
+
 
 def test_insecure_connects_and_warns(vmwctl, lab, tmp_path: Path) -> None:
     config = lab_profile(lab, tmp_path / "c.yaml", ca_file=None)

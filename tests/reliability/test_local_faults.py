@@ -331,7 +331,8 @@ def test_vib_build_at_the_file_size_limit_leaves_nothing(tmp_path: Path) -> None
     process = start("firewall", "vib", "build", str(dest), preexec=limit)
     code, _, stderr = finish(process)
     assert code == 1, stderr
-    assert "File too large" in one_line(stderr)
+    assert f"cannot write {dest}: File too large: the file-size limit (ulimit -f) of" \
+        in one_line(stderr)
     assert list(dest.parent.iterdir()) == []  # neither the VIB nor its temporary file
 
 

@@ -126,6 +126,8 @@ class App:
         settings = ConnectionSettings(
             host=v.host_ip or "", port=v.host_port, username=v.host_username or "",
             password=password, ca_file=None if self.insecure_option else v.ca_file,
+            ca_file_source=profile.origins.get("vmware.ca_file") if profile.origins.get(
+                "vmware.ca_file") == "GOVC_TLS_CA_CERTS" else "vmware.ca_file",
             insecure=insecure,
             api_retry_count=v.api_retry_count if api_retry_count is None else api_retry_count,
             task_poll_interval=v.task_poll_interval)

@@ -51,6 +51,7 @@ class ConnectionSettings:
     username: str
     password: Callable[[], str]
     ca_file: str | None = None
+    ca_file_source: str = "vmware.ca_file"  # where the user set it, for the hint
     insecure: bool = False
     api_retry_count: int = 10
     task_poll_interval: float = 0.5
@@ -281,8 +282,9 @@ def connect_error(exc: BaseException, s: ConnectionSettings, *, during: str | No
     where = f"vCenter {s.address}"
     after = f" (gave up after {retries} retries)" if retries else ""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        hint = ("set vmware.ca_file in the profile to the CA bundle that signed it" if not
-                s.ca_file else f"vmware.ca_file {s.ca_file} does not hold the CA that signed it")
+        hint = (f"{s.ca_file_source} {s.ca_file} does not hold the CA that signed it"
+                if s.ca_file else
+                "set vmware.ca_file in the profile to the CA bundle that signed it")
         return ConnectError(f"cannot verify the TLS certificate of {where} "
                             f"({exc.verify_message}): {hint}, or pass --insecure to skip "
                             "verification (not recommended)")

@@ -12,7 +12,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.firewall.shared import ports_option
-from vmwctl.errors import UsageError
+from vmwctl.errors import OperationFailed, UsageError
 
 
 def _human(result: dict[str, Any]) -> str:
@@ -64,6 +64,11 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
             out.write(data)
         os.chmod(temp, 0o644)
         os.replace(temp, target)
+    except OSError as exc:
+        from vmwctl.images.convert import write_error
+
+        Path(temp).unlink(missing_ok=True)
+        raise OperationFailed(f"cannot write {target}: {write_error(exc)}") from None
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
