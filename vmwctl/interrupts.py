@@ -16,6 +16,7 @@ class Stopper:
 
     def __init__(self) -> None:
         self.signal: int | None = None
+        self.previous: dict[int, Any] = {}
 
     def _record(self, signum: int, _frame: Any) -> None:
         self.signal = signum
@@ -40,8 +41,25 @@ def deferred_signals() -> Iterator[Stopper]:
         return
     previous = {sig: signal.signal(sig, stopper._record) for sig in (signal.SIGINT,
                                                                        signal.SIGTERM)}
+    stopper.previous = previous
     try:
         yield stopper
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+
+
+@contextmanager
+def immediate_signals(stopper: Stopper) -> Iterator[None]:
+    """Within a deferred block, a part that waits on the user (a question): Ctrl-C acts at once."""
+    if not stopper.previous:
+        yield
+        return
+    for sig, handler in stopper.previous.items():
+        signal.signal(sig, handler)
+    try:
+        stopper.check()  # a signal that came just before
+        yield
+    finally:
+        for sig in stopper.previous:
+            signal.signal(sig, stopper._record)

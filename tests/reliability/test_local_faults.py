@@ -609,3 +609,85 @@ def test_signal_during_purge_stops_between_folders(simulator, lab_env, tmp_path:
     again = sim.run("cache", "purge", "--yes", "-o", "json")  # neither lock is held
     assert again.exit_code == 0, again.stderr
     assert not any(folder.exists() for folder in folders)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+def test_signal_during_vm_delete_stops_between_vms(simulator, lab_env, tmp_path: Path,
+                                                    signum: int, code: int,
+                                                    message: str) -> None:
+    """The VM being destroyed goes whole (folder and all); the next is not touched."""
+    from labimages import raw_disk, upload, vmdk
+
+    sim = simulator("-method-delay", "UnregisterVM:1500")
+    root = Path(sim.datastores[DS])
+    image_id = upload(sim.config, vmdk(raw_disk(tmp_path, 1 << 20), "streamOptimized"),
+                      "signal-delete", vmware_disktype="streamOptimized")
+    for name in ("one", "two"):
+        spawned = sim.run("vm", "spawn", image_id, "--name", name)
+        assert spawned.exit_code == 0, spawned.stderr
+    process = start("--config", str(sim.config), "vm", "delete", "vmwctl-one", "vmwctl-two",
+                    "--yes", "-o", "json")
+    wait_until(lambda: "poweredOff" in sim.run("vm", "list", "-o", "json").stdout, process,
+               "the first VM powered off", poll=0.05)
+    process.send_signal(signum)
+    returncode, stdout, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    outcomes = {vm["name"]: vm["outcome"] for vm in json.loads(stdout)["vms"]}
+    assert outcomes == {"vmwctl-one": "deleted", "vmwctl-two": "skipped"}
+    assert vm_names(sim) == ["vmwctl-two"]
+    assert not (root / "vmwctl-one").exists() and (root / "vmwctl-two").exists()
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+def test_signal_during_vib_install_removes_the_upload(simulator, lab_env, tmp_path: Path,
+                                                      signum: int, code: int,
+                                                      message: str) -> None:
+    sim = simulator("-method-delay", "InstallHostPatchV2_Task:1500", scenario="fresh")
+    root = Path(sim.datastores[DS])
+    vib = sim.run("firewall", "vib", "build", str(tmp_path), "-o", "json").json()["path"]
+    process = start("--config", str(sim.config), "firewall", "vib", "install", vib, "--yes",
+                    "-o", "json")
+    wait_until(lambda: list(root.glob("vmwctl-vib-*/*.vib")), process, "the uploaded VIB",
+               poll=0.02)
+    process.send_signal(signum)
+    returncode, stdout, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    assert {h["install"] for h in json.loads(stdout)["hosts"]} <= {"installed", "skipped"}
+    assert not list(root.glob("vmwctl-vib-*"))  # the uploaded copy is gone
+    again = sim.run("firewall", "vib", "install", vib, "--yes", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    assert not list(root.glob("vmwctl-vib-*"))
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+def test_signal_during_evict_stops_between_datastores(simulator, lab_env, tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch,
+                                                      signum: int, code: int,
+                                                      message: str) -> None:
+    from vmwctl.cache.layout import LOCK_FOLDER
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    sim = simulator("-ds", "2", "-method-delay", "DeleteDatastoreFile_Task:1500")
+    roots = [Path(sim.datastores[name]) for name in sorted(sim.datastores)][:2]
+    image_id = str(uuid.uuid4())
+    for root in roots:
+        folder = root / CACHE / image_id
+        folder.mkdir(parents=True)
+        (folder / f"{image_id}.vmdk").write_text(f'RW 8 VMFS "{image_id}-flat.vmdk"\n')
+        (folder / f"{image_id}-flat.vmdk").write_bytes(bytes(4096))
+    process = start("--config", str(sim.config), "cache", "evict", image_id, "--yes",
+                    "-o", "json")
+    wait_until(lambda: any((root / CACHE / LOCK_FOLDER).exists() for root in roots), process,
+               "the first datastore lock", poll=0.02)
+    process.send_signal(signum)
+    returncode, stdout, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    assert sorted(i["outcome"] for i in json.loads(stdout)["items"]) == ["deleted", "skipped"]
+    assert sum((root / CACHE / image_id).exists() for root in roots) == 1
+    assert not any((root / CACHE / LOCK_FOLDER).exists() for root in roots)

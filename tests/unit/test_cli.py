@@ -102,3 +102,21 @@ def test_json_output_is_one_document(vmwctl, isolated_environment) -> None:
 def test_no_color_and_plain_text_when_not_a_terminal(vmwctl, isolated_environment) -> None:
     result = vmwctl("profile", "show")
     assert "\x1b[" not in result.stderr
+
+
+def test_a_question_inside_a_deferred_block_hears_ctrl_c_at_once() -> None:
+    import os
+    import signal
+
+    import pytest
+
+    from vmwctl.interrupts import deferred_signals, immediate_signals
+
+    with deferred_signals() as stopper:
+        os.kill(os.getpid(), signal.SIGINT)
+        assert stopper.requested  # recorded, not raised
+        stopper.signal = None
+        with pytest.raises(KeyboardInterrupt), immediate_signals(stopper):
+            os.kill(os.getpid(), signal.SIGINT)
+        os.kill(os.getpid(), signal.SIGINT)  # deferred again after the question
+        assert stopper.requested

@@ -10,6 +10,7 @@ from vmwctl.cache.browse import read_caches
 from vmwctl.cache.locks import datastore_lock
 from vmwctl.cache.purge import Users, datastore_files
 from vmwctl.errors import ConnectError, OperationFailed, VmwctlError
+from vmwctl.interrupts import Stopper
 from vmwctl.vsphere.datastore import DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -20,7 +21,7 @@ class EvictItem:
     datastore: str
     path: str
     bytes: int
-    outcome: str  # planned (--dry-run) | deleted | failed
+    outcome: str  # planned (--dry-run) | deleted | failed | skipped (a signal came first)
     reason: str = ""
 
 
@@ -38,10 +39,11 @@ class EvictReport:
 
 def evict(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore], image_id: str, *,
           folders: list[str] | None, subdirectory_name: str, read_users: Callable[[], Users],
-          dry_run: bool, now: dt.datetime) -> EvictReport:
+          dry_run: bool, now: dt.datetime, stopper: Stopper | None = None) -> EvictReport:
     """Delete ``[ds] <cache>/<image_id>`` wherever it is; refuse while anything uses one.
 
-    ``folders``: the cache folders to look in (None: every cache folder).
+    ``folders``: the cache folders to look in (None: every cache folder). With a
+    ``stopper``, a signal stops it between datastores.
     """
     stores = list(stores)
     report = EvictReport(image_id, dry_run, [ds.name for ds in stores])
@@ -65,6 +67,9 @@ def evict(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore], image_
     if dry_run:
         return report
     for (ds, folder, _), item in zip(found, report.items, strict=True):
+        if stopper is not None and stopper.requested:
+            item.outcome, item.reason = "skipped", "interrupted before it"
+            continue
         files = datastore_files(vc, inventory, ds)
         try:
             with datastore_lock(files, DatastorePath.parse(folder.path), now):

@@ -159,6 +159,19 @@ class App:
     def render(self, data: Any, human: Any = None) -> None:
         self.out.result(data, human)
 
+    def stopped_by(self, stopper: Any) -> int | None:
+        """After a run that stops between steps on a signal: say so and give the exit status
+        (the report already printed stays the one document); None when no signal came."""
+        import signal
+
+        from vmwctl.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+        if not stopper.requested:
+            return None
+        terminated = stopper.signal == signal.SIGTERM
+        self.out.failure("terminated" if terminated else "interrupted")
+        return EXIT_SIGTERM if terminated else EXIT_SIGINT
+
     def confirm(self, question: str, *, yes: bool, act_without_terminal: bool = False) -> bool:
         """Ask before a destructive step on a terminal; scripts pass --yes.
 

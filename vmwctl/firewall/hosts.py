@@ -18,6 +18,7 @@ from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range
 from vmwctl.firewall.vib import ACCEPTANCE_LEVELS, VibReport
+from vmwctl.interrupts import Stopper
 from vmwctl.vsphere.datastore import DatastorePath
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
@@ -258,11 +259,12 @@ def shared_datastore(inventory: Inventory, hosts: list[Host], name: str | None) 
 
 def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibReport, path: Path,
                 *, datastore: str | None, approve_acceptance: Callable[[list[str]], bool],
-                dry_run: bool) -> InstallReport:
+                dry_run: bool, stopper: Stopper | None = None) -> InstallReport:
     """Upload the VIB, then on each connected host: acceptance, install, refresh, enable.
 
     ``approve_acceptance`` is asked once, with the hosts whose image acceptance
-    level must drop to the VIB's; declined, those hosts are skipped.
+    level must drop to the VIB's; declined, those hosts are skipped. With a
+    ``stopper``, a signal skips the hosts not started yet; the uploaded copy is removed.
     """
     if not vib.valid or not vib.vib_id or not vib.acceptance_level:
         raise UsageError(f"{path} is not a valid VIB: {'; '.join(vib.problems)}")
@@ -330,6 +332,9 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
         def install(host: Host) -> None:
             row = rows[host.moid]
             refs = managers[host.moid]
+            if stopper is not None and stopper.requested:
+                row.install, row.reason = "skipped", "interrupted before it"
+                return
             try:
                 if row.acceptance_after != row.acceptance_before:
                     refs["configManager.imageConfigManager"].UpdateHostImageAcceptanceLevel(

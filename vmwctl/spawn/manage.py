@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
+from vmwctl.interrupts import Stopper
 from vmwctl.spawn.spec import Marker
 from vmwctl.vsphere.datastore import DatastorePath
 from vmwctl.vsphere.journal import Journal, remove_stale
@@ -184,7 +185,8 @@ def select_for_delete(inventory: Inventory, names: list[str],
 
 
 def delete_vms(vc: VCenter, inventory: Inventory, vms: list[VirtualMachine], *,
-               dry_run: bool) -> DeleteReport:
+               dry_run: bool, stopper: Stopper | None = None) -> DeleteReport:
+    """Destroy each VM whole; with a ``stopper``, a signal stops it between VMs."""
     report = DeleteReport(dry_run)
     journal = Journal.for_vcenter(vc)
     if not dry_run:
@@ -194,6 +196,9 @@ def delete_vms(vc: VCenter, inventory: Inventory, vms: list[VirtualMachine], *,
         item = DeleteItem(vm.name, "planned", folder=str(folder) if folder else None)
         report.vms.append(item)
         if dry_run:
+            continue
+        if stopper is not None and stopper.requested:
+            item.outcome, item.reason = "skipped", "interrupted before it"
             continue
         # Once unregistered, a VM whose folder could not be deleted is in no listing.
         record = journal.open(folders=[str(folder)] if folder else [], vms=[])

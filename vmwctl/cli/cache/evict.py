@@ -10,13 +10,15 @@ from vmwctl.cli.app import App
 from vmwctl.cli.cache.shared import datastore_option, now, targets
 from vmwctl.cli.format import size as human_size
 from vmwctl.cli.options import cluster_option
+from vmwctl.interrupts import deferred_signals
 
 
 def _human(report: Any) -> str:
     if not report.items:
         return f"image {report.image_id} is not cached on {', '.join(report.datastores)}; " \
                "nothing to do"
-    verb = {"planned": "would be removed", "deleted": "removed", "failed": "NOT removed"}
+    verb = {"planned": "would be removed", "deleted": "removed", "failed": "NOT removed",
+            "skipped": "not removed (interrupted before it)"}
     lines = [f"{item.path}: {verb[item.outcome]} ({human_size(item.bytes).split(' (')[0]})"
              + (f": {item.reason}" if item.reason else "") for item in report.items]
     return "\n".join(lines)
@@ -60,9 +62,17 @@ def evict_command(app: App, image: str, datastore: str | None, cluster: str | No
                            f"({total})?", yes=yes):
             app.out.info("nothing changed")
             return 0
-        report = evict(vc, inventory, stores, image_id, dry_run=False, **options)
+        with deferred_signals() as stopper:
+            report = evict(vc, inventory, stores, image_id, dry_run=False, stopper=stopper,
+                           **options)
+            return _finish(app, report, stopper)
+    return _finish(app, report, None)
+
+
+def _finish(app: App, report: Any, stopper: Any) -> int:
     app.render(report, _human)
     for item in report.items:
         if item.outcome == "failed":
             app.out.failure(f"{item.path}: {item.reason}")
-    return 1 if report.failures else 0
+    stopped = app.stopped_by(stopper) if stopper is not None else None
+    return stopped if stopped is not None else 1 if report.failures else 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import signal
 from typing import Any
 
 import click
@@ -19,7 +18,6 @@ from vmwctl.cli.cache.shared import (
 from vmwctl.cli.format import size as human_size
 from vmwctl.cli.format import table
 from vmwctl.cli.options import cluster_option
-from vmwctl.errors import EXIT_SIGINT, EXIT_SIGTERM
 
 
 def _short(value: int) -> str:
@@ -128,8 +126,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
                     app.out.failure(f"{item.path}: {item.reason}")
             for message in report.locked_out + report.errors:
                 app.out.failure(message)
-            if stopper.requested:  # the report (interrupted: true) stays the one document
-                terminated = stopper.signal == signal.SIGTERM
-                app.out.failure("terminated" if terminated else "interrupted")
-                return EXIT_SIGTERM if terminated else EXIT_SIGINT
+            stopped = app.stopped_by(stopper)  # the report (interrupted: true) stays the one
+            if stopped is not None:
+                return stopped
     return 1 if report.failures or report.locked_out else 0

@@ -12,7 +12,8 @@ from vmwctl.cli.app import App
 def _human(report: Any) -> str:
     if not report.vms:
         return "no VM to delete"
-    verb = {"planned": "would be deleted", "deleted": "deleted", "failed": "NOT deleted"}
+    verb = {"planned": "would be deleted", "deleted": "deleted", "failed": "NOT deleted",
+            "skipped": "not deleted (interrupted before it)"}
     return "\n".join(f"{v.name}: {verb[v.outcome]}" + (f" ({v.folder})" if v.folder else "")
                      + (f": {v.reason}" if v.reason else "") for v in report.vms)
 
@@ -34,6 +35,7 @@ def delete_command(app: App, names: tuple[str, ...], older_than: str | None, dry
     """
     import datetime as dt
 
+    from vmwctl.interrupts import deferred_signals
     from vmwctl.spawn.manage import delete_vms, parse_duration, select_for_delete
     from vmwctl.vsphere.snapshot import read_inventory
 
@@ -44,9 +46,11 @@ def delete_command(app: App, names: tuple[str, ...], older_than: str | None, dry
             f"Delete {len(chosen)} VMs ({', '.join(vm.name for vm in chosen)})?", yes=yes):
         app.out.info("nothing deleted")
         return 0
-    report = delete_vms(app.vcenter, inventory, chosen, dry_run=dry_run)
-    app.render(report, _human)
-    for item in report.vms:
-        if item.outcome == "failed":
-            app.out.failure(f"{item.name}: {item.reason}")
-    return 1 if report.failures else 0
+    with deferred_signals() as stopper:
+        report = delete_vms(app.vcenter, inventory, chosen, dry_run=dry_run, stopper=stopper)
+        app.render(report, _human)
+        for item in report.vms:
+            if item.outcome == "failed":
+                app.out.failure(f"{item.name}: {item.reason}")
+        stopped = app.stopped_by(stopper)
+    return stopped if stopped is not None else 1 if report.failures else 0

@@ -61,6 +61,7 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: str | 
     from vmwctl.errors import UsageError
     from vmwctl.firewall.hosts import firewall_status, install_vib
     from vmwctl.firewall.vib import inspect_vib
+    from vmwctl.interrupts import deferred_signals, immediate_signals
     from vmwctl.vsphere.snapshot import read_inventory
 
     vib = inspect_vib(file)
@@ -72,18 +73,23 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: str | 
     target = cluster_of(app, inventory, cluster)
 
     def approve(hosts: list[str]) -> bool:
-        return app.confirm(f"Lower the image acceptance level of {len(hosts)} hosts "
-                           f"({', '.join(hosts)}) to {vib.acceptance_level}?", yes=yes)
+        with immediate_signals(stopper):
+            return app.confirm(f"Lower the image acceptance level of {len(hosts)} hosts "
+                               f"({', '.join(hosts)}) to {vib.acceptance_level}?", yes=yes)
 
-    report = install_vib(vc, inventory, target, vib, file, datastore=datastore,
-                         approve_acceptance=approve, dry_run=dry_run)
-    ports = sorted({(rule["begin"], rule["end"]) for r in vib.rulesets for rule in r.rules
-                    if rule["direction"] == "inbound" and rule["protocol"] == "tcp"})
-    if ports and not dry_run:
-        report.status = firewall_status(vc, read_inventory(vc), target, ports)
-    app.render(report, _human)
-    for host in report.hosts:
-        if host.install == "failed":
-            app.out.failure(f"{host.host}: {host.reason}")
+    with deferred_signals() as stopper:
+        report = install_vib(vc, inventory, target, vib, file, datastore=datastore,
+                             approve_acceptance=approve, dry_run=dry_run, stopper=stopper)
+        ports = sorted({(rule["begin"], rule["end"]) for r in vib.rulesets for rule in r.rules
+                        if rule["direction"] == "inbound" and rule["protocol"] == "tcp"})
+        if ports and not dry_run and not stopper.requested:
+            report.status = firewall_status(vc, read_inventory(vc), target, ports)
+        app.render(report, _human)
+        for host in report.hosts:
+            if host.install == "failed":
+                app.out.failure(f"{host.host}: {host.reason}")
+        stopped = app.stopped_by(stopper)
+    if stopped is not None:
+        return stopped
     gaps = report.status.hosts_with_gaps if report.status else []
     return 1 if report.failures or gaps else 0
