@@ -118,3 +118,21 @@ def test_image_lookup_answered_503_is_retried(simulator, glance_http, tmp_path: 
     assert result.exit_code == 0, result.stderr
     assert len(glance_http.injected) == 2
     assert (root / CACHE / image_id / f"{image_id}.vmdk").exists()
+
+
+def test_cleanup_waits_out_a_busy_glance(simulator, glance_http, tmp_path: Path) -> None:
+    """Right after a broken upload Glance may answer the DELETE with 500 ('database is
+    locked' while it cleans up): the image is deleted on a later try, never left saving."""
+    sim = simulator()
+    config = write_profile(sim, tmp_path / "faulty.yaml", cloud="faulty")
+    disk = vmdk(raw_disk(tmp_path, 2 << 20), "streamOptimized")
+    before = {i["id"] for i in glance_images(sim)}
+    glance_http.fail("PUT", r"/images/[^/]+/file$", 500)
+    glance_http.fail("DELETE", r"/images/[^/]+$", 500, times=2)
+    result = sim.run("--config", str(config), "image", "upload", str(disk), "--name", "busy",
+                     "--ostype", "otherGuest")
+    assert result.exit_code == 1
+    assert "was deleted" in result.stderr, result.stderr
+    assert [f for f in glance_http.injected if f.startswith("DELETE")] and \
+        len(glance_http.injected) == 3
+    assert {i["id"] for i in glance_images(sim)} == before

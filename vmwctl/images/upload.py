@@ -331,6 +331,21 @@ def _send(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label:
                         sha512=hasher.hexdigest(), verified=verified, warnings=plan.warnings)
 
 
+def _delete_with_retries(service: ImageService, image_id: str,
+                         sleep: Callable[[float], None]) -> None:
+    """Right after a broken upload Glance may still be cleaning up the image and answer 409
+    or 5xx ("database is locked"); an image left queued or saving is worse than a short
+    wait, so a few tries, 0.25 s to 2 s apart."""
+    for attempt in range(CLEANUP_ATTEMPTS):
+        try:
+            service.delete(image_id)
+            return
+        except GlanceError as exc:
+            if attempt == CLEANUP_ATTEMPTS - 1 or not (exc.status == 409 or exc.status >= 500):
+                raise
+        sleep(0.25 * 2 ** attempt)
+
+
 def _upload_refusal(exc: GlanceError) -> str:
     reason = glance_reason(exc.body) if exc.body else exc.message
     if exc.status == 415 or "does not match" in reason:
@@ -359,9 +374,13 @@ def _verify(record: dict[str, Any], sent: int, sha512: str) -> str:
         f"{algorithm})"
 
 
-def _delete_quietly(service: ImageService, image_id: str, cause: BaseException) -> None:
+CLEANUP_ATTEMPTS = 5
+
+
+def _delete_quietly(service: ImageService, image_id: str, cause: BaseException, *,
+                    sleep: Callable[[float], None] = time.sleep) -> None:
     try:
-        service.delete(image_id)
+        _delete_with_retries(service, image_id, sleep)
         if isinstance(cause, VmwctlError):
             cause.message += f" (the image record {image_id} was deleted)"
     except VmwctlError as exc:
