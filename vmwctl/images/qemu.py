@@ -7,7 +7,6 @@ mapping of qemu-img's failures to one-line errors live in one place.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import re
 import shlex
@@ -112,22 +111,3 @@ def _reason(stderr: bytes) -> str:
     if not lines:
         return "no error message"
     return lines[-1].removeprefix("qemu-img: ")
-
-
-def info(path: str, fmt: str) -> dict[str, Any]:
-    """``qemu-img info --output=json`` with the format given (no probing)."""
-    return parse_info(run(["info", "--output=json", "-f", fmt, path]), path)
-
-
-def parse_info(output: str, path: str) -> dict[str, Any]:
-    """qemu-img's JSON, checked: an object whose sizes are whole numbers, or OperationFailed."""
-    try:
-        data = json.loads(output)
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict) or not all(
-            type(data.get(key, 0)) is int and data.get(key, 0) >= 0
-            for key in ("virtual-size", "actual-size")):
-        raise OperationFailed(f"qemu-img info on {path} printed no JSON object with its sizes: "
-                              f"{output.strip()[:80]!r}")
-    return data
