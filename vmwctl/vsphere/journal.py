@@ -1,8 +1,9 @@
 """What a run creates on the vCenter before it is done, recorded on this machine.
 
-A cache seed (its temporary folder and image VM) and a VIB install (its
-uploaded copy) remove what they made themselves, even on Ctrl-C; they cannot
-when the vCenter went away or the process was killed. Each run writes a small
+A cache seed (its temporary folder and image VM), a VIB install (its uploaded
+copy) and a VM deletion (the folder of a VM already unregistered) remove what
+they leave themselves, even on Ctrl-C; they cannot when the vCenter went away
+or the process was killed. Each run writes a small
 record first (``$XDG_STATE_HOME/vmwctl/inflight/<pid>-<n>.json``) and removes
 it when its leftovers are gone; a later run against the same vCenter finds
 the records of dead processes and removes what they name. Leftovers of
