@@ -59,3 +59,15 @@ def write_clouds(tmp_path: Path, name: str, url: str) -> Path:
     path = tmp_path / "clouds.yaml"
     path.write_text(json.dumps(clouds))
     return path
+
+
+def vm_names(vc: Any) -> set[str]:
+    """The names of every VM in the vCenter, read through a ContainerView."""
+    from pyVmomi import vim
+
+    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
+                                                      [vim.VirtualMachine], True)
+    try:
+        return {vm.name for vm in view.view}
+    finally:
+        view.Destroy()

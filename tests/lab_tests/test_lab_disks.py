@@ -17,6 +17,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from helpers import vm_names
 from pyVmomi import vim
 
 from vmwctl.errors import OperationFailed
@@ -293,15 +294,6 @@ class Import:
         self.vm.UnregisterVM()
 
 
-def vms(vc) -> set[str]:
-    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
-                                                      [vim.VirtualMachine], True)
-    try:
-        return {vm.name for vm in view.view}
-    finally:
-        view.Destroy()
-
-
 def no_spool_left(folder: Path) -> bool:
     """The upload's spool folder is gone (the server removes it once it has answered)."""
     deadline = time.monotonic() + 5
@@ -325,7 +317,7 @@ def test_import_of_a_stream_optimized_disk_as_nova_does(vc, sim, ds_dir, tmp_pat
     assert upload.send(stream.read_bytes(), method) == (200, "")
     upload.finish()
 
-    assert name not in vms(vc)
+    assert name not in vm_names(vc)
     folder = ds_dir / name
     assert no_spool_left(folder)
     text = descriptor(folder / f"{name}.vmdk")

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+from helpers import vm_names
 from pyVmomi import vim, vmodl
 
 from vmwctl.errors import OperationFailed
@@ -39,15 +40,6 @@ def qemu_img(*args: str) -> subprocess.CompletedProcess:
 
 def datacenter(vc):
     return vc.content.rootFolder.childEntity[0]
-
-
-def vm_names(vc) -> set[str]:
-    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
-                                                      [vim.VirtualMachine], True)
-    try:
-        return {vm.name for vm in view.view}
-    finally:
-        view.DestroyView()
 
 
 def first_vm(vc):

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
+from helpers import vm_names
 from labimages import iso_image, profile_for, raw_disk, upload, vmdk
 from pyVmomi import vim
 
@@ -25,15 +26,6 @@ def vm_named(vc, name: str) -> vim.VirtualMachine:
                                                       [vim.VirtualMachine], True)
     try:
         return next(vm for vm in view.view if vm.name == name)
-    finally:
-        view.Destroy()
-
-
-def vm_names(vc) -> set[str]:
-    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
-                                                      [vim.VirtualMachine], True)
-    try:
-        return {vm.name for vm in view.view}
     finally:
         view.Destroy()
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import write_profile
+from helpers import vm_names, write_profile
 from labimages import datastore_leftovers, raw_disk, upload, vmdk
 
 from vmwctl.cache.layout import LOCK_FOLDER
@@ -183,12 +183,6 @@ def test_vcenter_gone_mid_purge_then_rerun_completes(proxied, tmp_path: Path,
     assert code == 0, stderr
     assert not [p for p in images if p.exists()]
     assert not (root / CACHE / LOCK_FOLDER).exists()
-
-
-def vm_names(vc) -> list[str]:
-    from vmwctl.vsphere.snapshot import read_inventory
-
-    return sorted(vm.name for vm in read_inventory(vc).vms.values())
 
 
 def has_disk(vc, name: str) -> bool:
