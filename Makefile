@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LAB := tests/lab/lab
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all venv lab-install lab-up lab-down lab-env demo test lint bench clean
+.PHONY: all venv lab-install lab lab-up lab-down lab-env demo test lint bench clean
 
 all: test
 
@@ -25,6 +25,9 @@ venv: $(VENV)/.installed
 lab-install:
 	$(LAB) install
 
+# The lab as the guide wants it (check prereqs passes); its profile is .lab/vmwctl.yaml.
+lab: venv lab-up
+
 lab-up: lab-install
 	$(LAB) down
 	$(LAB) up --flat-glance --fresh
@@ -35,8 +38,10 @@ lab-down:
 lab-env:
 	@$(LAB) env
 
-# The toolkit's headline commands against a fresh lab; the lab keeps running.
-demo: venv lab-up
+# The guide's steps with vmwctl against a vCenter not yet prepared; the lab keeps running.
+demo: venv lab-install
+	$(LAB) down
+	$(LAB) up --scenario unprepared
 	tests/lab/demo
 
 lint: venv

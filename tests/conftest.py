@@ -75,8 +75,9 @@ class Simulator:
     """A vcsim of its own for one test, shaped by flags; ``config`` is a profile for it."""
 
     def __init__(self, lab: labctl.LabState, service: labctl.Service, ready: dict,
-                 config: Path) -> None:
+                 config: Path, username: str) -> None:
         self.lab = lab
+        self.username = username
         self.service = service
         self.url = ready["url"]
         self.port = int(self.url.split(":")[2].split("/")[0])
@@ -92,7 +93,7 @@ class Simulator:
         from vmwctl.vsphere.session import ConnectionSettings, VCenter
 
         vc = VCenter(ConnectionSettings(host="127.0.0.1", port=self.port,
-                                        username=self.lab.username,
+                                        username=self.username,
                                         password=lambda: self.lab.password,
                                         ca_file=self.lab.ca_file))
         self._sessions.append(vc)
@@ -118,7 +119,8 @@ def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
         service, ready = labctl.start_vcsim(Path(lab.dir), scenario, extra_args=list(flags),
                                             tie_to_parent=True, name=name)
         port = int(ready["url"].split(":")[2].split("/")[0])
-        options = {"host_ip": "127.0.0.1", "host_port": port, "host_username": lab.username,
+        options = {"host_ip": "127.0.0.1", "host_port": port,
+                   "host_username": labctl.lab_user(scenario),
                    "host_password_file": lab.password_file, "ca_file": lab.ca_file,
                    "cluster_name": "DC0_C0", **vmware}
         config = tmp_path / f"{name}.yaml"
@@ -126,7 +128,7 @@ def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
             "vmware": options, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
             "openstack": {"cloud": lab.cloud}}}}))
         config.chmod(0o600)
-        sim = Simulator(lab, service, ready, config)
+        sim = Simulator(lab, service, ready, config, labctl.lab_user(scenario))
         started.append(sim)
         return sim
 

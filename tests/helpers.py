@@ -71,3 +71,13 @@ def vm_names(vc: Any) -> set[str]:
         return {vm.name for vm in view.view}
     finally:
         view.Destroy()
+
+
+def delete_images_named(cloud: str, names: set[str]) -> None:
+    """Remove the images of these names from a lab Glance (tests that upload by name)."""
+    import openstack
+
+    proxy = openstack.connect(cloud=cloud).image
+    for image in proxy.get("/images?limit=1000").json()["images"]:
+        if image["name"] in names:
+            proxy.delete(f"/images/{image['id']}")

@@ -42,10 +42,17 @@ APT_PACKAGES = ["golang-go", "golang-github-vmware-govmomi-dev", "qemu-utils", "
                 "openssl", "curl"]
 GOPATH = "/usr/share/gocode"
 LAB_USER = "administrator@vsphere.local"
+# The unprepared scenario logs in as Nova's service account, which holds no role yet.
+SERVICE_ACCOUNT = "svc-nova@vsphere.local"
+
+
+def lab_user(scenario: str) -> str:
+    """The one user name a simulator in this scenario accepts."""
+    return SERVICE_ACCOUNT if scenario == "unprepared" else LAB_USER
 LAB_CLOUD = "vmwctl-lab"
 LAB_CLOUD_FLAT = "vmwctl-lab-flat"
 LAB_MY_IP = "192.0.2.10"
-SCENARIOS = ("healthy", "fresh")
+SCENARIOS = ("healthy", "fresh", "unprepared")
 PR_SET_PDEATHSIG = 1
 
 
@@ -269,7 +276,7 @@ def start_vcsim(state_dir: Path, scenario: str, *, extra_args: list[str] | None 
     ready_path = state_dir / f"{name}.ready"
     ready_path.unlink(missing_ok=True)
     argv = [str(binary), "-listen", "127.0.0.1:0", "-tlscert", str(pem), "-tlskey", str(key),
-            "-username", LAB_USER, "-password", password_file.read_text().strip(),
+            "-username", lab_user(scenario), "-password", password_file.read_text().strip(),
             "-scenario", scenario, *(extra_args or [])]
     proc = _spawn(argv, state_dir / f"{name}.log", stdout_path=ready_path,
                   env={**os.environ, "TMPDIR": str(datastore_root)}, tie_to_parent=tie_to_parent)
@@ -435,6 +442,9 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         if fresh:
             second, fresh_ready = start_vcsim(state_dir, "fresh", tie_to_parent=tie_to_parent,
                                               name="vcsim-fresh")
+            if lab_user("fresh") != lab_user(scenario):
+                raise RuntimeError(f"--fresh cannot go with the {scenario} scenario (another "
+                                   "user name)")
             services.append(second)
             fresh_port = int(fresh_ready["url"].split("//", 1)[1].split("/", 1)[0]
                              .rsplit(":", 1)[1])
@@ -446,7 +456,8 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
     state = LabState(
         dir=str(state_dir), scenario=scenario, vcenter_url=ready["url"],
         vcenter_host=host_port.rsplit(":", 1)[0], vcenter_port=int(host_port.rsplit(":", 1)[1]),
-        username=LAB_USER, password_file=str(password_file), ca_file=str(state_dir / "ca.pem"),
+        username=lab_user(scenario), password_file=str(password_file),
+        ca_file=str(state_dir / "ca.pem"),
         config_file=str(state_dir / "vmwctl.yaml"), clouds_file=str(state_dir / "clouds.yaml"),
         cloud=LAB_CLOUD, glance_url=glance.url, datastores=ready["datastores"],
         glance_flat_url=flat.url if flat else None, cloud_flat=LAB_CLOUD_FLAT if flat else None,

@@ -29,7 +29,7 @@ type LabAuthorization struct {
 // readOnly are the System privileges every role holds.
 var readOnly = []string{"System.Anonymous", "System.Read", "System.View"}
 
-func installAuthorization(user string) {
+func installAuthorization(user string, role int32) {
 	ref := vpx.ServiceContent.AuthorizationManager
 	if ref == nil {
 		return
@@ -37,7 +37,8 @@ func installAuthorization(user string) {
 	original := simulator.Map.Get(*ref).(*simulator.AuthorizationManager)
 	auth := &LabAuthorization{AuthorizationManager: *original}
 	simulator.Map.Put(auth)
-	// The lab's administrator holds Admin on the root folder, as a vCenter's does.
+	// The lab's user holds Admin on the root folder, as a vCenter's administrator
+	// does, unless the scenario gives it another role.
 	root := vpx.ServiceContent.RootFolder
 	auth.SetEntityPermissions(&types.SetEntityPermissions{
 		This:   *ref,
@@ -45,7 +46,7 @@ func installAuthorization(user string) {
 		Permission: []types.Permission{{
 			Entity:    &root,
 			Principal: user,
-			RoleId:    -1,
+			RoleId:    role,
 			Propagate: true,
 		}},
 	})

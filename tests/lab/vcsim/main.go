@@ -109,9 +109,10 @@ func main() {
 	}
 
 	installPagingCollector()
-	installAuthorization(*username)
-	installDiskManager()
+	state.UserRole = adminRole
 	apply(&state)
+	installAuthorization(*username, state.UserRole)
+	installDiskManager()
 	client, err := vim25.NewClient(context.Background(), model.Service)
 	if err != nil {
 		log.Fatalf("in-process client: %v", err)

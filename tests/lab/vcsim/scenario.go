@@ -32,6 +32,7 @@ type State struct {
 	HostVersion           string
 	Acceptance            string   // every host's image acceptance level
 	SecureBootHosts       listFlag // hosts whose acceptance level cannot drop below partner
+	UserRole              int32    // the role of the login user's permission on the root folder
 }
 
 type listFlag []string
@@ -55,7 +56,24 @@ var scenarios = map[string]func(*State){
 		setDRS(false, types.DrsBehaviorManual)
 		s.ExtraDatastores = append(s.ExtraDatastores, "nfs-partial=NFS:DC0_C0_H0")
 	},
+	// unprepared: the vCenter side is as the guide asks (DRS, shared storage,
+	// the port group) except for the two steps vmwctl performs itself: the
+	// account holds only ReadOnly (no role with the guide's privileges) and
+	// the hosts' firewalls have no VNC ruleset. The demo starts here. The
+	// simulator does not enforce privileges, so the same account can then
+	// create and grant the role, as an administrator would.
+	"unprepared": func(s *State) {
+		setDRS(true, types.DrsBehaviorFullyAutomated)
+		s.NovaVMs = true
+		s.Portgroups = append(s.Portgroups, "br-int")
+		s.UserRole = readOnlyRole
+	},
 }
+
+const (
+	adminRole    int32 = -1
+	readOnlyRole int32 = -2
+)
 
 func setDRS(enabled bool, behavior types.DrsBehavior) {
 	for _, obj := range simulator.Map.All("ClusterComputeResource") {
