@@ -78,6 +78,7 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
         "check privileges": ["check", "privileges"],
         "cluster inspect": ["cluster", "inspect"],
         "cluster list": ["cluster", "list"],
+        "completion": ["completion", "bash"],
         "firewall disable": ["firewall", "disable", "--ruleset", "gdbserver", "--dry-run"],
         "firewall enable": ["firewall", "enable", "--ruleset", "gdbserver", "--dry-run"],
         "firewall status": ["firewall", "status"],

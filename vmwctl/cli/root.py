@@ -15,6 +15,7 @@ import click
 
 from vmwctl import __version__
 from vmwctl.cli.app import App
+from vmwctl.cli.completion import complete_profile_name
 from vmwctl.cli.lazy import LazyGroup, output_params
 from vmwctl.errors import (
     EXIT_FAILED,
@@ -32,6 +33,7 @@ COMMANDS = {
     "cache": "vmwctl.cli.cache:cache",
     "check": "vmwctl.cli.check:check",
     "cluster": "vmwctl.cli.cluster:cluster",
+    "completion": "vmwctl.cli.completion:completion",
     "firewall": "vmwctl.cli.firewall:firewall",
     "image": "vmwctl.cli.image:image",
     "profile": "vmwctl.cli.profile:profile",
@@ -174,7 +176,7 @@ def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> N
                      help="Config file (default: $VMWCTL_CONFIG, ./vmwctl.yaml, "
                           "~/.config/vmwctl/config.yaml)."),
         click.Option(["-p", "--profile"], metavar="NAME", expose_value=False, is_eager=True,
-                     callback=_set("profile_option"),
+                     callback=_set("profile_option"), shell_complete=complete_profile_name,
                      help="Profile to use (default: $VMWCTL_PROFILE, default_profile, "
                           "or the only one)."),
         *output_params(),

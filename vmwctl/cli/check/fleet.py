@@ -8,10 +8,11 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
+from vmwctl.cli.completion import complete_profile_list
 
 
 @click.command("fleet")
-@click.option("--profiles", metavar="NAME,...",
+@click.option("--profiles", metavar="NAME,...", shell_complete=complete_profile_list,
               help="These profiles of the config file (default: every profile).")
 @click.option("--nova-conf", "nova_confs", multiple=True, metavar="FILE",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
+from vmwctl.cli.completion import complete_profile_name
 
 
 def _human(view: Any) -> str:
@@ -22,7 +23,7 @@ def _human(view: Any) -> str:
 
 
 @click.command("show")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=complete_profile_name)
 @click.pass_obj
 def show_command(app: App, name: str | None) -> None:
     """Show a profile (default: the selected one) with Nova's defaults filled in.

@@ -7,6 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
+from vmwctl.cli.completion import complete_profile_name
 from vmwctl.errors import EXIT_OK, EXIT_USAGE
 
 
@@ -20,7 +21,8 @@ def _human(report: Any) -> str:
 
 
 @click.command("validate")
-@click.argument("names", nargs=-1, metavar="[NAME]...")
+@click.argument("names", nargs=-1, metavar="[NAME]...",
+                shell_complete=complete_profile_name)
 @click.pass_obj
 def validate_command(app: App, names: tuple[str, ...]) -> int:
     """Check every profile (or the named ones) and report all problems.
