@@ -1,3 +1,3 @@
 """vmwctl: the operator's toolkit for OpenStack Nova's VMware vCenter driver."""
 
-__version__ = "0.1.0.dev0"
+__version__ = "0.1.0"
