@@ -26,7 +26,9 @@ lab-install:
 	$(LAB) install
 
 # The lab as the guide wants it (check prereqs passes); its profile is .lab/vmwctl.yaml.
-lab: venv lab-up
+lab: venv lab-install
+	$(LAB) down
+	$(LAB) up
 
 lab-up: lab-install
 	$(LAB) down
@@ -45,7 +47,7 @@ demo: venv lab-install
 	tests/lab/demo
 
 lint: venv
-	$(BIN)/ruff check vmwctl tests bench
+	$(BIN)/ruff check vmwctl tests bench docs completions
 
 test: venv lab-install lint
 	$(BIN)/pytest

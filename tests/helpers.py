@@ -73,11 +73,13 @@ def vm_names(vc: Any) -> set[str]:
         view.Destroy()
 
 
-def delete_images_named(cloud: str, names: set[str]) -> None:
-    """Remove the images of these names from a lab Glance (tests that upload by name)."""
+def delete_images_named(lab: Any, names: set[str]) -> None:
+    """Remove the images of these names from the lab's Glance (tests that upload by name)."""
     import openstack
+    from openstack.config import OpenStackConfig
 
-    proxy = openstack.connect(cloud=cloud).image
+    region = OpenStackConfig(config_files=[lab.clouds_file]).get_one(lab.cloud)
+    proxy = openstack.connection.Connection(config=region).image
     for image in proxy.get("/images?limit=1000").json()["images"]:
         if image["name"] in names:
             proxy.delete(f"/images/{image['id']}")

@@ -17,7 +17,7 @@ DEMO = Path(__file__).parents[2] / "tests" / "lab" / "demo"
 
 def test_demo_fixes_the_gaps_and_runs_the_tour(simulator, lab, lab_env, tmp_path: Path) -> None:
     sim = simulator(scenario="unprepared")
-    delete_images_named(lab.cloud, {"demo-cloud"})
+    delete_images_named(lab, {"demo-cloud"})
     env = {**os.environ, "VMWCTL_CONFIG": str(sim.config),
            "OS_CLIENT_CONFIG_FILE": lab.clouds_file, "COLUMNS": "200",
            "VMWCTL": str(Path(sys.executable).parent / "vmwctl"), "VMWCTL_DEMO_QUIET_END": "1"}
@@ -25,7 +25,7 @@ def test_demo_fixes_the_gaps_and_runs_the_tour(simulator, lab, lab_env, tmp_path
         result = subprocess.run([str(DEMO)], env=env, capture_output=True, text=True,
                                 timeout=600, stdin=subprocess.DEVNULL)
     finally:
-        delete_images_named(lab.cloud, {"demo-cloud"})
+        delete_images_named(lab, {"demo-cloud"})
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     before, after = out.split("### Ready now", 1)
