@@ -263,11 +263,15 @@ def test_image_cache_leftovers(simulator) -> None:
     assert one(sim, "image-cache")["status"] == "pass"
     vc = sim.connect()
     datacenter = find(vc, vim.Datacenter, "DC0")
-    for path in ("vmware_temp/0f3a", "OSTACK_IMG_1234", "keep-me"):
+    # Nova leaves the vmware_temp folder itself after every spawn: not a leftover.
+    vc.content.fileManager.MakeDirectory("[LocalDS_0] vmware_temp", datacenter, True)
+    assert one(sim, "image-cache")["status"] == "pass"
+    for path in ("vmware_temp/0f3a", "vmware_temp/71bc", "OSTACK_IMG_1234", "keep-me"):
         vc.content.fileManager.MakeDirectory(f"[LocalDS_0] {path}", datacenter, True)
     check = one(sim, "image-cache")
     assert check["status"] == "warn"
-    assert check["objects"] == ["[LocalDS_0] OSTACK_IMG_1234", "[LocalDS_0] vmware_temp"]
+    assert check["objects"] == ["[LocalDS_0] OSTACK_IMG_1234", "[LocalDS_0] vmware_temp/0f3a",
+                                "[LocalDS_0] vmware_temp/71bc"]
     assert "vmwctl cache purge --include-temp" in check["remedy"]
     assert Path(sim.datastores["LocalDS_0"], "keep-me").is_dir()
 

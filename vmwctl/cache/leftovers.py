@@ -41,7 +41,7 @@ def leftover_kind(name: str) -> str | None:
 
 def find_leftovers(vc: VCenter, inventory: Inventory,
                    datastores: Iterable[Datastore]) -> list[Leftover]:
-    """One SearchDatastore per datastore, run concurrently."""
+    """One SearchDatastore per datastore (and one in its vmware_temp folder), concurrently."""
     from pyVmomi import vim
 
     from vmwctl.vsphere.tasks import run_task
@@ -50,18 +50,31 @@ def find_leftovers(vc: VCenter, inventory: Inventory,
         matchPattern=list(PATTERNS), query=[vim.host.DatastoreBrowser.FolderQuery()],
         details=vim.host.DatastoreBrowser.FileInfo.Details(modification=True, fileType=True))
 
+    inside = vim.host.DatastoreBrowser.SearchSpec(
+        matchPattern=["*"],
+        details=vim.host.DatastoreBrowser.FileInfo.Details(modification=True))
+
+    def entries(browser: object, path: str, search_spec: object) -> list[object]:
+        result = run_task(vc, f"searching {path}", lambda: browser.SearchDatastore_Task(
+            datastorePath=path, searchSpec=search_spec))
+        return list(getattr(result, "file", None) or [])
+
     def search(ds: Datastore) -> list[Leftover]:
         if ds.browser is None or not ds.accessible:
             return []
         browser = inventory.refs[ds.browser]
-        result = run_task(vc, f"searching [{ds.name}]", lambda: browser.SearchDatastore_Task(
-            datastorePath=f"[{ds.name}]", searchSpec=spec))
         found = []
-        for info in getattr(result, "file", None) or []:
-            if leftover_kind(info.path) is not None:
-                modified = info.modification
-                found.append(Leftover(datastore=ds.name, name=info.path,
-                                      path=f"[{ds.name}] {info.path}", modified=modified))
+        for info in entries(browser, f"[{ds.name}]", spec):
+            names = [info]
+            if info.path == TEMP_FOLDER:
+                # Nova keeps the vmware_temp folder itself: only what is inside is left over.
+                names = [child for child in entries(browser, f"[{ds.name}] {TEMP_FOLDER}", inside)]
+                for child in names:
+                    child.path = f"{TEMP_FOLDER}/{child.path}"
+            elif leftover_kind(info.path) is None:
+                continue
+            found += [Leftover(datastore=ds.name, name=item.path, path=f"[{ds.name}] {item.path}",
+                               modified=item.modification) for item in names]
         return found
 
     stores = list(datastores)
