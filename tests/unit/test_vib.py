@@ -316,3 +316,18 @@ def test_mutated_vibs_never_crash_and_changed_payloads_never_pass(edits, cut) ->
     payload_start = original.index(b"payload1 ") + 60
     if data[payload_start:] != original[payload_start:]:
         assert not report.valid  # a payload changed or cut short never passes
+
+
+def test_cli_build_into_a_new_directory(tmp_path: Path) -> None:
+    made = run_vmwctl("firewall", "vib", "build", str(tmp_path / "vibs"), "-o", "json")
+    assert made.exit_code == 0, made.stderr
+    assert [p.name for p in (tmp_path / "vibs").iterdir()] == [
+        "vmwctl_bootbank_vmwctl-vnc-firewall_1.0.0-1.vib"]
+    named = run_vmwctl("firewall", "vib", "build", str(tmp_path / "vnc.vib"), "-o", "json")
+    assert named.exit_code == 0 and (tmp_path / "vnc.vib").is_file()
+    nowhere = run_vmwctl("firewall", "vib", "build", str(tmp_path / "no" / "vibs"))
+    assert nowhere.exit_code == 2 and "is not a directory; create it first" in nowhere.stderr
+    assert not (tmp_path / "no").exists()
+    refused = run_vmwctl("firewall", "vib", "build", str(tmp_path / "vibs"), "--ports", "x")
+    assert refused.exit_code == 2
+    assert len(list((tmp_path / "vibs").iterdir())) == 1

@@ -39,8 +39,8 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     The VIB (community acceptance level, live install and removal, no
     maintenance mode) holds etc/vmware/firewall/<ruleset-id>.xml, which ESXi
     keeps across reboots, unlike a hand-edited rule file. The same options
-    always give the same bytes. DEST is a file, or a directory to write
-    <vib id>.vib into.
+    always give the same bytes. DEST is a file name ending in .vib, or a
+    directory (created when missing) to write <vib id>.vib into.
     """
     from vmwctl.firewall.ports import describe_ranges, parse_ports
     from vmwctl.firewall.rules import check_ruleset_id
@@ -54,10 +54,13 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     else:
         ranges = parse_ports(ports or "5900-6105")
     spec = VibSpec(check_ruleset_id(ruleset_id), ranges, name, vib_version, vendor).validate()
-    target = dest / f"{spec.vib_id}.vib" if dest.is_dir() else dest
-    if not target.parent.is_dir():
-        raise UsageError(f"{target.parent} is not a directory; create it first")
+    as_directory = dest.is_dir() or (not dest.exists() and dest.suffix != ".vib")
+    target = dest / f"{spec.vib_id}.vib" if as_directory else dest
+    if not dest.parent.is_dir():
+        raise UsageError(f"{dest.parent} is not a directory; create it first")
     data = build_vib(spec)
+    if as_directory:
+        dest.mkdir(exist_ok=True)
     handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".vib-", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as out:
