@@ -287,15 +287,24 @@ def _bounded_loader() -> type:
     return BoundedLoader
 
 
-def _key_lines(node: Any, prefix: str, out: dict[str, int]) -> None:
+def _key_lines(node: Any, prefix: str, out: dict[str, int], file: Path,
+               inside: frozenset[int] = frozenset()) -> None:
     import yaml
 
+    if id(node) in inside:  # an alias of an enclosing anchor: the data would contain itself
+        raise ConfigError(f"{file}:{node.start_mark.line + 1}: YAML alias inside its own anchor "
+                          f"at {prefix or 'the top level'}: the value would contain itself")
+    inside = inside | {id(node)}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            _key_lines(key_node, prefix, {}, file, inside)
             if isinstance(key_node, yaml.ScalarNode):
                 path = f"{prefix}.{key_node.value}" if prefix else str(key_node.value)
                 out[path] = key_node.start_mark.line + 1
-                _key_lines(value_node, path, out)
+                _key_lines(value_node, path, out, file, inside)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            _key_lines(item, prefix, {}, file, inside)
 
 
 def parse_yaml(text: str, path: Path) -> tuple[Any, dict[str, int]]:
@@ -327,7 +336,7 @@ def parse_yaml(text: str, path: Path) -> tuple[Any, dict[str, int]]:
             loader.dispose()
     lines: dict[str, int] = {}
     if node is not None:
-        _key_lines(node, "", lines)
+        _key_lines(node, "", lines, path)
     return data, lines
 
 

@@ -190,6 +190,29 @@ def test_yaml_alias_bomb_is_refused(vmwctl, isolated_environment: Path) -> None:
     assert "more than 100 YAML aliases" in result.stderr
 
 
+@pytest.mark.parametrize("text", [
+    'profiles: &a\n  "":\n    DEFAULT:\n      my_ip: *a\n',
+    "profiles: {}\nx: &a [1, *a]\n",
+    "profiles:\n  p: &p\n    vmware: {host_ip: h}\n    again: *p\n",
+])
+def test_yaml_alias_inside_its_own_anchor_is_refused(vmwctl, isolated_environment: Path,
+                                                     text: str) -> None:
+    write_config(isolated_environment / "vmwctl.yaml", text)
+    for args in (("profile", "list"), ("profile", "show"), ("about",)):
+        result = vmwctl(*args)
+        assert result.exit_code == 2, (args, result.stderr)
+        assert "YAML alias inside its own anchor" in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_yaml_alias_reused_elsewhere_is_fine(vmwctl, isolated_environment: Path) -> None:
+    write_config(isolated_environment / "vmwctl.yaml",
+                 "profiles:\n  a: &v\n    vmware: {host_ip: h, host_username: u}\n  b: *v\n")
+    result = vmwctl("profile", "list", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert [p["name"] for p in result.json()["profiles"]] == ["a", "b"]
+
+
 def test_missing_host_and_user(vmwctl, isolated_environment: Path) -> None:
     path = write_config(isolated_environment / "vmwctl.yaml", one_profile(cluster_name="C1"))
     result = vmwctl("about")
