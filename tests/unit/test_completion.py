@@ -10,7 +10,6 @@ import shlex
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -199,16 +198,14 @@ def test_completion_imports_no_client_library(tmp_path: Path) -> None:
     assert not modules & set(HEAVY_MODULES), modules & set(HEAVY_MODULES)
 
 
-def test_one_tab_is_quick() -> None:
+def test_config_asks_the_shell_for_file_names() -> None:
+    # bash's script turns the answer "file" into its own file-name completion (compopt -o
+    # default), which only runs inside a real completion; the answer itself is checked here.
     env = {**os.environ, "_VMWCTL_COMPLETE": "bash_complete",
-           "COMP_WORDS": "vmwctl image ", "COMP_CWORD": "2"}
-    start = time.monotonic()
+           "COMP_WORDS": "vmwctl --config la", "COMP_CWORD": "2"}
     done = subprocess.run([sys.executable, "-m", "vmwctl"], env=env, capture_output=True,
                           text=True, check=False)
-    elapsed = time.monotonic() - start
-    assert done.returncode == 0, done.stderr
-    assert "plain,upload" in done.stdout.splitlines()
-    assert elapsed < 5, f"one completion took {elapsed:.1f}s"
+    assert (done.returncode, done.stdout.splitlines(), done.stderr) == (0, ["file,la"], "")
 
 
 # ------------------------------------------------------------------ the command
@@ -220,6 +217,13 @@ def test_completion_prints_the_committed_script(vmwctl, shell: str) -> None:
     result = vmwctl("completion", shell)
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (COMPLETIONS / SCRIPT_FILES[shell]).read_text()
+
+
+def test_a_missing_shell_is_one_line(vmwctl) -> None:
+    result = vmwctl("completion")
+    assert result.exit_code == 2
+    assert result.stderr.strip() == ("Error: Missing argument 'SHELL'. Choose from: bash, zsh, "
+                                     "fish (see 'vmwctl completion --help')")
 
 
 def test_an_unknown_shell_is_a_usage_error(vmwctl) -> None:

@@ -110,3 +110,11 @@ def complete_profile_list(ctx: click.Context, _param: click.Parameter,
     names, default, raw = _profiles(ctx)
     return [_item(name, head + comma + name, default, raw) for name in names
             if name.startswith(last) and name not in chosen]
+
+
+def complete_file(_ctx: click.Context, _param: click.Parameter,
+                  incomplete: str) -> list[CompletionItem]:
+    """Shell completion of a file name, by the shell itself (--config FILE)."""
+    from click.shell_completion import CompletionItem
+
+    return [CompletionItem(incomplete, type="file")]

@@ -15,7 +15,7 @@ import click
 
 from vmwctl import __version__
 from vmwctl.cli.app import App
-from vmwctl.cli.completion import complete_profile_name
+from vmwctl.cli.completion import complete_file, complete_profile_name
 from vmwctl.cli.lazy import LazyGroup, output_params
 from vmwctl.errors import (
     EXIT_FAILED,
@@ -97,7 +97,7 @@ class RootGroup(LazyGroup):
             if isinstance(exc, _NO_ARGS_IS_HELP) and exc.ctx is not None:
                 app.out.stdout.write(exc.ctx.get_help() + "\n")
                 return EXIT_USAGE
-            message = exc.format_message().rstrip(".")
+            message = " ".join(exc.format_message().split()).rstrip(".")  # one line
             hint = f" (see '{exc.ctx.command_path} --help')" if exc.ctx else ""
             return _fail(app, message + hint, EXIT_USAGE)
         except click.ClickException as exc:
@@ -172,7 +172,7 @@ def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> N
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     params=[
         click.Option(["--config"], metavar="FILE", expose_value=False, is_eager=True,
-                     callback=_set("config_option"),
+                     callback=_set("config_option"), shell_complete=complete_file,
                      help="Config file (default: $VMWCTL_CONFIG, ./vmwctl.yaml, "
                           "~/.config/vmwctl/config.yaml)."),
         click.Option(["-p", "--profile"], metavar="NAME", expose_value=False, is_eager=True,
