@@ -176,10 +176,13 @@ def test_the_wheel_metadata(built: Built) -> None:
 
     requires = [Requirement(r) for r in meta.get_all("Requires-Dist")]
     base = {canonicalize_name(r.name) for r in requires if r.marker is None}
-    assert base == {"click", "pyvmomi", "rich", "sh", "pyyaml", "openstacksdk", "isal"}
+    assert base == {"click", "pyvmomi", "rich", "sh", "pyyaml", "isal"}
     assert base == {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
     extras = meta.get_all("Provides-Extra")
-    assert extras == list(project["optional-dependencies"]) == ["test"]
+    assert extras == list(project["optional-dependencies"]) == ["glance", "all", "test"]
+    for extra in ("glance", "all", "test"):
+        assert "openstacksdk" in {canonicalize_name(r.name) for r in requires
+                                  if r.marker is not None and r.marker.evaluate({"extra": extra})}
     test_extra = {canonicalize_name(r.name) for r in requires
                   if r.marker is not None and r.marker.evaluate({"extra": "test"})}
     assert {"pytest", "build", "pipx"} <= test_extra
@@ -277,6 +280,17 @@ def test_pipx_installs_the_source_directory(tmp_path: Path) -> None:
         ("vmwctl", VERSION, ["vmwctl"])
     # the dependencies came with it: every module they give vmwctl imports in pipx's venv
     venv_python = pipx / "home" / "venvs" / "vmwctl" / "bin" / "python"
-    imports = run(venv_python, "-c", "import click, pyVmomi, rich, sh, yaml, openstack, isal, "
+    imports = run(venv_python, "-c", "import click, pyVmomi, rich, sh, yaml, isal, "
                   "vmwctl; print(vmwctl.__file__)", env=env, cwd=tmp_path)
     assert imports.stdout.startswith(str(pipx / "home" / "venvs" / "vmwctl" / "lib"))
+    # without the glance extra: no openstacksdk, and the image commands say how to add it
+    missing = subprocess.run([venv_python, "-c", "import openstack"], capture_output=True)
+    assert missing.returncode == 1
+    config = tmp_path / "vmwctl.yaml"
+    config.write_text("profiles:\n  p:\n    vmware: {host_ip: 127.0.0.1, host_username: u}\n"
+                      "    openstack: {cloud: c}\n")
+    config.chmod(0o600)
+    listing = subprocess.run([pipx / "bin" / "vmwctl", "image", "list"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True)
+    assert listing.returncode == 2
+    assert "pip install 'vmwctl[glance]'" in listing.stderr

@@ -40,6 +40,10 @@ class ConfigError(UsageError):
     """The configuration (profile, config file, environment) is wrong (exit 2)."""
 
 
+class MissingExtra(ConfigError):
+    """The installation lacks an optional dependency group the command needs (exit 2)."""
+
+
 class ConnectError(VmwctlError):
     """The profile's vCenter or image service cannot be reached (exit 3)."""
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from vmwctl.config import Profile
-from vmwctl.errors import AuthError, ConfigError, ConnectError, OperationFailed
+from vmwctl.errors import AuthError, ConfigError, ConnectError, MissingExtra, OperationFailed
 
 log = logging.getLogger(__name__)
 
@@ -194,8 +194,13 @@ def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService
                           "to a clouds.yaml entry, or set OS_CLOUD")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import openstack
-        from openstack import exceptions as sdk_exceptions
+        try:
+            import openstack
+            from openstack import exceptions as sdk_exceptions
+        except ImportError:
+            raise MissingExtra("the image service commands need openstacksdk, which this "
+                               "installation lacks: pip install 'vmwctl[glance]' (with pipx: "
+                               "pipx inject vmwctl openstacksdk)") from None
     # openstacksdk's deprecation notices are for its developers, not for operators.
     warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
     try:
