@@ -38,8 +38,9 @@ LAB_SRC = Path(__file__).resolve().parent
 REPO = LAB_SRC.parents[1]
 VCSIM_SRC = LAB_SRC / "vcsim"
 GLANCE_REQUIREMENTS = LAB_SRC / "glance-requirements.txt"
+# zsh and fish: the tests source the committed completion scripts in them.
 APT_PACKAGES = ["golang-go", "golang-github-vmware-govmomi-dev", "qemu-utils", "binutils",
-                "openssl", "curl"]
+                "openssl", "curl", "zsh", "fish"]
 GOPATH = "/usr/share/gocode"
 LAB_USER = "administrator@vsphere.local"
 # The unprepared scenario logs in as Nova's service account, which holds no role yet.
