@@ -62,6 +62,19 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labctl.LabState]:
         labctl.down(state_dir)
 
 
+@pytest.fixture(scope="session")
+def private_glance(lab: labctl.LabState,
+                   tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Glance of its own (its URL) for tests that need to know every image in it: the lab's
+    is shared, and other tests leave images there. Its users remove what they upload."""
+    service = labctl.start_glance(tmp_path_factory.mktemp("glance"), "glance-private",
+                                  format_match=True, tie_to_parent=True)
+    try:
+        yield service.url
+    finally:
+        labctl.stop_process(service.pid)
+
+
 @pytest.fixture
 def lab_env(lab: labctl.LabState, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     """Point vmwctl at the lab through its profile (VMWCTL_CONFIG) and clouds.yaml."""

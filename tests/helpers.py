@@ -54,8 +54,7 @@ def write_profile(sim, path: Path, *, cloud: str | None = None, port: int | None
 def write_clouds(tmp_path: Path, name: str, url: str) -> Path:
     """A clouds.yaml with the lab's clouds and one more, ``name``, at ``url``."""
     clouds = json.loads(Path(os.environ["OS_CLIENT_CONFIG_FILE"]).read_text())
-    clouds["clouds"][name] = {"auth_type": "none", "auth": {"endpoint": url},
-                              "image_endpoint_override": url}
+    clouds["clouds"][name] = _glance_cloud(url)
     path = tmp_path / "clouds.yaml"
     path.write_text(json.dumps(clouds))
     return path
@@ -73,13 +72,22 @@ def vm_names(vc: Any) -> set[str]:
         view.Destroy()
 
 
-def delete_images_named(lab: Any, names: set[str]) -> None:
-    """Remove the images of these names from the lab's Glance (tests that upload by name)."""
+def glance_clouds(path: Path, name: str, url: str) -> Path:
+    """A clouds.yaml with one cloud, ``name``, at ``url`` (a lab Glance, no Keystone)."""
+    path.write_text(json.dumps({"clouds": {name: _glance_cloud(url)}}))
+    return path
+
+
+def _glance_cloud(url: str) -> dict[str, Any]:
+    return {"auth_type": "none", "auth": {"endpoint": url}, "image_endpoint_override": url}
+
+
+def delete_images(clouds_file: Path | str, cloud: str) -> None:
+    """Remove every image of a Glance (a private one: see the private_glance fixture)."""
     import openstack
     from openstack.config import OpenStackConfig
 
-    region = OpenStackConfig(config_files=[lab.clouds_file]).get_one(lab.cloud)
+    region = OpenStackConfig(config_files=[str(clouds_file)]).get_one(cloud)
     proxy = openstack.connection.Connection(config=region).image
     for image in proxy.get("/images?limit=1000").json()["images"]:
-        if image["name"] in names:
-            proxy.delete(f"/images/{image['id']}")
+        proxy.delete(f"/images/{image['id']}")

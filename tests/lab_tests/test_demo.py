@@ -8,24 +8,25 @@ import sys
 from pathlib import Path
 
 import pytest
-from helpers import delete_images_named
+from helpers import delete_images, glance_clouds
 
 pytestmark = pytest.mark.lab
 
 DEMO = Path(__file__).parents[2] / "tests" / "lab" / "demo"
 
 
-def test_demo_fixes_the_gaps_and_runs_the_tour(simulator, lab, lab_env, tmp_path: Path) -> None:
-    sim = simulator(scenario="unprepared")
-    delete_images_named(lab, {"demo-cloud"})
+def test_demo_fixes_the_gaps_and_runs_the_tour(simulator, private_glance: str,
+                                              tmp_path: Path) -> None:
+    clouds = glance_clouds(tmp_path / "clouds.yaml", "vmwctl-lab", private_glance)
+    sim = simulator(scenario="unprepared")  # its profile names the cloud vmwctl-lab
     env = {**os.environ, "VMWCTL_CONFIG": str(sim.config),
-           "OS_CLIENT_CONFIG_FILE": lab.clouds_file, "COLUMNS": "200",
+           "OS_CLIENT_CONFIG_FILE": str(clouds), "COLUMNS": "200",
            "VMWCTL": str(Path(sys.executable).parent / "vmwctl"), "VMWCTL_DEMO_QUIET_END": "1"}
     try:
         result = subprocess.run([str(DEMO)], env=env, capture_output=True, text=True,
                                 timeout=600, stdin=subprocess.DEVNULL)
     finally:
-        delete_images_named(lab, {"demo-cloud"})
+        delete_images(clouds, "vmwctl-lab")
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     before, after = out.split("### Ready now", 1)

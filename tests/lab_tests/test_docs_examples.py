@@ -20,19 +20,20 @@ import labctl
 import pytest
 import yaml
 from docblocks import ROOT, commands, doc_pages
-from helpers import delete_images_named
+from helpers import delete_images, glance_clouds
 
 pytestmark = pytest.mark.lab
 
 IMAGE = "ubuntu-22.04"
-IMAGES = {IMAGE, "ubuntu-22.04-qcow2"}
+CLOUD = "docs-glance"
 BIN = Path(sys.executable).parent
 
 
 class DocsLab:
-    def __init__(self, lab: labctl.LabState, base: Path) -> None:
+    def __init__(self, lab: labctl.LabState, base: Path, glance_url: str) -> None:
         self.lab = lab
         self.base = base
+        self.clouds = glance_clouds(base / "clouds.yaml", CLOUD, glance_url)
         self.service, ready = labctl.start_vcsim(Path(lab.dir), "healthy",
                                                  extra_args=["-guest-tools", "0.5"],
                                                  tie_to_parent=True, name=f"vcsim-{base.name}")
@@ -43,7 +44,7 @@ class DocsLab:
                   "ca_file": lab.ca_file, "cluster_name": "DC0_C0"}
         self.vmware = vmware
         profile = {"vmware": vmware, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
-                   "openstack": {"cloud": lab.cloud}}
+                   "openstack": {"cloud": CLOUD}}
         self.config = base / "config.yaml"
         self.config.write_text(yaml.safe_dump({"default_profile": "prod",
                                                "profiles": {"prod": profile}}))
@@ -51,7 +52,7 @@ class DocsLab:
 
     def env(self, work: Path) -> dict[str, str]:
         return {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(work),
-                "VMWCTL_CONFIG": str(self.config), "OS_CLIENT_CONFIG_FILE": self.lab.clouds_file,
+                "VMWCTL_CONFIG": str(self.config), "OS_CLIENT_CONFIG_FILE": str(self.clouds),
                 "XDG_STATE_HOME": str(self.base / "state"), "XDG_RUNTIME_DIR": str(work),
                 "XDG_CONFIG_HOME": str(work / ".config"), "LANG": "C.UTF-8", "COLUMNS": "120",
                 "TMPDIR": str(work)}
@@ -82,14 +83,14 @@ class DocsLab:
 
 
 @pytest.fixture
-def docs_lab(lab, tmp_path) -> Iterator[DocsLab]:
-    delete_images_named(lab, IMAGES)
-    docs = DocsLab(lab, tmp_path)
+def docs_lab(lab, private_glance: str, tmp_path) -> Iterator[DocsLab]:
+    docs = DocsLab(lab, tmp_path, private_glance)
+    delete_images(docs.clouds, CLOUD)
     try:
         yield docs
     finally:
         labctl.stop_process(docs.service.pid)
-        delete_images_named(lab, IMAGES)
+        delete_images(docs.clouds, CLOUD)
 
 
 def _pages() -> list[str]:

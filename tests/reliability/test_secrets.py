@@ -24,7 +24,6 @@ import shutil
 import socket
 import stat
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -248,19 +247,6 @@ def files(tmp_path: Path, lab) -> dict[str, Path]:
     assert run_vmwctl("firewall", "vib", "build", str(vib)).exit_code == 0
     return {"secrets": secrets, "inputs": inputs, "out": out, "raw": raw,
             "nova_conf": nova_conf, "vib": vib}
-
-
-@pytest.fixture(scope="module")
-def private_glance(lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A Glance of this module's own: the lab's is shared, and other tests wipe it."""
-    import labctl
-
-    service = labctl.start_glance(tmp_path_factory.mktemp("glance"), "glance-secrets",
-                                  format_match=True, tie_to_parent=True)
-    try:
-        yield service.url
-    finally:
-        labctl.stop_process(service.pid)
 
 
 @pytest.fixture
