@@ -63,19 +63,16 @@ def find_leftovers(vc: VCenter, inventory: Inventory,
         if ds.browser is None or not ds.accessible:
             return []
         browser = inventory.refs[ds.browser]
-        found = []
+        found: list[tuple[str, dt.datetime | None]] = []
         for info in entries(browser, f"[{ds.name}]", spec):
-            names = [info]
             if info.path == TEMP_FOLDER:
                 # Nova keeps the vmware_temp folder itself: only what is inside is left over.
-                names = [child for child in entries(browser, f"[{ds.name}] {TEMP_FOLDER}", inside)]
-                for child in names:
-                    child.path = f"{TEMP_FOLDER}/{child.path}"
-            elif leftover_kind(info.path) is None:
-                continue
-            found += [Leftover(datastore=ds.name, name=item.path, path=f"[{ds.name}] {item.path}",
-                               modified=item.modification) for item in names]
-        return found
+                found += [(f"{TEMP_FOLDER}/{child.path}", child.modification) for child
+                          in entries(browser, f"[{ds.name}] {TEMP_FOLDER}", inside)]
+            elif leftover_kind(info.path) is not None:
+                found.append((info.path, info.modification))
+        return [Leftover(datastore=ds.name, name=name, path=f"[{ds.name}] {name}",
+                         modified=modified) for name, modified in found]
 
     stores = list(datastores)
     with ThreadPoolExecutor(max_workers=min(BROWSE_WORKERS, max(1, len(stores)))) as pool:
