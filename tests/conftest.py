@@ -132,8 +132,8 @@ def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
         service, ready = labctl.start_vcsim(Path(lab.dir), scenario, extra_args=list(flags),
                                             tie_to_parent=True, name=name)
         port = int(ready["url"].split(":")[2].split("/")[0])
-        options = {"host_ip": "127.0.0.1", "host_port": port,
-                   "host_username": labctl.lab_user(scenario),
+        username = labctl.lab_user(scenario)
+        options = {"host_ip": "127.0.0.1", "host_port": port, "host_username": username,
                    "host_password_file": lab.password_file, "ca_file": lab.ca_file,
                    "cluster_name": "DC0_C0", **vmware}
         config = tmp_path / f"{name}.yaml"
@@ -141,7 +141,7 @@ def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
             "vmware": options, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
             "openstack": {"cloud": lab.cloud}}}}))
         config.chmod(0o600)
-        sim = Simulator(lab, service, ready, config, labctl.lab_user(scenario))
+        sim = Simulator(lab, service, ready, config, username)
         started.append(sim)
         return sim
 

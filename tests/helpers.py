@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import labctl
 import yaml
 from click.testing import CliRunner
 
@@ -38,9 +39,12 @@ def write_config(path: Path, text: str, mode: int = 0o600) -> Path:
 
 
 def write_profile(sim, path: Path, *, cloud: str | None = None, port: int | None = None,
-                  **vmware: object) -> Path:
+                  name: str | None = None, **vmware: object) -> Path:
+    """The simulator's profile, changed; under ``name`` (the default profile) if given."""
     config = yaml.safe_load(Path(sim.config).read_text())
     profile = config["profiles"]["sim"]
+    if name:
+        config.update(default_profile=name, profiles={name: profile})
     if cloud:
         profile["openstack"]["cloud"] = cloud
     if port:
@@ -54,7 +58,7 @@ def write_profile(sim, path: Path, *, cloud: str | None = None, port: int | None
 def write_clouds(tmp_path: Path, name: str, url: str) -> Path:
     """A clouds.yaml with the lab's clouds and one more, ``name``, at ``url``."""
     clouds = json.loads(Path(os.environ["OS_CLIENT_CONFIG_FILE"]).read_text())
-    clouds["clouds"][name] = _glance_cloud(url)
+    clouds["clouds"][name] = labctl.glance_cloud(url)
     path = tmp_path / "clouds.yaml"
     path.write_text(json.dumps(clouds))
     return path
@@ -74,12 +78,8 @@ def vm_names(vc: Any) -> set[str]:
 
 def glance_clouds(path: Path, name: str, url: str) -> Path:
     """A clouds.yaml with one cloud, ``name``, at ``url`` (a lab Glance, no Keystone)."""
-    path.write_text(json.dumps({"clouds": {name: _glance_cloud(url)}}))
+    path.write_text(json.dumps({"clouds": {name: labctl.glance_cloud(url)}}))
     return path
-
-
-def _glance_cloud(url: str) -> dict[str, Any]:
-    return {"auth_type": "none", "auth": {"endpoint": url}, "image_endpoint_override": url}
 
 
 def delete_images(clouds_file: Path | str, cloud: str) -> None:

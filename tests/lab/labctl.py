@@ -394,13 +394,14 @@ def _write_profiles(state: LabState) -> None:
     config = Path(state.config_file)
     config.write_text(profile)
     config.chmod(0o600)
-    clouds = {"clouds": {state.cloud: _cloud(state.glance_url)}}
+    clouds = {"clouds": {state.cloud: glance_cloud(state.glance_url)}}
     if state.glance_flat_url and state.cloud_flat:
-        clouds["clouds"][state.cloud_flat] = _cloud(state.glance_flat_url)
+        clouds["clouds"][state.cloud_flat] = glance_cloud(state.glance_flat_url)
     Path(state.clouds_file).write_text(json.dumps(clouds, indent=2) + "\n")
 
 
-def _cloud(url: str) -> dict:
+def glance_cloud(url: str) -> dict:
+    """A clouds.yaml entry for a lab Glance: no Keystone, the image endpoint given."""
     return {"auth_type": "none", "auth": {"endpoint": url}, "image_endpoint_override": url}
 
 

@@ -9,7 +9,7 @@ import uuid
 from pathlib import Path
 
 import pytest
-import yaml
+from helpers import write_profile
 
 pytestmark = pytest.mark.lab
 
@@ -33,11 +33,7 @@ def test_documented_crontab_line_runs_quietly(simulator, tmp_path: Path) -> None
     assert command.startswith("vmwctl ")
 
     sim = simulator()
-    config = yaml.safe_load(Path(sim.config).read_text())
-    config["profiles"] = {"prod": config["profiles"]["sim"]}
-    path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
-    path.chmod(0o600)
+    path = write_profile(sim, tmp_path / "config.yaml", name="prod")
     image = Path(sim.datastores["LocalDS_0"]) / "192.0.2.10_base" / str(uuid.uuid4())
     image.mkdir(parents=True)
     (image / f"{image.name}.vmdk").write_text("descriptor")

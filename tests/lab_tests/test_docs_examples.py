@@ -16,11 +16,9 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import labctl
 import pytest
-import yaml
 from docblocks import ROOT, commands, doc_pages
-from helpers import delete_images, glance_clouds
+from helpers import delete_images, glance_clouds, write_profile
 
 pytestmark = pytest.mark.lab
 
@@ -30,25 +28,11 @@ BIN = Path(sys.executable).parent
 
 
 class DocsLab:
-    def __init__(self, lab: labctl.LabState, base: Path, glance_url: str) -> None:
-        self.lab = lab
+    def __init__(self, sim, base: Path, glance_url: str) -> None:
+        self.sim = sim
         self.base = base
         self.clouds = glance_clouds(base / "clouds.yaml", CLOUD, glance_url)
-        self.service, ready = labctl.start_vcsim(Path(lab.dir), "healthy",
-                                                 extra_args=["-guest-tools", "0.5"],
-                                                 tie_to_parent=True, name=f"vcsim-{base.name}")
-        self.port = int(ready["url"].split(":")[2].split("/")[0])
-        self.datastore = Path(ready["datastores"]["LocalDS_0"])
-        vmware = {"host_ip": "127.0.0.1", "host_port": self.port,
-                  "host_username": lab.username, "host_password_file": lab.password_file,
-                  "ca_file": lab.ca_file, "cluster_name": "DC0_C0"}
-        self.vmware = vmware
-        profile = {"vmware": vmware, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
-                   "openstack": {"cloud": CLOUD}}
-        self.config = base / "config.yaml"
-        self.config.write_text(yaml.safe_dump({"default_profile": "prod",
-                                               "profiles": {"prod": profile}}))
-        self.config.chmod(0o600)
+        self.config = write_profile(sim, base / "config.yaml", cloud=CLOUD, name="prod")
 
     def env(self, work: Path) -> dict[str, str]:
         return {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(work),
@@ -69,13 +53,14 @@ class DocsLab:
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw),
                         str(work / "ubuntu.qcow2")], check=True)
         raw.unlink()
-        password = Path(self.lab.password_file).read_text().strip()
+        lab = self.sim.lab
+        password = Path(lab.password_file).read_text().strip()
         (work / "nova.conf").write_text(
             "[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\nmy_ip = 192.0.2.10\n"
             "reserved_host_memory_mb = 0\n\n[vmware]\n"
-            f"host_ip = 127.0.0.1\nhost_port = {self.port}\n"
-            f"host_username = {self.lab.username}\nhost_password = {password}\n"
-            f"ca_file = {self.lab.ca_file}\ncluster_name = DC0_C0\n"
+            f"host_ip = 127.0.0.1\nhost_port = {self.sim.port}\n"
+            f"host_username = {self.sim.username}\nhost_password = {password}\n"
+            f"ca_file = {lab.ca_file}\ncluster_name = DC0_C0\n"
             "vnc_port = 5900\nvnc_port_total = 206\n")  # the guide's VIB opens 5900-6105
         (work / "nova.conf").chmod(0o600)
         (work / "in-use.txt").write_text("")
@@ -83,14 +68,11 @@ class DocsLab:
 
 
 @pytest.fixture
-def docs_lab(lab, private_glance: str, tmp_path) -> Iterator[DocsLab]:
-    docs = DocsLab(lab, tmp_path, private_glance)
+def docs_lab(simulator, private_glance: str, tmp_path) -> Iterator[DocsLab]:
+    docs = DocsLab(simulator("-guest-tools", "0.5"), tmp_path, private_glance)
     delete_images(docs.clouds, CLOUD)
-    try:
-        yield docs
-    finally:
-        labctl.stop_process(docs.service.pid)
-        delete_images(docs.clouds, CLOUD)
+    yield docs
+    delete_images(docs.clouds, CLOUD)
 
 
 def _pages() -> list[str]:
