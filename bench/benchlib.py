@@ -52,7 +52,8 @@ from unittest import mock
 import pyVim.connect
 from pyVim.connect import Disconnect, SmartConnect
 
-from vmwctl.config import Profile, build_profile
+from vmwctl.profile.load import build_profile
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.inventory import PAGE_SIZE
 from vmwctl.vsphere.session import ConnectionSettings, VCenter
 

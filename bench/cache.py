@@ -66,8 +66,9 @@ from pyVmomi import vim
 
 from vmwctl.cache.listing import CacheListing, list_cache
 from vmwctl.cache.usage import folder_users
-from vmwctl.config import Profile, load_profile
 from vmwctl.errors import VmwctlError
+from vmwctl.profile.load import load_profile
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.snapshot import read_inventory
 
 DELAY_MS = 5  # added by the simulator to every SOAP call

@@ -40,9 +40,9 @@ from pyVim.task import WaitForTask
 from pyVmomi import vim
 
 from vmwctl.checks.prereqs import run_prereqs
-from vmwctl.checks.privileges import GUIDE_IDS
 from vmwctl.errors import VmwctlError
-from vmwctl.nova_rules import ALL_DATASTORE_TYPES, GUIDE_VNC_RANGE
+from vmwctl.nova.rules import ALL_DATASTORE_TYPES, GUIDE_VNC_RANGE
+from vmwctl.privileges.guide import GUIDE_IDS
 from vmwctl.vsphere.inventory import PAGE_SIZE
 
 DELAY_MS = 5  # added by the simulator to every SOAP call

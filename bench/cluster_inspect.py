@@ -38,10 +38,10 @@ from benchlib import (
 )
 from pyVmomi import vim
 
-from vmwctl.clusters import ClusterReport, inspect_cluster
-from vmwctl.config import Profile
 from vmwctl.errors import VmwctlError
-from vmwctl.nova_rules import ALL_DATASTORE_TYPES
+from vmwctl.nova.cluster import ClusterReport, inspect_cluster
+from vmwctl.nova.rules import ALL_DATASTORE_TYPES
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.inventory import PAGE_SIZE
 from vmwctl.vsphere.snapshot import read_inventory
 

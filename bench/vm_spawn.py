@@ -58,13 +58,14 @@ from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
 from vmwctl.cache.seed import seed_source
-from vmwctl.config import Profile, load_profile
 from vmwctl.errors import VmwctlError
 from vmwctl.firewall.hosts import target_cluster
 from vmwctl.images.glance import open_image_service, properties_of
 from vmwctl.images.properties import nova_view
-from vmwctl.spawn import spec as specs
-from vmwctl.spawn.run import Spawner, SpawnReport, SpawnRequest, Step
+from vmwctl.profile.load import load_profile
+from vmwctl.profile.schema import Profile
+from vmwctl.vm import spec as specs
+from vmwctl.vm.spawn import Spawner, SpawnReport, SpawnRequest, Step
 from vmwctl.vsphere.model import VNC_PORT_KEY
 from vmwctl.vsphere.snapshot import read_inventory
 
@@ -304,7 +305,7 @@ def naive_spawn(si: Any, progress: Callable[[str], None], *, image_id: str, name
                 datastore_name: str, vnc: tuple[int, int, str], full: bool) -> dict[str, Any]:
     """The spawn written the usual way: look-ups by attribute access, each task awaited.
 
-    The specs are those vmwctl builds (vmwctl.spawn.spec, no requests), so the
+    The specs are those vmwctl builds (vmwctl.vm.spec, no requests), so the
     VM is the same; what differs is how objects are found and tasks awaited.
     """
     content = si.RetrieveContent()

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from helpers import write_profile
 
-from vmwctl.config import load_profile
 from vmwctl.images.glance import open_image_service
+from vmwctl.profile.load import load_profile
 
 
 def raw_disk(tmp_path: Path, size: int = 3 << 20) -> Path:

@@ -23,7 +23,7 @@ from vmwctl.cache.layout import LOCK_FOLDER, marker_name, parse_marker
 from vmwctl.cache.locks import local_lock
 from vmwctl.cache.purge import Outcome, PurgeRequest, plan_purge, run_purge
 from vmwctl.cache.usage import folder_users
-from vmwctl.interrupts import Stopper
+from vmwctl.common.interrupts import Stopper
 from vmwctl.vsphere.snapshot import read_inventory
 from vmwctl.vsphere.tasks import wait_for_task
 
@@ -179,8 +179,8 @@ def test_layout_naming_for_each_profile_variant(simulator, tmp_path: Path) -> No
 
 
 def test_list_shows_sizes_copies_users_names_and_leftovers(simulator, lab_env) -> None:
-    from vmwctl.config import load_profile
     from vmwctl.images.glance import open_image_service
+    from vmwctl.profile.load import load_profile
 
     sim = simulator()
     root = Path(sim.datastores[DS])
@@ -221,7 +221,7 @@ def test_list_shows_sizes_copies_users_names_and_leftovers(simulator, lab_env) -
 
 def test_list_request_count_does_not_grow_with_images(simulator) -> None:
     from vmwctl.cache.listing import list_cache
-    from vmwctl.config import build_profile
+    from vmwctl.profile.load import build_profile
 
     sim = simulator()
     root = Path(sim.datastores[DS])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pyVmomi import vim
 
-from vmwctl.checks.privileges import GUIDE_IDS
+from vmwctl.privileges.guide import GUIDE_IDS
 from vmwctl.vsphere.inventory import collect
 from vmwctl.vsphere.tasks import wait_for_task
 
@@ -296,7 +296,7 @@ def test_nova_conf_inside_prereqs(simulator, tmp_path: Path) -> None:
 def test_requests_do_not_grow_with_the_inventory(simulator, lab) -> None:
     """A few PropertyCollector requests, whatever the number of hosts, VMs and clusters."""
     from vmwctl.checks.prereqs import run_prereqs
-    from vmwctl.config import load_profile
+    from vmwctl.profile.load import load_profile
 
     counts = []
     for flags in ((), ("-cluster", "3", "-host", "8", "-vm", "12", "-pg", "3")):

@@ -173,8 +173,8 @@ def test_cluster_list(simulator) -> None:
 
 def test_requests_grow_only_with_pages(simulator) -> None:
     """cluster inspect costs the same requests on a small and a large topology."""
-    from vmwctl.clusters import inspect_cluster
-    from vmwctl.config import load_profile
+    from vmwctl.nova.cluster import inspect_cluster
+    from vmwctl.profile.load import load_profile
     from vmwctl.vsphere.snapshot import read_inventory
 
     counts = []

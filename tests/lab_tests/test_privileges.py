@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pyVmomi import vim
 
-from vmwctl.checks.privileges import GUIDE_IDS, GUIDE_PRIVILEGES
+from vmwctl.privileges.guide import GUIDE_IDS, GUIDE_PRIVILEGES
 
 pytestmark = pytest.mark.lab
 

@@ -26,10 +26,12 @@ import atheris
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 with atheris.instrument_imports():
-    from vmwctl.config import ConfigError, build_profile, parse_yaml
+    from vmwctl.errors import ConfigError
     from vmwctl.firewall.vib import inspect_vib
     from vmwctl.images.inspector import inspect_source
-    from vmwctl.novaconf import parse_ini, profile_from_nova_conf
+    from vmwctl.profile.load import build_profile
+    from vmwctl.profile.nova_conf import parse_ini, profile_from_nova_conf
+    from vmwctl.profile.yamlfile import parse_yaml
 
 SCRATCH = Path(tempfile.mkdtemp(prefix="vmwctl-atheris-"))
 

@@ -41,13 +41,14 @@ from vmwctl.cache import locks
 from vmwctl.cache.layout import CachedImage, Entry, build, is_image_id, is_plain_name
 from vmwctl.cache.purge import PurgeRequest, plan_cache
 from vmwctl.cache.seed import seed_source
-from vmwctl.checks.novaconf import check_nova_conf
-from vmwctl.config import build_profile, parse_yaml, read_config_file
+from vmwctl.checks.nova_conf import check_nova_conf
 from vmwctl.errors import ConfigError, VmwctlError
 from vmwctl.firewall.rules import firewall_xml
 from vmwctl.firewall.vib import inspect_vib
-from vmwctl.novaconf import parse_ini, profile_from_nova_conf, read_nova_conf
-from vmwctl.spawn.spec import Marker
+from vmwctl.profile.load import build_profile, read_config_file
+from vmwctl.profile.nova_conf import parse_ini, profile_from_nova_conf, read_nova_conf
+from vmwctl.profile.yamlfile import parse_yaml
+from vmwctl.vm.spec import Marker
 from vmwctl.vsphere.datastore import DatastorePath
 from vmwctl.vsphere.journal import Journal
 

@@ -13,8 +13,8 @@ import pytest
 from helpers import write_profile
 from labimages import raw_disk, upload, vmdk
 
-from vmwctl.config import load_profile
 from vmwctl.images.glance import open_image_service
+from vmwctl.profile.load import load_profile
 
 pytestmark = pytest.mark.lab
 

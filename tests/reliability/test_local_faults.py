@@ -350,8 +350,8 @@ def glance_config(lab, tmp_path: Path, cloud: str | None = None) -> Path:
 
 def images_named(config: Path, name: str) -> list[dict]:
     """Images called ``name`` in the Glance of ``config``'s cloud."""
-    from vmwctl.config import load_profile
     from vmwctl.images.glance import open_image_service
+    from vmwctl.profile.load import load_profile
 
     service = open_image_service(load_profile(str(config), "sim", os.environ), os.environ)
     return service.list(name=name)

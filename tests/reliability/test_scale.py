@@ -18,8 +18,8 @@ import pytest
 from labimages import vmdk
 from test_vcenter_faults import CACHE, DS, put_aged_images
 
-from vmwctl.config import load_profile
 from vmwctl.images.glance import open_image_service
+from vmwctl.profile.load import load_profile
 
 pytestmark = [pytest.mark.lab, pytest.mark.scale]
 

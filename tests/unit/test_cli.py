@@ -110,7 +110,7 @@ def test_a_question_inside_a_deferred_block_hears_ctrl_c_at_once() -> None:
 
     import pytest
 
-    from vmwctl.interrupts import deferred_signals, immediate_signals
+    from vmwctl.common.interrupts import deferred_signals, immediate_signals
 
     with deferred_signals() as stopper:
         os.kill(os.getpid(), signal.SIGINT)

@@ -10,11 +10,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from vmwctl.checks.model import CheckReport, CheckResult, Status
-from vmwctl.checks.privileges import effective_privileges, same_principal
-from vmwctl.config import build_profile
 from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import describe_ranges
-from vmwctl.nova_rules import (
+from vmwctl.nova.rules import (
     best_datastore,
     cache_folder,
     datastore_rejection,
@@ -22,6 +20,9 @@ from vmwctl.nova_rules import (
     version_tuple,
     vnc_range,
 )
+from vmwctl.privileges.guide import same_principal
+from vmwctl.privileges.held import effective_privileges
+from vmwctl.profile.load import build_profile
 from vmwctl.vsphere.model import Datastore, FirewallRule, FirewallRuleset, Host
 
 

@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from vmwctl.errors import ConfigError
-from vmwctl.novaconf import parse_ini
+from vmwctl.profile.nova_conf import parse_ini
 
 NOVA_CONF = """\
 [DEFAULT]

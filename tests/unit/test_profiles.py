@@ -291,8 +291,8 @@ def test_plain_password_in_readable_file_warns(vmwctl, isolated_environment: Pat
 
 
 def _resolve(tmp_path: Path, env: dict[str, str], **vmware: object) -> str:
-    from vmwctl.config import build_profile
-    from vmwctl.passwords import resolve_password
+    from vmwctl.profile.load import build_profile
+    from vmwctl.profile.passwords import resolve_password
 
     raw = {"vmware": {"host_ip": "h", "host_username": "u", **vmware}}
     return resolve_password(build_profile("p", raw, source=tmp_path / "x.yaml"), env)
@@ -338,8 +338,8 @@ def test_password_command_gets_no_secret_on_its_command_line(tmp_path: Path) -> 
 
 
 def test_prompt_only_when_given_a_prompter(tmp_path: Path) -> None:
-    from vmwctl.config import build_profile
-    from vmwctl.passwords import resolve_password
+    from vmwctl.profile.load import build_profile
+    from vmwctl.profile.passwords import resolve_password
 
     profile = build_profile("p", {"vmware": {"host_ip": "h", "host_username": "u"}})
     asked = []
@@ -405,8 +405,8 @@ def test_profile_list(vmwctl, isolated_environment: Path) -> None:
 
 
 def test_config_is_private_mode_is_reported_for_password_file(tmp_path: Path) -> None:
-    from vmwctl.config import build_profile
-    from vmwctl.passwords import profile_warnings
+    from vmwctl.profile.load import build_profile
+    from vmwctl.profile.passwords import profile_warnings
 
     secret = tmp_path / "pw"
     secret.write_text("x")

@@ -1,4 +1,4 @@
-"""vmwctl.streams.prefetched: order, errors, bounded read-ahead, early stop."""
+"""vmwctl.common.streams.prefetched: order, errors, bounded read-ahead, early stop."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from vmwctl.streams import prefetched
+from vmwctl.common.streams import prefetched
 
 
 def test_chunks_arrive_in_order() -> None:

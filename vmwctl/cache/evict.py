@@ -8,10 +8,10 @@ from dataclasses import dataclass, field
 
 from vmwctl.cache.browse import read_caches
 from vmwctl.cache.locks import datastore_lock
-from vmwctl.cache.purge import Users, datastore_files
+from vmwctl.cache.purge import Users
+from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, OperationFailed, VmwctlError
-from vmwctl.interrupts import Stopper
-from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 
@@ -70,7 +70,7 @@ def evict(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore], image_
         if stopper is not None and stopper.requested:
             item.outcome, item.reason = "skipped", "interrupted before it"
             continue
-        files = datastore_files(vc, inventory, ds)
+        files = DatastoreFiles.of(vc, inventory, ds)
         try:
             with datastore_lock(files, DatastorePath.parse(folder.path), now):
                 files.delete(DatastorePath.parse(item.path))

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 
 from vmwctl.cache.aging import Action, decide
 from vmwctl.cache.browse import read_caches
-from vmwctl.config import Profile
 from vmwctl.errors import ConfigError, UsageError
-from vmwctl.nova_rules import cache_folder, compile_regex, valid_datastores
+from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 

@@ -19,8 +19,8 @@ from vmwctl.cache.aging import Action, decide
 from vmwctl.cache.browse import read_caches, search_tree
 from vmwctl.cache.layout import DatastoreCache, build, marker_name
 from vmwctl.cache.locks import LockHeld, datastore_lock
+from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, VmwctlError
-from vmwctl.interrupts import Stopper
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -159,7 +159,7 @@ def run_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
         if stopper.requested:
             report.interrupted = True
             break
-        files = datastore_files(vc, inventory, ds)
+        files = DatastoreFiles.of(vc, inventory, ds)
         cache_path = DatastorePath(ds.name, request.folder)
         try:
             with datastore_lock(files, cache_path, request.now):
@@ -183,13 +183,6 @@ def run_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
         except VmwctlError as exc:
             report.errors.append(f"[{ds.name}]: {exc.message}")
     return report.finish()
-
-
-def datastore_files(vc: VCenter, inventory: Inventory, ds: Datastore) -> DatastoreFiles:
-    """File operations on ``ds``, addressed through its datacenter."""
-    dc = inventory.datacenters[ds.datacenter] if ds.datacenter else next(
-        iter(inventory.datacenters.values()))
-    return DatastoreFiles(vc, inventory.refs[dc.moid], dc.path)
 
 
 def _carry_out(files: DatastoreFiles, items: list[PurgeItem], request: PurgeRequest,

@@ -26,10 +26,10 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from vmwctl.common.interrupts import deferred_signals
+from vmwctl.common.streams import prefetched
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
-from vmwctl.interrupts import deferred_signals
-from vmwctl.streams import prefetched
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Datastore, Inventory
@@ -197,9 +197,7 @@ class Seeder:
         self.pool_for = pool_for
 
     def files(self, ds: Datastore) -> DatastoreFiles:
-        from vmwctl.cache.purge import datastore_files
-
-        return datastore_files(self.vc, self.inventory, ds)
+        return DatastoreFiles.of(self.vc, self.inventory, ds)
 
     def image_folder(self, ds: Datastore, source: SeedSource) -> DatastorePath:
         return DatastorePath(ds.name, self.cache_folder).join(source.image_id)
@@ -273,8 +271,8 @@ class Seeder:
                 progress: Callable[[int], None] | None) -> None:
         from vmwctl.vsphere.nfc import import_stream_optimized
 
-        dc = self.inventory.datacenters[ds.datacenter] if ds.datacenter else None
-        if dc is None or dc.vm_folder is None:
+        dc = self.inventory.datacenter_of(ds)
+        if dc.vm_folder is None:
             raise OperationFailed(f"cannot find the VM folder of the datacenter of [{ds.name}]")
         imported = import_stream_optimized(
             self.vc, pool=self.pool_for(ds), folder=self.inventory.refs[dc.vm_folder],

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmwctl.checks.model import CheckReport, CheckResult, failed, passed, skipped, warned
-from vmwctl.config import Profile
 from vmwctl.errors import VmwctlError
-from vmwctl.nova_rules import cache_folder, compile_regex, valid_datastores
+from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
+from vmwctl.profile.schema import Profile
 
 NOVA_DEFAULT_ZONE = "nova"
 FLEET_CHECKS = ("fleet-reachability", "fleet-az", "fleet-cluster-owner", "fleet-cache")

@@ -1,10 +1,21 @@
-"""Check results: a stable id, a status, one line of detail, the objects, a remedy."""
+"""Check results (a stable id, a status, one line of detail, the objects, a remedy), the
+context every check of a vCenter reads, and the VNC verdict several checks share."""
 
 from __future__ import annotations
 
 import enum
+import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from vmwctl.firewall.ports import Range, describe_ranges
+from vmwctl.nova.rules import valid_datastores
+from vmwctl.profile.schema import Profile
+from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
+
+if TYPE_CHECKING:
+    from vmwctl.vsphere.session import VCenter
 
 
 class Status(enum.StrEnum):
@@ -61,3 +72,53 @@ class CheckReport:
     def exit_code(self, *, strict: bool = False) -> int:
         bad = {Status.FAIL, Status.WARN} if strict else {Status.FAIL}
         return 1 if any(result.status in bad for result in self.checks) else 0
+
+
+@dataclass
+class Context:
+    vc: VCenter
+    inventory: Inventory
+    profile: Profile
+    cluster_name: str | None
+    cluster: Cluster | None
+    regex: re.Pattern[str] | None
+    portgroup: str | None
+
+    @property
+    def hosts(self) -> list[Host]:
+        return self.inventory.cluster_hosts(self.cluster) if self.cluster else []
+
+    @property
+    def connected_hosts(self) -> list[Host]:
+        return [h for h in self.hosts if h.connection_state == "connected"]
+
+    @property
+    def datastores(self) -> list[Datastore]:
+        return self.inventory.cluster_datastores(self.cluster) if self.cluster else []
+
+    @property
+    def used_datastores(self) -> list[Datastore]:
+        return valid_datastores(self.datastores, self.regex)
+
+
+FIREWALL_REMEDY = ("install the VNC firewall VIB on every host ('vmwctl firewall vib build' "
+                   "then 'vmwctl firewall vib install'), or enable a ruleset that covers the "
+                   "range ('vmwctl firewall enable --ruleset ID')")
+
+
+def vnc_verdict(check_id: str, reports: list, wanted: list[Range]) -> CheckResult:
+    """One verdict from the hosts' coverage of the VNC ports (shared with check nova-conf)."""
+    span = describe_ranges(wanted)
+    gaps = [r for r in reports if r.gaps and not r.no_vnc_server]
+    without_vnc = [r.host for r in reports if r.no_vnc_server]
+    if gaps:
+        detail = "; ".join(f"{r.host} leaves {describe_ranges(r.gaps)} closed" for r in gaps)
+        return failed(check_id, f"VNC ports {span} are not all open: {detail}",
+                      sorted(r.host for r in gaps), FIREWALL_REMEDY)
+    if without_vnc:
+        return warned(check_id, f"ESXi 7.0 and later have no VNC server: "
+                      f"{', '.join(sorted(without_vnc))}", sorted(without_vnc),
+                      "use the MKS console ([mks] enabled) for these hosts")
+    rulesets = sorted({key for r in reports for key in r.rulesets})
+    return passed(check_id, f"VNC ports {span} open on all {len(reports)} hosts (rulesets "
+                  f"{', '.join(rulesets)})", rulesets)

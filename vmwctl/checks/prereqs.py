@@ -8,68 +8,35 @@ the objects concerned and a remedy.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 
 from vmwctl.checks.model import (
     CheckReport,
     CheckResult,
+    Context,
     failed,
     passed,
     skipped,
+    vnc_verdict,
     warned,
 )
-from vmwctl.config import Profile
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.firewall.coverage import coverage
-from vmwctl.firewall.ports import Range, describe_ranges
-from vmwctl.nova_rules import (
+from vmwctl.nova.rules import (
     MIN_VC_VERSION,
     NEXT_MIN_VC_VERSION,
     compile_regex,
     datastore_rejection,
-    valid_datastores,
     version_tuple,
     vnc_range,
 )
-from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.session import VCenter
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
              "network", "vnc-firewall", "privileges", "hosts", "image-cache", "nova-conf")
-FIREWALL_REMEDY = ("install the VNC firewall VIB on every host ('vmwctl firewall vib build' "
-                   "then 'vmwctl firewall vib install'), or enable a ruleset that covers the "
-                   "range ('vmwctl firewall enable --ruleset ID')")
-
-
-@dataclass
-class Context:
-    vc: VCenter
-    inventory: Inventory
-    profile: Profile
-    cluster_name: str | None
-    cluster: Cluster | None
-    regex: re.Pattern[str] | None
-    portgroup: str | None
-
-    @property
-    def hosts(self) -> list[Host]:
-        return self.inventory.cluster_hosts(self.cluster) if self.cluster else []
-
-    @property
-    def connected_hosts(self) -> list[Host]:
-        return [h for h in self.hosts if h.connection_state == "connected"]
-
-    @property
-    def datastores(self) -> list[Datastore]:
-        return self.inventory.cluster_datastores(self.cluster) if self.cluster else []
-
-    @property
-    def used_datastores(self) -> list[Datastore]:
-        return valid_datastores(self.datastores, self.regex)
 
 
 def _names(items: list) -> list[str]:
@@ -251,26 +218,8 @@ def check_vnc_firewall(ctx: Context) -> CheckResult:
     return vnc_verdict("vnc-firewall", [coverage(h, wanted) for h in hosts], wanted)
 
 
-def vnc_verdict(check_id: str, reports: list, wanted: list[Range]) -> CheckResult:
-    """One verdict from the hosts' coverage of the VNC ports (shared with check nova-conf)."""
-    span = describe_ranges(wanted)
-    gaps = [r for r in reports if r.gaps and not r.no_vnc_server]
-    without_vnc = [r.host for r in reports if r.no_vnc_server]
-    if gaps:
-        detail = "; ".join(f"{r.host} leaves {describe_ranges(r.gaps)} closed" for r in gaps)
-        return failed(check_id, f"VNC ports {span} are not all open: {detail}",
-                      sorted(r.host for r in gaps), FIREWALL_REMEDY)
-    if without_vnc:
-        return warned(check_id, f"ESXi 7.0 and later have no VNC server: "
-                      f"{', '.join(sorted(without_vnc))}", sorted(without_vnc),
-                      "use the MKS console ([mks] enabled) for these hosts")
-    rulesets = sorted({key for r in reports for key in r.rulesets})
-    return passed(check_id, f"VNC ports {span} open on all {len(reports)} hosts (rulesets "
-                  f"{', '.join(rulesets)})", rulesets)
-
-
 def check_privileges(ctx: Context) -> CheckResult:
-    from vmwctl.checks.privileges import session_privileges
+    from vmwctl.privileges.held import session_privileges
 
     if ctx.cluster is not None and ctx.cluster.datacenter:
         datacenter = ctx.cluster.datacenter
@@ -382,7 +331,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
         ids = [i for i in ids if i != "nova-conf"]
     conf = None
     if nova_conf is not None and "nova-conf" in ids:
-        from vmwctl.novaconf import read_nova_conf
+        from vmwctl.profile.nova_conf import read_nova_conf
 
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
     inventory = read_inventory(vc)
@@ -400,7 +349,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
         for check_id, future in futures.items():
             results[check_id] = [future.result()]
     if conf is not None:
-        from vmwctl.checks.novaconf import check_nova_conf
+        from vmwctl.checks.nova_conf import check_nova_conf
 
         results["nova-conf"] = check_nova_conf(conf, profile, ctx)
     ordered = [result for check_id in ids for result in results.get(check_id, [])]
@@ -410,8 +359,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
 
 def run_nova_conf(vc: VCenter | None, profile: Profile | None, nova_conf: Path) -> CheckReport:
     """``check nova-conf``: offline when ``vc`` is None."""
-    from vmwctl.checks.novaconf import check_nova_conf
-    from vmwctl.novaconf import read_nova_conf
+    from vmwctl.checks.nova_conf import check_nova_conf
+    from vmwctl.profile.nova_conf import read_nova_conf
 
     conf = read_nova_conf(nova_conf)
     if vc is None:

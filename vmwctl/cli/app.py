@@ -13,10 +13,11 @@ import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from vmwctl.config import Profile, load_profile, require_vcenter
+from vmwctl.cli.output import Output
+from vmwctl.common.redact import RedactingFilter
 from vmwctl.errors import ConfigError, UsageError
-from vmwctl.output import Output
-from vmwctl.redact import RedactingFilter
+from vmwctl.profile.load import load_profile
+from vmwctl.profile.schema import Profile, require_vcenter
 
 if TYPE_CHECKING:
     from vmwctl.images.glance import ImageService
@@ -76,7 +77,7 @@ class App:
 
     def load_profile(self, name: str | None) -> Profile:
         """Load a profile (default: the selected one) and warn about how it keeps secrets."""
-        from vmwctl.passwords import profile_warnings
+        from vmwctl.profile.passwords import profile_warnings
 
         profile = load_profile(self.config_option, name or self.profile_option, self.env)
         for warning in profile_warnings(profile):
@@ -107,7 +108,7 @@ class App:
 
         ``prompt`` allows asking for the password on a terminal.
         """
-        from vmwctl.passwords import resolve_password
+        from vmwctl.profile.passwords import resolve_password
         from vmwctl.vsphere.session import ConnectionSettings, VCenter
 
         require_vcenter(profile)

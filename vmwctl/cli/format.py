@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from vmwctl.output import printable
+from vmwctl.cli.output import printable
 
 UNITS = ("B", "KiB", "MiB", "GiB", "TiB", "PiB")
 

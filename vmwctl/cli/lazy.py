@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from vmwctl.output import FORMATS
+from vmwctl.cli.output import FORMATS
 
 
 def _app(ctx: click.Context) -> Any:

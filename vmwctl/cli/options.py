@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from vmwctl.choices import choose
+from vmwctl.common.choices import choose
 from vmwctl.errors import UsageError
 
 

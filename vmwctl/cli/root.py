@@ -15,8 +15,10 @@ import click
 
 from vmwctl import __version__
 from vmwctl.cli.app import App
-from vmwctl.cli.completion import complete_file, complete_profile_name
+from vmwctl.cli.completers import complete_file, complete_profile_name
 from vmwctl.cli.lazy import LazyGroup, output_params
+from vmwctl.cli.output import FORMATS
+from vmwctl.common.redact import redact
 from vmwctl.errors import (
     EXIT_FAILED,
     EXIT_SIGINT,
@@ -25,8 +27,6 @@ from vmwctl.errors import (
     Terminated,
     VmwctlError,
 )
-from vmwctl.output import FORMATS
-from vmwctl.redact import redact
 
 COMMANDS = {
     "about": "vmwctl.cli.about:about",

@@ -10,7 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from vmwctl.firewall.ports import Range, subtract
-from vmwctl.nova_rules import NO_VNC_SERVER_FROM, version_tuple
+from vmwctl.nova.rules import NO_VNC_SERVER_FROM, version_tuple
 from vmwctl.vsphere.model import FirewallRuleset, Host
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range
 from vmwctl.firewall.vib import ACCEPTANCE_LEVELS, VibReport
-from vmwctl.interrupts import Stopper
-from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -318,9 +318,8 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
     if dry_run or not work:
         return report
 
-    from vmwctl.cache.purge import datastore_files
 
-    files = datastore_files(vc, inventory, ds)
+    files = DatastoreFiles.of(vc, inventory, ds)
     journal = Journal.for_vcenter(vc)
     report.leftovers_removed = remove_stale(vc, inventory, journal)
     record = journal.open(folders=[str(folder)], vms=[])

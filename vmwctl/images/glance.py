@@ -15,8 +15,8 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from vmwctl.config import Profile
 from vmwctl.errors import AuthError, ConfigError, ConnectError, MissingExtra, OperationFailed
+from vmwctl.profile.schema import Profile
 
 log = logging.getLogger(__name__)
 

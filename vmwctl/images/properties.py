@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.choices import choose
+from vmwctl.common.choices import choose
 from vmwctl.images.ostypes import OS_TYPES
 
 DISK_TYPES = ("sparse", "streamOptimized", "thin", "preallocated", "thick", "eagerZeroedThick")

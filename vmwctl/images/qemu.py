@@ -15,8 +15,8 @@ import signal
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from vmwctl.common.interrupts import deferred_signals
 from vmwctl.errors import OperationFailed, UsageError
-from vmwctl.interrupts import deferred_signals
 
 log = logging.getLogger(__name__)
 

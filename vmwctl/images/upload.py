@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vmwctl.common.streams import coalesced
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
 from vmwctl.images.convert import (
@@ -29,7 +30,6 @@ from vmwctl.images.convert import (
 )
 from vmwctl.images.glance import GlanceError, ImageService, glance_reason
 from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_file
-from vmwctl.streams import coalesced
 
 CHUNK = 1 << 20
 CONVERTIBLE = ("raw", "qcow2", "qed", "vhd", "vhdx", "vdi", "vmdk")

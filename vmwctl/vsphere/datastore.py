@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter, connect_error, fault_message, make_ssl_context
 from vmwctl.vsphere.tasks import run_task
 
@@ -64,12 +65,18 @@ class MissingParent(OperationFailed):
 
 
 class DatastoreFiles:
-    """File operations on the datastores of one datacenter."""
+    """File operations on the datastores of one datacenter (oslo.vmware's Datastore)."""
 
     def __init__(self, vc: VCenter, datacenter: Any, datacenter_path: str) -> None:
         self.vc = vc
         self.datacenter = datacenter
         self.datacenter_path = datacenter_path.lstrip("/")
+
+    @classmethod
+    def of(cls, vc: VCenter, inventory: Inventory, datastore: Datastore) -> DatastoreFiles:
+        """File operations on ``datastore``, addressed through its datacenter."""
+        dc = inventory.datacenter_of(datastore)
+        return cls(vc, inventory.refs[dc.moid], dc.path)
 
     def _run(self, what: str, start: Callable[[], Any]) -> Any:
         """Start a task and wait for it; a fault raised by the call itself fails it too."""

@@ -103,9 +103,8 @@ def remove_stale(vc: VCenter, inventory: Inventory, journal: Journal | None = No
     """Remove what dead runs of this machine left on this vCenter: the VMs they name (destroyed
     with their files), then their folders, except a folder a registered VM still lives in.
     A record stays until all it names is gone."""
-    from vmwctl.cache.purge import datastore_files
     from vmwctl.errors import OperationFailed
-    from vmwctl.vsphere.datastore import DatastorePath
+    from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
     from vmwctl.vsphere.tasks import run_task
 
     journal = journal or Journal.for_vcenter(vc)
@@ -126,7 +125,7 @@ def remove_stale(vc: VCenter, inventory: Inventory, journal: Journal | None = No
                 done = False  # a VM lives there: 'vmwctl vm delete' is the way
                 continue
             try:
-                datastore_files(vc, inventory, stores[folder.datastore]).delete(
+                DatastoreFiles.of(vc, inventory, stores[folder.datastore]).delete(
                     folder, missing_ok=False)
                 removed.append(str(folder))
             except OperationFailed as exc:

@@ -157,3 +157,9 @@ class Inventory:
 
     def cluster_datastores(self, cluster: Cluster) -> list[Datastore]:
         return [self.datastores[m] for m in cluster.datastores if m in self.datastores]
+
+    def datacenter_of(self, datastore: Datastore) -> Datacenter:
+        """The datacenter that holds the datastore (the only one, when the read did not say)."""
+        if datastore.datacenter in self.datacenters:
+            return self.datacenters[datastore.datacenter]
+        return next(iter(self.datacenters.values()))

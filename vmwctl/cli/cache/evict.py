@@ -10,7 +10,7 @@ from vmwctl.cli.app import App
 from vmwctl.cli.cache.shared import datastore_option, now, targets
 from vmwctl.cli.format import size as human_size
 from vmwctl.cli.options import cluster_option
-from vmwctl.interrupts import deferred_signals
+from vmwctl.common.interrupts import deferred_signals
 
 
 def _human(report: Any) -> str:

@@ -83,7 +83,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     from vmwctl.cache.locks import local_lock
     from vmwctl.cache.purge import PurgeRequest, plan_purge, run_purge
     from vmwctl.cache.usage import folder_users
-    from vmwctl.interrupts import deferred_signals
+    from vmwctl.common.interrupts import deferred_signals
     from vmwctl.vsphere.snapshot import read_inventory
 
     ids = in_use_ids(in_use, in_use_file)

@@ -29,7 +29,7 @@ def _human(results: list[Any]) -> str:
 def _datastores(app: App, inventory: Any, cluster: Any, name: str | None, every: bool,
                 disk_type: str) -> list[Any]:
     """--datastore; --all-datastores: every one Nova may use; default: the one Nova picks."""
-    from vmwctl.nova_rules import (
+    from vmwctl.nova.rules import (
         allowed_datastore_types,
         best_datastore,
         compile_regex,

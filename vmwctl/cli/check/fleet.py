@@ -8,7 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
-from vmwctl.cli.completion import complete_profile_list
+from vmwctl.cli.completers import complete_profile_list
 
 
 @click.command("fleet")
@@ -32,10 +32,10 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
     folder). Exit status 1 when a check fails (or, with --strict, warns).
     """
     from vmwctl.checks.fleet import run_fleet, services_from
-    from vmwctl.config import build_profile, find_config_file, read_config_file
     from vmwctl.errors import ConfigError, UsageError
-    from vmwctl.novaconf import profile_from_nova_conf, read_nova_conf
-    from vmwctl.passwords import profile_warnings
+    from vmwctl.profile.load import build_profile, find_config_file, read_config_file
+    from vmwctl.profile.nova_conf import profile_from_nova_conf, read_nova_conf
+    from vmwctl.profile.passwords import profile_warnings
 
     chosen: list = []
     wanted = [n.strip() for n in (profiles or "").split(",") if n.strip()]

@@ -11,7 +11,7 @@ def render_report(report: Any) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from vmwctl.output import printable
+    from vmwctl.cli.output import printable
 
     title = " ".join(part for part in (
         f"vCenter {report.vcenter}" if report.vcenter else "offline",

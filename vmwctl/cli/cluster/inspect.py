@@ -66,7 +66,7 @@ def inspect_command(app: App, name: str | None) -> None:
     the datastores that pass Nova's filter, the node name
     <cluster moref>.<vCenter instanceUuid>; per host and per datastore.
     """
-    from vmwctl.clusters import inspect_cluster
+    from vmwctl.nova.cluster import inspect_cluster
     from vmwctl.vsphere.snapshot import read_inventory
 
     cluster_name = app.cluster_name(name)

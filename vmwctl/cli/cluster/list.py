@@ -25,7 +25,7 @@ def _human(listing: Any) -> Any:
 @click.pass_obj
 def list_command(app: App) -> None:
     """List every cluster with its hosts, Nova's totals and whether DRS is fully automated."""
-    from vmwctl.clusters import list_clusters
+    from vmwctl.nova.cluster import list_clusters
     from vmwctl.vsphere.snapshot import read_inventory
 
     inventory = read_inventory(app.vcenter)

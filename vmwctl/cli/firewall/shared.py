@@ -18,7 +18,7 @@ def wanted_ports(app: App, ports: str | None) -> list[Range]:
     """--ports, else what the vnc-firewall check wants: the guide's 5900-6105, or the
     profile's vnc_port .. vnc_port + vnc_port_total - 1 when it sets either."""
     from vmwctl.firewall.ports import parse_ports
-    from vmwctl.nova_rules import vnc_range
+    from vmwctl.nova.rules import vnc_range
 
     if ports:
         return parse_ports(ports)

@@ -11,7 +11,7 @@ from vmwctl.cli.app import App
 
 
 def _human(result: Any) -> str:
-    from vmwctl.output import dump_yaml
+    from vmwctl.profile.yamlfile import dump_yaml
 
     verb = "wrote" if result.written else "would write"
     created = " (new file, mode 0600)" if result.created_file else ""
@@ -43,7 +43,7 @@ def import_command(app: App, nova_conf: Path, name: str, include_password: bool,
     0600 when missing; other profiles are kept). The password is not copied
     unless --include-password is given.
     """
-    from vmwctl.profiles import import_nova_conf
+    from vmwctl.profile.manage import import_nova_conf
 
     result = import_nova_conf(nova_conf, name, config=app.config_option, env=app.env,
                               include_password=include_password, password_env=password_env,

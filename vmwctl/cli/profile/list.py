@@ -26,6 +26,6 @@ def _human(listing: Any) -> Any:
 @click.pass_obj
 def list_command(app: App) -> None:
     """List the profiles of the config file, marking the selected and the default one."""
-    from vmwctl.profiles import list_profiles
+    from vmwctl.profile.manage import list_profiles
 
     app.render(list_profiles(app.config_option, app.profile_option, app.env), _human)

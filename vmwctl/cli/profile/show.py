@@ -7,11 +7,11 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.completion import complete_profile_name
+from vmwctl.cli.completers import complete_profile_name
 
 
 def _human(view: Any) -> str:
-    from vmwctl.output import dump_yaml
+    from vmwctl.profile.yamlfile import dump_yaml
 
     header = [f"# profile {view.name} from {view.source}"]
     if view.password_source:
@@ -30,6 +30,6 @@ def show_command(app: App, name: str | None) -> None:
 
     Passwords are never shown.
     """
-    from vmwctl.profiles import show_profile
+    from vmwctl.profile.manage import show_profile
 
     app.render(show_profile(app.load_profile(name), app.env), _human)

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.completion import complete_profile_name
+from vmwctl.cli.completers import complete_profile_name
 from vmwctl.errors import EXIT_OK, EXIT_USAGE
 
 
@@ -29,7 +29,7 @@ def validate_command(app: App, names: tuple[str, ...]) -> int:
 
     Exit status 0 when all are valid, 2 when any is not.
     """
-    from vmwctl.profiles import validate_profiles
+    from vmwctl.profile.manage import validate_profiles
 
     report = validate_profiles(app.config_option, list(names), app.env)
     app.render(report, _human)

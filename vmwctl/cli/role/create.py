@@ -45,8 +45,8 @@ def create_command(app: App, name: str, principal: str | None, group: bool,
     With --grant, set a permission for the principal on the Datacenter with
     propagation, as the guide prescribes. Running it again changes nothing.
     """
-    from vmwctl.checks.privileges import pick_datacenter
-    from vmwctl.roles import ensure_role
+    from vmwctl.privileges.held import pick_datacenter
+    from vmwctl.privileges.roles import ensure_role
     from vmwctl.vsphere.snapshot import read_inventory
 
     vc = app.vcenter

@@ -35,8 +35,8 @@ def delete_command(app: App, names: tuple[str, ...], older_than: str | None, dry
     """
     import datetime as dt
 
-    from vmwctl.interrupts import deferred_signals
-    from vmwctl.spawn.manage import delete_vms, parse_duration, select_for_delete
+    from vmwctl.common.interrupts import deferred_signals
+    from vmwctl.vm.manage import delete_vms, parse_duration, select_for_delete
     from vmwctl.vsphere.snapshot import read_inventory
 
     age = parse_duration(older_than) if older_than else None

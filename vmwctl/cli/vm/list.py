@@ -35,7 +35,7 @@ def list_command(app: App, everything: bool) -> None:
     """List the VMs vmwctl spawned: power state, host, VNC port, image and age."""
     import datetime as dt
 
-    from vmwctl.spawn.manage import list_vms
+    from vmwctl.vm.manage import list_vms
     from vmwctl.vsphere.snapshot import read_inventory
 
     inventory = read_inventory(app.vcenter)

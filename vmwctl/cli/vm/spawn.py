@@ -79,7 +79,7 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     from vmwctl.errors import UsageError
     from vmwctl.images.glance import properties_of
     from vmwctl.images.properties import nova_view
-    from vmwctl.spawn.run import Spawner, SpawnRequest
+    from vmwctl.vm.spawn import Spawner, SpawnRequest
     from vmwctl.vsphere.snapshot import read_inventory
 
     record = app.images.find(image)

@@ -45,7 +45,7 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     from vmwctl.firewall.ports import describe_ranges, parse_ports
     from vmwctl.firewall.rules import check_ruleset_id
     from vmwctl.firewall.vib import VibSpec, build_vib
-    from vmwctl.nova_rules import vnc_range
+    from vmwctl.nova.rules import vnc_range
 
     if ports and from_profile:
         raise UsageError("--ports and --from-profile exclude each other; give one")

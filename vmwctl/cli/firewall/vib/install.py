@@ -58,10 +58,10 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: str | 
     failed or still has a gap.
     """
     from vmwctl.cli.firewall.shared import cluster_of
+    from vmwctl.common.interrupts import deferred_signals, immediate_signals
     from vmwctl.errors import UsageError
     from vmwctl.firewall.hosts import firewall_status, install_vib
     from vmwctl.firewall.vib import inspect_vib
-    from vmwctl.interrupts import deferred_signals, immediate_signals
     from vmwctl.vsphere.snapshot import read_inventory
 
     vib = inspect_vib(file)

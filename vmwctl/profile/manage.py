@@ -10,24 +10,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmwctl.config import (
-    ENV_SOURCE,
-    Profile,
-    apply_govc_environment,
+from vmwctl.errors import ConfigError
+from vmwctl.profile.govc import apply_govc_environment, govc_environment_present
+from vmwctl.profile.load import (
     build_profile,
     config_search_path,
     config_write_target,
     find_config_file,
-    govc_environment_present,
     load_profile,
-    parse_yaml,
     read_config_file,
-    require_vcenter,
 )
-from vmwctl.errors import ConfigError
-from vmwctl.novaconf import profile_from_nova_conf, read_nova_conf
-from vmwctl.output import dump_yaml
-from vmwctl.passwords import profile_warnings
+from vmwctl.profile.nova_conf import profile_from_nova_conf, read_nova_conf
+from vmwctl.profile.passwords import password_source, profile_warnings
+from vmwctl.profile.schema import ENV_SOURCE, Profile, require_vcenter
+from vmwctl.profile.yamlfile import dump_yaml, parse_yaml
 
 
 @dataclass
@@ -101,7 +97,7 @@ class ProfileView:
 
 
 def show_profile(profile: Profile, env: Mapping[str, str]) -> ProfileView:
-    source = profile.password_source(env)
+    source = password_source(profile, env)
     return ProfileView(name=profile.name, source=profile.source_label,
                        password_source=source.describe() if source else None,
                        profile=profile.as_dict(), origins=dict(sorted(profile.origins.items())))
@@ -163,7 +159,7 @@ def _check(profile: Profile, env: Mapping[str, str]) -> ProfileCheck:
         check.valid = False
         check.problems.append(exc.message)
     check.warnings.extend(profile_warnings(profile))
-    source = profile.password_source(env)
+    source = password_source(profile, env)
     if source is None:
         check.warnings.append("no password source: vmwctl will prompt on a terminal and fail "
                               "elsewhere; set host_password_env, host_password_file or "

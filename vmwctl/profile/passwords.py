@@ -11,17 +11,39 @@ import subprocess
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from vmwctl import redact
-from vmwctl.config import PasswordSource, Profile, file_is_private, govc_secret
+from vmwctl.common import redact
 from vmwctl.errors import ConfigError
+from vmwctl.profile.govc import env_value, govc_secret, govc_url
+from vmwctl.profile.load import file_is_private
+from vmwctl.profile.schema import PasswordSource, Profile
 
 PASSWORD_COMMAND_TIMEOUT = 60
+
+
+def password_source(profile: Profile, env: Mapping[str, str]) -> PasswordSource | None:
+    """The one configured password source, or None when there is none."""
+    v = profile.vmware
+    if v.host_password is not None:
+        return PasswordSource("value", "host_password", v.host_password)
+    if v.host_password_env:
+        return PasswordSource("env", v.host_password_env)
+    if v.host_password_file:
+        return PasswordSource("file", v.host_password_file)
+    if v.host_password_command:
+        return PasswordSource("command", v.host_password_command[0])
+    govc = env_value(env, "GOVC_PASSWORD")
+    if govc is not None:
+        return PasswordSource("govc", "environment variable GOVC_PASSWORD", govc)
+    url_password = govc_url(env).get("password")
+    if url_password is not None:
+        return PasswordSource("govc", "the password in GOVC_URL", url_password)
+    return None
 
 
 def resolve_password(profile: Profile, env: Mapping[str, str], *,
                      prompt: Callable[[str], str] | None = None) -> str:
     """Return the password from the profile's source; prompt only when given a prompter."""
-    source = profile.password_source(env)
+    source = password_source(profile, env)
     if source is None:
         if prompt is None:
             raise ConfigError(

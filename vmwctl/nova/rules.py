@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from vmwctl.config import Profile
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Datastore, Host
 
 ALL_DATASTORE_TYPES = ("VMFS", "NFS", "NFS41", "vsan")

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vmwctl.checks.privileges import GUIDE_IDS, SYSTEM_PRIVILEGES, find_role, same_principal
 from vmwctl.errors import OperationFailed
+from vmwctl.privileges.guide import GUIDE_IDS, SYSTEM_PRIVILEGES, same_principal
+from vmwctl.privileges.held import find_role
 from vmwctl.vsphere.model import Inventory
 from vmwctl.vsphere.session import VCenter, fault_message
 

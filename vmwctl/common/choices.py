@@ -18,10 +18,13 @@ def choose(value: str, allowed: Iterable[str], what: str, *, listing: str | None
     for candidate in allowed:
         if candidate.lower() == value.lower():
             return candidate
-    close = difflib.get_close_matches(value.lower(), [a.lower() for a in allowed], n=1,
-                                      cutoff=0.6)
-    hint = ""
-    if close:
-        hint = f" (did you mean '{next(a for a in allowed if a.lower() == close[0])}'?)"
+    hint = did_you_mean(value, allowed)
     shown = ", ".join(allowed) if len(allowed) <= 12 or listing is None else listing
     raise UsageError(f"{value!r} is not a valid {what}{hint}; valid values: {shown}")
+
+
+def did_you_mean(word: str, candidates: Iterable[object]) -> str:
+    """`` (did you mean 'x'?)`` for the closest candidate (any case), or an empty string."""
+    spelled = {str(c).lower(): str(c) for c in candidates}
+    close = difflib.get_close_matches(word.lower(), list(spelled), n=1, cutoff=0.6)
+    return f" (did you mean '{spelled[close[0]]}'?)" if close else ""

@@ -22,10 +22,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmwctl.cache.seed import Seeder, SeedSource, is_cached
-from vmwctl.config import Profile
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, NovaView
-from vmwctl.nova_rules import (
+from vmwctl.nova.rules import (
     GIB,
     allowed_datastore_types,
     best_datastore,
@@ -33,8 +32,9 @@ from vmwctl.nova_rules import (
     compile_regex,
     datastore_rejection,
 )
-from vmwctl.spawn import spec as specs
-from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.profile.schema import Profile
+from vmwctl.vm import spec as specs
+from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.model import VNC_PORT_KEY, Cluster, Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 from vmwctl.vsphere.tasks import run_task
@@ -204,8 +204,7 @@ class Spawner:
         self._step(report, "datastore", lambda s: ds_holder.update(
             ds=self._pick_datastore(request, report, s)))
         ds: Datastore = ds_holder["ds"]
-        dc = self.inventory.datacenters[ds.datacenter] if ds.datacenter else \
-            next(iter(self.inventory.datacenters.values()))
+        dc = self.inventory.datacenter_of(ds)
         folder_holder: dict[str, Any] = {}
         self._step(report, "inventory folder", lambda s: folder_holder.update(
             folder=self._folder(dc, s)))
@@ -432,9 +431,7 @@ class Spawner:
                                              else ")")
 
     def _files(self, ds: Datastore) -> Any:
-        from vmwctl.cache.purge import datastore_files
-
-        return datastore_files(self.vc, self.inventory, ds)
+        return DatastoreFiles.of(self.vc, self.inventory, ds)
 
     def _attach_linked(self, request: SpawnRequest, report: SpawnReport, step: Step) -> None:
         slot = specs.allocate_slot(self._read("config.hardware.device"), report.adapter_type)
@@ -542,8 +539,8 @@ class Spawner:
             return "nothing was created"
         if keep:
             return f"VM {report.name} kept (--keep-on-failure); 'vmwctl vm delete {report.name}'"
-        from vmwctl.interrupts import deferred_signals
-        from vmwctl.spawn.manage import destroy
+        from vmwctl.common.interrupts import deferred_signals
+        from vmwctl.vm.manage import destroy
 
         with deferred_signals():
             try:

@@ -11,16 +11,16 @@ import re
 from typing import TYPE_CHECKING
 
 from vmwctl.checks.model import CheckResult, failed, passed, skipped, warned
-from vmwctl.config import Profile
-from vmwctl.novaconf import (
+from vmwctl.profile.nova_conf import (
     DEPRECATED_IMAGE_CACHE_ALIASES,
     REMOVED_VMWARE_OPTIONS,
     VC_DRIVER,
     NovaConf,
 )
+from vmwctl.profile.schema import Profile
 
 if TYPE_CHECKING:
-    from vmwctl.checks.prereqs import Context
+    from vmwctl.checks.model import Context
 
 REQUIRED = ("host_ip", "host_username", "host_password", "cluster_name")
 DEFAULT_RESERVED_MEMORY_MB = 512
@@ -153,7 +153,7 @@ def _cluster(conf: NovaConf, name: str | None, clusters: list, ctx: Context) -> 
 
 def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: object,
                 ctx: Context) -> CheckResult:
-    from vmwctl.nova_rules import valid_datastores
+    from vmwctl.nova.rules import valid_datastores
 
     if cluster is None:
         return skipped("nova-conf.datastores", "no cluster to look in")
@@ -169,7 +169,7 @@ def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: object,
 
 
 def _vnc_ports(conf: NovaConf, cluster: object, ctx: Context) -> CheckResult:
-    from vmwctl.checks.prereqs import vnc_verdict
+    from vmwctl.checks.model import vnc_verdict
     from vmwctl.firewall.coverage import coverage
     from vmwctl.vsphere.snapshot import read_firewalls
 

@@ -18,7 +18,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
-from vmwctl.redact import redact
+from vmwctl.common.redact import redact
+from vmwctl.profile.yamlfile import dump_yaml
 
 FORMATS = ("table", "json", "yaml")
 
@@ -182,12 +183,6 @@ def printable(text: str) -> str:
     """Text for a table or a line of human output: controls from a file or a server (an ESC
     that would drive the terminal) shown escaped; newlines and tabs kept."""
     return _CELL_CONTROL.sub(lambda m: repr(m.group())[1:-1], text)
-
-
-def dump_yaml(data: Any) -> str:
-    import yaml
-
-    return yaml.safe_dump(data, sort_keys=False, default_flow_style=False, allow_unicode=True)
 
 
 class Progress:

@@ -1,7 +1,7 @@
 """``cluster inspect`` and ``cluster list``: the hypervisor the Nova scheduler will see.
 
 Pure computations over an inventory snapshot, with Nova's own rules
-(vmwctl.nova_rules): what nova-compute reports for a cluster, host by host
+(vmwctl.nova.rules): what nova-compute reports for a cluster, host by host
 and datastore by datastore.
 """
 
@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vmwctl.config import Profile
 from vmwctl.errors import OperationFailed
-from vmwctl.nova_rules import (
+from vmwctl.nova.rules import (
     GIB,
     MIB,
     best_datastore,
@@ -22,6 +21,7 @@ from vmwctl.nova_rules import (
     placement_inventory,
     valid_datastores,
 )
+from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Cluster, Inventory
 
 

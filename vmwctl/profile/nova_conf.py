@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmwctl.config import SECTIONS, base_type, convert_value
 from vmwctl.errors import ConfigError
+from vmwctl.profile.schema import SECTIONS, base_type, convert_value
 
 MAX_NOVA_CONF_BYTES = 4 << 20
 

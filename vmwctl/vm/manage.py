@@ -12,10 +12,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
-from vmwctl.interrupts import Stopper
-from vmwctl.spawn.spec import Marker
-from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vm.spec import Marker
+from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Inventory, VirtualMachine
 from vmwctl.vsphere.session import VCenter
@@ -94,7 +94,6 @@ def list_vms(inventory: Inventory, *, everything: bool, now: dt.datetime) -> VmL
 
 def destroy(vc: VCenter, inventory: Inventory, vm: Any, name: str) -> None:
     """Nova's destroy: power off, unregister, delete the VM's own folder."""
-    from vmwctl.cache.purge import datastore_files
     from vmwctl.vsphere.inventory import read_paths
     from vmwctl.vsphere.tasks import run_task
 
@@ -112,7 +111,7 @@ def destroy(vc: VCenter, inventory: Inventory, vm: Any, name: str) -> None:
         return
     ds = next((d for d in inventory.datastores.values() if d.name == folder.datastore), None)
     if ds is not None:
-        datastore_files(vc, inventory, ds).delete(folder)
+        DatastoreFiles.of(vc, inventory, ds).delete(folder)
 
 
 def _unregister(vm: Any, name: str) -> None:

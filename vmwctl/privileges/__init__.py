@@ -1,0 +1,1 @@
+"""The service account: the guide's privileges, what an account or role holds, the role."""
