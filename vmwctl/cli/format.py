@@ -23,6 +23,11 @@ def size(value: int | None) -> str:
     return text if value < 1024 else f"{text} ({value} bytes)"
 
 
+def short_size(value: int | None) -> str:
+    """Bytes in binary units without the exact count: '1.0 GiB'."""
+    return size(value).split(" (")[0]
+
+
 def details(rows: Iterable[tuple[str, Any]]) -> Any:
     """A two-column label/value table; values are shown verbatim (no rich markup)."""
     from rich.table import Table

@@ -27,6 +27,7 @@ from vmwctl.errors import UsageError
 from vmwctl.firewall.ar import ArchiveError, Member, read_members, write_ar
 from vmwctl.firewall.ports import Range
 from vmwctl.firewall.rules import XmlRefused, firewall_xml, parse_firewall_xml, parse_xml
+from vmwctl.nova.rules import GUIDE_VNC_RANGE
 
 ACCEPTANCE_LEVELS = ("certified", "accepted", "partner", "community")  # strictest first
 PAYLOAD_NAME = "payload1"
@@ -41,7 +42,7 @@ _WORD = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 @dataclass
 class VibSpec:
     ruleset_id: str = "vnc"
-    ranges: list[Range] = field(default_factory=lambda: [(5900, 6105)])
+    ranges: list[Range] = field(default_factory=lambda: [GUIDE_VNC_RANGE])
     name: str = "vmwctl-vnc-firewall"
     version: str = "1.0.0-1"
     vendor: str = "vmwctl"

@@ -19,7 +19,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from vmwctl.cache.seed import Seeder, SeedSource, is_cached
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
@@ -43,6 +43,8 @@ NAME_PREFIX = "vmwctl-"
 FOLDER_NAME = "vmwctl"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _vnc_lock = threading.Lock()  # Nova's 'vmware.get_and_set_vnc_port' lock
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -139,12 +141,13 @@ class Spawner:
 
     # ------------------------------------------------------------ steps
 
-    def _step(self, report: SpawnReport, name: str, work: Callable[[Step], None]) -> None:
+    def _step(self, report: SpawnReport, name: str, work: Callable[[Step], T]) -> T:
+        """Run one step, timed and counted; its result is the step's result."""
         step = Step(name)
         report.steps.append(step)
         started, before = time.monotonic(), self.vc.request_count
         try:
-            work(step)
+            result = work(step)
         except UsageError:
             raise
         except Exception as exc:
@@ -156,6 +159,7 @@ class Spawner:
         step.seconds = round(time.monotonic() - started, 3)
         step.requests = self.vc.request_count - before
         self.on_step(step)
+        return result
 
     def spawn(self, request: SpawnRequest) -> SpawnReport:
         view = request.view
@@ -200,16 +204,10 @@ class Spawner:
     def _run(self, request: SpawnRequest, report: SpawnReport) -> None:
         wanted = request.network or self.profile.vmware.integration_bridge
         self._nic_network = self._find_network(wanted) if wanted else None
-        ds_holder: dict[str, Any] = {}
-        self._step(report, "datastore", lambda s: ds_holder.update(
-            ds=self._pick_datastore(request, report, s)))
-        ds: Datastore = ds_holder["ds"]
+        ds = self._step(report, "datastore", lambda s: self._pick_datastore(request, report, s))
         dc = self.inventory.datacenter_of(ds)
-        folder_holder: dict[str, Any] = {}
-        self._step(report, "inventory folder", lambda s: folder_holder.update(
-            folder=self._folder(dc, s)))
-        self._step(report, "create VM", lambda s: self._create(
-            request, report, ds, folder_holder["folder"], s))
+        folder = self._step(report, "inventory folder", lambda s: self._folder(dc, s))
+        self._step(report, "create VM", lambda s: self._create(request, report, ds, folder, s))
         if request.vnc and self.profile.vnc.enabled:
             self._step(report, "VNC port", lambda s: self._vnc(report, s))
         else:

@@ -8,7 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.cache.shared import datastore_option, now, targets
-from vmwctl.cli.format import size as human_size
+from vmwctl.cli.format import short_size
 from vmwctl.cli.options import cluster_option
 from vmwctl.common.interrupts import deferred_signals
 
@@ -19,7 +19,7 @@ def _human(report: Any) -> str:
                "nothing to do"
     verb = {"planned": "would be removed", "deleted": "removed", "failed": "NOT removed",
             "skipped": "not removed (interrupted before it)"}
-    lines = [f"{item.path}: {verb[item.outcome]} ({human_size(item.bytes).split(' (')[0]})"
+    lines = [f"{item.path}: {verb[item.outcome]} ({short_size(item.bytes)})"
              + (f": {item.reason}" if item.reason else "") for item in report.items]
     return "\n".join(lines)
 
@@ -57,7 +57,7 @@ def evict_command(app: App, image: str, datastore: str | None, cluster: str | No
                "read_users": lambda: folder_users(vc), "now": now()}
     report = evict(vc, inventory, stores, image_id, dry_run=True, **options)
     if report.items and not dry_run:
-        total = human_size(sum(i.bytes for i in report.items)).split(" (")[0]
+        total = short_size(sum(i.bytes for i in report.items))
         if not app.confirm(f"Remove image {image_id} from {len(report.items)} cache folders "
                            f"({total})?", yes=yes):
             app.out.info("nothing changed")

@@ -15,13 +15,8 @@ from vmwctl.cli.cache.shared import (
     targets,
     with_in_use,
 )
-from vmwctl.cli.format import size as human_size
-from vmwctl.cli.format import table
+from vmwctl.cli.format import short_size, table
 from vmwctl.cli.options import cluster_option
-
-
-def _short(value: int) -> str:
-    return human_size(value).split(" (")[0]
 
 
 def _age(seconds: int | None) -> str:
@@ -60,10 +55,10 @@ def _human(listing: Any) -> Any:
             ("IMAGE", "NAME", "SIZE", "COPIES", "MARKER", "USED BY", "PURGE NOW"),
             [(r.image_id, r.name if r.name is not None else
               ("(deleted from Glance)" if r.glance == "deleted" else "-"),
-              _short(r.size), ", ".join(f"{gb} GB" for gb in r.sized_copies) or "-",
+              short_size(r.size), ", ".join(f"{gb} GB" for gb in r.sized_copies) or "-",
               f"{r.marker:%Y-%m-%d %H:%M:%S}" if r.marker else "-",
               ", ".join(r.users) or "-", purge_now(r)) for r in rows],
-            caption=f"{len(rows)} images, {_short(total)}"))
+            caption=f"{len(rows)} images, {short_size(total)}"))
     if listing.leftovers:
         parts.append(table("Leftovers of failed spawns", ("PATH", "KIND", "AGE", "ENTRIES"),
                            [(r.path, r.kind, _age(r.age_seconds), r.entries)

@@ -15,13 +15,8 @@ from vmwctl.cli.cache.shared import (
     targets,
     with_in_use,
 )
-from vmwctl.cli.format import size as human_size
-from vmwctl.cli.format import table
+from vmwctl.cli.format import short_size, table
 from vmwctl.cli.options import cluster_option
-
-
-def _short(value: int) -> str:
-    return human_size(value).split(" (")[0]
 
 
 def _human(report: Any) -> Any:
@@ -35,13 +30,13 @@ def _human(report: Any) -> Any:
     if shown:
         parts.append(table(title, ("PATH", "KIND", "ACTION", "OUTCOME", "SIZE", "WHY"),
                            [(i.path, i.kind, i.action.value, i.outcome.value,
-                             _short(i.bytes) if i.bytes else "-", i.reason) for i in shown]))
+                             short_size(i.bytes) if i.bytes else "-", i.reason) for i in shown]))
     counts = {o.value: report.count(o) for o in Outcome if report.count(o)}
     summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing in the cache"
     freed = "would free" if report.dry_run else "freed"
     deleting = sum(i.bytes for i in report.items if i.action.value == "delete")
     parts.append(f"{report.cache_folder} on {', '.join(report.datastores)}: {summary}; "
-                 f"{freed} {_short(deleting if report.dry_run else report.bytes_freed)}")
+                 f"{freed} {short_size(deleting if report.dry_run else report.bytes_freed)}")
     parts.extend(report.locked_out)
     parts.extend(report.errors)
     if report.interrupted:
@@ -111,7 +106,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
             if deletions:
                 if app.out.format == "table":
                     app.render(plan, _human)
-                total = _short(sum(i.bytes for i in deletions))
+                total = short_size(sum(i.bytes for i in deletions))
                 if not app.confirm(f"Delete {len(deletions)} folders ({total})?", yes=yes):
                     app.out.info("nothing changed")
                     return 0

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.format import size as human_size
+from vmwctl.cli.format import short_size
 from vmwctl.cli.options import cluster_option
 from vmwctl.errors import UsageError
 
@@ -21,8 +21,8 @@ def _human(results: list[Any]) -> str:
             lines.append(f"{r.path}: would be seeded ({r.method})")
         else:
             rate = r.bytes / r.seconds if r.seconds else 0
-            lines.append(f"{r.path}: seeded ({r.method}, {human_size(r.bytes).split(' (')[0]} "
-                         f"in {r.seconds:.1f} s, {human_size(int(rate)).split(' (')[0]}/s)")
+            lines.append(f"{r.path}: seeded ({r.method}, {short_size(r.bytes)} "
+                         f"in {r.seconds:.1f} s, {short_size(int(rate))}/s)")
     return "\n".join(lines)
 
 

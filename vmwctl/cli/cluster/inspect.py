@@ -7,8 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.format import details, table
-from vmwctl.cli.format import size as human_size
+from vmwctl.cli.format import details, short_size, table
 
 
 def _yes(value: object) -> str:
@@ -44,12 +43,12 @@ def _human(report: Any) -> Any:
     hosts = table("Hosts", ("HOST", "STATE", "MAINT.", "COUNTED", "ESXI", "THREADS", "MEMORY",
                             "USED MB", "VMS"),
                   [(h.name, h.connection_state, _yes(h.in_maintenance), _yes(h.counted),
-                    h.version, h.cpu_threads, human_size(h.memory_bytes).split(" (")[0],
+                    h.version, h.cpu_threads, short_size(h.memory_bytes),
                     f"{h.memory_usage_mb:,}", h.vms) for h in report.hosts])
     stores = table("Datastores", ("DATASTORE", "TYPE", "CAPACITY", "FREE", "MOUNTED", "REGEX",
                                   "USED BY NOVA"),
-                   [(d.name, d.type, human_size(d.capacity).split(" (")[0],
-                     human_size(d.free_space).split(" (")[0],
+                   [(d.name, d.type, short_size(d.capacity),
+                     short_size(d.free_space),
                      f"{d.mounted_hosts}/{d.cluster_hosts}", _yes(d.matches_regex),
                      "yes" if d.used else f"no: {d.reason}") for d in report.datastores])
     return Group(summary, hosts, stores)

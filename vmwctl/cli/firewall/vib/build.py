@@ -45,14 +45,14 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     from vmwctl.firewall.ports import describe_ranges, parse_ports
     from vmwctl.firewall.rules import check_ruleset_id
     from vmwctl.firewall.vib import VibSpec, build_vib
-    from vmwctl.nova.rules import vnc_range
+    from vmwctl.nova.rules import GUIDE_VNC_RANGE, vnc_range
 
     if ports and from_profile:
         raise UsageError("--ports and --from-profile exclude each other; give one")
     if from_profile:
         ranges = [vnc_range(app.profile, guide_default=False)]
     else:
-        ranges = parse_ports(ports or "5900-6105")
+        ranges = parse_ports(ports) if ports else [GUIDE_VNC_RANGE]
     spec = VibSpec(check_ruleset_id(ruleset_id), ranges, name, vib_version, vendor).validate()
     as_directory = dest.is_dir() or (not dest.exists() and dest.suffix != ".vib")
     target = dest / f"{spec.vib_id}.vib" if as_directory else dest
