@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 import pytest
@@ -87,3 +88,18 @@ def test_index_links_every_page_and_group() -> None:
     ctx = click.Context(cli, info_name="vmwctl")
     for group in cli.list_commands(ctx):
         assert f"`{group}" in index, group
+
+
+def test_architecture_names_only_what_exists() -> None:
+    """The packages, modules and files the architecture page and CONTRIBUTING.md name."""
+    for page in (DOCS / "architecture.md", ROOT / "CONTRIBUTING.md"):
+        text = page.read_text()
+        for path in set(re.findall(r"\b(?:vmwctl|tests|bench|docs)/[\w/.-]*\w", text)):
+            assert (ROOT / path).exists() or (ROOT / (path + ".py")).exists(), \
+                f"{page.name} names {path}, which does not exist"
+        for dotted in set(re.findall(r"(?<![\w/.-])vmwctl(?:\.\w+)+", text)):
+            if dotted.rsplit(".", 1)[-1] in ("yaml", "py", "md", "bash", "fish"):
+                continue  # a file name, not a module
+            relative = Path(*dotted.split("."))
+            assert (ROOT / relative).is_dir() or (ROOT / relative).with_suffix(".py").exists(), \
+                f"{page.name} names {dotted}, which does not exist"
