@@ -43,7 +43,7 @@ def privileges_command(app: App, principal: str | None, role: str | None,
     Datacenter and its ancestors give that user. Exit status 1 when any is
     missing.
     """
-    from vmwctl.checks import privileges as priv
+    from vmwctl.privileges import held as priv
     from vmwctl.vsphere.snapshot import read_inventory
 
     if principal and role:
