@@ -125,7 +125,7 @@ def test_the_table_has_every_command(tmp_path: Path) -> None:
 def fresh_redaction(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test starts with no secret known, as each vmwctl process does: a password
     registered by an earlier test must not hide a leak from a later one."""
-    from vmwctl import redact
+    from vmwctl.common import redact
 
     monkeypatch.setattr(redact, "_secrets", set())
 
