@@ -12,9 +12,12 @@ import datetime as dt
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vmwctl.vsphere.model import Datastore, Inventory
-from vmwctl.vsphere.session import VCenter
+
+if TYPE_CHECKING:
+    from vmwctl.vsphere.session import VCenter
 
 TEMP_FOLDER = "vmware_temp"
 IMAGE_VM_PREFIX = "OSTACK_IMG_"
@@ -39,6 +42,24 @@ def leftover_kind(name: str) -> str | None:
     return None
 
 
+Found = tuple[str, dt.datetime | None]  # a name and its modification time
+
+
+def leftovers_at(datastore: str, root: Iterable[Found], temp: Iterable[Found]) -> list[Leftover]:
+    """The leftovers of one datastore from the entries found at its root and in vmware_temp.
+
+    Nova keeps the vmware_temp folder itself: only what is inside is left over.
+    """
+    found: list[Found] = []
+    for name, modified in root:
+        if name == TEMP_FOLDER:
+            found += [(f"{TEMP_FOLDER}/{child}", when) for child, when in temp]
+        elif leftover_kind(name) is not None:
+            found.append((name, modified))
+    return [Leftover(datastore=datastore, name=name, path=f"[{datastore}] {name}",
+                     modified=modified) for name, modified in found]
+
+
 def find_leftovers(vc: VCenter, inventory: Inventory,
                    datastores: Iterable[Datastore]) -> list[Leftover]:
     """One SearchDatastore per datastore (and one in its vmware_temp folder), concurrently."""
@@ -54,25 +75,20 @@ def find_leftovers(vc: VCenter, inventory: Inventory,
         matchPattern=["*"],
         details=vim.host.DatastoreBrowser.FileInfo.Details(modification=True))
 
-    def entries(browser: object, path: str, search_spec: object) -> list[object]:
+    def entries(browser: object, path: str, search_spec: object) -> list[Found]:
         result = run_task(vc, f"searching {path}", lambda: browser.SearchDatastore_Task(
             datastorePath=path, searchSpec=search_spec))
-        return list(getattr(result, "file", None) or [])
+        return [(info.path, info.modification)
+                for info in getattr(result, "file", None) or []]
 
     def search(ds: Datastore) -> list[Leftover]:
         if ds.browser is None or not ds.accessible:
             return []
         browser = inventory.refs[ds.browser]
-        found: list[tuple[str, dt.datetime | None]] = []
-        for info in entries(browser, f"[{ds.name}]", spec):
-            if info.path == TEMP_FOLDER:
-                # Nova keeps the vmware_temp folder itself: only what is inside is left over.
-                found += [(f"{TEMP_FOLDER}/{child.path}", child.modification) for child
-                          in entries(browser, f"[{ds.name}] {TEMP_FOLDER}", inside)]
-            elif leftover_kind(info.path) is not None:
-                found.append((info.path, info.modification))
-        return [Leftover(datastore=ds.name, name=name, path=f"[{ds.name}] {name}",
-                         modified=modified) for name, modified in found]
+        root = entries(browser, f"[{ds.name}]", spec)
+        temp = entries(browser, f"[{ds.name}] {TEMP_FOLDER}", inside) \
+            if any(name == TEMP_FOLDER for name, _ in root) else []
+        return leftovers_at(ds.name, root, temp)
 
     stores = list(datastores)
     with ThreadPoolExecutor(max_workers=min(BROWSE_WORKERS, max(1, len(stores)))) as pool:

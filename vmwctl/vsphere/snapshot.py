@@ -151,9 +151,12 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             path=record.get("config.files.vmPathName"))
 
 
-def read_firewalls(vc: VCenter, inventory: model.Inventory, hosts: Iterable[model.Host]) -> None:
-    """Fill in the firewall rulesets of the given hosts (one paged read)."""
+def read_firewalls(vc: VCenter, inventory: model.Inventory,
+                   hosts: Iterable[model.Host]) -> dict[str, list[model.FirewallRuleset]]:
+    """Fill in the firewall rulesets of the given hosts (one paged read); also return them by
+    host moid."""
     hosts = list(hosts)
+    found: dict[str, list[model.FirewallRuleset]] = {}
     for record in read_objects(vc, [inventory.refs[h.moid] for h in hosts], ["config.firewall"]):
         info = record.get("config.firewall")
         rulesets = []
@@ -168,4 +171,5 @@ def read_firewalls(vc: VCenter, inventory: model.Inventory, hosts: Iterable[mode
             rulesets.append(model.FirewallRuleset(
                 key=ruleset.key, enabled=bool(ruleset.enabled), rules=rules,
                 all_ip=bool(allowed.allIp) if allowed is not None else True))
-        inventory.hosts[record.moid].firewall = rulesets
+        inventory.hosts[record.moid].firewall = found[record.moid] = rulesets
+    return found
