@@ -20,6 +20,7 @@ from vmwctl.checks.model import CheckReport, CheckResult, failed, passed, skippe
 from vmwctl.errors import VmwctlError
 from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
 from vmwctl.profile.schema import Profile
+from vmwctl.vsphere.model import Inventory
 
 NOVA_DEFAULT_ZONE = "nova"
 FLEET_CHECKS = ("fleet-reachability", "fleet-az", "fleet-cluster-owner", "fleet-cache")
@@ -57,32 +58,37 @@ class Service:
 
 
 def contact(service: Service, open_vcenter: Callable[[Profile], Any]) -> Service:
-    """Log in, read the inventory, find the cluster and the datastores Nova uses."""
+    """The gather step: log in and read the inventory, then note what it says."""
     from vmwctl.vsphere.snapshot import read_inventory
 
     started = time.monotonic()
     vc = None
     try:
         vc = open_vcenter(service.profile)
-        inventory = read_inventory(vc)
-        service.reachable = True
-        service.version = inventory.endpoint.version
-        service.instance_uuid = inventory.endpoint.instance_uuid
-        clusters = inventory.clusters_named(service.profile.vmware.cluster_name or "")
-        if len(clusters) == 1:
-            cluster = clusters[0]
-            service.cluster_moref, service.cluster_path = cluster.moid, cluster.path
-            regex = compile_regex(service.profile.vmware.datastore_regex)
-            for ds in valid_datastores(inventory.cluster_datastores(cluster), regex):
-                # a datastore mounted in two vCenters (NFS) has the same URL in both
-                key = ds.url if ds.url and "://" in ds.url else f"{service.vcenter}/{ds.moid}"
-                service.datastores[key] = ds.name
+        note_inventory(service, read_inventory(vc))
     except VmwctlError as exc:
         service.error = exc.message
     finally:
         service.seconds = round(time.monotonic() - started, 3)
         if vc is not None:
             vc.close()
+    return service
+
+
+def note_inventory(service: Service, inventory: Inventory) -> Service:
+    """What the service's vCenter said: its identity, its cluster, the datastores Nova uses."""
+    service.reachable = True
+    service.version = inventory.endpoint.version
+    service.instance_uuid = inventory.endpoint.instance_uuid
+    clusters = inventory.clusters_named(service.profile.vmware.cluster_name or "")
+    if len(clusters) == 1:
+        cluster = clusters[0]
+        service.cluster_moref, service.cluster_path = cluster.moid, cluster.path
+        regex = compile_regex(service.profile.vmware.datastore_regex)
+        for ds in valid_datastores(inventory.cluster_datastores(cluster), regex):
+            # a datastore mounted in two vCenters (NFS) has the same URL in both
+            key = ds.url if ds.url and "://" in ds.url else f"{service.vcenter}/{ds.moid}"
+            service.datastores[key] = ds.name
     return service
 
 

@@ -1,21 +1,24 @@
 """Check results (a stable id, a status, one line of detail, the objects, a remedy), the
-context every check of a vCenter reads, and the VNC verdict several checks share."""
+context every check of a vCenter reads, and the VNC verdict several checks share.
+
+All of it is pure: the checks that need more than the inventory snapshot
+gather what they read into a dataclass first (``gather_*``), and judge it here
+and in the check modules (``judge_*``) without a vCenter.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range, describe_ranges
 from vmwctl.nova.rules import valid_datastores
 from vmwctl.profile.schema import Profile
-from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
-
-if TYPE_CHECKING:
-    from vmwctl.vsphere.session import VCenter
+from vmwctl.vsphere.model import Cluster, Datastore, FirewallRuleset, Host, Inventory
 
 
 class Status(enum.StrEnum):
@@ -76,7 +79,8 @@ class CheckReport:
 
 @dataclass
 class Context:
-    vc: VCenter
+    """What every check of one vCenter reads: the inventory snapshot and the settings."""
+
     inventory: Inventory
     profile: Profile
     cluster_name: str | None
@@ -106,9 +110,22 @@ FIREWALL_REMEDY = ("install the VNC firewall VIB on every host ('vmwctl firewall
                    "range ('vmwctl firewall enable --ruleset ID')")
 
 
-def vnc_verdict(check_id: str, reports: list, wanted: list[Range]) -> CheckResult:
-    """One verdict from the hosts' coverage of the VNC ports (shared with check nova-conf)."""
+@dataclass
+class FirewallData:
+    """What the VNC checks gather: the firewall rulesets read from each host, by host moid."""
+
+    rulesets: dict[str, list[FirewallRuleset]] = field(default_factory=dict)
+
+
+def vnc_verdict(check_id: str, hosts: list[Host], data: FirewallData,
+                wanted: list[Range]) -> CheckResult:
+    """One verdict from the hosts' coverage of the VNC ports (shared with check nova-conf).
+
+    A host whose firewall was not read counts as opening nothing.
+    """
     span = describe_ranges(wanted)
+    reports = [coverage(dataclasses.replace(h, firewall=data.rulesets.get(h.moid)), wanted)
+               for h in hosts]
     gaps = [r for r in reports if r.gaps and not r.no_vnc_server]
     without_vnc = [r.host for r in reports if r.no_vnc_server]
     if gaps:

@@ -2,7 +2,9 @@
 
 Offline checks need only the file; online ones (the cluster, the datastores
 the regex selects, the hosts' firewalls) use the profile's vCenter, and are
-skipped when the nova.conf names another one.
+skipped when the nova.conf names another one. The hosts' firewalls are the
+only reads beyond the inventory snapshot: :func:`gather_nova_conf` makes
+them, :func:`judge_nova_conf` is pure.
 """
 
 from __future__ import annotations
@@ -10,7 +12,18 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING
 
-from vmwctl.checks.model import CheckResult, failed, passed, skipped, warned
+from vmwctl.checks.model import (
+    CheckResult,
+    Context,
+    FirewallData,
+    failed,
+    passed,
+    skipped,
+    vnc_verdict,
+    warned,
+)
+from vmwctl.firewall.ports import Range
+from vmwctl.nova.rules import valid_datastores
 from vmwctl.profile.nova_conf import (
     DEPRECATED_IMAGE_CACHE_ALIASES,
     REMOVED_VMWARE_OPTIONS,
@@ -18,9 +31,10 @@ from vmwctl.profile.nova_conf import (
     NovaConf,
 )
 from vmwctl.profile.schema import Profile
+from vmwctl.vsphere.model import Cluster, Host
 
 if TYPE_CHECKING:
-    from vmwctl.checks.model import Context
+    from vmwctl.vsphere.session import VCenter
 
 REQUIRED = ("host_ip", "host_username", "host_password", "cluster_name")
 DEFAULT_RESERVED_MEMORY_MB = 512
@@ -37,30 +51,67 @@ def _where(conf: NovaConf, section: str, name: str) -> str:
     return f"{conf.path.name}:{item.line}" if item else conf.path.name
 
 
-def check_nova_conf(conf: NovaConf, profile: Profile | None,
-                    ctx: Context | None) -> list[CheckResult]:
+ONLINE = ("cluster", "datastores", "vnc-ports")
+
+
+def _online_skip(conf: NovaConf, profile: Profile | None, ctx: Context | None) -> str | None:
+    """Why the online checks are skipped (offline, or another vCenter), or None."""
+    if ctx is None:
+        return "offline"
+    host = _value(conf, "vmware", "host_ip")
+    if profile is not None and host and host != profile.vmware.host_ip:
+        return (f"nova.conf names vCenter {host}, the profile connects to "
+                f"{profile.vmware.host_ip}: use a profile for that vCenter")
+    return None
+
+
+def _clusters(conf: NovaConf, ctx: Context) -> tuple[str | None, list[Cluster]]:
+    """cluster_name and the clusters of that name."""
+    name = _value(conf, "vmware", "cluster_name")
+    return name, ctx.inventory.clusters_named(name) if name else []
+
+
+def gather_nova_conf(vc: VCenter, conf: NovaConf, profile: Profile | None,
+                     ctx: Context | None) -> FirewallData:
+    """The firewalls nova-conf.vnc-ports judges (one paged read; none when it does not)."""
+    if _online_skip(conf, profile, ctx) is not None:
+        return FirewallData()
+    assert ctx is not None
+    _, clusters = _clusters(conf, ctx)
+    scope = _vnc_scope(conf, clusters[0] if len(clusters) == 1 else None, ctx)
+    if isinstance(scope, CheckResult):
+        return FirewallData()
+    from vmwctl.vsphere.snapshot import read_firewalls
+
+    return FirewallData(read_firewalls(vc, ctx.inventory, scope[0]))
+
+
+def check_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None,
+                    vc: VCenter | None = None) -> list[CheckResult]:
+    """Every nova.conf check: offline when ``ctx`` is None, else gathered from ``vc``."""
+    data = FirewallData()
+    if ctx is not None:
+        assert vc is not None, "the online checks read the hosts' firewalls"
+        data = gather_nova_conf(vc, conf, profile, ctx)
+    return judge_nova_conf(conf, profile, ctx, data)
+
+
+def judge_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None,
+                    data: FirewallData) -> list[CheckResult]:
     """Every nova.conf check; ``ctx`` is None offline."""
     results = [_driver(conf), _required(conf), _reserved_memory(conf), _tls(conf),
                _obsolete(conf)]
     regex, regex_result = _regex(conf)
     results.append(regex_result)
-    if ctx is None:
-        results += [skipped(f"nova-conf.{name}", "offline")
-                    for name in ("cluster", "datastores", "vnc-ports")]
-        return results
-    host = _value(conf, "vmware", "host_ip")
-    if profile is not None and host and host != profile.vmware.host_ip:
-        reason = (f"nova.conf names vCenter {host}, the profile connects to "
-                  f"{profile.vmware.host_ip}: use a profile for that vCenter")
-        results += [skipped(f"nova-conf.{name}", reason)
-                    for name in ("cluster", "datastores", "vnc-ports")]
-        return results
-    cluster_name = _value(conf, "vmware", "cluster_name")
-    clusters = ctx.inventory.clusters_named(cluster_name) if cluster_name else []
+    reason = _online_skip(conf, profile, ctx)
+    if reason is not None:
+        return results + [skipped(f"nova-conf.{name}", reason) for name in ONLINE]
+    assert ctx is not None
+    cluster_name, clusters = _clusters(conf, ctx)
     results.append(_cluster(conf, cluster_name, clusters, ctx))
     cluster = clusters[0] if len(clusters) == 1 else None
     results.append(_datastores(conf, regex, cluster, ctx))
-    results.append(_vnc_ports(conf, cluster, ctx))
+    results.append(_vnc_ports(conf, cluster, ctx, data))
     return results
 
 
@@ -151,10 +202,8 @@ def _cluster(conf: NovaConf, name: str | None, clusters: list, ctx: Context) -> 
                   sorted(c.path for c in clusters), "rename the clusters")
 
 
-def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: object,
+def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: Cluster | None,
                 ctx: Context) -> CheckResult:
-    from vmwctl.nova.rules import valid_datastores
-
     if cluster is None:
         return skipped("nova-conf.datastores", "no cluster to look in")
     pattern = _value(conf, "vmware", "datastore_regex")
@@ -168,11 +217,9 @@ def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: object,
                   sorted(d.name for d in used))
 
 
-def _vnc_ports(conf: NovaConf, cluster: object, ctx: Context) -> CheckResult:
-    from vmwctl.checks.model import vnc_verdict
-    from vmwctl.firewall.coverage import coverage
-    from vmwctl.vsphere.snapshot import read_firewalls
-
+def _vnc_scope(conf: NovaConf, cluster: Cluster | None,
+               ctx: Context) -> tuple[list[Host], Range] | CheckResult:
+    """The hosts whose firewalls vnc-ports judges and the range, or its verdict without them."""
     enabled = (_value(conf, "vnc", "enabled") or "true").lower() in _TRUE
     if not enabled:
         return skipped("nova-conf.vnc-ports", "[vnc] enabled is false")
@@ -184,10 +231,16 @@ def _vnc_ports(conf: NovaConf, cluster: object, ctx: Context) -> CheckResult:
     except ValueError:
         return failed("nova-conf.vnc-ports", "vnc_port or vnc_port_total is not a number", [],
                       "fix them")
-    last = first + max(total, 1) - 1
     hosts = [h for h in ctx.inventory.cluster_hosts(cluster) if h.connection_state == "connected"]
     if not hosts:
         return skipped("nova-conf.vnc-ports", "no connected host to check")
-    read_firewalls(ctx.vc, ctx.inventory, hosts)
-    wanted = [(first, last)]
-    return vnc_verdict("nova-conf.vnc-ports", [coverage(h, wanted) for h in hosts], wanted)
+    return hosts, (first, first + max(total, 1) - 1)
+
+
+def _vnc_ports(conf: NovaConf, cluster: Cluster | None, ctx: Context,
+               data: FirewallData) -> CheckResult:
+    scope = _vnc_scope(conf, cluster, ctx)
+    if isinstance(scope, CheckResult):
+        return scope
+    hosts, wanted = scope
+    return vnc_verdict("nova-conf.vnc-ports", hosts, data, [wanted])

@@ -2,20 +2,24 @@
 
 All inventory comes from one snapshot (a few PropertyCollector requests);
 the checks that need more (privileges, host firewalls, datastore searches)
-run concurrently. Every check returns an id, a status, one line of detail,
-the objects concerned and a remedy.
+gather it concurrently, each into a dataclass, then judge it. Every check is
+a pure function of the snapshot (and of what it gathered) that returns an id,
+a status, one line of detail, the objects concerned and a remedy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from vmwctl.checks.model import (
     CheckReport,
     CheckResult,
     Context,
+    FirewallData,
     failed,
     passed,
     skipped,
@@ -23,7 +27,6 @@ from vmwctl.checks.model import (
     warned,
 )
 from vmwctl.errors import OperationFailed, UsageError
-from vmwctl.firewall.coverage import coverage
 from vmwctl.nova.rules import (
     MIN_VC_VERSION,
     NEXT_MIN_VC_VERSION,
@@ -33,7 +36,12 @@ from vmwctl.nova.rules import (
     vnc_range,
 )
 from vmwctl.profile.schema import Profile
-from vmwctl.vsphere.session import VCenter
+from vmwctl.vsphere.model import Host
+
+if TYPE_CHECKING:
+    from vmwctl.cache.leftovers import Leftover
+    from vmwctl.privileges.held import PrivilegeReport
+    from vmwctl.vsphere.session import VCenter
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
              "network", "vnc-firewall", "privileges", "hosts", "image-cache", "nova-conf")
@@ -204,32 +212,67 @@ def check_network(ctx: Context) -> CheckResult:
                   "connected hosts", [name])
 
 
-def check_vnc_firewall(ctx: Context) -> CheckResult:
+def _vnc_firewall_hosts(ctx: Context) -> list[Host] | CheckResult:
+    """The hosts whose firewalls vnc-firewall judges, or its verdict when it reads none."""
     if not ctx.profile.vnc.enabled:
         return skipped("vnc-firewall", "[vnc] enabled is false: Nova configures no VNC console")
-    first, last = vnc_range(ctx.profile)
     hosts = ctx.connected_hosts
     if not hosts:
         return skipped("vnc-firewall", "no connected host to check")
+    return hosts
+
+
+def gather_vnc_firewall(vc: VCenter, ctx: Context) -> FirewallData:
+    """The connected hosts' firewall rulesets (one paged read; none when the check skips)."""
+    hosts = _vnc_firewall_hosts(ctx)
+    if isinstance(hosts, CheckResult):
+        return FirewallData()
     from vmwctl.vsphere.snapshot import read_firewalls
 
-    read_firewalls(ctx.vc, ctx.inventory, hosts)
-    wanted = [(first, last)]
-    return vnc_verdict("vnc-firewall", [coverage(h, wanted) for h in hosts], wanted)
+    return FirewallData(read_firewalls(vc, ctx.inventory, hosts))
 
 
-def check_privileges(ctx: Context) -> CheckResult:
+def judge_vnc_firewall(ctx: Context, data: FirewallData) -> CheckResult:
+    """Every connected host opens the VNC range (ESXi 7.0 and later: no VNC server)."""
+    hosts = _vnc_firewall_hosts(ctx)
+    if isinstance(hosts, CheckResult):
+        return hosts
+    return vnc_verdict("vnc-firewall", hosts, data, [vnc_range(ctx.profile)])
+
+
+@dataclass
+class PrivilegesData:
+    """What the session holds of the guide's privileges (None: no datacenter to check)."""
+
+    report: PrivilegeReport | None = None
+
+
+def privileges_datacenter(ctx: Context) -> str | None:
+    """The datacenter whose privileges count: the cluster's, else the only one."""
+    if ctx.cluster is not None and ctx.cluster.datacenter:
+        return ctx.cluster.datacenter
+    if len(ctx.inventory.datacenters) == 1:
+        return next(iter(ctx.inventory.datacenters))
+    return None
+
+
+def gather_privileges(vc: VCenter, ctx: Context) -> PrivilegesData:
+    """The session's privileges on the datacenter and on the cluster below it (one request)."""
+    datacenter = privileges_datacenter(ctx)
+    if datacenter is None:
+        return PrivilegesData()
     from vmwctl.privileges.held import session_privileges
 
-    if ctx.cluster is not None and ctx.cluster.datacenter:
-        datacenter = ctx.cluster.datacenter
-    elif len(ctx.inventory.datacenters) == 1:
-        datacenter = next(iter(ctx.inventory.datacenters))
-    else:
+    return PrivilegesData(session_privileges(vc, ctx.inventory, datacenter,
+                                             child=ctx.cluster.moid if ctx.cluster else None))
+
+
+def judge_privileges(ctx: Context, data: PrivilegesData) -> CheckResult:
+    """The session holds the guide's privileges on the datacenter, propagated."""
+    report = data.report
+    if report is None:
         return skipped("privileges", "no cluster to tell which datacenter to check (see the "
                        "cluster check); 'vmwctl check privileges --datacenter NAME' checks one")
-    report = session_privileges(ctx.vc, ctx.inventory, datacenter,
-                                child=ctx.cluster.moid if ctx.cluster else None)
     remedy = ("grant the role with the guide's privileges on the Datacenter, propagated: "
               f"'vmwctl role create --grant {report.subject}'")
     if report.missing:
@@ -259,17 +302,32 @@ def check_hosts(ctx: Context) -> CheckResult:
                   _names(unusable), "reconnect the hosts or take them out of maintenance mode")
 
 
-def check_image_cache(ctx: Context) -> CheckResult:
+@dataclass
+class ImageCacheData:
+    """The leftovers of failed spawns found on the datastores Nova uses."""
+
+    leftovers: list[Leftover] = field(default_factory=list)
+
+
+def gather_image_cache(vc: VCenter, ctx: Context) -> ImageCacheData:
+    """One datastore search per datastore Nova uses (and one in its vmware_temp)."""
+    stores = ctx.used_datastores
+    if not stores:
+        return ImageCacheData()
     from vmwctl.cache.leftovers import find_leftovers
 
+    return ImageCacheData(find_leftovers(vc, ctx.inventory, stores))
+
+
+def judge_image_cache(ctx: Context, data: ImageCacheData) -> CheckResult:
+    """No leftovers of failed spawns on the datastores Nova uses."""
     stores = ctx.used_datastores
     if not stores:
         return skipped("image-cache", "no datastore passes Nova's filter (see datastores)")
-    leftovers = find_leftovers(ctx.vc, ctx.inventory, stores)
-    if leftovers:
-        return warned("image-cache", f"{len(leftovers)} leftover(s) of failed spawns: "
-                      f"{', '.join(sorted(x.path for x in leftovers))}",
-                      sorted(x.path for x in leftovers),
+    if data.leftovers:
+        paths = sorted(x.path for x in data.leftovers)
+        return warned("image-cache", f"{len(paths)} leftover(s) of failed spawns: "
+                      f"{', '.join(paths)}", paths,
                       "remove them with 'vmwctl cache purge --include-temp'")
     return passed("image-cache", f"no vmware_temp or OSTACK_IMG_* leftovers on "
                   f"{', '.join(_names(stores))}")
@@ -305,12 +363,33 @@ def _guard(check: Callable[[Context], CheckResult],
     return guarded
 
 
-# Checks that make vSphere calls of their own; they run concurrently.
+@dataclass(frozen=True)
+class Remote:
+    """A check that makes vSphere calls of its own: the reads, then a pure verdict on them."""
+
+    gather: Callable[[VCenter, Context], Any]
+    judge: Callable[[Context, Any], CheckResult]
+    needs_cluster: bool
+
+
+# The gathers run concurrently.
 REMOTE = {
-    "vnc-firewall": _guard(_needs_cluster(check_vnc_firewall, "vnc-firewall"), "vnc-firewall"),
-    "privileges": _guard(check_privileges, "privileges"),
-    "image-cache": _guard(_needs_cluster(check_image_cache, "image-cache"), "image-cache"),
+    "vnc-firewall": Remote(gather_vnc_firewall, judge_vnc_firewall, needs_cluster=True),
+    "privileges": Remote(gather_privileges, judge_privileges, needs_cluster=False),
+    "image-cache": Remote(gather_image_cache, judge_image_cache, needs_cluster=True),
 }
+
+
+def remote_check(check_id: str, vc: VCenter) -> Callable[[Context], CheckResult]:
+    """Gather then judge; skipped without a cluster where it needs one, guarded."""
+    remote = REMOTE[check_id]
+
+    def check(ctx: Context) -> CheckResult:
+        return remote.judge(ctx, remote.gather(vc, ctx))
+
+    if remote.needs_cluster:
+        check = _needs_cluster(check, check_id)
+    return _guard(check, check_id)
 
 
 def selected_ids(only: list[str], skip: list[str]) -> list[str]:
@@ -336,12 +415,12 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
     inventory = read_inventory(vc)
     clusters = inventory.clusters_named(cluster_name) if cluster_name else []
-    ctx = Context(vc=vc, inventory=inventory, profile=profile, cluster_name=cluster_name,
+    ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup)
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
-        futures = {check_id: pool.submit(REMOTE[check_id], ctx) for check_id in ids
+        futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids
                    if check_id in REMOTE}
         for check_id in ids:
             if check_id in PURE:
@@ -351,7 +430,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     if conf is not None:
         from vmwctl.checks.nova_conf import check_nova_conf
 
-        results["nova-conf"] = check_nova_conf(conf, profile, ctx)
+        results["nova-conf"] = check_nova_conf(conf, profile, ctx, vc)
     ordered = [result for check_id in ids for result in results.get(check_id, [])]
     return CheckReport(vcenter=inventory.endpoint.url, cluster=cluster_name, checks=ordered,
                        vsphere_requests=vc.request_count)
@@ -369,8 +448,8 @@ def run_nova_conf(vc: VCenter | None, profile: Profile | None, nova_conf: Path) 
 
     assert profile is not None
     inventory = read_inventory(vc)
-    ctx = Context(vc=vc, inventory=inventory, profile=profile, cluster_name=None, cluster=None,
+    ctx = Context(inventory=inventory, profile=profile, cluster_name=None, cluster=None,
                   regex=None, portgroup=None)
     return CheckReport(vcenter=inventory.endpoint.url, cluster=None,
-                       checks=check_nova_conf(conf, profile, ctx),
+                       checks=check_nova_conf(conf, profile, ctx, vc),
                        vsphere_requests=vc.request_count)
