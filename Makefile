@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 LAB := tests/lab/lab
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: all venv lab-install lab lab-up lab-down lab-env demo test lint bench clean
+.PHONY: all venv lab-install lab lab-up lab-down lab-env demo test unit lint bench clean
 
 all: test
 
@@ -51,6 +51,11 @@ lint: venv
 
 test: venv lab-install lint
 	$(BIN)/pytest
+
+# The unit tests alone, without the lab: pure rules on inventories built in memory, parsers,
+# the CLI; fewer Hypothesis examples (profile 'unit' in tests/conftest.py). Under a minute.
+unit: venv
+	$(BIN)/pytest tests/unit -q --hypothesis-profile=unit
 
 # Benchmarks print each figure beside its target and a peer; they are not part of make test.
 bench: venv lab-install

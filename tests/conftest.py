@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 sys.path.insert(0, str(Path(__file__).parent / "lab"))
 
@@ -17,6 +18,11 @@ from helpers import run_vmwctl
 
 ISOLATED_PREFIXES = ("VMWCTL_", "GOVC_", "OS_")
 LAB_PASSWORD_ENV = "VMWCTL_TEST_VC_PASSWORD"
+
+# 'make unit' (--hypothesis-profile=unit): fewer examples where a test does not set its own,
+# and no deadline, so that a busy shared machine does not fail a test; 'make test' keeps
+# Hypothesis's default profile.
+settings.register_profile("unit", max_examples=25, deadline=None)
 
 
 @pytest.fixture(autouse=True)
