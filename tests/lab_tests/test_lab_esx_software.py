@@ -20,6 +20,7 @@ import pytest
 from pyVmomi import vim, vmodl
 
 from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.faults import VSphereFault
 from vmwctl.vsphere.tasks import wait_for_task
 
 pytestmark = pytest.mark.lab
@@ -221,10 +222,12 @@ def test_every_host_has_its_own_image_and_patch_managers(vc) -> None:
 @pytest.mark.parametrize("level", ["PartnerSupported", "", "certified"])
 def test_a_bad_acceptance_level_is_an_invalid_argument(vc, level) -> None:
     host = hosts(vc)[0]
-    with pytest.raises(vmodl.fault.InvalidArgument) as raised:
+    with pytest.raises(VSphereFault) as raised:
         set_acceptance(host, level)
-    assert raised.value.invalidProperty == "newAcceptanceLevel"
-    assert "Invalid acceptance level" in raised.value.msg
+    fault = raised.value.fault
+    assert isinstance(fault, vmodl.fault.InvalidArgument)
+    assert fault.invalidProperty == "newAcceptanceLevel"
+    assert "Invalid acceptance level" in fault.msg
     assert acceptance(host) == "partner"
 
 
@@ -282,9 +285,11 @@ def test_community_vib_needs_community_then_installs_and_opens_the_firewall(vc, 
     assert list(rulesets(h0)).count(RULESET) == 1
 
     # The host cannot go back to partner while a community VIB is installed.
-    with pytest.raises(vim.fault.PlatformConfigFault) as raised:
+    with pytest.raises(VSphereFault) as raised:
         set_acceptance(h0, "partner")
-    assert f"due to installed VIBs {vib_id()} having a lower acceptance level" in raised.value.msg
+    assert isinstance(raised.value.fault, vim.fault.PlatformConfigFault)
+    assert f"due to installed VIBs {vib_id()} having a lower acceptance level" in \
+        raised.value.fault.msg
     assert acceptance(h0) == "community"
 
 
@@ -379,8 +384,9 @@ def test_refresh_firewall_is_idempotent_and_rulesets_can_be_toggled(vc, ds_dir) 
     h1.configManager.firewallSystem.RefreshFirewall()
     assert [r.key for r in h1.config.firewall.ruleset] == other
     assert "vnc" in other and RULESET not in other
-    with pytest.raises(vim.fault.NotFound):
+    with pytest.raises(VSphereFault) as raised:
         h1.configManager.firewallSystem.EnableRuleset(id=RULESET)
+    assert isinstance(raised.value.fault, vim.fault.NotFound)
 
 
 @pytest.mark.parametrize(("firewall", "match"), [

@@ -22,6 +22,7 @@ from helpers import vm_names
 from pyVmomi import vim, vmodl
 
 from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.faults import VSphereFault
 from vmwctl.vsphere.inventory import read_paths
 from vmwctl.vsphere.nfc import shadow_vm_spec
 from vmwctl.vsphere.tasks import wait_for_task
@@ -189,15 +190,16 @@ def test_another_method_raises_the_fault_on_the_call(simulator) -> None:
     folder = datacenter(vc).vmFolder
     before = [child.name for child in folder.childEntity]
 
-    with pytest.raises(vmodl.fault.SystemError) as caught:
+    with pytest.raises(VSphereFault) as caught:
         folder.CreateFolder("injected")
 
-    fault = caught.value
+    fault = caught.value.fault
+    assert isinstance(fault, vmodl.fault.SystemError)
     assert fault.msg == "injected by the lab (-fail-method CreateFolder)"
     assert fault.reason == fault.msg
     assert [m.message for m in fault.faultMessage] == [fault.msg]
     assert [child.name for child in folder.childEntity] == before
-    with pytest.raises(vmodl.fault.SystemError):
+    with pytest.raises(VSphereFault, match=r"^the vCenter answered with a fault: SystemError: "):
         folder.CreateFolder("injected")
     # Other methods, on the same object too, are unaffected.
     wait_for_task(vc, folder.Rename_Task(newName="renamed"), what="renaming",
@@ -211,7 +213,7 @@ def test_the_nth_call_of_another_method_fails_alone(simulator) -> None:
     folder = datacenter(vc).vmFolder
 
     folder.CreateFolder("one")
-    with pytest.raises(vmodl.fault.SystemError, match=r"CreateFolder:2\)"):
+    with pytest.raises(VSphereFault, match=r"SystemError: .*CreateFolder:2\)"):
         folder.CreateFolder("two")
     folder.CreateFolder("three")
 

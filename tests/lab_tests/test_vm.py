@@ -281,14 +281,14 @@ def test_ctrl_c_during_a_step_cleans_up(simulator, lab_env, tmp_path: Path) -> N
     while "vmwctl-ctrl-c" not in vm_names(vc) and time.monotonic() < deadline:
         time.sleep(0.1)
     # the VM exists; wait until its disk is attached, i.e. power on has begun
-    from pyVmomi import vmodl
+    from vmwctl.vsphere.faults import ManagedObjectNotFound
 
     try:
         vm = vm_named(vc, "vmwctl-ctrl-c")
         while not any(isinstance(d, vim.vm.device.VirtualDisk)
                       for d in vm.config.hardware.device) and time.monotonic() < deadline:
             time.sleep(0.1)
-    except (StopIteration, vmodl.fault.ManagedObjectNotFound):
+    except (StopIteration, ManagedObjectNotFound):
         pass  # the spawn failed on its own and removed the VM: the assertions below tell
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)

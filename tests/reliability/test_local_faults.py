@@ -532,7 +532,9 @@ def test_signal_during_seed_leaves_nothing(simulator, lab_env, tmp_path: Path, s
 def test_sigterm_during_a_spawn_step_cleans_up(simulator, lab_env, tmp_path: Path) -> None:
     """SIGTERM (the SIGINT case is tests/lab_tests/test_vm.py): the VM is removed."""
     from labimages import raw_disk, upload, vmdk
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.faults import ManagedObjectNotFound
 
     sim = simulator("-method-delay", "PowerOnVM_Task:3000")
     root = Path(sim.datastores[DS])
@@ -549,7 +551,7 @@ def test_sigterm_during_a_spawn_step_cleans_up(simulator, lab_env, tmp_path: Pat
             return any(vm.name == "vmwctl-term" and any(
                 isinstance(d, vim.vm.device.VirtualDisk) for d in vm.config.hardware.device)
                 for vm in view.view)
-        except vmodl.fault.ManagedObjectNotFound:
+        except ManagedObjectNotFound:
             return False
         finally:
             view.Destroy()

@@ -186,7 +186,9 @@ def test_vcenter_gone_mid_purge_then_rerun_completes(proxied, tmp_path: Path,
 
 
 def has_disk(vc, name: str) -> bool:
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.faults import ManagedObjectNotFound
 
     try:
         view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
@@ -194,7 +196,7 @@ def has_disk(vc, name: str) -> bool:
         vm = next((v for v in view.view if v.name == name), None)
         return vm is not None and any(isinstance(d, vim.vm.device.VirtualDisk)
                                       for d in vm.config.hardware.device)
-    except vmodl.fault.ManagedObjectNotFound:
+    except ManagedObjectNotFound:
         return False
 
 

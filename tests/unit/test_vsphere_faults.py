@@ -1,21 +1,27 @@
-"""Typed vSphere faults: the registry and the messages.
+"""Typed vSphere faults: the registry, the messages, and that only vmwctl/vsphere/ sees pyVmomi's.
 
 The faults are real pyVmomi fault objects, built as the deserializer builds them.
 """
 
 from __future__ import annotations
 
+import ast
+import io
+import re
 import subprocess
 import sys
+import tokenize
+from pathlib import Path
 
 import pytest
-from pyVmomi import vim, vmodl
+from pyVmomi import VmomiSupport, vim, vmodl
 
 from vmwctl.errors import EXIT_FAILED, OperationFailed, VmwctlError
 from vmwctl.privileges.guide import GUIDE_IDS, GUIDE_PRIVILEGES
 from vmwctl.vsphere import faults
 from vmwctl.vsphere.privileges import PRIVILEGES, privilege, privilege_text
 
+PACKAGE = Path(__file__).resolve().parents[2] / "vmwctl"
 REMEDY = "see 'vmwctl check privileges'"
 
 
@@ -182,3 +188,75 @@ def test_the_guide_is_built_from_the_vsphere_table() -> None:
     assert privilege_text("Datastore.FileManagement") == \
         '"Datastore > Low level file operation" (Datastore.FileManagement)'
     assert privilege("System.View") is None and privilege_text("System.View") == "System.View"
+
+
+# ------------------------------------------------------------------ nothing outside vsphere/
+
+FAULT_NAMES = frozenset(name.rsplit(".", 1)[-1] for name in VmomiSupport._dataDefMap
+                        if name.startswith(("vim.fault.", "vmodl.fault.")))
+RAW_FAULTS = re.compile(r"\bMethodFault\b|\b(?:vim|vmodl)\.fault\b")
+MESSAGE_MATCH = re.compile(
+    r"\bin\s+(?:str\(\s*)?\w+(?:\.\w+)*\.(?:message|msg|reason)\b"  # "X" in exc.message
+    r"|\bin\s+(?:str|repr)\(\s*\w+\s*\)"  # "X" in str(exc)
+    r"|\.(?:message|msg|reason)\.(?:startswith|endswith|find|index|count)\(")
+
+
+def violations(source: str) -> list[str]:
+    """What handles pyVmomi's faults directly: MethodFault, vim.fault / vmodl.fault, a fault's
+    name as a string, or a search of an error's message. Comments do not count."""
+    found = []
+    lines = [list(line) for line in source.splitlines(keepends=True)]
+    for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        if token.type not in (tokenize.COMMENT, tokenize.STRING):
+            continue
+        if token.type == tokenize.STRING:
+            try:
+                value = ast.literal_eval(token.string)
+            except (ValueError, SyntaxError):  # an f-string
+                value = None
+            if isinstance(value, str) and value in FAULT_NAMES:
+                found.append(f"line {token.start[0]}: the fault name {value!r}")
+        # blank the token out, keeping the lines where they are; a string becomes ""
+        (row, col), (end_row, end_col) = token.start, token.end
+        for r in range(row, end_row + 1):
+            first = col if r == row else 0
+            last = end_col if r == end_row else len(lines[r - 1])
+            for c in range(first, last):
+                if lines[r - 1][c] != "\n":
+                    lines[r - 1][c] = " "
+        if token.type == tokenize.STRING:
+            lines[row - 1][col:col + 2] = ['"', '"']
+    for number, chars in enumerate(lines, 1):
+        line = "".join(chars)
+        if RAW_FAULTS.search(line) or MESSAGE_MATCH.search(line):
+            found.append(f"line {number}: {line.strip()}")
+    return found
+
+
+@pytest.mark.parametrize("line", [
+    'if "FileNotFound" in exc.message:',
+    'if "FileAlreadyExists" not in exc.message:',
+    "if 'InvalidPowerState' not in str(exc):",
+    "if exc.message.startswith(prefix):",
+    "if name in error.reason:",
+    "except vmodl.MethodFault as fault:",
+    "except vim.fault.DuplicateName as fault:",
+    "except (vmodl.fault.MethodNotFound, vmodl.fault.NotSupported):",
+    "known = {'ManagedObjectNotFound': 1}",
+])
+def test_the_scan_finds_raw_fault_handling(line: str) -> None:
+    assert violations(f"try:\n    pass\nexcept Exception as exc:\n    {line}\n        pass\n")
+
+
+def test_the_scan_passes_typed_handling() -> None:
+    assert not violations("try:\n    pass\nexcept FileNotFound:\n    pass\n"
+                          "# a comment may say vmodl.MethodFault\n"
+                          'x = f"{exc.summary}: FileNotFound is a class"\n')
+
+
+def test_no_code_outside_vsphere_handles_pyvmomi_faults() -> None:
+    modules = [p for p in PACKAGE.rglob("*.py") if "vsphere" not in p.relative_to(PACKAGE).parts]
+    assert len(modules) > 100
+    found = {str(p.relative_to(PACKAGE.parent)): v for p in modules
+             if (v := violations(p.read_text()))}
+    assert found == {}

@@ -31,6 +31,7 @@ from vmwctl.common.streams import prefetched
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.faults import FileAlreadyExists, FileNotFound
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -124,10 +125,8 @@ def is_cached(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: Da
     try:
         result = run_task(vc, f"searching {image_folder}", lambda: browser.SearchDatastore_Task(
             datastorePath=str(image_folder), searchSpec=spec))
-    except OperationFailed as exc:
-        if "FileNotFound" in exc.message:
-            return False
-        raise
+    except FileNotFound:
+        return False
     return any(info.path == file_name for info in getattr(result, "file", None) or [])
 
 
@@ -146,10 +145,8 @@ def enlist(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: Datas
     try:
         result = run_task(vc, f"searching {image_folder}", lambda: browser.SearchDatastore_Task(
             datastorePath=str(image_folder), searchSpec=spec))
-    except OperationFailed as exc:
-        if "FileNotFound" in exc.message:
-            return []
-        raise
+    except FileNotFound:
+        return []
     removed = []
     for info in getattr(result, "file", None) or []:
         if info.path.startswith(MARKER_PREFIX):
@@ -237,10 +234,8 @@ class Seeder:
             try:
                 files.move(work, target)
                 result.outcome = "seeded"
-            except OperationFailed as exc:
-                if "FileAlreadyExists" not in exc.message:
-                    raise
-                # Another seed or a nova-compute cached it meanwhile; theirs stays.
+            except FileAlreadyExists:
+                pass  # another seed or a nova-compute cached it meanwhile; theirs stays
         finally:
             with deferred_signals():  # a second Ctrl-C must not leave the leftovers behind
                 removed = [_delete_quietly(files, p) for p in (temp, shadow) if p is not None]

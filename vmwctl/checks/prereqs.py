@@ -349,16 +349,12 @@ def _guard(check: Callable[[Context], CheckResult],
            check_id: str) -> Callable[[Context], CheckResult]:
     """A vSphere fault in one check fails that check, not the run (lost connections still do)."""
     def guarded(ctx: Context) -> CheckResult:
-        from pyVmomi import vmodl
-
-        from vmwctl.vsphere.session import fault_message
+        from vmwctl.vsphere.faults import one_line
 
         try:
             return check(ctx)
-        except OperationFailed as exc:
-            return failed(check_id, f"could not check: {exc.message}")
-        except vmodl.MethodFault as fault:
-            return failed(check_id, f"could not check: {fault_message(fault)}")
+        except OperationFailed as exc:  # a vSphere fault is one too
+            return failed(check_id, f"could not check: {one_line(exc)}")
 
     return guarded
 

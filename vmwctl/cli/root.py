@@ -134,13 +134,14 @@ def _fail(app: App, message: str, code: int) -> int:
 
 
 def _vsphere_fault(exc: BaseException) -> str | None:
-    """A vSphere fault that no command handled, as one line (pyVmomi's str() of a fault is a
-    multi-line dump); None for other exceptions. Only commands that talk to vCenter import
-    pyVmomi, so it is looked up here, not imported."""
-    session = sys.modules.get("vmwctl.vsphere.session")
-    if session is None or not isinstance(exc, session.vmodl.MethodFault):
+    """A pyVmomi fault that reached here untranslated, as one line (pyVmomi's str() of a
+    fault is a multi-line dump); None for other exceptions. The session raises faults as
+    :mod:`vmwctl.vsphere.faults` classes (VmwctlError), so this is a safety net. Only
+    commands that talk to vCenter import that module: it is looked up, not imported."""
+    faults = sys.modules.get("vmwctl.vsphere.faults")
+    if faults is None or not faults.is_fault(exc):
         return None
-    return f"the vCenter answered with a fault: {session.fault_message(exc)}"
+    return faults.translate(exc).message
 
 
 def _traceback(app: App) -> None:

@@ -20,6 +20,7 @@ from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range
 from vmwctl.firewall.vib import ACCEPTANCE_LEVELS, VibReport
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.faults import VSphereFault, one_line
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
 from vmwctl.vsphere.session import VCenter
@@ -106,12 +107,6 @@ def _managers(vc: VCenter, inventory: Inventory, hosts: list[Host], *paths: str)
     return found
 
 
-def _fault_text(exc: Exception) -> str:
-    from vmwctl.vsphere.session import fault_message
-
-    return exc.message if isinstance(exc, VmwctlError) else fault_message(exc)
-
-
 def _on_hosts(hosts: list[Host], work: Callable[[Host], Any]) -> list[Any]:
     if not hosts:
         return []
@@ -148,8 +143,6 @@ class RulesetReport:
 def set_ruleset(vc: VCenter, inventory: Inventory, cluster: Cluster, ruleset_id: str, *,
                 enable: bool, dry_run: bool) -> RulesetReport:
     """Enable or disable a ruleset on every connected host of the cluster, where needed."""
-    from pyVmomi import vmodl
-
     from vmwctl.vsphere.snapshot import read_firewalls
 
     report = RulesetReport(cluster.name, ruleset_id, enable, dry_run)
@@ -190,8 +183,8 @@ def set_ruleset(vc: VCenter, inventory: Inventory, cluster: Cluster, ruleset_id:
             else:
                 system.DisableRuleset(id=ruleset_id)
             change.outcome = "changed"
-        except vmodl.MethodFault as fault:
-            change.outcome, change.reason = "failed", _fault_text(fault)
+        except VSphereFault as exc:
+            change.outcome, change.reason = "failed", exc.summary
 
     with ThreadPoolExecutor(max_workers=min(HOST_WORKERS, len(to_change))) as pool:
         list(pool.map(switch, to_change))
@@ -298,7 +291,7 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
             raise
         except Exception as exc:  # reported per host
             row.install, row.reason = "failed", f"reading its image configuration: " \
-                                                f"{_fault_text(exc)}"
+                                                f"{one_line(exc)}"
 
     _on_hosts(connected, survey)
     lower = [h for h in connected if rows[h.moid].install == "planned"
@@ -349,7 +342,7 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
             except ConnectError:
                 raise  # vCenter went away: every host would fail alike
             except Exception as exc:  # one host failing does not stop the others
-                row.install, row.reason = "failed", _fault_text(exc)
+                row.install, row.reason = "failed", one_line(exc)
 
         _on_hosts(work, install)
     finally:

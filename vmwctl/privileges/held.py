@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.errors import UsageError
 from vmwctl.privileges.guide import (
     GUIDE_IDS,
     GUIDE_PRIVILEGES,
@@ -15,8 +15,9 @@ from vmwctl.privileges.guide import (
     missing_from,
     same_principal,
 )
+from vmwctl.vsphere.faults import MethodNotFound, NotSupported, VSphereFault
 from vmwctl.vsphere.model import Inventory
-from vmwctl.vsphere.session import VCenter, fault_message
+from vmwctl.vsphere.session import VCenter
 
 
 @dataclass
@@ -61,8 +62,6 @@ def session_privileges(vc: VCenter, inventory: Inventory, datacenter: str,
 
     HasPrivilegeOnEntities where the vCenter has it, else FetchUserPrivilegeOnEntities.
     """
-    from pyVmomi import vmodl
-
     auth = vc.content.authorizationManager
     session = vc.content.sessionManager.currentSession
     entities = [inventory.refs[datacenter]] + ([inventory.refs[child]] if child else [])
@@ -70,12 +69,11 @@ def session_privileges(vc: VCenter, inventory: Inventory, datacenter: str,
         answers = auth.HasPrivilegeOnEntities(entity=entities, sessionId=session.key,
                                               privId=GUIDE_IDS)
         held = [{a.privId for a in answer.privAvailability if a.isGranted} for answer in answers]
-    except (vmodl.fault.MethodNotFound, vmodl.fault.NotSupported):
+    except (MethodNotFound, NotSupported):
         results = auth.FetchUserPrivilegeOnEntities(entities=entities, userName=session.userName)
         held = [set(result.privileges or []) for result in results]
-    except vmodl.MethodFault as fault:
-        raise OperationFailed(f"cannot read the session's privileges: "
-                              f"{fault_message(fault)}") from None
+    except VSphereFault as exc:
+        raise exc.restated(f"cannot read the session's privileges: {exc.reason}") from None
     report = PrivilegeReport("session", session.userName, inventory.datacenters[datacenter].path,
                              len(GUIDE_IDS), missing=missing_from(held[0]))
     if len(held) > 1:

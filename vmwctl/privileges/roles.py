@@ -7,8 +7,9 @@ from dataclasses import dataclass, field
 from vmwctl.errors import OperationFailed
 from vmwctl.privileges.guide import GUIDE_IDS, SYSTEM_PRIVILEGES, same_principal
 from vmwctl.privileges.held import find_role
+from vmwctl.vsphere.faults import InvalidName, VSphereFault
 from vmwctl.vsphere.model import Inventory
-from vmwctl.vsphere.session import VCenter, fault_message
+from vmwctl.vsphere.session import VCenter
 
 
 @dataclass
@@ -34,8 +35,6 @@ def ensure_role(vc: VCenter, inventory: Inventory, name: str, *, principal: str 
                 group: bool = False, datacenter: str | None = None,
                 dry_run: bool = False) -> RoleResult:
     """Create or update the role idempotently; grant it to the principal on the Datacenter."""
-    from pyVmomi import vim, vmodl
-
     auth = vc.content.authorizationManager
     wanted = set(GUIDE_IDS)
     role = find_role(vc, name)
@@ -58,11 +57,10 @@ def ensure_role(vc: VCenter, inventory: Inventory, name: str, *, principal: str 
             result.datacenter = inventory.datacenters[datacenter].path if datacenter else None
             result.grant_action = _grant(vc, inventory, auth, result, principal, group,
                                          datacenter, dry_run)
-    except vim.fault.InvalidName as fault:
-        raise OperationFailed(f"vCenter refused the role name {name!r}: "
-                              f"{fault_message(fault)}") from None
-    except vmodl.MethodFault as fault:
-        raise OperationFailed(f"creating role {name!r} failed: {fault_message(fault)}") from None
+    except InvalidName as exc:
+        raise exc.restated(f"vCenter refused the role name {name!r}: {exc.reason}") from None
+    except VSphereFault as exc:
+        raise exc.during(f"creating role {name!r}") from None
     return result
 
 

@@ -7,15 +7,17 @@ lives in the cache folder, not in the VM's folder, so it is never touched.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from vmwctl.common.interrupts import Stopper
-from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
+from vmwctl.errors import ConnectError, UsageError, VmwctlError
 from vmwctl.vm.spec import Marker
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.faults import InvalidPowerState, VSphereFault
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Inventory, VirtualMachine
 from vmwctl.vsphere.session import VCenter
@@ -100,11 +102,8 @@ def destroy(vc: VCenter, inventory: Inventory, vm: Any, name: str) -> None:
     state = read_paths(vc, vm, ("runtime.powerState", "config.files.vmPathName"))
     path = state.get("config.files.vmPathName")
     if str(state.get("runtime.powerState")) == "poweredOn":
-        try:
+        with contextlib.suppress(InvalidPowerState):  # it went off meanwhile
             run_task(vc, f"powering off {name}", lambda: vm.PowerOffVM_Task())
-        except OperationFailed as exc:
-            if "InvalidPowerState" not in exc.message:
-                raise
     folder = _own_folder(path, name)
     _unregister(vm, name)
     if folder is None:
@@ -115,14 +114,10 @@ def destroy(vc: VCenter, inventory: Inventory, vm: Any, name: str) -> None:
 
 
 def _unregister(vm: Any, name: str) -> None:
-    from pyVmomi import vmodl
-
-    from vmwctl.vsphere.session import fault_message
-
     try:
         vm.UnregisterVM()
-    except vmodl.MethodFault as fault:
-        raise OperationFailed(f"unregistering {name} failed: {fault_message(fault)}") from None
+    except VSphereFault as exc:
+        raise exc.during(f"unregistering {name}") from None
 
 
 def _own_folder(path: str | None, name: str) -> DatastorePath | None:

@@ -35,6 +35,7 @@ from vmwctl.nova.rules import (
 from vmwctl.profile.schema import Profile
 from vmwctl.vm import spec as specs
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.faults import DuplicateName, InvalidPowerState, one_line
 from vmwctl.vsphere.model import VNC_PORT_KEY, Cluster, Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 from vmwctl.vsphere.tasks import run_task
@@ -155,7 +156,7 @@ class Spawner:
             step.seconds = round(time.monotonic() - started, 3)
             step.requests = self.vc.request_count - before
             self.on_step(step)
-            raise _StepError(name, _describe(exc), exc) from exc
+            raise _StepError(name, one_line(exc), exc) from exc
         step.seconds = round(time.monotonic() - started, 3)
         step.requests = self.vc.request_count - before
         self.on_step(step)
@@ -274,8 +275,8 @@ class Spawner:
                 return child
         try:
             folder = parent.CreateFolder(FOLDER_NAME)
-        except vim.fault.DuplicateName as fault:
-            folder = fault.object
+        except DuplicateName as exc:  # made meanwhile by another spawn
+            folder = exc.object
         step.detail = f"{dc.path}/vm/{FOLDER_NAME}"
         return folder
 
@@ -488,11 +489,8 @@ class Spawner:
         step.detail = f"{target} ({request.root_gb} GiB)"
 
     def _power_on(self, report: SpawnReport, step: Step) -> None:
-        try:
+        with contextlib.suppress(InvalidPowerState):  # Nova ignores it too
             run_task(self.vc, f"powering on {report.name}", lambda: self.vm.PowerOnVM_Task())
-        except OperationFailed as exc:
-            if "InvalidPowerState" not in exc.message:  # Nova ignores it too
-                raise
         self.powered_on = True
         host = self._read("runtime.host")
         report.host = self.inventory.hosts[host._moId].name if host is not None and \
@@ -555,21 +553,6 @@ class _StepError(Exception):
         self.step = step
         self.reason = reason
         self.cause = cause
-
-
-def _describe(exc: BaseException) -> str:
-    from vmwctl.vsphere.session import fault_message
-
-    if isinstance(exc, VmwctlError):
-        return exc.message
-    try:
-        from pyVmomi import vmodl
-
-        if isinstance(exc, vmodl.MethodFault):
-            return fault_message(exc)
-    except ImportError:
-        pass
-    return f"{type(exc).__name__}: {exc}"
 
 
 def _spec(changes: list[Any]) -> Any:

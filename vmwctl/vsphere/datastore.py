@@ -18,8 +18,9 @@ from typing import Any
 from urllib.parse import quote
 
 from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.faults import FileAlreadyExists, FileNotFound, VSphereFault
 from vmwctl.vsphere.model import Datastore, Inventory
-from vmwctl.vsphere.session import VCenter, connect_error, fault_message, make_ssl_context
+from vmwctl.vsphere.session import VCenter, connect_error, make_ssl_context
 from vmwctl.vsphere.tasks import run_task
 
 log = logging.getLogger(__name__)
@@ -84,17 +85,15 @@ class DatastoreFiles:
 
     def mkdir(self, path: DatastorePath, *, parents: bool = True) -> bool:
         """MakeDirectory; False when it already exists, MissingParent without ``parents``."""
-        from pyVmomi import vim, vmodl
-
         try:
             self.vc.content.fileManager.MakeDirectory(str(path), self.datacenter, parents)
-        except vim.fault.FileAlreadyExists:
+        except FileAlreadyExists:
             return False
-        except vim.fault.FileNotFound:
+        except FileNotFound:
             raise MissingParent(f"creating {path} failed: {path.parent} does not exist") \
                 from None
-        except vmodl.MethodFault as fault:
-            raise OperationFailed(f"creating {path} failed: {fault_message(fault)}") from None
+        except VSphereFault as exc:
+            raise exc.during(f"creating {path}") from None
         return True
 
     def delete(self, path: DatastorePath, *, missing_ok: bool = True) -> None:
@@ -103,10 +102,9 @@ class DatastoreFiles:
         try:
             self._run(f"deleting {path}",
                       lambda: manager.DeleteDatastoreFile_Task(str(path), self.datacenter))
-        except OperationFailed as exc:
-            if missing_ok and "FileNotFound" in exc.message:
-                return
-            raise
+        except FileNotFound:
+            if not missing_ok:
+                raise
 
     def move(self, source: DatastorePath, destination: DatastorePath) -> None:
         manager = self.vc.content.fileManager

@@ -103,8 +103,8 @@ def remove_stale(vc: VCenter, inventory: Inventory, journal: Journal | None = No
     """Remove what dead runs of this machine left on this vCenter: the VMs they name (destroyed
     with their files), then their folders, except a folder a registered VM still lives in.
     A record stays until all it names is gone."""
-    from vmwctl.errors import OperationFailed
     from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+    from vmwctl.vsphere.faults import FileNotFound
     from vmwctl.vsphere.tasks import run_task
 
     journal = journal or Journal.for_vcenter(vc)
@@ -128,9 +128,8 @@ def remove_stale(vc: VCenter, inventory: Inventory, journal: Journal | None = No
                 DatastoreFiles.of(vc, inventory, stores[folder.datastore]).delete(
                     folder, missing_ok=False)
                 removed.append(str(folder))
-            except OperationFailed as exc:
-                if "FileNotFound" not in exc.message:
-                    raise
+            except FileNotFound:
+                pass  # gone already
         if done:
             journal.close(record)
     return removed

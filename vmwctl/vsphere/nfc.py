@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 
 from vmwctl.errors import OperationFailed
 from vmwctl.vsphere.datastore import DatastorePath, https_connection, put_stream
+from vmwctl.vsphere.faults import VSphereFault
 from vmwctl.vsphere.inventory import read_paths
-from vmwctl.vsphere.session import VCenter, fault_message
+from vmwctl.vsphere.session import VCenter
 
 LEASE_PROGRESS_PERIOD = 60.0  # seconds, Nova's NFC_LEASE_UPDATE_PERIOD
 LEASE_READY_TIMEOUT = 300.0
@@ -59,13 +60,13 @@ def import_stream_optimized(vc: VCenter, *, pool: Any, folder: Any, datastore: s
     On failure the lease is aborted and the shadow VM unregistered before the
     error propagates; its folder ``[ds] <name>`` is left for the caller to remove.
     """
-    from pyVmomi import vim, vmodl
+    from pyVmomi import vim
 
     spec = vim.vm.VmImportSpec(configSpec=shadow_vm_spec(name, datastore))
     try:
         lease = pool.ImportVApp(spec=spec, folder=folder)
-    except vmodl.MethodFault as fault:
-        raise OperationFailed(f"importing {name} failed: {fault_message(fault)}") from None
+    except VSphereFault as exc:
+        raise exc.during(f"importing {name}") from None
     vm = None
     completed = False
     try:
@@ -101,8 +102,9 @@ def _wait_ready(vc: VCenter, lease: Any, name: str, clock: Callable[[], float]) 
             return read_paths(vc, lease, ("info",))["info"]
         if state.get("state") == "error":
             error = state.get("error")
-            raise OperationFailed(f"importing {name} failed: "
-                                  f"{fault_message(error) if error else 'lease error'}")
+            if error is None:
+                raise OperationFailed(f"importing {name} failed: lease error")
+            raise vc.stub.translate(error, what=f"importing {name}")
         if clock() > deadline:
             raise OperationFailed(f"importing {name} failed: the lease was not ready within "
                                   f"{LEASE_READY_TIMEOUT:g} s")

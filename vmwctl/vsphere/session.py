@@ -2,7 +2,8 @@
 
 Every vSphere request goes through :class:`_SessionStub`, which counts
 requests (tests guard round trips with that count), logs in again when the
-session has expired, and retries transient faults with back-off.
+session has expired, retries transient faults with back-off, and raises a
+fault the vCenter answers with as its :mod:`vmwctl.vsphere.faults` class.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 from pyVmomi import SoapStubAdapter, VmomiSupport, vim, vmodl
 
 from vmwctl.errors import AuthError, ConfigError, ConnectError, VmwctlError
+from vmwctl.vsphere import faults
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +101,7 @@ class _SessionStub(SoapStubAdapter):
         self.relogin: Callable[[], None] | None = None
         self._count_lock = threading.Lock()
         self._login_lock = threading.Lock()
+        self._naming = threading.local()
 
     def GetConnection(self) -> Any:  # noqa: N802 (pyVmomi's name)
         conn = super().GetConnection()
@@ -117,9 +120,9 @@ class _SessionStub(SoapStubAdapter):
                 cookie = self.cookie
             try:
                 return super().InvokeMethod(mo, info, args, outerStub)
-            except vim.fault.NotAuthenticated:
+            except vim.fault.NotAuthenticated as fault:
                 if self.relogin is None or logged_in_again or info.wsdlName in ("Login", "Logout"):
-                    raise
+                    raise self.translate(fault, method=info.wsdlName) from None
                 logged_in_again = True
                 with self._login_lock:
                     # Threads share the session: only the first one to notice logs in again.
@@ -127,6 +130,8 @@ class _SessionStub(SoapStubAdapter):
                         log.info("vCenter session expired during %s; logging in again",
                                  info.wsdlName)
                         self.relogin()
+            except vmodl.MethodFault as fault:
+                raise self.translate(fault, method=info.wsdlName) from None
             except (OSError, http.client.HTTPException) as exc:
                 if attempt >= self.settings.api_retry_count or not _may_retry(info.wsdlName, exc):
                     raise connect_error(exc, self.settings, during=info.wsdlName,
@@ -137,6 +142,26 @@ class _SessionStub(SoapStubAdapter):
                             info.wsdlName, _describe_os_error(exc), attempt,
                             self.settings.api_retry_count, delay)
                 time.sleep(delay)
+
+
+    def translate(self, fault: Any, *, method: str | None = None,
+                  what: str | None = None) -> faults.VSphereFault:
+        """The fault as its :mod:`~vmwctl.vsphere.faults` class, told in this session's terms."""
+        return faults.translate(fault, method=method, what=what, user=self.settings.username,
+                                name_of=self._name_of)
+
+    def _name_of(self, ref: Any) -> str | None:
+        """The name of the object a fault names: one property read, on the error path only.
+        None when it cannot be read (a refusal while reading it is not explained again)."""
+        if not isinstance(ref, vim.ManagedEntity) or getattr(self._naming, "busy", False):
+            return None
+        self._naming.busy = True
+        try:
+            return str(ref.name)
+        except Exception:  # the name is a courtesy; the fault is what gets reported
+            return None
+        finally:
+            self._naming.busy = False
 
 
 def _may_retry(method: str, exc: BaseException) -> bool:
@@ -221,12 +246,12 @@ class VCenter:
         s = self.settings
         try:
             content.sessionManager.Login(s.username, password, None)
-        except vim.fault.InvalidLogin:
+        except faults.InvalidLogin:
             raise AuthError(f"vCenter {s.address} rejected the login of {s.username}: check "
                             "vmware.host_username and the password source") from None
-        except vmodl.MethodFault as fault:
+        except faults.VSphereFault as exc:
             raise AuthError(f"vCenter {s.address} refused the login of {s.username}: "
-                            f"{fault_message(fault)}") from None
+                            f"{exc.reason}") from None
         except (OSError, http.client.HTTPException) as exc:
             raise connect_error(exc, s) from None
 
@@ -311,13 +336,3 @@ def connect_error(exc: BaseException, s: ConnectionSettings, *, during: str | No
                             f"({_describe_os_error(exc)}){after}; check that vCenter is up and "
                             "reachable, then run the command again")
     return ConnectError(f"cannot talk to {where}: {_describe_os_error(exc)}")
-
-
-def fault_message(fault: Any) -> str:
-    """A vSphere fault as one line: its type and its message."""
-    name = type(fault).__name__.rsplit(".", 1)[-1]
-    message = getattr(fault, "msg", None) or ""
-    if not message:
-        messages = getattr(fault, "faultMessage", None) or []
-        message = "; ".join(m.message for m in messages if getattr(m, "message", None))
-    return f"{name}: {message}" if message else name

@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from vmwctl.errors import OperationFailed
+from vmwctl.vsphere.faults import ManagedObjectNotFound, VSphereFault
 from vmwctl.vsphere.inventory import read_paths
-from vmwctl.vsphere.session import VCenter, fault_message
+from vmwctl.vsphere.session import VCenter
 
 _PATHS = ("info.state", "info.error", "info.result", "info.progress")
 
@@ -25,18 +26,17 @@ def wait_for_task(vc: VCenter, task: Any, *, what: str, timeout: float | None = 
                   on_progress: Callable[[int], None] | None = None,
                   clock: Callable[[], float] = time.monotonic,
                   sleep: Callable[[float], None] = time.sleep) -> Any:
-    """Wait until the task ends; return its result or raise OperationFailed.
+    """Wait until the task ends; return its result, or raise the class of its fault
+    (:class:`VSphereFault`) or OperationFailed.
 
     ``what`` names the operation for the error message ("deleting [ds] x").
     """
-    from pyVmomi import vmodl
-
     interval = vc.settings.task_poll_interval if poll_interval is None else poll_interval
     deadline = None if timeout is None else clock() + timeout
     while True:
         try:
             info = read_paths(vc, task, _PATHS)
-        except vmodl.fault.ManagedObjectNotFound:
+        except ManagedObjectNotFound:
             info = {}
         state = info.get("info.state")
         if state == "success":
@@ -46,8 +46,9 @@ def wait_for_task(vc: VCenter, task: Any, *, what: str, timeout: float | None = 
                                   "vCenter whether it ran")
         if state == "error":
             fault = info.get("info.error")
-            reason = fault_message(fault) if fault is not None else "unknown error"
-            raise OperationFailed(f"{what} failed: {reason}")
+            if fault is None:
+                raise OperationFailed(f"{what} failed: unknown error")
+            raise vc.stub.translate(fault, what=what)
         if on_progress is not None and info.get("info.progress") is not None:
             on_progress(int(info["info.progress"]))
         if deadline is not None and clock() >= deadline:
@@ -59,10 +60,8 @@ def wait_for_task(vc: VCenter, task: Any, *, what: str, timeout: float | None = 
 def run_task(vc: VCenter, what: str, start: Callable[[], Any], *,
              poll_interval: float | None = 0.1) -> Any:
     """Start a task with ``start()`` and wait for it; a fault the call raises fails it too."""
-    from pyVmomi import vmodl
-
     try:
         task = start()
-    except vmodl.MethodFault as fault:
-        raise OperationFailed(f"{what} failed: {fault_message(fault)}") from None
+    except VSphereFault as exc:
+        raise exc.during(what) from None
     return wait_for_task(vc, task, what=what, poll_interval=poll_interval)
