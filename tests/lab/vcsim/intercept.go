@@ -19,9 +19,11 @@ import (
 //   - a call that a -fail-method asks to fail is answered with the injected
 //     fault, and not executed (see faultInjector);
 //   - with -guest-tools, a powered-on VM's guest reports in later (guestTools);
-//   - a property read in a session that was ended is refused (sessionGuard).
+//   - a property read in a session that was ended is refused (sessionGuard);
+//   - a call that needs a privilege its session's user lacks is refused with
+//     NoPermission (privilegeGuard, which learns the user of each Login).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
-	sessions *sessionGuard) http.Handler {
+	sessions *sessionGuard, privileges *privilegeGuard) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.HasPrefix(r.URL.Path, "/nfc/") {
 			nfcUpload(next, w, r)
@@ -35,8 +37,12 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 			}
 			r.Body = io.NopCloser(bytes.NewReader(data))
 			if method, err := simulator.UnmarshalBody(types.TypeFunc(), data); err == nil {
-				if sessions.answer(w, r, method) || faults.answer(w, method) {
+				if sessions.answer(w, r, method) || faults.answer(w, method) ||
+					privileges.answer(w, r, method) {
 					return
+				}
+				if req, ok := method.Body.(*types.Login); ok {
+					defer privileges.loggedIn(w, req)
 				}
 				if req, ok := method.Body.(*types.ReconfigureComputeResource_Task); ok {
 					applyDRS(req)

@@ -131,7 +131,8 @@ func main() {
 	if *guestAfter >= 0 {
 		guest = &guestTools{after: time.Duration(*guestAfter * float64(time.Second))}
 	}
-	server.Config.Handler = intercept(server.Config.Handler, faults, guest, newSessionGuard())
+	server.Config.Handler = intercept(server.Config.Handler, faults, guest, newSessionGuard(),
+		newPrivilegeGuard())
 
 	serverURL := *server.URL
 	serverURL.User = nil

@@ -60,8 +60,9 @@ var scenarios = map[string]func(*State){
 	// the port group) except for the two steps vmwctl performs itself: the
 	// account holds only ReadOnly (no role with the guide's privileges) and
 	// the hosts' firewalls have no VNC ruleset. The demo starts here. The
-	// simulator does not enforce privileges, so the same account can then
-	// create and grant the role, as an administrator would.
+	// simulator enforces only MakeDirectory's privilege (privileges.go), so
+	// the same account can then create and grant the role, as an
+	// administrator would.
 	"unprepared": func(s *State) {
 		setDRS(true, types.DrsBehaviorFullyAutomated)
 		s.NovaVMs = true
