@@ -127,6 +127,17 @@ class Simulator:
 @pytest.fixture
 def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
     """Start simulators of their own: simulator(*flags, scenario=..., **vmware_options)."""
+    yield from _simulators(lab, tmp_path)
+
+
+@pytest.fixture(scope="module")
+def module_simulator(lab: labctl.LabState,
+                     tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """As ``simulator``, shared by a module's tests (for tests that change nothing on it)."""
+    yield from _simulators(lab, tmp_path_factory.mktemp("simulators"))
+
+
+def _simulators(lab: labctl.LabState, directory: Path) -> Iterator[Any]:
     started: list[Simulator] = []
 
     def start(*flags: str, scenario: str = "healthy", **vmware: Any) -> Simulator:
@@ -142,7 +153,7 @@ def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
         options = {"host_ip": "127.0.0.1", "host_port": port, "host_username": username,
                    "host_password_file": lab.password_file, "ca_file": lab.ca_file,
                    "cluster_name": "DC0_C0", **vmware}
-        config = tmp_path / f"{name}.yaml"
+        config = directory / f"{name}.yaml"
         config.write_text(yaml.safe_dump({"profiles": {"sim": {
             "vmware": options, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
             "openstack": {"cloud": lab.cloud}}}}))

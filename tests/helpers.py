@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import click
 import labctl
 import yaml
 from click.testing import CliRunner
@@ -29,6 +30,23 @@ def run_vmwctl(*args: str, env: dict[str, str] | None = None, input: str | None 
     """Run vmwctl in-process through click's CliRunner, as a user would from a shell."""
     result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
     return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def leaf_commands() -> dict[str, click.Command]:
+    """Every leaf command of the CLI by its path ("cache purge"), walking the lazy groups."""
+    found: dict[str, click.Command] = {}
+
+    def walk(group: click.Group, prefix: tuple[str, ...]) -> None:
+        ctx = click.Context(group)
+        for name in group.list_commands(ctx):
+            command = group.get_command(ctx, name)
+            if isinstance(command, click.Group):
+                walk(command, (*prefix, name))
+            elif command is not None:
+                found[" ".join((*prefix, name))] = command
+
+    walk(cli, ())
+    return found
 
 
 def write_config(path: Path, text: str, mode: int = 0o600) -> Path:

@@ -28,10 +28,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from helpers import Result, run_vmwctl, write_clouds, write_profile
-
-from vmwctl.cli.lazy import LazyGroup
-from vmwctl.cli.root import cli
+from helpers import Result, leaf_commands, run_vmwctl, write_clouds, write_profile
 
 pytestmark = pytest.mark.lab
 
@@ -42,25 +39,6 @@ SPAWN_EVENTS = ("subprocess.Popen", "os.exec", "os.posix_spawn", "os.spawn", "os
 
 
 # ------------------------------------------------------------------ every command
-
-def all_commands() -> set[str]:
-    """Every leaf command of the CLI, found by walking the lazy groups."""
-    import click
-
-    found: set[str] = set()
-
-    def walk(group: click.Group, prefix: tuple[str, ...]) -> None:
-        ctx = click.Context(group)
-        for name in group.list_commands(ctx):
-            command = group.get_command(ctx, name)
-            if isinstance(command, LazyGroup | click.Group):
-                walk(command, (*prefix, name))
-            else:
-                found.add(" ".join((*prefix, name)))
-
-    walk(cli, ())
-    return found
-
 
 def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
     """One invocation per command; ``image`` is the Glance image the image commands take."""
@@ -116,7 +94,7 @@ GLANCE_THEN_VCENTER = {"cache evict", "cache seed", "vm spawn"}
 
 def test_the_table_has_every_command(tmp_path: Path) -> None:
     files = {name: tmp_path for name in ("vib", "nova_conf", "raw", "out")}
-    assert set(command_table(files, "x")) == all_commands()
+    assert set(command_table(files, "x")) == set(leaf_commands())
 
 
 # ------------------------------------------------------------------ spies
