@@ -81,8 +81,11 @@ def figures_of(report: ClusterReport) -> dict[str, Any]:
 
 def vmwctl_run(lab: Lab, sim: Simulator, profile: Profile) -> Run:
     """One ``cluster inspect`` in a new session: connect, log in, read, compute (logout untimed)."""
-    report, run = benchlib.session_run(
-        lab.state, sim.port, lambda vc: inspect_cluster(read_inventory(vc), CLUSTER, profile))
+    def inspect(vc: Any) -> ClusterReport:
+        inventory = read_inventory(vc)
+        return inspect_cluster(inventory, inventory.cluster_named(CLUSTER), profile)
+
+    report, run = benchlib.session_run(lab.state, sim.port, inspect)
     run.result = figures_of(report)
     return run
 

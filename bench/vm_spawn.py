@@ -59,7 +59,6 @@ from pyVmomi import vim, vmodl
 
 from vmwctl.cache.seed import seed_source
 from vmwctl.errors import VmwctlError
-from vmwctl.firewall.hosts import target_cluster
 from vmwctl.images.glance import open_image_service, properties_of
 from vmwctl.images.properties import nova_view
 from vmwctl.profile.load import load_profile
@@ -252,7 +251,7 @@ def inprocess_spawn(lab: Lab, sim: Simulator, profile: Profile, record: dict[str
                                network=PORTGROUP, linked_clone=not full)
         inventory = read_inventory(vc)
         mark("connect and inventory")
-        spawner = MarkingSpawner(vc, inventory, profile, target_cluster(inventory, CLUSTER),
+        spawner = MarkingSpawner(vc, inventory, profile, inventory.cluster_named(CLUSTER),
                                  download=refuse, on_step=lambda step: mark(step.name, step))
         spawner.before = lambda step: mark(f"outside the steps, before {step}")
         report = spawner.spawn(request)

@@ -49,6 +49,14 @@ def leaf_commands() -> dict[str, click.Command]:
     return found
 
 
+def cluster_commands() -> dict[str, click.Command]:
+    """The commands that take a cluster (the resolver's --cluster or NAME)."""
+    from vmwctl.cli.options import ClusterArgument, ClusterOption
+
+    return {path: command for path, command in leaf_commands().items()
+            if any(isinstance(p, ClusterOption | ClusterArgument) for p in command.params)}
+
+
 def write_config(path: Path, text: str, mode: int = 0o600) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)

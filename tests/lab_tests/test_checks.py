@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import write_profile
 from pyVmomi import vim
 
 from vmwctl.privileges.guide import GUIDE_IDS
@@ -93,9 +94,22 @@ def test_vcenter(simulator, flags, status: str, text: str) -> None:
 def test_cluster(simulator) -> None:
     sim = simulator("-dc", "2")
     assert one(sim, "cluster")["status"] == "pass"
-    check = one(sim, "cluster", "--cluster", "Nope")
+    # a --cluster that does not exist is a usage error, as on every command ...
+    result = sim.run("check", "prereqs", "--only", "cluster", "--cluster", "Nope", "-o", "json")
+    assert result.exit_code == 2
+    assert result.json()["error"]["message"] == \
+        "no cluster named 'Nope' (clusters: DC0_C0, DC1_C0)"
+    # ... the profile's cluster, Nova's, is a failed check: Nova would not start
+    write_profile(sim, sim.config, cluster_name="Nope")
+    check = one(sim, "cluster")
     assert check["status"] == "fail"
     assert "no cluster named 'Nope' (clusters: DC0_C0, DC1_C0)" in check["detail"]
+    # with two datacenters and no cluster, the whole report still comes out
+    code, found = checks(sim)
+    assert code == 1
+    assert found["cluster"]["status"] == "fail"
+    assert found["privileges"]["status"] == "skip"
+    write_profile(sim, sim.config, cluster_name="DC0_C0")
     vc = sim.connect()
     wait_for_task(vc, find(vc, vim.ClusterComputeResource, "DC1_C0").Rename_Task("DC0_C0"),
                   what="renaming")
@@ -103,11 +117,10 @@ def test_cluster(simulator) -> None:
     assert check["status"] == "fail"
     assert check["objects"] == ["/DC0/host/DC0_C0", "/DC1/host/DC0_C0"]
     assert one(sim, "drs")["status"] == "skip"
-    # with two datacenters and no cluster, the whole report still comes out
-    code, found = checks(sim, "--cluster", "Nope")
-    assert code == 1
-    assert found["cluster"]["status"] == "fail"
-    assert found["privileges"]["status"] == "skip"
+    result = sim.run("check", "prereqs", "--cluster", "DC0_C0")
+    assert result.exit_code == 2
+    assert result.stderr == \
+        "Error: 2 clusters are named 'DC0_C0': /DC0/host/DC0_C0, /DC1/host/DC0_C0\n"
 
 
 def test_drs_follows_reconfigure(simulator) -> None:

@@ -147,8 +147,8 @@ def test_inspect_by_name_and_errors(simulator) -> None:
     assert report["name"] == "DC0_C1"
     compare(sim, report, name="DC0_C1")
     result = sim.run("cluster", "inspect", "Nope")
-    assert result.exit_code == 1
-    assert "no cluster named 'Nope' (clusters: DC0_C0, DC0_C1)" in result.stderr
+    assert result.exit_code == 2
+    assert result.stderr == "Error: no cluster named 'Nope' (clusters: DC0_C0, DC0_C1)\n"
     table = sim.run("cluster", "inspect").stdout
     assert "12,285 MiB" in table and "DC0_C0_H2" in table
 
@@ -183,6 +183,8 @@ def test_requests_grow_only_with_pages(simulator) -> None:
         vc = sim.connect()
         vc.connect()
         before = vc.request_count
-        inspect_cluster(read_inventory(vc), "DC0_C0", load_profile(str(sim.config), None, {}))
+        inventory = read_inventory(vc)
+        inspect_cluster(inventory, inventory.cluster_named("DC0_C0"),
+                        load_profile(str(sim.config), None, {}))
         counts.append(vc.request_count - before)
     assert counts == [3, 3]  # CreateContainerView, one page, DestroyView

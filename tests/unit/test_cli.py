@@ -120,3 +120,21 @@ def test_a_question_inside_a_deferred_block_hears_ctrl_c_at_once() -> None:
             os.kill(os.getpid(), signal.SIGINT)
         os.kill(os.getpid(), signal.SIGINT)  # deferred again after the question
         assert stopper.requested
+
+
+def test_every_cluster_option_is_the_resolvers() -> None:
+    """A command takes a cluster only through cli/options.py (ClusterFlag: one lookup, one
+    exit code), so that tests/lab_tests/test_cluster_option.py, which walks the commands for
+    it, covers every such command."""
+    from helpers import cluster_commands, leaf_commands
+
+    from vmwctl.cli.options import ClusterArgument, ClusterOption
+
+    for path, command in leaf_commands().items():
+        for param in command.params:
+            if "--cluster" in param.opts or param.name == "cluster":
+                assert isinstance(param, ClusterOption | ClusterArgument), (path, param.name)
+    assert set(cluster_commands()) >= {
+        "cluster inspect", "check prereqs", "check privileges", "cache list", "cache purge",
+        "cache evict", "cache seed", "vm spawn", "role create", "firewall status",
+        "firewall enable", "firewall disable", "firewall vib install"}

@@ -11,7 +11,7 @@ from vmwctl.cache.browse import read_caches
 from vmwctl.errors import ConfigError, UsageError
 from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
 from vmwctl.profile.schema import Profile
-from vmwctl.vsphere.model import Datastore, Inventory
+from vmwctl.vsphere.model import Cluster, Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 
 
@@ -59,8 +59,9 @@ class CacheListing:
 
 
 def target_datastores(inventory: Inventory, profile: Profile, name: str | None,
-                      cluster_name: str | None) -> list[Datastore]:
-    """--datastore, else the datastores Nova uses for the cluster (its aging walks them all)."""
+                      cluster: Cluster | None) -> list[Datastore]:
+    """--datastore, else the datastores Nova uses for the cluster (its aging walks them all),
+    else (no cluster) those of the whole vCenter."""
     if name:
         found = [ds for ds in inventory.datastores.values() if ds.name == name]
         if not found:
@@ -68,13 +69,8 @@ def target_datastores(inventory: Inventory, profile: Profile, name: str | None,
             raise UsageError(f"no datastore {name!r}; datastores: {names}")
         return found
     regex = compile_regex(profile.vmware.datastore_regex)
-    if cluster_name:
-        clusters = inventory.clusters_named(cluster_name)
-        if len(clusters) != 1:
-            problem = "is not unique" if clusters else "not found"
-            raise UsageError(f"cluster {cluster_name!r} {problem}; pass --datastore NAME or "
-                             "--cluster NAME")
-        return valid_datastores(inventory.cluster_datastores(clusters[0]), regex)
+    if cluster is not None:
+        return valid_datastores(inventory.cluster_datastores(cluster), regex)
     return valid_datastores(inventory.datastores.values(), regex)
 
 

@@ -36,7 +36,7 @@ from vmwctl.nova.rules import (
     vnc_range,
 )
 from vmwctl.profile.schema import Profile
-from vmwctl.vsphere.model import Host
+from vmwctl.vsphere.model import Host, Inventory
 
 if TYPE_CHECKING:
     from vmwctl.cache.leftovers import Leftover
@@ -398,7 +398,9 @@ def selected_ids(only: list[str], skip: list[str]) -> list[str]:
 
 def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 nova_conf: Path | None = None, only: list[str] | None = None,
-                skip: list[str] | None = None, portgroup: str | None = None) -> CheckReport:
+                skip: list[str] | None = None, portgroup: str | None = None,
+                inventory: Inventory | None = None) -> CheckReport:
+    """Every selected check; ``inventory``: one the caller read already (else read here)."""
     from vmwctl.vsphere.snapshot import read_inventory
 
     ids = selected_ids(only or [], skip or [])
@@ -409,7 +411,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
         from vmwctl.profile.nova_conf import read_nova_conf
 
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
-    inventory = read_inventory(vc)
+    if inventory is None:
+        inventory = read_inventory(vc)
     clusters = inventory.clusters_named(cluster_name) if cluster_name else []
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from vmwctl.cli.output import Output
 from vmwctl.common.redact import RedactingFilter
-from vmwctl.errors import ConfigError, UsageError
+from vmwctl.errors import UsageError
 from vmwctl.profile.load import load_profile
 from vmwctl.profile.schema import Profile, require_vcenter
 
@@ -83,14 +83,6 @@ class App:
         for warning in profile_warnings(profile):
             self.out.warn(warning)
         return profile
-
-    def cluster_name(self, override: str | None = None) -> str:
-        """--cluster, else the profile's cluster_name."""
-        name = override or self.profile.vmware.cluster_name
-        if not name:
-            raise ConfigError(f"no cluster given: pass --cluster NAME or set vmware.cluster_name "
-                              f"in profile '{self.profile.name}'")
-        return name
 
     # ------------------------------------------------------------ services
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 import click
 
 from vmwctl.common.choices import choose
-from vmwctl.errors import UsageError
+from vmwctl.errors import ConfigError, UsageError
+
+if TYPE_CHECKING:
+    from vmwctl.profile.schema import Profile
+    from vmwctl.vsphere.model import Cluster, Inventory
 
 
 class CanonicalChoice(click.ParamType):
@@ -42,6 +46,98 @@ class CanonicalChoice(click.ParamType):
             self.fail(exc.message, param, ctx)
 
 
+class ClusterFlag:
+    """The cluster a command acts on, as govc's ClusterFlag owns its lookup.
+
+    It carries the name and where it came from (the NAME argument, --cluster,
+    else the profile's vmware.cluster_name, read only when needed); the one
+    lookup, :meth:`resolve`, runs after the command has read the inventory,
+    never while click parses (which would log in).
+    """
+
+    def __init__(self, given: str | None, source: str, usage: str,
+                 profile: Callable[[], Profile]) -> None:
+        self.given = given or None
+        self.source = source if self.given else "profile"  # argument | --cluster | profile
+        self.usage = usage  # how the command takes a name: "NAME" or "--cluster NAME"
+        self._profile = profile
+
+    @classmethod
+    def of_profile(cls, profile: Callable[[], Profile]) -> ClusterFlag:
+        """The profile's cluster, for a command without the option (``cluster list``)."""
+        return cls(None, "profile", "--cluster NAME", profile)
+
+    @property
+    def explicit(self) -> bool:
+        """Named on the command line (not taken from the profile)."""
+        return self.source != "profile"
+
+    @property
+    def name(self) -> str | None:
+        return self.given or self._profile().vmware.cluster_name
+
+    @overload
+    def resolve(self, inventory: Inventory) -> Cluster: ...
+
+    @overload
+    def resolve(self, inventory: Inventory, *, required: Literal[False],
+                lenient: bool = False) -> Cluster | None: ...
+
+    def resolve(self, inventory: Inventory, *, required: bool = True,
+                lenient: bool = False) -> Cluster | None:
+        """The cluster, looked up in ``inventory``.
+
+        A name that matches no cluster, or several, is a usage error (exit 2) listing the
+        clusters (or the namesakes' paths). ``required``: no name at all is an error too,
+        else None. ``lenient``: a name from the profile that matches none (or several)
+        gives None, for commands that report it themselves or do without; an explicit
+        name must always exist.
+        """
+        from vmwctl.vsphere.model import UnknownCluster
+
+        name = self.name
+        if not name:
+            if not required:
+                return None
+            raise ConfigError(f"no cluster given: pass {self.usage} or set "
+                              f"vmware.cluster_name in profile '{self._profile().name}'")
+        try:
+            return inventory.cluster_named(name)
+        except UnknownCluster as exc:
+            if self.explicit:
+                raise
+            if lenient:
+                return None
+            raise ConfigError(f"{exc.message}; it is the vmware.cluster_name of profile "
+                              f"'{self._profile().name}': set it to an existing cluster, or "
+                              f"pass {self.usage}") from None
+
+
+def _flag(source: str, usage: str
+          ) -> Callable[[click.Context, click.Parameter, str | None], ClusterFlag]:
+    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> ClusterFlag:
+        from vmwctl.cli.app import App
+
+        app = ctx.ensure_object(App)
+        return ClusterFlag(value, source, usage, lambda: app.profile)
+
+    return callback
+
+
+class ClusterOption(click.Option):
+    """``--cluster NAME``, turned into a :class:`ClusterFlag`."""
+
+
+class ClusterArgument(click.Argument):
+    """An optional cluster NAME argument, turned into a :class:`ClusterFlag`."""
+
+
 cluster_option = click.option(
-    "--cluster", metavar="NAME",
+    "--cluster", metavar="NAME", cls=ClusterOption, callback=_flag("--cluster", "--cluster NAME"),
     help="The cluster (default: the profile's vmware.cluster_name).")
+
+
+def cluster_argument(name: str) -> Callable[[Any], Any]:
+    """The cluster as an optional argument (``cluster inspect [NAME]``)."""
+    return click.argument(name, required=False, cls=ClusterArgument,
+                          callback=_flag("argument", name.upper()))

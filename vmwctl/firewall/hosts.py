@@ -86,17 +86,6 @@ def firewall_status(vc: VCenter, inventory: Inventory, cluster: Cluster,
     return FirewallStatus(cluster.name, wanted, rows)
 
 
-def target_cluster(inventory: Inventory, name: str) -> Cluster:
-    clusters = inventory.clusters_named(name)
-    if len(clusters) != 1:
-        if clusters:
-            raise UsageError(f"cluster {name!r} is not unique: "
-                             f"{', '.join(c.path for c in clusters)}")
-        known = ", ".join(sorted(c.name for c in inventory.clusters.values())) or "none"
-        raise UsageError(f"cluster {name!r} not found; clusters: {known}")
-    return clusters[0]
-
-
 def _managers(vc: VCenter, inventory: Inventory, hosts: list[Host], *paths: str) -> dict[str, Any]:
     """host moid -> {path: manager reference} for configManager.* paths, in one read."""
     from vmwctl.vsphere.inventory import read_objects

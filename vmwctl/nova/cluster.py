@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from vmwctl.errors import OperationFailed
 from vmwctl.nova.rules import (
     GIB,
     MIB,
@@ -89,17 +88,6 @@ class ClusterReport:
     vms: dict[str, int] = field(default_factory=dict)
 
 
-def find_cluster(inventory: Inventory, name: str) -> Cluster:
-    found = inventory.clusters_named(name)
-    if not found:
-        names = ", ".join(sorted(c.name for c in inventory.clusters.values())) or "none"
-        raise OperationFailed(f"no cluster named {name!r} (clusters: {names})")
-    if len(found) > 1:
-        raise OperationFailed(f"{len(found)} clusters are named {name!r}: "
-                              f"{', '.join(sorted(c.path for c in found))}")
-    return found[0]
-
-
 def nova_node(inventory: Inventory, cluster: Cluster, profile: Profile) -> NovaNode:
     regex = compile_regex(profile.vmware.datastore_regex)
     stats = cluster_stats(inventory.cluster_hosts(cluster))
@@ -120,8 +108,7 @@ def nova_node(inventory: Inventory, cluster: Cluster, profile: Profile) -> NovaN
         placement=placement_inventory(stats, datastores, profile))
 
 
-def inspect_cluster(inventory: Inventory, name: str, profile: Profile) -> ClusterReport:
-    cluster = find_cluster(inventory, name)
+def inspect_cluster(inventory: Inventory, cluster: Cluster, profile: Profile) -> ClusterReport:
     regex = compile_regex(profile.vmware.datastore_regex)
     hosts = inventory.cluster_hosts(cluster)
     vm_counts: dict[str, int] = {}
@@ -187,7 +174,8 @@ class ClusterListing:
 
 
 def list_clusters(inventory: Inventory, profile: Profile,
-                  selected: str | None) -> ClusterListing:
+                  selected: Cluster | None) -> ClusterListing:
+    """Every cluster with Nova's totals; ``selected`` (the profile's) is marked."""
     rows = []
     for cluster in sorted(inventory.clusters.values(), key=lambda c: c.path):
         node = nova_node(inventory, cluster, profile)
@@ -195,7 +183,8 @@ def list_clusters(inventory: Inventory, profile: Profile,
             name=cluster.name, path=cluster.path,
             datacenter=inventory.datacenters[cluster.datacenter].name
             if cluster.datacenter in inventory.datacenters else None,
-            selected=cluster.name == selected, hosts=len(cluster.hosts),
+            selected=selected is not None and cluster.moid == selected.moid,
+            hosts=len(cluster.hosts),
             hosts_counted=node.hosts_counted,
             drs_fully_automated=bool(cluster.drs_enabled)
             and cluster.drs_behavior == "fullyAutomated",

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from vmwctl.errors import UsageError
+
 # extraConfig keys: Nova's instance marker, vmwctl's spawn marker, Nova's VNC port.
 NOVA_VM_KEY = "nvp.vm-uuid"
 VMWCTL_VM_KEY = "vmwctl.spawned"
@@ -134,6 +136,21 @@ class Endpoint:
     instance_uuid: str | None
 
 
+class UnknownCluster(UsageError):
+    """No cluster, or more than one, has the name (exit 2): the message lists the clusters that
+    exist, or the paths of the namesakes."""
+
+    def __init__(self, name: str, matches: list[Cluster], known: list[str]) -> None:
+        if matches:
+            message = (f"{len(matches)} clusters are named {name!r}: "
+                       f"{', '.join(sorted(c.path for c in matches))}")
+        else:
+            message = f"no cluster named {name!r} (clusters: {', '.join(known) or 'none'})"
+        super().__init__(message)
+        self.name = name
+        self.matches = matches
+
+
 @dataclass
 class Inventory:
     """Everything one command needs to know about the vCenter, read at once."""
@@ -151,6 +168,13 @@ class Inventory:
 
     def clusters_named(self, name: str) -> list[Cluster]:
         return [c for c in self.clusters.values() if c.name == name]
+
+    def cluster_named(self, name: str) -> Cluster:
+        """The one cluster of that name; :class:`UnknownCluster` when none or several."""
+        found = self.clusters_named(name)
+        if len(found) != 1:
+            raise UnknownCluster(name, found, sorted({c.name for c in self.clusters.values()}))
+        return found[0]
 
     def cluster_hosts(self, cluster: Cluster) -> list[Host]:
         return [self.hosts[m] for m in cluster.hosts if m in self.hosts]

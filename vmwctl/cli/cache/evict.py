@@ -9,7 +9,7 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.cache.shared import datastore_option, now, targets
 from vmwctl.cli.format import short_size
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 from vmwctl.common.interrupts import deferred_signals
 
 
@@ -33,7 +33,7 @@ def _human(report: Any) -> str:
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before removing.")
 @click.pass_obj
-def evict_command(app: App, image: str, datastore: str | None, cluster: str | None,
+def evict_command(app: App, image: str, datastore: str | None, cluster: ClusterFlag,
                   all_folders: bool, dry_run: bool, yes: bool) -> int:
     """Remove one image from the cache now, e.g. after a bad image was replaced in Glance.
 

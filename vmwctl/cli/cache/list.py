@@ -16,7 +16,7 @@ from vmwctl.cli.cache.shared import (
     with_in_use,
 )
 from vmwctl.cli.format import short_size, table
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _age(seconds: int | None) -> str:
@@ -84,7 +84,7 @@ def _human(listing: Any) -> Any:
 @with_in_use
 @click.option("--no-glance", is_flag=True, help="Do not ask the image service for names.")
 @click.pass_obj
-def list_command(app: App, datastore: str | None, all_folders: bool, cluster: str | None,
+def list_command(app: App, datastore: str | None, all_folders: bool, cluster: ClusterFlag,
                  min_age: int | None, in_use: tuple[str, ...], in_use_file: Any,
                  no_glance: bool) -> None:
     """List the cached images per datastore: size, marker, users, and what a purge does now.

@@ -16,7 +16,7 @@ from vmwctl.cli.cache.shared import (
     with_in_use,
 )
 from vmwctl.cli.format import short_size, table
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _human(report: Any) -> Any:
@@ -57,7 +57,7 @@ def _human(report: Any) -> Any:
 @click.option("--dry-run", is_flag=True, help="Show what would happen; change nothing.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting.")
 @click.pass_obj
-def purge_command(app: App, min_age: int | None, datastore: str | None, cluster: str | None,
+def purge_command(app: App, min_age: int | None, datastore: str | None, cluster: ClusterFlag,
                   include_temp: bool, in_use: tuple[str, ...], in_use_file: Any, dry_run: bool,
                   yes: bool) -> int:
     """Age the image cache exactly as nova-compute does; safe to run from cron.

@@ -8,7 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.format import short_size
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 from vmwctl.errors import UsageError
 
 
@@ -71,7 +71,7 @@ def _datastores(app: App, inventory: Any, cluster: Any, name: str | None, every:
 @click.option("--dry-run", is_flag=True, help="Show where it would be seeded; change nothing.")
 @click.pass_obj
 def seed_command(app: App, image: str, datastore: str | None, all_datastores: bool,
-                 cluster: str | None, dry_run: bool) -> int:
+                 cluster: ClusterFlag, dry_run: bool) -> int:
     """Put an image into the cache before its first boot, as Nova would.
 
     IMAGE is an image id or name in the image service. The image is streamed
@@ -94,12 +94,7 @@ def seed_command(app: App, image: str, datastore: str | None, all_datastores: bo
     source = seed_source(record)
     vc = app.vcenter
     inventory = read_inventory(vc)
-    name = app.cluster_name(cluster)
-    clusters = inventory.clusters_named(name)
-    if len(clusters) != 1:
-        raise UsageError(f"cluster {name!r} {'is not unique' if clusters else 'not found'}; "
-                         "pass --cluster NAME")
-    target = clusters[0]
+    target = cluster.resolve(inventory)
     stores = _datastores(app, inventory, target, datastore, all_datastores, source.disk_type)
     seeder = Seeder(vc, inventory, cache_folder=folder, download=app.images.download,
                     pool_for=lambda ds: inventory.refs[target.resource_pool])

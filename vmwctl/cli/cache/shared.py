@@ -9,6 +9,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
+from vmwctl.cli.options import ClusterFlag
 from vmwctl.errors import ConnectError, UsageError, VmwctlError
 
 datastore_option = click.option(
@@ -42,14 +43,16 @@ def now() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(microsecond=0)
 
 
-def targets(app: App, inventory: Any, datastore: str | None, cluster: str | None) -> list[Any]:
-    """--datastore, else the datastores Nova uses for the cluster (--cluster or the profile's)."""
+def targets(app: App, inventory: Any, datastore: str | None, cluster: ClusterFlag) -> list[Any]:
+    """--datastore, else the datastores Nova uses for the cluster (--cluster or the profile's),
+    else (no cluster at all) every datastore Nova may use. With --datastore the profile's
+    cluster does not matter; a --cluster must exist all the same."""
     from vmwctl.cache.listing import target_datastores
 
-    name = cluster or app.profile.vmware.cluster_name
-    stores = target_datastores(inventory, app.profile, datastore, name)
+    found = cluster.resolve(inventory, required=False, lenient=datastore is not None)
+    stores = target_datastores(inventory, app.profile, datastore, found)
     if not stores:
-        where = f"cluster {name!r}" if name else "the vCenter"
+        where = f"cluster {found.name!r}" if found else "the vCenter"
         raise UsageError(f"no datastore of {where} passes Nova's datastore filter; pass "
                          "--datastore NAME ('vmwctl cluster inspect' shows why each is refused)")
     return stores

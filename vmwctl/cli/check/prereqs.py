@@ -8,7 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _ids(value: str | None) -> list[str]:
@@ -25,7 +25,7 @@ def _ids(value: str | None) -> list[str]:
               help="The port group every host needs (default: vmware.integration_bridge).")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @click.pass_obj
-def prereqs_command(app: App, cluster: str | None, nova_conf: Path | None, only: str | None,
+def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
                     skip: str | None, portgroup: str | None, strict: bool) -> int:
     """Verify the guide's prerequisites against the live vCenter.
 
@@ -36,11 +36,15 @@ def prereqs_command(app: App, cluster: str | None, nova_conf: Path | None, only:
     with --strict, warns).
     """
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
+    from vmwctl.vsphere.snapshot import read_inventory
 
     selected_ids(_ids(only), _ids(skip))  # refuse unknown ids before connecting
-    report = run_prereqs(app.vcenter, app.profile,
-                         cluster_name=cluster or app.profile.vmware.cluster_name,
-                         nova_conf=nova_conf, only=_ids(only), skip=_ids(skip),
-                         portgroup=portgroup)
+    vc = app.vcenter
+    inventory = read_inventory(vc)
+    # --cluster must exist; the profile's cluster, Nova's, is judged by the cluster check
+    cluster.resolve(inventory, required=False, lenient=True)
+    report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
+                         only=_ids(only), skip=_ids(skip), portgroup=portgroup,
+                         inventory=inventory)
     app.render(report, render_report)
     return report.exit_code(strict=strict)

@@ -8,7 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.format import table
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 from vmwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 
@@ -35,7 +35,7 @@ def _human(report: Any) -> Any:
 @cluster_option
 @click.pass_obj
 def privileges_command(app: App, principal: str | None, role: str | None,
-                       datacenter: str | None, cluster: str | None) -> int:
+                       datacenter: str | None, cluster: ClusterFlag) -> int:
     """Check the guide's 44 privileges on the Datacenter, propagated to its children.
 
     Without options: what the session's own account holds. --role NAME: what
@@ -53,14 +53,12 @@ def privileges_command(app: App, principal: str | None, role: str | None,
         report = priv.role_privileges(vc, role)
     else:
         inventory = read_inventory(vc)
-        cluster_name = cluster or app.profile.vmware.cluster_name
-        dc = priv.pick_datacenter(inventory, datacenter, cluster_name)
+        found = cluster.resolve(inventory, required=False, lenient=True)
+        dc = priv.pick_datacenter(inventory, datacenter, found.name if found else None)
         if principal:
             report = priv.principal_privileges(vc, inventory, dc, principal)
         else:
-            clusters = inventory.clusters_named(cluster_name) if cluster_name else []
-            child = clusters[0].moid if len(clusters) == 1 and clusters[0].datacenter == dc \
-                else None
+            child = found.moid if found and found.datacenter == dc else None
             report = priv.session_privileges(vc, inventory, dc, child)
     app.render(report, _human)
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -8,6 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.format import details, short_size, table
+from vmwctl.cli.options import ClusterFlag, cluster_argument
 
 
 def _yes(value: object) -> str:
@@ -55,9 +56,9 @@ def _human(report: Any) -> Any:
 
 
 @click.command("inspect")
-@click.argument("name", required=False)
+@cluster_argument("name")
 @click.pass_obj
-def inspect_command(app: App, name: str | None) -> None:
+def inspect_command(app: App, name: ClusterFlag) -> None:
     """Show what nova-compute reports for a cluster (default: the profile's cluster_name).
 
     Nova's rules to the rounding: vCPUs and memory from the hosts that are
@@ -68,6 +69,5 @@ def inspect_command(app: App, name: str | None) -> None:
     from vmwctl.nova.cluster import inspect_cluster
     from vmwctl.vsphere.snapshot import read_inventory
 
-    cluster_name = app.cluster_name(name)
     inventory = read_inventory(app.vcenter)
-    app.render(inspect_cluster(inventory, cluster_name, app.profile), _human)
+    app.render(inspect_cluster(inventory, name.resolve(inventory), app.profile), _human)

@@ -8,6 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.format import table
+from vmwctl.cli.options import ClusterFlag
 
 
 def _human(listing: Any) -> Any:
@@ -29,4 +30,6 @@ def list_command(app: App) -> None:
     from vmwctl.vsphere.snapshot import read_inventory
 
     inventory = read_inventory(app.vcenter)
-    app.render(list_clusters(inventory, app.profile, app.profile.vmware.cluster_name), _human)
+    selected = ClusterFlag.of_profile(lambda: app.profile).resolve(
+        inventory, required=False, lenient=True)
+    app.render(list_clusters(inventory, app.profile, selected), _human)

@@ -1,4 +1,4 @@
-"""What the ``firewall`` commands share: the port option and the cluster."""
+"""What the ``firewall`` commands share: the port option."""
 
 from __future__ import annotations
 
@@ -24,8 +24,3 @@ def wanted_ports(app: App, ports: str | None) -> list[Range]:
         return parse_ports(ports)
     return [vnc_range(app.profile)]
 
-
-def cluster_of(app: App, inventory: Any, name: str | None) -> Any:
-    from vmwctl.firewall.hosts import target_cluster
-
-    return target_cluster(inventory, app.cluster_name(name))

@@ -7,9 +7,9 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.firewall.shared import cluster_of, ports_option, wanted_ports
+from vmwctl.cli.firewall.shared import ports_option, wanted_ports
 from vmwctl.cli.format import table
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def status_table(status: Any) -> Any:
@@ -37,7 +37,7 @@ def status_table(status: Any) -> Any:
 @ports_option("Ports that must be open (default: as the vnc-firewall check: the guide's "
               "5900-6105, or the profile's vnc_port range when it sets one).")
 @click.pass_obj
-def status_command(app: App, cluster: str | None, ports: str | None) -> int:
+def status_command(app: App, cluster: ClusterFlag, ports: str | None) -> int:
     """Show, per host of the cluster, whether enabled inbound TCP rulesets open the VNC ports.
 
     Names the rulesets that cover them and the gaps. ESXi 7.0 and later have
@@ -49,6 +49,6 @@ def status_command(app: App, cluster: str | None, ports: str | None) -> int:
 
     wanted = wanted_ports(app, ports)
     inventory = read_inventory(app.vcenter)
-    status = firewall_status(app.vcenter, inventory, cluster_of(app, inventory, cluster), wanted)
+    status = firewall_status(app.vcenter, inventory, cluster.resolve(inventory), wanted)
     app.render(status, status_table)
     return 1 if status.hosts_with_gaps else 0

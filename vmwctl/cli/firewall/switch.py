@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _human(report: Any) -> str:
@@ -29,13 +29,12 @@ def switch_command(name: str, enable: bool) -> click.Command:
     @cluster_option
     @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
     @click.pass_obj
-    def command(app: App, ruleset_id: str, cluster: str | None, dry_run: bool) -> int:
-        from vmwctl.cli.firewall.shared import cluster_of
+    def command(app: App, ruleset_id: str, cluster: ClusterFlag, dry_run: bool) -> int:
         from vmwctl.firewall.hosts import set_ruleset
         from vmwctl.vsphere.snapshot import read_inventory
 
         inventory = read_inventory(app.vcenter)
-        report = set_ruleset(app.vcenter, inventory, cluster_of(app, inventory, cluster),
+        report = set_ruleset(app.vcenter, inventory, cluster.resolve(inventory),
                              ruleset_id, enable=enable, dry_run=dry_run)
         app.render(report, _human)
         for host in report.hosts:

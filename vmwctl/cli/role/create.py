@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _human(result: Any) -> str:
@@ -39,7 +39,7 @@ def _human(result: Any) -> str:
 @click.option("--dry-run", is_flag=True, help="Show what would change; change nothing.")
 @click.pass_obj
 def create_command(app: App, name: str, principal: str | None, group: bool,
-                   datacenter: str | None, cluster: str | None, dry_run: bool) -> None:
+                   datacenter: str | None, cluster: ClusterFlag, dry_run: bool) -> None:
     """Create (or update) a role holding exactly the guide's 44 privileges.
 
     With --grant, set a permission for the principal on the Datacenter with
@@ -52,8 +52,9 @@ def create_command(app: App, name: str, principal: str | None, group: bool,
     vc = app.vcenter
     dc = None
     inventory = read_inventory(vc)
+    found = cluster.resolve(inventory, required=False, lenient=True)
     if principal:
-        dc = pick_datacenter(inventory, datacenter, cluster or app.profile.vmware.cluster_name)
+        dc = pick_datacenter(inventory, datacenter, found.name if found else None)
     result = ensure_role(vc, inventory, name, principal=principal, group=group, datacenter=dc,
                          dry_run=dry_run)
     app.render(result, _human)

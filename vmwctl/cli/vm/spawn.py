@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _human(report: Any) -> Any:
@@ -60,7 +60,7 @@ def _human(report: Any) -> Any:
 @click.pass_obj
 def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: int,
                   root_gb: int, network: str | None, linked_clone: bool | None,
-                  datastore: str | None, cluster: str | None, vnc: bool, no_power_on: bool,
+                  datastore: str | None, cluster: ClusterFlag, vnc: bool, no_power_on: bool,
                   wait_seconds: int, keep_on_failure: bool) -> int:
     """Boot an image on the cluster step by step, as Nova's spawn does.
 
@@ -75,7 +75,6 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     extraConfig marker), never Nova's.
     """
     from vmwctl.cache.seed import seed_source
-    from vmwctl.cli.firewall.shared import cluster_of
     from vmwctl.errors import UsageError
     from vmwctl.images.glance import properties_of
     from vmwctl.images.properties import nova_view
@@ -91,7 +90,7 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     source = seed_source(record)
     vc = app.vcenter
     inventory = read_inventory(vc)
-    target = cluster_of(app, inventory, cluster)
+    target = cluster.resolve(inventory)
     request = SpawnRequest(image=record, view=view, source=source, name=name, cpus=cpus,
                            memory_mb=memory_mb, root_gb=root_gb, network=network,
                            linked_clone=linked_clone, datastore=datastore, vnc=vnc,

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.options import cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _human(report: Any) -> Any:
@@ -45,7 +45,7 @@ def _human(report: Any) -> Any:
 @click.option("--yes", "-y", is_flag=True,
               help="Lower hosts' image acceptance level without asking.")
 @click.pass_obj
-def install_command(app: App, file: Path, datastore: str | None, cluster: str | None,
+def install_command(app: App, file: Path, datastore: str | None, cluster: ClusterFlag,
                     dry_run: bool, yes: bool) -> int:
     """Install a VIB on every connected host of the cluster, through the vSphere API.
 
@@ -57,7 +57,6 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: str | 
     One host failing does not stop the others. Exit status 1 when a host
     failed or still has a gap.
     """
-    from vmwctl.cli.firewall.shared import cluster_of
     from vmwctl.common.interrupts import deferred_signals, immediate_signals
     from vmwctl.errors import UsageError
     from vmwctl.firewall.hosts import firewall_status, install_vib
@@ -70,7 +69,7 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: str | 
                          "firewall vib inspect')")
     vc = app.vcenter
     inventory = read_inventory(vc)
-    target = cluster_of(app, inventory, cluster)
+    target = cluster.resolve(inventory)
 
     def approve(hosts: list[str]) -> bool:
         with immediate_signals(stopper):
