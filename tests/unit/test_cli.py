@@ -138,3 +138,44 @@ def test_every_cluster_option_is_the_resolvers() -> None:
         "cluster inspect", "check prereqs", "check privileges", "cache list", "cache purge",
         "cache evict", "cache seed", "vm spawn", "role create", "firewall status",
         "firewall enable", "firewall disable", "firewall vib install"}
+
+
+@pytest.mark.parametrize(("fmt", "quiet", "signum", "failures", "failed", "code"), [
+    ("table", False, None, [], False, 0),
+    ("table", False, None, [], True, 1),
+    ("table", True, None, ["[ds] a: locked", "[ds] b: gone"], False, 1),
+    ("json", False, 2, ["[ds] a: locked"], False, 130),
+    ("yaml", True, 15, [], False, 143),
+])
+def test_every_batch_command_ends_the_same_way(fmt: str, quiet: bool, signum: int | None,
+                                               failures: list[str], failed: bool,
+                                               code: int) -> None:
+    """App.finish_batch: the report is the one document, one line per failed item (with -q
+    too), then the signal's status."""
+    import io
+
+    import yaml
+
+    from vmwctl.cli.app import App
+    from vmwctl.cli.output import Output
+    from vmwctl.common.interrupts import Stopper
+
+    app = App(env={})
+    app.out = Output(stdout=io.StringIO(), stderr=io.StringIO(), env={})
+    app.set_output(fmt)
+    app.set_quiet(quiet)
+    stopper = Stopper()
+    stopper.signal = signum
+    report = {"items": ["a", "b"], "interrupted": signum is not None}
+    try:
+        assert app.finish_batch(report, lambda r: f"{len(r['items'])} items", failures,
+                                stopper=stopper, failed=failed) == code
+    finally:
+        app.close()  # its log handler
+    stdout, stderr = app.out.stdout.getvalue(), app.out.stderr.getvalue()
+    if fmt == "table":
+        assert stdout == ("" if quiet else "2 items\n")
+    else:
+        assert (json.loads(stdout) if fmt == "json" else yaml.safe_load(stdout)) == report
+    status = {2: ["Error: interrupted"], 15: ["Error: terminated"]}.get(signum, [])
+    assert stderr.splitlines() == [f"Error: {line}" for line in failures] + status

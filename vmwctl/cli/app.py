@@ -9,17 +9,19 @@ from __future__ import annotations
 import getpass
 import logging
 import os
+import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vmwctl.cli.output import Output
 from vmwctl.common.redact import RedactingFilter
-from vmwctl.errors import UsageError
+from vmwctl.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError
 from vmwctl.profile.load import load_profile
 from vmwctl.profile.schema import Profile, require_vcenter
 
 if TYPE_CHECKING:
+    from vmwctl.common.interrupts import Stopper
     from vmwctl.images.glance import ImageService
     from vmwctl.vsphere.session import VCenter
 
@@ -152,18 +154,22 @@ class App:
     def render(self, data: Any, human: Any = None) -> None:
         self.out.result(data, human)
 
-    def stopped_by(self, stopper: Any) -> int | None:
-        """After a run that stops between steps on a signal: say so and give the exit status
-        (the report already printed stays the one document); None when no signal came."""
-        import signal
-
-        from vmwctl.errors import EXIT_SIGINT, EXIT_SIGTERM
-
-        if not stopper.requested:
-            return None
-        terminated = stopper.signal == signal.SIGTERM
-        self.out.failure("terminated" if terminated else "interrupted")
-        return EXIT_SIGTERM if terminated else EXIT_SIGINT
+    def finish_batch(self, report: Any, human: Callable[[Any], Any], failures: Iterable[str], *,
+                     stopper: Stopper | None = None, failed: bool = False) -> int:
+        """How every batch command ends (cache purge|evict, vm delete, firewall
+        enable|disable|vib install): the report, which stays the one document; one failure
+        line per failed item (stderr, shown with -q too); "interrupted" or "terminated" and
+        exit 130/143 when a signal stopped the run between items; else exit 1 when anything
+        failed (a failure line, or ``failed``), 0 otherwise."""
+        self.render(report, human)
+        lines = list(failures)
+        for line in lines:
+            self.out.failure(line)
+        if stopper is not None and stopper.requested:
+            terminated = stopper.signal == signal.SIGTERM
+            self.out.failure("terminated" if terminated else "interrupted")
+            return EXIT_SIGTERM if terminated else EXIT_SIGINT
+        return EXIT_FAILED if lines or failed else EXIT_OK
 
     def confirm(self, question: str, *, yes: bool, act_without_terminal: bool = False) -> bool:
         """Ask before a destructive step on a terminal; scripts pass --yes.

@@ -65,14 +65,9 @@ def evict_command(app: App, image: str, datastore: str | None, cluster: ClusterF
         with deferred_signals() as stopper:
             report = evict(vc, inventory, stores, image_id, dry_run=False, stopper=stopper,
                            **options)
-            return _finish(app, report, stopper)
-    return _finish(app, report, None)
+            return app.finish_batch(report, _human, _failures(report), stopper=stopper)
+    return app.finish_batch(report, _human, _failures(report))
 
 
-def _finish(app: App, report: Any, stopper: Any) -> int:
-    app.render(report, _human)
-    for item in report.items:
-        if item.outcome == "failed":
-            app.out.failure(f"{item.path}: {item.reason}")
-    stopped = app.stopped_by(stopper) if stopper is not None else None
-    return stopped if stopped is not None else 1 if report.failures else 0
+def _failures(report: Any) -> list[str]:
+    return [f"{item.path}: {item.reason}" for item in report.items if item.outcome == "failed"]

@@ -115,13 +115,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
             report = run_purge(vc, inventory, stores, request, users=users,
                                reread_users=lambda: folder_users(vc), approved=approved,
                                stopper=stopper)
-            app.render(report, _human)
-            for item in report.items:
-                if item.outcome.value == "failed":
-                    app.out.failure(f"{item.path}: {item.reason}")
-            for message in report.locked_out + report.errors:
-                app.out.failure(message)
-            stopped = app.stopped_by(stopper)  # the report (interrupted: true) stays the one
-            if stopped is not None:
-                return stopped
-    return 1 if report.failures or report.locked_out else 0
+            failures = [f"{i.path}: {i.reason}" for i in report.items
+                        if i.outcome.value == "failed"]
+            return app.finish_batch(report, _human, failures + report.locked_out + report.errors,
+                                    stopper=stopper)

@@ -36,11 +36,8 @@ def switch_command(name: str, enable: bool) -> click.Command:
         inventory = read_inventory(app.vcenter)
         report = set_ruleset(app.vcenter, inventory, cluster.resolve(inventory),
                              ruleset_id, enable=enable, dry_run=dry_run)
-        app.render(report, _human)
-        for host in report.hosts:
-            if host.outcome == "failed":
-                app.out.failure(f"{host.host}: {host.reason}")
-        return 1 if report.failures else 0
+        return app.finish_batch(report, _human, [f"{h.host}: {h.reason}" for h in report.hosts
+                                                 if h.outcome == "failed"])
 
     command.help = (f"{word} an existing firewall ruleset on every connected host of the "
                     "cluster (HostFirewallSystem); hosts where it already is are left alone. "

@@ -48,9 +48,5 @@ def delete_command(app: App, names: tuple[str, ...], older_than: str | None, dry
         return 0
     with deferred_signals() as stopper:
         report = delete_vms(app.vcenter, inventory, chosen, dry_run=dry_run, stopper=stopper)
-        app.render(report, _human)
-        for item in report.vms:
-            if item.outcome == "failed":
-                app.out.failure(f"{item.name}: {item.reason}")
-        stopped = app.stopped_by(stopper)
-    return stopped if stopped is not None else 1 if report.failures else 0
+        return app.finish_batch(report, _human, [f"{v.name}: {v.reason}" for v in report.vms
+                                                 if v.outcome == "failed"], stopper=stopper)

@@ -83,12 +83,6 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: Cluste
                         if rule["direction"] == "inbound" and rule["protocol"] == "tcp"})
         if ports and not dry_run and not stopper.requested:
             report.status = firewall_status(vc, read_inventory(vc), target, ports)
-        app.render(report, _human)
-        for host in report.hosts:
-            if host.install == "failed":
-                app.out.failure(f"{host.host}: {host.reason}")
-        stopped = app.stopped_by(stopper)
-    if stopped is not None:
-        return stopped
-    gaps = report.status.hosts_with_gaps if report.status else []
-    return 1 if report.failures or gaps else 0
+        return app.finish_batch(report, _human, [f"{h.host}: {h.reason}" for h in report.hosts
+                                                 if h.install == "failed"], stopper=stopper,
+                                failed=bool(report.status and report.status.hosts_with_gaps))
