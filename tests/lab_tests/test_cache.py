@@ -21,7 +21,7 @@ from pyVmomi import vim
 
 from vmwctl.cache.layout import LOCK_FOLDER, marker_name, parse_marker
 from vmwctl.cache.locks import local_lock
-from vmwctl.cache.purge import Outcome, PurgeRequest, plan_purge, run_purge
+from vmwctl.cache.purge import Outcome, PurgeRequest, plan_purge, purge_cache, run_purge
 from vmwctl.cache.usage import folder_users
 from vmwctl.common.interrupts import Stopper
 from vmwctl.vsphere.snapshot import read_inventory
@@ -372,6 +372,42 @@ def test_a_signal_stops_between_folders(simulator) -> None:
     assert {i.outcome for i in report.items} == {Outcome.SKIPPED}
     assert all(p.exists() for p in paths)
     assert not (root / CACHE / LOCK_FOLDER).exists()
+
+
+def test_the_purge_asks_with_its_plan_and_declined_changes_nothing(simulator) -> None:
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    due, due_path = put_image(root, marker=utcnow() - 3 * DAY)
+    fresh, fresh_path = put_image(root)
+    vc = sim.connect()
+    inventory = read_inventory(vc)
+    stores = [ds for ds in inventory.datastores.values() if ds.name == DS]
+    request = PurgeRequest(CACHE, "_base", 86400, False, frozenset(), utcnow())
+    asked: list[list[str]] = []
+
+    def answer(yes: bool):
+        def confirm(plan) -> bool:
+            asked.append([item.path for item in plan.deletions])
+            return yes
+        return confirm
+
+    before = snapshot(root)
+    assert purge_cache(vc, inventory, stores, request, read_users=lambda: {},
+                       confirm=answer(False), stopper=Stopper()) is None
+    assert asked == [[image_path(due)]]
+    assert snapshot(root) == before  # not even the marker
+    report = purge_cache(vc, inventory, stores, request, read_users=lambda: {},
+                         confirm=answer(True), stopper=Stopper())
+    assert asked[1:] == [[image_path(due)]]
+    assert {i.path: i.outcome for i in report.items} == {
+        image_path(due): Outcome.DELETED, image_path(fresh): Outcome.MARKED}
+    assert not due_path.exists() and len(markers(fresh_path)) == 1
+    # nothing to delete: nothing to ask; the lock is free again after each run
+    with local_lock(f"127.0.0.1:{sim.port}/{CACHE}", utcnow()):
+        pass
+    report = purge_cache(vc, inventory, stores, request, read_users=lambda: {},
+                         confirm=answer(False), stopper=Stopper())
+    assert len(asked) == 2 and [i.outcome for i in report.items] == [Outcome.WAITING]
 
 
 def test_dry_run_changes_nothing(simulator) -> None:

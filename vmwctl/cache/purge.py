@@ -1,6 +1,6 @@
 """``cache purge``: Nova's aging, carried out safely.
 
-Safety, in order: a lock on this machine (taken by the caller), then per datastore a lock in the
+Safety, in order: a lock on this machine, then per datastore a lock in the
 cache folder; the datastore is read again under that lock and the plan made
 from what it holds then; usage is read again right before each datastore's
 deletions (one inventory read for the batch); nothing modified within the
@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from vmwctl.cache.aging import Action, decide
 from vmwctl.cache.browse import read_caches, search_tree
 from vmwctl.cache.layout import DatastoreCache, build, marker_name
-from vmwctl.cache.locks import LockHeld, datastore_lock
-from vmwctl.common.interrupts import Stopper
+from vmwctl.cache.locks import LockHeld, datastore_lock, local_lock
+from vmwctl.common.interrupts import Stopper, immediate_signals
 from vmwctl.errors import ConnectError, VmwctlError
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
@@ -82,6 +82,11 @@ class PurgeReport:
     def count(self, outcome: Outcome) -> int:
         return sum(1 for item in self.items if item.outcome == outcome)
 
+    @property
+    def deletions(self) -> list[PurgeItem]:
+        """The folders the plan (or the run) deletes."""
+        return [item for item in self.items if item.action == Action.DELETE]
+
     def finish(self) -> PurgeReport:
         self.failures = self.count(Outcome.FAILED) + len(self.errors)
         self.bytes_freed = sum(i.bytes for i in self.items if i.outcome == Outcome.DELETED)
@@ -143,14 +148,41 @@ def plan_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
     return report
 
 
+def purge_cache(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
+                request: PurgeRequest, *, read_users: Callable[[], Users],
+                confirm: Callable[[PurgeReport], bool] | None,
+                stopper: Stopper) -> PurgeReport | None:
+    """The whole ``cache purge``: lock, plan, confirm, act.
+
+    This machine's lock for the vCenter's cache folder is held throughout.
+    ``confirm`` is asked with the plan when it deletes anything (None: act
+    without asking, as from cron); declined, nothing changes and the answer
+    is None. ``stopper``: the caller's deferred-signal block; until the purge
+    acts, a signal acts at once (at the question too), then only between folders.
+    """
+    stores = list(stores)
+    key = f"{vc.settings.host}:{vc.settings.port}/{request.folder}"
+    with local_lock(key, request.now):
+        with immediate_signals(stopper):
+            users = read_users()
+            approved: set[str] | None = None
+            if confirm is not None:
+                plan = plan_purge(vc, inventory, stores, request, users)
+                if plan.deletions and not confirm(plan):
+                    return None
+                approved = {item.path for item in plan.deletions}
+        return run_purge(vc, inventory, stores, request, users=users, reread_users=read_users,
+                         approved=approved, stopper=stopper)
+
+
 def run_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
               request: PurgeRequest, *, users: Users, reread_users: Callable[[], Users],
               approved: set[str] | None, stopper: Stopper) -> PurgeReport:
     """Purge datastore by datastore, each under its datastore lock.
 
-    The caller holds this machine's lock (:func:`local_lock`) around the
-    whole run. ``approved``: the folders the user agreed to delete (None: any
-    the plan deletes).
+    The caller (:func:`purge_cache`) holds this machine's lock
+    (:func:`local_lock`) around the whole run. ``approved``: the folders the
+    user agreed to delete (None: any the plan deletes).
     """
     stores = list(stores)
     report = PurgeReport(False, request.now, request.folder, request.min_age_seconds,

@@ -34,7 +34,7 @@ def _human(report: Any) -> Any:
     counts = {o.value: report.count(o) for o in Outcome if report.count(o)}
     summary = ", ".join(f"{n} {name}" for name, n in counts.items()) or "nothing in the cache"
     freed = "would free" if report.dry_run else "freed"
-    deleting = sum(i.bytes for i in report.items if i.action.value == "delete")
+    deleting = sum(i.bytes for i in report.deletions)
     parts.append(f"{report.cache_folder} on {', '.join(report.datastores)}: {summary}; "
                  f"{freed} {short_size(deleting if report.dry_run else report.bytes_freed)}")
     parts.extend(report.locked_out)
@@ -75,8 +75,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     deletion failed or another purge held a datastore.
     """
     from vmwctl.cache.listing import profile_folder
-    from vmwctl.cache.locks import local_lock
-    from vmwctl.cache.purge import PurgeRequest, plan_purge, run_purge
+    from vmwctl.cache.purge import PurgeRequest, plan_purge, purge_cache
     from vmwctl.cache.usage import folder_users
     from vmwctl.common.interrupts import deferred_signals
     from vmwctl.vsphere.snapshot import read_inventory
@@ -96,26 +95,21 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     if dry_run:
         app.render(plan_purge(vc, inventory, stores, request, folder_users(vc)), _human)
         return 0
-    key = f"{vc.settings.host}:{vc.settings.port}/{request.folder}"
-    with local_lock(key, request.now):
-        users = folder_users(vc)
-        approved: set[str] | None = None
-        if not yes and app.stdin_is_terminal():
-            plan = plan_purge(vc, inventory, stores, request, users)
-            deletions = [i for i in plan.items if i.action.value == "delete"]
-            if deletions:
-                if app.out.format == "table":
-                    app.render(plan, _human)
-                total = short_size(sum(i.bytes for i in deletions))
-                if not app.confirm(f"Delete {len(deletions)} folders ({total})?", yes=yes):
-                    app.out.info("nothing changed")
-                    return 0
-            approved = {i.path for i in deletions}
-        with deferred_signals() as stopper:
-            report = run_purge(vc, inventory, stores, request, users=users,
-                               reread_users=lambda: folder_users(vc), approved=approved,
-                               stopper=stopper)
-            failures = [f"{i.path}: {i.reason}" for i in report.items
-                        if i.outcome.value == "failed"]
-            return app.finish_batch(report, _human, failures + report.locked_out + report.errors,
-                                    stopper=stopper)
+
+    def ask(plan: Any) -> bool:
+        if app.out.format == "table":
+            app.render(plan, _human)
+        total = short_size(sum(i.bytes for i in plan.deletions))
+        return app.confirm(f"Delete {len(plan.deletions)} folders ({total})?", yes=yes)
+
+    with deferred_signals() as stopper:
+        report = purge_cache(vc, inventory, stores, request,
+                             read_users=lambda: folder_users(vc),
+                             confirm=ask if not yes and app.stdin_is_terminal() else None,
+                             stopper=stopper)
+        if report is None:
+            app.out.info("nothing changed")
+            return 0
+        failures = [f"{i.path}: {i.reason}" for i in report.items if i.outcome.value == "failed"]
+        return app.finish_batch(report, _human, failures + report.locked_out + report.errors,
+                                stopper=stopper)
