@@ -14,8 +14,12 @@ from inventory import (
     make_vm,
 )
 
-from vmwctl.errors import OperationFailed
-from vmwctl.nova.cluster import find_cluster, inspect_cluster, list_clusters, nova_node
+from vmwctl.nova.cluster import inspect_cluster, list_clusters, nova_node
+from vmwctl.vsphere.model import Cluster, Inventory, UnknownCluster
+
+
+def _c0(inventory: Inventory) -> tuple[Inventory, Cluster]:
+    return inventory, inventory.cluster_named("C0")
 
 
 def test_hosts_in_maintenance_or_disconnected_are_not_counted() -> None:
@@ -24,7 +28,7 @@ def test_hosts_in_maintenance_or_disconnected_are_not_counted() -> None:
              make_host("maint", in_maintenance=True, cpu_threads=64, memory_mb=262144),
              make_host("unknown", in_maintenance=None, cpu_threads=64),
              make_host("gone", connection_state="disconnected", cpu_threads=64)]
-    report = inspect_cluster(make_inventory(make_cluster(hosts=hosts)), "C0", make_profile())
+    report = inspect_cluster(*_c0(make_inventory(make_cluster(hosts=hosts))), make_profile())
     node = report.nova
     assert (node.hosts_counted, node.vcpus, node.memory_mb) == (2, 48, 196608)
     assert (node.memory_mb_used, node.memory_mb_free) == (4000, 192608)
@@ -39,7 +43,7 @@ def test_hosts_in_maintenance_or_disconnected_are_not_counted() -> None:
 def test_memory_is_floored_per_host_as_nova_does() -> None:
     host = make_host("a", memory_mb=1024)
     host.memory_bytes += (1 << 20) - 1  # just under one more MiB
-    report = inspect_cluster(make_inventory(make_cluster(hosts=[host])), "C0", make_profile())
+    report = inspect_cluster(*_c0(make_inventory(make_cluster(hosts=[host]))), make_profile())
     assert report.nova.memory_mb == 1024
     assert report.hosts[0].memory_mb == 1024
 
@@ -49,7 +53,7 @@ def test_a_datastore_the_regex_rejects_is_listed_with_its_reason() -> None:
     stores = [make_datastore("nfs-os", capacity_gb=2000, free_gb=1500, mounted_on=hosts[:1]),
               make_datastore("local", capacity_gb=4000, free_gb=3900)]
     profile = make_profile(vmware={"datastore_regex": "nfs"})
-    report = inspect_cluster(make_inventory(make_cluster(hosts=hosts, datastores=stores)), "C0",
+    report = inspect_cluster(*_c0(make_inventory(make_cluster(hosts=hosts, datastores=stores))),
                              profile)
     rows = {d.name: d for d in report.datastores}
     assert (rows["local"].used, rows["local"].matches_regex) == (False, False)
@@ -75,7 +79,7 @@ def test_the_best_datastore_has_the_most_free_space_and_disk_sums_every_valid_on
 
 def test_no_valid_datastore_reports_zero_disk() -> None:
     cluster = make_cluster(datastores=[make_datastore("d", type="VVOL")])
-    report = inspect_cluster(make_inventory(cluster), "C0", make_profile())
+    report = inspect_cluster(*_c0(make_inventory(cluster)), make_profile())
     assert (report.nova.datastore, report.nova.local_gb, report.nova.disk_available_gb) == (
         None, 0, 0)
     assert report.datastores[0].reason == "type VVOL (Nova uses VMFS, NFS, NFS41, vsan)"
@@ -89,7 +93,7 @@ def test_no_valid_datastore_reports_zero_disk() -> None:
     ({"reserved_host_disk_mb": 1025}, 512, 0, 2),  # rounded up to whole GB, as Nova does
 ])
 def test_placement_reserved_amounts(options: dict, memory: int, cpus: int, disk_gb: int) -> None:
-    report = inspect_cluster(make_inventory(), "C0", make_profile(DEFAULT=options))
+    report = inspect_cluster(*_c0(make_inventory()), make_profile(DEFAULT=options))
     placement = report.nova.placement
     assert placement["MEMORY_MB"]["reserved"] == memory
     assert placement["VCPU"]["reserved"] == cpus
@@ -98,7 +102,7 @@ def test_placement_reserved_amounts(options: dict, memory: int, cpus: int, disk_
 
 def test_the_hypervisor_nova_reports() -> None:
     inventory = make_inventory(endpoint=make_endpoint(version="6.7.3", instance_uuid="uuid-a"))
-    node = inspect_cluster(inventory, "C0", make_profile()).nova
+    node = inspect_cluster(*_c0(inventory), make_profile()).nova
     assert node.hypervisor_hostname == "domain-C0.uuid-a"
     assert (node.hypervisor_type, node.hypervisor_version) == ("VMware vCenter Server", 6007003)
 
@@ -113,28 +117,28 @@ def test_vms_on_the_clusters_hosts_are_counted_by_kind() -> None:
              make_vm("smoke", host=hosts[1], vmwctl_marker="t", nova_uuid="u3"),
              make_vm("stranger", host=hosts[1]), make_vm("far", host=elsewhere),
              make_vm("unplaced")])
-    report = inspect_cluster(inventory, "C0", make_profile())
+    report = inspect_cluster(*_c0(inventory), make_profile())
     assert report.vms == {"nova": 2, "vmwctl": 1, "other": 1}
     assert {h.name: h.vms for h in report.hosts} == {"a": 2, "b": 2}
 
 
 def test_drs_and_ha_as_reported() -> None:
-    report = inspect_cluster(make_inventory(make_cluster(drs_behavior="manual", ha_enabled=False)),
-                             "C0", make_profile())
+    inventory = make_inventory(make_cluster(drs_behavior="manual", ha_enabled=False))
+    report = inspect_cluster(*_c0(inventory), make_profile())
     assert report.drs == {"enabled": True, "behavior": "manual", "fully_automated": False}
     assert report.ha == {"enabled": False}
     assert (report.datacenter, report.path, report.moref) == ("DC0", "/DC0/host/C0", "domain-C0")
 
 
-def test_find_cluster_none_or_several() -> None:
-    with pytest.raises(OperationFailed, match=r"no cluster named 'Nope' \(clusters: C0\)"):
-        find_cluster(make_inventory(), "Nope")
+def test_cluster_named_none_or_several() -> None:
+    with pytest.raises(UnknownCluster, match=r"no cluster named 'Nope' \(clusters: C0\)"):
+        make_inventory().cluster_named("Nope")
     twice = make_inventory(make_cluster(moid="domain-c1", datacenter="DC0"),
                            make_cluster(moid="domain-c2", datacenter="DC1"),
                            datacenters=("DC0", "DC1"))
-    with pytest.raises(OperationFailed,
+    with pytest.raises(UnknownCluster,
                        match="2 clusters are named 'C0': /DC0/host/C0, /DC1/host/C0"):
-        find_cluster(twice, "C0")
+        twice.cluster_named("C0")
 
 
 def test_list_clusters_figures_and_selection() -> None:
@@ -146,7 +150,8 @@ def test_list_clusters_figures_and_selection() -> None:
                                    make_host("b1", cpu_threads=8)],
                        datastores=[make_datastore("b-ds", capacity_gb=700),
                                    make_datastore("b-ds2", capacity_gb=100)])
-    listing = list_clusters(make_inventory(big, small), make_profile(), "B")
+    inventory = make_inventory(big, small)
+    listing = list_clusters(inventory, make_profile(), inventory.cluster_named("B"))
     rows = {(c.name, c.hosts, c.hosts_counted, c.vcpus, c.disk_gb, c.selected,
              c.drs_fully_automated) for c in listing.clusters}
     assert rows == {("A", 2, 1, 8, 300, False, False), ("B", 2, 2, 16, 800, True, True)}
