@@ -6,19 +6,19 @@ from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from pyVmomi import vim
+
 from vmwctl.cache.layout import DatastoreCache, Entry, build
 from vmwctl.vsphere.datastore import DatastorePath
 from vmwctl.vsphere.model import Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
+from vmwctl.vsphere.tasks import run_task
 
 SEARCH_WORKERS = 8
 
 
 def search_tree(vc: VCenter, inventory: Inventory, ds: Datastore) -> dict[str, list[Entry]]:
     """Every folder of the datastore (relative path) with its entries, in one search task."""
-    from pyVmomi import vim
-
-    from vmwctl.vsphere.tasks import run_task
 
     browser = inventory.refs[ds.browser] if ds.browser else None
     if browser is None or not ds.accessible:
@@ -36,8 +36,6 @@ def search_tree(vc: VCenter, inventory: Inventory, ds: Datastore) -> dict[str, l
 
 
 def _entry(info: Any) -> Entry:
-    from pyVmomi import vim
-
     return Entry(name=info.path, folder=isinstance(info, vim.host.DatastoreBrowser.FolderInfo),
                  size=int(info.fileSize or 0), modified=info.modification)
 

@@ -14,7 +14,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from pyVmomi import vim
+
 from vmwctl.vsphere.model import Datastore, Inventory
+from vmwctl.vsphere.tasks import run_task
 
 if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
@@ -63,9 +66,6 @@ def leftovers_at(datastore: str, root: Iterable[Found], temp: Iterable[Found]) -
 def find_leftovers(vc: VCenter, inventory: Inventory,
                    datastores: Iterable[Datastore]) -> list[Leftover]:
     """One SearchDatastore per datastore (and one in its vmware_temp folder), concurrently."""
-    from pyVmomi import vim
-
-    from vmwctl.vsphere.tasks import run_task
 
     spec = vim.host.DatastoreBrowser.SearchSpec(
         matchPattern=list(PATTERNS), query=[vim.host.DatastoreBrowser.FolderQuery()],

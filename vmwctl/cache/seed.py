@@ -26,15 +26,21 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pyVmomi import vim
+
+from vmwctl.cache.layout import MARKER_PREFIX, is_image_id
 from vmwctl.common.interrupts import deferred_signals
 from vmwctl.common.streams import prefetched
 from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.images.glance import properties_of
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import FileAlreadyExists, FileNotFound
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Datastore, Inventory
+from vmwctl.vsphere.nfc import import_stream_optimized
 from vmwctl.vsphere.session import VCenter
+from vmwctl.vsphere.tasks import run_task
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +83,6 @@ class SeedResult:
 
 def seed_source(image: Mapping[str, Any]) -> SeedSource:
     """Read Nova's method for an image from its Glance record; refuse what Nova cannot boot."""
-    from vmwctl.cache.layout import is_image_id
-    from vmwctl.images.glance import properties_of
 
     image_id = image.get("id")
     if not isinstance(image_id, str) or not is_image_id(image_id):
@@ -114,9 +118,6 @@ def seed_source(image: Mapping[str, Any]) -> SeedSource:
 def is_cached(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: DatastorePath,
               file_name: str) -> bool:
     """ds_util.file_exists: one SearchDatastore of the image folder for the cached file."""
-    from pyVmomi import vim
-
-    from vmwctl.vsphere.tasks import run_task
 
     browser = inventory.refs[ds.browser]
     spec = vim.host.DatastoreBrowser.SearchSpec(
@@ -134,10 +135,6 @@ def enlist(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: Datas
            files: DatastoreFiles) -> list[str]:
     """Nova's enlist_image: remove the image's aging markers before it is used, so that no
     aging pass deletes it from under a spawn. Returns the markers removed."""
-    from pyVmomi import vim
-
-    from vmwctl.cache.layout import MARKER_PREFIX
-    from vmwctl.vsphere.tasks import run_task
 
     browser = inventory.refs[ds.browser]
     spec = vim.host.DatastoreBrowser.SearchSpec(
@@ -264,8 +261,6 @@ class Seeder:
     def _import(self, files: DatastoreFiles, ds: Datastore, source: SeedSource,
                 stream: Iterable[bytes], shadow: DatastorePath, work: DatastorePath,
                 progress: Callable[[int], None] | None) -> None:
-        from vmwctl.vsphere.nfc import import_stream_optimized
-
         dc = self.inventory.datacenter_of(ds)
         if dc.vm_folder is None:
             raise OperationFailed(f"cannot find the VM folder of the datacenter of [{ds.name}]")

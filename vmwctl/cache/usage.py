@@ -12,9 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from pyVmomi import vim
+
 from vmwctl.cache.layout import is_image_id
 from vmwctl.errors import UsageError
 from vmwctl.vsphere.datastore import DatastorePath
+from vmwctl.vsphere.inventory import collect
 from vmwctl.vsphere.session import VCenter
 
 
@@ -40,9 +43,6 @@ def containing_folders(file_name: str) -> list[str]:
 
 def folder_users(vc: VCenter) -> dict[str, list[str]]:
     """Folder path -> names of the VMs with a file in it (vmx, disk chain, CD-ROM ISO)."""
-    from pyVmomi import vim
-
-    from vmwctl.vsphere.inventory import collect
 
     users: dict[str, set[str]] = {}
     records = collect(vc, {vim.VirtualMachine: ["name", "config.files.vmPathName",

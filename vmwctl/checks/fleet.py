@@ -21,6 +21,7 @@ from vmwctl.errors import VmwctlError
 from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Inventory
+from vmwctl.vsphere.snapshot import read_inventory
 
 NOVA_DEFAULT_ZONE = "nova"
 FLEET_CHECKS = ("fleet-reachability", "fleet-az", "fleet-cluster-owner", "fleet-cache")
@@ -59,8 +60,6 @@ class Service:
 
 def contact(service: Service, open_vcenter: Callable[[Profile], Any]) -> Service:
     """The gather step: log in and read the inventory, then note what it says."""
-    from vmwctl.vsphere.snapshot import read_inventory
-
     started = time.monotonic()
     vc = None
     try:

@@ -32,6 +32,7 @@ from vmwctl.profile.nova_conf import (
 )
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Cluster, Host
+from vmwctl.vsphere.snapshot import read_firewalls
 
 if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
@@ -81,7 +82,6 @@ def gather_nova_conf(vc: VCenter, conf: NovaConf, profile: Profile | None,
     scope = _vnc_scope(conf, clusters[0] if len(clusters) == 1 else None, ctx)
     if isinstance(scope, CheckResult):
         return FirewallData()
-    from vmwctl.vsphere.snapshot import read_firewalls
 
     return FirewallData(read_firewalls(vc, ctx.inventory, scope[0]))
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from vmwctl.cache.leftovers import Leftover, find_leftovers
 from vmwctl.checks.model import (
     CheckReport,
     CheckResult,
@@ -26,6 +27,7 @@ from vmwctl.checks.model import (
     vnc_verdict,
     warned,
 )
+from vmwctl.checks.nova_conf import check_nova_conf
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.nova.rules import (
     MIN_VC_VERSION,
@@ -35,12 +37,14 @@ from vmwctl.nova.rules import (
     version_tuple,
     vnc_range,
 )
+from vmwctl.privileges.held import PrivilegeReport, session_privileges
+from vmwctl.profile.nova_conf import read_nova_conf
 from vmwctl.profile.schema import Profile
+from vmwctl.vsphere.faults import one_line
 from vmwctl.vsphere.model import Host, Inventory
+from vmwctl.vsphere.snapshot import read_firewalls, read_inventory
 
 if TYPE_CHECKING:
-    from vmwctl.cache.leftovers import Leftover
-    from vmwctl.privileges.held import PrivilegeReport
     from vmwctl.vsphere.session import VCenter
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
@@ -227,7 +231,6 @@ def gather_vnc_firewall(vc: VCenter, ctx: Context) -> FirewallData:
     hosts = _vnc_firewall_hosts(ctx)
     if isinstance(hosts, CheckResult):
         return FirewallData()
-    from vmwctl.vsphere.snapshot import read_firewalls
 
     return FirewallData(read_firewalls(vc, ctx.inventory, hosts))
 
@@ -261,7 +264,6 @@ def gather_privileges(vc: VCenter, ctx: Context) -> PrivilegesData:
     datacenter = privileges_datacenter(ctx)
     if datacenter is None:
         return PrivilegesData()
-    from vmwctl.privileges.held import session_privileges
 
     return PrivilegesData(session_privileges(vc, ctx.inventory, datacenter,
                                              child=ctx.cluster.moid if ctx.cluster else None))
@@ -314,7 +316,6 @@ def gather_image_cache(vc: VCenter, ctx: Context) -> ImageCacheData:
     stores = ctx.used_datastores
     if not stores:
         return ImageCacheData()
-    from vmwctl.cache.leftovers import find_leftovers
 
     return ImageCacheData(find_leftovers(vc, ctx.inventory, stores))
 
@@ -349,8 +350,6 @@ def _guard(check: Callable[[Context], CheckResult],
            check_id: str) -> Callable[[Context], CheckResult]:
     """A vSphere fault in one check fails that check, not the run (lost connections still do)."""
     def guarded(ctx: Context) -> CheckResult:
-        from vmwctl.vsphere.faults import one_line
-
         try:
             return check(ctx)
         except OperationFailed as exc:  # a vSphere fault is one too
@@ -401,15 +400,11 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 skip: list[str] | None = None, portgroup: str | None = None,
                 inventory: Inventory | None = None) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here)."""
-    from vmwctl.vsphere.snapshot import read_inventory
-
     ids = selected_ids(only or [], skip or [])
     if nova_conf is None:
         ids = [i for i in ids if i != "nova-conf"]
     conf = None
     if nova_conf is not None and "nova-conf" in ids:
-        from vmwctl.profile.nova_conf import read_nova_conf
-
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
     if inventory is None:
         inventory = read_inventory(vc)
@@ -427,8 +422,6 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
         for check_id, future in futures.items():
             results[check_id] = [future.result()]
     if conf is not None:
-        from vmwctl.checks.nova_conf import check_nova_conf
-
         results["nova-conf"] = check_nova_conf(conf, profile, ctx, vc)
     ordered = [result for check_id in ids for result in results.get(check_id, [])]
     return CheckReport(vcenter=inventory.endpoint.url, cluster=cluster_name, checks=ordered,
@@ -437,13 +430,10 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
 
 def run_nova_conf(vc: VCenter | None, profile: Profile | None, nova_conf: Path) -> CheckReport:
     """``check nova-conf``: offline when ``vc`` is None."""
-    from vmwctl.checks.nova_conf import check_nova_conf
-    from vmwctl.profile.nova_conf import read_nova_conf
 
     conf = read_nova_conf(nova_conf)
     if vc is None:
         return CheckReport(vcenter=None, cluster=None, checks=check_nova_conf(conf, profile, None))
-    from vmwctl.vsphere.snapshot import read_inventory
 
     assert profile is not None
     inventory = read_inventory(vc)

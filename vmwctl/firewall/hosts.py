@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyVmomi import vim
+
 from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.firewall.coverage import coverage
@@ -21,9 +23,12 @@ from vmwctl.firewall.ports import Range
 from vmwctl.firewall.vib import ACCEPTANCE_LEVELS, VibReport
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import VSphereFault, one_line
+from vmwctl.vsphere.inventory import read_objects
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
 from vmwctl.vsphere.session import VCenter
+from vmwctl.vsphere.snapshot import read_firewalls
+from vmwctl.vsphere.tasks import run_task
 
 HOST_WORKERS = 8
 # HostImageAcceptanceLevel values, strictest first, beside the VIB descriptor's levels
@@ -69,8 +74,6 @@ def _state(host: Host) -> str:
 def firewall_status(vc: VCenter, inventory: Inventory, cluster: Cluster,
                     wanted: list[Range]) -> FirewallStatus:
     """Per host: are the wanted ports open by enabled inbound TCP rulesets, and by which."""
-    from vmwctl.vsphere.snapshot import read_firewalls
-
     hosts = inventory.cluster_hosts(cluster)
     connected = [h for h in hosts if h.connection_state == "connected"]
     read_firewalls(vc, inventory, connected)
@@ -88,8 +91,6 @@ def firewall_status(vc: VCenter, inventory: Inventory, cluster: Cluster,
 
 def _managers(vc: VCenter, inventory: Inventory, hosts: list[Host], *paths: str) -> dict[str, Any]:
     """host moid -> {path: manager reference} for configManager.* paths, in one read."""
-    from vmwctl.vsphere.inventory import read_objects
-
     found: dict[str, Any] = {}
     for record in read_objects(vc, [inventory.refs[h.moid] for h in hosts], list(paths)):
         found[record.moid] = {path: record.get(path) for path in paths}
@@ -132,8 +133,6 @@ class RulesetReport:
 def set_ruleset(vc: VCenter, inventory: Inventory, cluster: Cluster, ruleset_id: str, *,
                 enable: bool, dry_run: bool) -> RulesetReport:
     """Enable or disable a ruleset on every connected host of the cluster, where needed."""
-    from vmwctl.vsphere.snapshot import read_firewalls
-
     report = RulesetReport(cluster.name, ruleset_id, enable, dry_run)
     hosts = sorted(inventory.cluster_hosts(cluster), key=lambda h: h.name)
     connected = [h for h in hosts if h.connection_state == "connected"]
@@ -350,9 +349,6 @@ def _installed(manager: Any, vib: VibReport) -> bool:
 
 
 def _install(vc: VCenter, patch_manager: Any, host_path: str, host: str) -> None:
-    from pyVmomi import vim
-
-    from vmwctl.vsphere.tasks import run_task
 
     spec = vim.host.PatchManager.PatchManagerOperationSpec()
     result = run_task(vc, f"installing {host_path} on {host}",

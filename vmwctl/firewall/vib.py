@@ -16,6 +16,7 @@ import io
 import re
 import struct
 import tarfile
+import xml.etree.ElementTree as ET
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -279,8 +280,6 @@ def inspect_vib(path: Path) -> VibReport:
 
 
 def _read_descriptor(root: object, report: VibReport) -> None:
-    import xml.etree.ElementTree as ET
-
     assert isinstance(root, ET.Element)
     if root.tag != "vib":
         report.problems.append(f"descriptor.xml: the root element is <{root.tag}>, not <vib>")
@@ -315,8 +314,6 @@ def _read_descriptor(root: object, report: VibReport) -> None:
 
 def _check_payload(handle: BinaryIO, element: object, members: dict[str, Member],
                    report: VibReport) -> None:
-    import xml.etree.ElementTree as ET
-
     assert isinstance(element, ET.Element)
     name = element.get("name") or ""
     kind = element.get("type") or ""

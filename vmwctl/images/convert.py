@@ -32,6 +32,7 @@ from pathlib import Path
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images import qemu
 from vmwctl.images.inspector import ImageReport, inspect_file
+from vmwctl.images.stream import StreamStats, pick_compressor, stream_vmdk
 
 # vmware_disktype -> qemu-img's vmdk subformat
 SUBFORMATS = {"streamOptimized": "streamOptimized", "sparse": "monolithicSparse",
@@ -119,8 +120,6 @@ def plan_conversion(source: Path, destination: Path, *, disktype: str = "streamO
 
 
 def _native_command(source: str, fmt: str, adapter: str, destination: str) -> str:
-    from vmwctl.images.stream import pick_compressor
-
     writer = (f"vmwctl's streamOptimized writer ({pick_compressor().name}, "
               f"{os.cpu_count() or 1} threads, adapter {adapter}) -> {destination}")
     if fmt == "raw":
@@ -247,8 +246,6 @@ def _file_size_limit() -> str:
 def _write_native(plan: ConversionPlan, workdir: Path, staged: Path,
                   progress: Callable[[float], None] | None) -> None:
     """Raw source (qemu-img first if needed: the first fifth of the progress), then stream."""
-    from vmwctl.images.stream import StreamStats, stream_vmdk
-
     share = 20.0 if plan.source_format != "raw" else 0.0
     raw = raw_source(plan, workdir, (lambda pct: progress(pct * share / 100))
                      if progress and share else None)

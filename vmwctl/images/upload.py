@@ -30,6 +30,7 @@ from vmwctl.images.convert import (
 )
 from vmwctl.images.glance import GlanceError, ImageService, glance_reason
 from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_file
+from vmwctl.images.stream import StreamStats, stream_vmdk
 
 CHUNK = 1 << 20
 CONVERTIBLE = ("raw", "qcow2", "qed", "vhd", "vhdx", "vdi", "vmdk")
@@ -254,8 +255,6 @@ def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: Conver
                      on_total: Callable[[int], None] | None,
                      clock: Callable[[], float]) -> UploadResult:
     """The native writer's output as the upload body; a raw copy first for non-raw sources."""
-    from vmwctl.images.stream import StreamStats, stream_vmdk
-
     source = Path(plan.source)
     workdir = None
     if conversion.source_format != "raw":

@@ -16,6 +16,7 @@ from vmwctl.privileges.guide import (
     same_principal,
 )
 from vmwctl.vsphere.faults import MethodNotFound, NotSupported, VSphereFault
+from vmwctl.vsphere.inventory import read_paths
 from vmwctl.vsphere.model import Inventory
 from vmwctl.vsphere.session import VCenter
 
@@ -83,8 +84,6 @@ def session_privileges(vc: VCenter, inventory: Inventory, datacenter: str,
 
 
 def _roles(vc: VCenter) -> list[Any]:
-    from vmwctl.vsphere.inventory import read_paths
-
     return list(read_paths(vc, vc.content.authorizationManager, ["roleList"]).get("roleList")
                 or [])
 
@@ -121,8 +120,6 @@ def effective_privileges(permissions_by_level: Sequence[Sequence[Any]],
 def principal_privileges(vc: VCenter, inventory: Inventory, datacenter: str,
                          principal: str) -> PrivilegeReport:
     """The privileges the permissions on the Datacenter and its ancestors give a user."""
-    from vmwctl.vsphere.inventory import read_paths
-
     auth = vc.content.authorizationManager
     ref = inventory.refs[datacenter]
     chain = [ref]

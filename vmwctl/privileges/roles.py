@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from pyVmomi import vim
+
 from vmwctl.errors import OperationFailed
 from vmwctl.privileges.guide import GUIDE_IDS, SYSTEM_PRIVILEGES, same_principal
 from vmwctl.privileges.held import find_role
@@ -66,8 +68,6 @@ def ensure_role(vc: VCenter, inventory: Inventory, name: str, *, principal: str 
 
 def _grant(vc: VCenter, inventory: Inventory, auth: object, result: RoleResult, principal: str,
            group: bool, datacenter: str | None, dry_run: bool) -> str:
-    from pyVmomi import vim
-
     if datacenter is None:
         raise OperationFailed("no datacenter to grant the role on")
     entity = inventory.refs[datacenter]

@@ -18,9 +18,11 @@ from vmwctl.errors import ConnectError, UsageError, VmwctlError
 from vmwctl.vm.spec import Marker
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import InvalidPowerState, VSphereFault
+from vmwctl.vsphere.inventory import read_paths
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Inventory, VirtualMachine
 from vmwctl.vsphere.session import VCenter
+from vmwctl.vsphere.tasks import run_task
 
 _DURATION = re.compile(r"^(\d+)\s*([smhdw]?)$")
 _UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -96,8 +98,6 @@ def list_vms(inventory: Inventory, *, everything: bool, now: dt.datetime) -> VmL
 
 def destroy(vc: VCenter, inventory: Inventory, vm: Any, name: str) -> None:
     """Nova's destroy: power off, unregister, delete the VM's own folder."""
-    from vmwctl.vsphere.inventory import read_paths
-    from vmwctl.vsphere.tasks import run_task
 
     state = read_paths(vc, vm, ("runtime.powerState", "config.files.vmPathName"))
     path = state.get("config.files.vmPathName")

@@ -21,7 +21,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from pyVmomi import vim
+
 from vmwctl.cache.seed import Seeder, SeedSource, is_cached
+from vmwctl.common.interrupts import deferred_signals
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, NovaView
 from vmwctl.nova.rules import (
@@ -34,8 +37,10 @@ from vmwctl.nova.rules import (
 )
 from vmwctl.profile.schema import Profile
 from vmwctl.vm import spec as specs
+from vmwctl.vm.manage import destroy
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import DuplicateName, InvalidPowerState, one_line
+from vmwctl.vsphere.inventory import collect, read_paths
 from vmwctl.vsphere.model import VNC_PORT_KEY, Cluster, Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 from vmwctl.vsphere.tasks import run_task
@@ -266,8 +271,6 @@ class Spawner:
 
     def _folder(self, dc: Any, step: Step) -> Any:
         """The datacenter's VM folder / vmwctl (Nova's is OpenStack/Project (...)/Instances)."""
-        from pyVmomi import vim
-
         parent = self.inventory.refs[dc.vm_folder]
         for child in parent.childEntity or []:
             if isinstance(child, vim.Folder) and child.name == FOLDER_NAME:
@@ -296,8 +299,6 @@ class Spawner:
 
     def _network(self, network: Any, report: SpawnReport) -> specs.NetworkChoice:
         """What the NIC's backing needs: the switch and port group key of a DV port group."""
-        from vmwctl.vsphere.inventory import read_paths
-
         ref = self.inventory.refs[network.moid]
         choice = specs.NetworkChoice(network.kind, network.name, ref)
         if network.kind == "DistributedVirtualPortgroup":
@@ -336,8 +337,6 @@ class Spawner:
         step.detail = f"{report.name} ({report.moid}) in {report.folder}"
 
     def _read(self, *paths: str) -> Any:
-        from vmwctl.vsphere.inventory import read_paths
-
         values = read_paths(self.vc, self.vm, paths)
         return values[paths[0]] if len(paths) == 1 else values
 
@@ -345,9 +344,6 @@ class Spawner:
         run_task(self.vc, what, lambda: self.vm.ReconfigVM_Task(spec=config))
 
     def _vnc(self, report: SpawnReport, step: Step) -> None:
-        from pyVmomi import vim
-
-        from vmwctl.vsphere.inventory import collect
 
         v = self.profile.vmware
         first, last = v.vnc_port, v.vnc_port + max(v.vnc_port_total, 1) - 1
@@ -387,8 +383,6 @@ class Spawner:
 
     def _image_capacity_kb(self, ds: Datastore, request: SpawnRequest) -> int:
         """_update_image_size: the size of the cached -flat file, else Glance's size."""
-        from pyVmomi import vim
-
         browser = self.inventory.refs[ds.browser]
         name = f"{request.source.image_id}-flat.vmdk"
         spec = vim.host.DatastoreBrowser.SearchSpec(
@@ -515,8 +509,6 @@ class Spawner:
         step.detail = f"guest reported {report.guest}"
 
     def _describe_result(self, report: SpawnReport) -> None:
-        from pyVmomi import vim
-
         values = self._read("runtime.powerState", "runtime.host", "config.hardware.device")
         report.power_state = str(values["runtime.powerState"])
         host = values.get("runtime.host")
@@ -535,8 +527,6 @@ class Spawner:
             return "nothing was created"
         if keep:
             return f"VM {report.name} kept (--keep-on-failure); 'vmwctl vm delete {report.name}'"
-        from vmwctl.common.interrupts import deferred_signals
-        from vmwctl.vm.manage import destroy
 
         with deferred_signals():
             try:
@@ -556,6 +546,4 @@ class _StepError(Exception):
 
 
 def _spec(changes: list[Any]) -> Any:
-    from pyVmomi import vim
-
     return vim.vm.ConfigSpec(deviceChange=changes)

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from pyVmomi import vim
+
 from vmwctl.errors import OperationFailed
 from vmwctl.vsphere.model import VMWCTL_VM_KEY
 
@@ -63,8 +65,6 @@ class NetworkChoice:
 
 def nic_spec(vif_model: str, network: NetworkChoice) -> Any:
     """_create_vif_spec: key -47, connected at power on, backing by network kind."""
-    from pyVmomi import vim
-
     device = getattr(vim.vm.device, NIC_CLASSES[vif_model])()
     device.key = -47
     device.addressType = "generated"
@@ -87,8 +87,6 @@ def nic_spec(vif_model: str, network: NetworkChoice) -> Any:
 def create_spec(*, name: str, datastore: str, os_type: str, cpus: int, memory_mb: int,
                 marker: Marker, annotation: str, nics: Sequence[Any]) -> Any:
     """get_vm_create_spec, with vmwctl's marker in place of Nova's keys."""
-    from pyVmomi import vim
-
     tools = vim.vm.ToolsConfigInfo(afterPowerOn=True, afterResume=True, beforeGuestStandby=True,
                                    beforeGuestShutdown=True, beforeGuestReboot=True)
     extra = [vim.option.OptionValue(key=VMWCTL_VM_KEY, value=marker.dump()),
@@ -104,8 +102,6 @@ def create_spec(*, name: str, datastore: str, os_type: str, cpus: int, memory_mb
 
 def vnc_spec(port: int, keymap: str) -> Any:
     """get_vnc_config_spec."""
-    from pyVmomi import vim
-
     return vim.vm.ConfigSpec(extraConfig=[
         vim.option.OptionValue(key="RemoteDisplay.vnc.enabled", value="true"),
         vim.option.OptionValue(key="RemoteDisplay.vnc.port", value=str(port)),
@@ -133,8 +129,6 @@ class Slot:
 def allocate_slot(devices: Sequence[Any], adapter_type: str) -> Slot:
     """allocate_controller_key_and_unit_number: a free unit on a fitting controller, or a
     new controller (key -101) on the first free bus."""
-    from pyVmomi import vim
-
     used: dict[int, set[int]] = {}
     for device in devices:
         if getattr(device, "controllerKey", None) is not None:
@@ -170,8 +164,6 @@ def disk_spec(slot: Slot, *, file_name: str, capacity_kb: int, disk_type: str,
               parent: str | None = None, create: bool = False) -> list[Any]:
     """_create_virtual_disk_spec: a linked clone (``parent``, created empty), or an existing
     disk file; preceded by its controller when that is new."""
-    from pyVmomi import vim
-
     flat = vim.vm.device.VirtualDisk.FlatVer2BackingInfo
     backing = flat(fileName=file_name, diskMode="persistent")
     if disk_type == "thin":
@@ -191,8 +183,6 @@ def disk_spec(slot: Slot, *, file_name: str, capacity_kb: int, disk_type: str,
 
 def cdrom_spec(slot: Slot, iso: str) -> list[Any]:
     """_use_iso_image: the cached ISO on an IDE CD-ROM."""
-    from pyVmomi import vim
-
     cdrom = vim.vm.device.VirtualCdrom(
         key=-102, controllerKey=slot.controller_key, unitNumber=slot.unit,
         backing=vim.vm.device.VirtualCdrom.IsoBackingInfo(fileName=iso),

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from pyVmomi import vim
+
 from vmwctl.errors import OperationFailed
 from vmwctl.vsphere.faults import FileAlreadyExists, FileNotFound, VSphereFault
 from vmwctl.vsphere.model import Datastore, Inventory
@@ -136,8 +138,6 @@ class DatastoreFiles:
 
     def create_disk(self, path: DatastorePath, *, capacity_kb: int, adapter_type: str,
                     disk_type: str) -> None:
-        from pyVmomi import vim
-
         spec = vim.VirtualDiskManager.FileBackedVirtualDiskSpec(
             adapterType=adapter_type, diskType=disk_type, capacityKb=capacity_kb)
         manager = self.vc.content.virtualDiskManager

@@ -20,6 +20,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
+from vmwctl.vsphere.faults import FileNotFound
+from vmwctl.vsphere.tasks import run_task
+
 if TYPE_CHECKING:
     from vmwctl.vsphere.model import Inventory
     from vmwctl.vsphere.session import VCenter
@@ -103,9 +107,6 @@ def remove_stale(vc: VCenter, inventory: Inventory, journal: Journal | None = No
     """Remove what dead runs of this machine left on this vCenter: the VMs they name (destroyed
     with their files), then their folders, except a folder a registered VM still lives in.
     A record stays until all it names is gone."""
-    from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
-    from vmwctl.vsphere.faults import FileNotFound
-    from vmwctl.vsphere.tasks import run_task
 
     journal = journal or Journal.for_vcenter(vc)
     removed: list[str] = []

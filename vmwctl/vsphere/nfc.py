@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from pyVmomi import vim
+
 from vmwctl.errors import OperationFailed
 from vmwctl.vsphere.datastore import DatastorePath, https_connection, put_stream
 from vmwctl.vsphere.faults import VSphereFault
@@ -34,8 +36,6 @@ class ImportedDisk:
 
 def shadow_vm_spec(name: str, datastore: str) -> Any:
     """Nova's shadow VM config spec, byte for byte what _build_shadow_vm_config_spec sends."""
-    from pyVmomi import vim
-
     controller = vim.vm.device.VirtualLsiLogicController(key=-100, busNumber=0,
                                                           sharedBus="noSharing")
     backing = vim.vm.device.VirtualDisk.FlatVer2BackingInfo(
@@ -60,8 +60,6 @@ def import_stream_optimized(vc: VCenter, *, pool: Any, folder: Any, datastore: s
     On failure the lease is aborted and the shadow VM unregistered before the
     error propagates; its folder ``[ds] <name>`` is left for the caller to remove.
     """
-    from pyVmomi import vim
-
     spec = vim.vm.VmImportSpec(configSpec=shadow_vm_spec(name, datastore))
     try:
         lease = pool.ImportVApp(spec=spec, folder=folder)
@@ -124,8 +122,6 @@ def _keep_alive(chunks: Iterable[bytes], lease: Any, size: int,
 
 
 def _disk_of(vc: VCenter, vm: Any, name: str) -> DatastorePath:
-    from pyVmomi import vim
-
     devices = read_paths(vc, vm, ("config.hardware.device",)).get("config.hardware.device")
     for device in devices or []:
         if isinstance(device, vim.vm.device.VirtualDisk):
