@@ -387,12 +387,22 @@ def remote_check(check_id: str, vc: VCenter) -> Callable[[Context], CheckResult]
     return _guard(check, check_id)
 
 
-def selected_ids(only: list[str], skip: list[str]) -> list[str]:
-    """The checks to run, in their fixed order; unknown ids are a usage error."""
+def selected_ids(only: list[str], skip: list[str], *, nova_conf: bool = True) -> list[str]:
+    """The checks to run, in their fixed order. Unknown ids are a usage error, and so is a
+    selection that leaves no check to run (a CI gate would pass having checked nothing).
+    ``nova_conf``: a nova.conf was given; the nova-conf checks need one."""
     for check_id in [*only, *skip]:
         if check_id not in CHECK_IDS:
             raise UsageError(f"unknown check id {check_id!r}; ids: {', '.join(CHECK_IDS)}")
-    return [c for c in CHECK_IDS if (not only or c in only) and c not in skip]
+    ids = [c for c in CHECK_IDS if (not only or c in only) and c not in skip]
+    runnable = ids if nova_conf else [c for c in ids if c != "nova-conf"]
+    if not runnable:
+        selection = " ".join([*([f"--only {','.join(only)}"] if only else []),
+                              *([f"--skip {','.join(skip)}"] if skip else [])])
+        why = (": the nova-conf checks need --nova-conf FILE" if ids else
+               f"; ids: {', '.join(CHECK_IDS)}")
+        raise UsageError(f"{selection} leaves no check to run{why}")
+    return runnable
 
 
 def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
@@ -400,9 +410,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 skip: list[str] | None = None, portgroup: str | None = None,
                 inventory: Inventory | None = None) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here)."""
-    ids = selected_ids(only or [], skip or [])
-    if nova_conf is None:
-        ids = [i for i in ids if i != "nova-conf"]
+    ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
     conf = None
     if nova_conf is not None and "nova-conf" in ids:
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call

@@ -38,7 +38,8 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
 
-    selected_ids(_ids(only), _ids(skip))  # refuse unknown ids before connecting
+    # refuse unknown ids, and a selection that leaves nothing to run, before connecting
+    selected_ids(_ids(only), _ids(skip), nova_conf=nova_conf is not None)
     vc = app.vcenter
     inventory = read_inventory(vc)
     # --cluster must exist; the profile's cluster, Nova's, is judged by the cluster check

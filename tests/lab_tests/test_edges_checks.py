@@ -1,0 +1,31 @@
+"""Edges of the checks and profiles against the lab: a selection that checks nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.lab
+
+
+def test_only_nova_conf_without_the_file_is_a_usage_error_not_a_pass(sim) -> None:
+    result = sim.run("check", "prereqs", "--only", "nova-conf")
+    assert result.exit_code == 2, result.stdout
+    assert result.stdout == ""
+    assert result.stderr == ("Error: --only nova-conf leaves no check to run: the nova-conf "
+                             "checks need --nova-conf FILE\n")
+    result = sim.run("check", "prereqs", "--skip", "network", "--only", "network", "-o", "json")
+    assert result.exit_code == 2
+    assert "leaves no check to run" in result.json()["error"]["message"]
+
+
+def test_only_nova_conf_with_the_file_runs_its_checks(sim, tmp_path: Path) -> None:
+    nova_conf = tmp_path / "nova.conf"
+    nova_conf.write_text("[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\n[vmware]\n"
+                         "host_ip = 127.0.0.1\nhost_username = u\nhost_password = p\n"
+                         "cluster_name = DC0_C0\n")
+    result = sim.run("check", "prereqs", "--only", "nova-conf", "--nova-conf", str(nova_conf),
+                     "-o", "json")
+    ids = [c["id"] for c in result.json()["checks"]]
+    assert ids and all(i.startswith("nova-conf.") for i in ids), ids
