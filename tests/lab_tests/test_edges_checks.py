@@ -1,4 +1,5 @@
-"""Edges of the checks and profiles against the lab: a selection that checks nothing."""
+"""Edges of the checks and profiles against the lab: a selection that checks nothing, an
+empty cluster name."""
 
 from __future__ import annotations
 
@@ -29,3 +30,17 @@ def test_only_nova_conf_with_the_file_runs_its_checks(sim, tmp_path: Path) -> No
                      "-o", "json")
     ids = [c["id"] for c in result.json()["checks"]]
     assert ids and all(i.startswith("nova-conf.") for i in ids), ids
+
+
+def test_an_empty_cluster_name_is_a_usage_error_not_the_profiles_cluster(sim) -> None:
+    result = sim.run("check", "prereqs", "--cluster", "", "-o", "json")
+    assert result.exit_code == 2
+    assert result.json() == {"error": {
+        "message": "--cluster is empty: name a cluster, or leave the option out for the "
+                   "profile's vmware.cluster_name (see 'vmwctl check prereqs --help')",
+        "exit_code": 2}}
+    result = sim.run("cluster", "inspect", "")
+    assert result.exit_code == 2
+    assert result.stderr == ("Error: NAME is empty: name a cluster, or leave it out for the "
+                             "profile's vmware.cluster_name (see 'vmwctl cluster inspect "
+                             "--help')\n")

@@ -15,6 +15,31 @@ if TYPE_CHECKING:
     from vmwctl.vsphere.model import Cluster, Inventory
 
 
+def refuse_empty(ctx: click.Context, param: click.Parameter, value: str | None, what: str,
+                 instead: str, *, items: bool = False) -> None:
+    """An explicitly empty value (a script's ``--profile "$P"`` with ``P`` unset) is a usage
+    error, never the default in disguise. ``items``: a comma-separated list, empty when it
+    holds nothing but commas and blanks."""
+    if value is None or ctx.resilient_parsing:
+        return
+    if (value.replace(",", " ") if items else value).strip():
+        return
+    label = "/".join(param.opts) if isinstance(param, click.Option) else \
+        param.human_readable_name
+    leave = "the option" if isinstance(param, click.Option) else "it"
+    raise click.UsageError(f"{label} is empty: name {what}, or leave {leave} out {instead}", ctx)
+
+
+def nonempty(what: str, instead: str, *, items: bool = False
+             ) -> Callable[[click.Context, click.Parameter, str | None], str | None]:
+    """A click callback that refuses an explicitly empty value (:func:`refuse_empty`)."""
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+        refuse_empty(ctx, param, value, what, instead, items=items)
+        return value
+
+    return callback
+
+
 class CanonicalChoice(click.ParamType):
     """One of Nova's values, in any case, turned into Nova's canonical spelling.
 
@@ -115,9 +140,10 @@ class ClusterFlag:
 
 def _flag(source: str, usage: str
           ) -> Callable[[click.Context, click.Parameter, str | None], ClusterFlag]:
-    def callback(ctx: click.Context, _param: click.Parameter, value: str | None) -> ClusterFlag:
+    def callback(ctx: click.Context, param: click.Parameter, value: str | None) -> ClusterFlag:
         from vmwctl.cli.app import App
 
+        refuse_empty(ctx, param, value, "a cluster", "for the profile's vmware.cluster_name")
         app = ctx.ensure_object(App)
         return ClusterFlag(value, source, usage, lambda: app.profile)
 

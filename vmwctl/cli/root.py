@@ -15,8 +15,7 @@ import click
 
 from vmwctl import __version__
 from vmwctl.cli.app import App
-from vmwctl.cli.completers import complete_file, complete_profile_name
-from vmwctl.cli.lazy import LazyGroup, output_params
+from vmwctl.cli.lazy import LazyGroup, root_params
 from vmwctl.cli.output import FORMATS
 from vmwctl.common.redact import redact
 from vmwctl.errors import (
@@ -155,37 +154,11 @@ def _print_version(ctx: click.Context, _param: click.Parameter, value: bool) -> 
         ctx.exit(0)
 
 
-def _set(attribute: str) -> Any:
-    def callback(ctx: click.Context, _param: click.Parameter, value: Any) -> None:
-        if value is not None:
-            setattr(ctx.ensure_object(App), attribute, value)
-
-    return callback
-
-
-def _set_no_color(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
-    if value:
-        ctx.ensure_object(App).out.no_color = True
-
-
 @click.group(
     "vmwctl", cls=RootGroup, lazy_commands=COMMANDS, no_args_is_help=True,
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
     params=[
-        click.Option(["--config"], metavar="FILE", expose_value=False, is_eager=True,
-                     callback=_set("config_option"), shell_complete=complete_file,
-                     help="Config file (default: $VMWCTL_CONFIG, ./vmwctl.yaml, "
-                          "~/.config/vmwctl/config.yaml)."),
-        click.Option(["-p", "--profile"], metavar="NAME", expose_value=False, is_eager=True,
-                     callback=_set("profile_option"), shell_complete=complete_profile_name,
-                     help="Profile to use (default: $VMWCTL_PROFILE, default_profile, "
-                          "or the only one)."),
-        *output_params(),
-        click.Option(["--no-color"], is_flag=True, expose_value=False, is_eager=True,
-                     callback=_set_no_color, help="No colour (NO_COLOR is honoured too)."),
-        click.Option(["--insecure"], is_flag=True, default=None, expose_value=False,
-                     is_eager=True, callback=_set("insecure_option"),
-                     help="Do not verify the vCenter's TLS certificate."),
+        *root_params(),
         click.Option(["--version"], is_flag=True, expose_value=False, is_eager=True,
                      callback=_print_version, help="Print the version and exit."),
     ],

@@ -9,10 +9,12 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
 from vmwctl.cli.completers import complete_profile_list
+from vmwctl.cli.options import nonempty
 
 
 @click.command("fleet")
 @click.option("--profiles", metavar="NAME,...", shell_complete=complete_profile_list,
+              callback=nonempty("profiles", "to check every profile", items=True),
               help="These profiles of the config file (default: every profile).")
 @click.option("--nova-conf", "nova_confs", multiple=True, metavar="FILE",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),

@@ -8,7 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
-from vmwctl.cli.options import ClusterFlag, cluster_option
+from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
 
 
 def _ids(value: str | None) -> list[str]:
@@ -19,7 +19,8 @@ def _ids(value: str | None) -> list[str]:
 @cluster_option
 @click.option("--nova-conf", type=click.Path(dir_okay=False, path_type=Path),
               help="Also check this nova.conf (the checks of 'vmwctl check nova-conf').")
-@click.option("--only", metavar="ID,...", help="Run only these checks.")
+@click.option("--only", metavar="ID,...", help="Run only these checks.",
+              callback=nonempty("the checks to run", "to run them all", items=True))
 @click.option("--skip", metavar="ID,...", help="Do not run these checks.")
 @click.option("--portgroup", metavar="NAME",
               help="The port group every host needs (default: vmware.integration_bridge).")

@@ -8,6 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.completers import complete_profile_name
+from vmwctl.cli.options import nonempty
 
 
 def _human(view: Any) -> str:
@@ -23,7 +24,9 @@ def _human(view: Any) -> str:
 
 
 @click.command("show")
-@click.argument("name", required=False, shell_complete=complete_profile_name)
+@click.argument("name", required=False, shell_complete=complete_profile_name,
+                callback=nonempty("a profile ('vmwctl profile list' shows them)",
+                                  "for the selected one"))
 @click.pass_obj
 def show_command(app: App, name: str | None) -> None:
     """Show a profile (default: the selected one) with Nova's defaults filled in.
