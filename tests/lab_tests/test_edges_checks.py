@@ -1,13 +1,28 @@
 """Edges of the checks and profiles against the lab: a selection that checks nothing, an
-empty cluster name."""
+empty cluster name, an explicit profile beside a broken default, root options after the
+command."""
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
+import yaml
 
 pytestmark = pytest.mark.lab
+
+
+def sim_profile(sim, **vmware: object) -> dict:
+    profile = copy.deepcopy(yaml.safe_load(Path(sim.config).read_text())["profiles"]["sim"])
+    profile["vmware"].update(vmware)
+    return profile
+
+
+def config(path: Path, document: dict) -> Path:
+    path.write_text(yaml.safe_dump(document))
+    path.chmod(0o600)
+    return path
 
 
 def test_only_nova_conf_without_the_file_is_a_usage_error_not_a_pass(sim) -> None:
@@ -44,3 +59,18 @@ def test_an_empty_cluster_name_is_a_usage_error_not_the_profiles_cluster(sim) ->
     assert result.stderr == ("Error: NAME is empty: name a cluster, or leave it out for the "
                              "profile's vmware.cluster_name (see 'vmwctl cluster inspect "
                              "--help')\n")
+
+
+def test_an_explicit_profile_works_beside_a_broken_default(sim, tmp_path: Path) -> None:
+    path = config(tmp_path / "vmwctl.yaml", {"default_profile": "gone", "profiles": {
+        "prod": sim_profile(sim)}})
+    result = sim.run("--config", str(path), "-p", "prod", "-o", "json", "about")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["api_type"] == "VirtualCenter"
+    # the root options after the command, as a user types them
+    after = sim.run("about", "--config", str(path), "-p", "prod", "-o", "json")
+    assert after.exit_code == 0, after.stderr
+    assert after.json()["instance_uuid"] == result.json()["instance_uuid"]
+    broken = sim.run("--config", str(path), "about")
+    assert broken.exit_code == 2
+    assert "default_profile 'gone' is not a profile in this file (prod)" in broken.stderr

@@ -1,5 +1,6 @@
 """Edges a new user meets without a vCenter: explicitly empty names, a selection that
-leaves nothing to check, root options after the command, typos of a command."""
+leaves nothing to check, root options after the command, typos of a command, a broken
+default_profile."""
 
 from __future__ import annotations
 
@@ -120,6 +121,93 @@ def test_skipping_every_check_is_a_usage_error(vmwctl, isolated_environment: Pat
     message = result.json()["error"]["message"]
     assert message.startswith("--skip vcenter,cluster,")
     assert "leaves no check to run" in message
+
+
+# ------------------------------------------------------------------ item 5: default_profile
+
+BROKEN_DEFAULT = """\
+default_profile: nope
+profiles:
+  prod:
+    vmware: {host_ip: vc1.example.com, host_username: u, host_password_env: PW}
+  dev:
+    vmware: {host_ip: vc2.example.com, host_username: u, host_prot: 443}
+"""
+
+
+def test_validate_reports_the_default_profile_and_every_profile_in_one_run(
+        vmwctl, isolated_environment: Path) -> None:
+    path = write_config(isolated_environment / "vmwctl.yaml", BROKEN_DEFAULT)
+    result = vmwctl("-o", "json", "profile", "validate", env={"PW": "x"})
+    assert result.exit_code == 2
+    report = result.json()
+    assert report["problems"] == [f"{path}:1: default_profile: default_profile 'nope' is not "
+                                  "a profile in this file (dev, prod)"]
+    assert report["valid"] is False
+    by_name = {p["name"]: p for p in report["profiles"]}
+    assert by_name["prod"]["valid"] is True
+    assert by_name["dev"]["problems"] == [
+        f"{path}:6: profiles.dev.vmware.host_prot: unknown option 'host_prot' (did you mean "
+        "'host_port'?)"]
+    table = vmwctl("profile", "validate", env={"PW": "x"})
+    assert table.exit_code == 2
+    assert table.stdout.splitlines()[:4] == [
+        f"{path}: INVALID",
+        f"  error: {path}:1: default_profile: default_profile 'nope' is not a profile in this "
+        "file (dev, prod)",
+        "prod: ok",
+        "dev: INVALID"]
+
+
+def test_validate_names_every_problem_of_the_file_itself(vmwctl,
+                                                          isolated_environment: Path) -> None:
+    path = write_config(isolated_environment / "vmwctl.yaml",
+                        "default_profile: 3\nprofile: {}\nprofiles:\n  a:\n    vmware: "
+                        "{host_ip: h, host_username: u}\n")
+    result = vmwctl("-o", "json", "profile", "validate")
+    assert result.exit_code == 2
+    assert result.json()["problems"] == [
+        f"{path}:2: profile: unknown key 'profile' (did you mean 'profiles'?)",
+        f"{path}:1: default_profile: default_profile must be a profile name, not an integer"]
+    assert [p["name"] for p in result.json()["profiles"]] == ["a"]
+
+
+def test_a_valid_file_validates_with_no_problems_of_its_own(vmwctl,
+                                                             isolated_environment: Path) -> None:
+    write_config(isolated_environment / "vmwctl.yaml", BROKEN_DEFAULT.replace("nope", "prod"))
+    result = vmwctl("-o", "json", "profile", "validate", "prod", env={"PW": "x"})
+    assert result.exit_code == 0, result.stdout
+    assert result.json()["problems"] == []
+    assert result.json()["valid"] is True
+
+
+def test_an_explicit_profile_is_used_whatever_default_profile_says(
+        vmwctl, isolated_environment: Path) -> None:
+    path = write_config(isolated_environment / "vmwctl.yaml", BROKEN_DEFAULT)
+    result = vmwctl("-p", "prod", "-o", "json", "profile", "show")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["name"] == "prod"
+    shown = vmwctl("-o", "json", "profile", "show", "prod", env={"VMWCTL_PROFILE": ""})
+    assert (shown.exit_code, shown.json()["name"]) == (0, "prod")
+    by_env = vmwctl("-o", "json", "profile", "show", env={"VMWCTL_PROFILE": "prod"})
+    assert (by_env.exit_code, by_env.json()["name"]) == (0, "prod")
+    # the default itself is still refused, with the line to fix
+    default = vmwctl("profile", "show")
+    assert default.exit_code == 2
+    assert one_line_error(default) == (
+        f"Error: {path}:1: default_profile: default_profile 'nope' is not a profile in this "
+        "file (dev, prod)")
+
+
+def test_profile_list_lists_the_profiles_of_a_file_with_a_broken_default(
+        vmwctl, isolated_environment: Path) -> None:
+    write_config(isolated_environment / "vmwctl.yaml", BROKEN_DEFAULT)
+    result = vmwctl("-o", "json", "profile", "list")
+    assert result.exit_code == 0, result.stderr
+    rows = {p["name"]: p for p in result.json()["profiles"]}
+    assert rows["prod"]["valid"] is True and rows["prod"]["default"] is False
+    assert rows["dev"]["valid"] is False
+    assert "default_profile 'nope' is not a profile" in result.stderr  # a warning
 
 
 # ------------------------------------------------------------------ item 11: errors that help

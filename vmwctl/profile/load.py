@@ -6,7 +6,7 @@ import dataclasses
 import stat
 import typing
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,12 +30,18 @@ MAX_CONFIG_BYTES = 1 << 20
 
 @dataclass
 class ConfigFile:
-    """A parsed config file: its profiles, still raw, and where each key sits."""
+    """A parsed config file: its profiles, still raw, and where each key sits.
+
+    ``problems``: those of the file's own keys, one line each; ``default_problem`` is the
+    one about default_profile (then None), which matters only where the default is used.
+    """
 
     path: Path
     default_profile: str | None
     profiles: dict[str, Any]
     lines: dict[str, int]
+    problems: list[str] = field(default_factory=list)
+    default_problem: str | None = None
 
     @property
     def profile_names(self) -> list[str]:
@@ -77,8 +83,14 @@ def config_write_target(explicit: str | None, env: Mapping[str, str],
     return next((path for path in search if path.is_file()), search[-1])
 
 
-def read_config_file(path: Path) -> ConfigFile:
-    """Read and check the top level of a config file."""
+def read_config_file(path: Path, *, lenient: bool = False) -> ConfigFile:
+    """Read and check the top level of a config file.
+
+    Its problems are raised, all in one error, but for a wrong default_profile: that one
+    is raised by :func:`select_profile_name` when the default is what gets used, so that
+    an explicit profile works whatever the default says. ``lenient``: nothing is raised
+    past the YAML itself; the problems are in the result (``profile validate``).
+    """
     try:
         size = path.stat().st_size
         if size > MAX_CONFIG_BYTES:
@@ -104,16 +116,19 @@ def read_config_file(path: Path) -> ConfigFile:
                       f"profile names to profiles, not {type_name(profiles)}")
         profiles = {}
     default = data.get("default_profile")
+    default_problem = None
     if default is not None and not isinstance(default, str):
-        errors.append(f"{_at(path, lines, 'default_profile')}: default_profile must be a "
-                      f"profile name, not {type_name(default)}")
-        default = None
+        default_problem = (f"{_at(path, lines, 'default_profile')}: default_profile must be a "
+                           f"profile name, not {type_name(default)}")
     elif default is not None and default not in profiles:
-        errors.append(f"{_at(path, lines, 'default_profile')}: default_profile '{default}' "
-                      f"is not a profile in this file ({_names(profiles)})")
-    _raise_all(errors)
-    return ConfigFile(path=path, default_profile=default,
-                      profiles={str(k): v for k, v in profiles.items()}, lines=lines)
+        default_problem = (f"{_at(path, lines, 'default_profile')}: default_profile "
+                           f"'{default}' is not a profile in this file ({_names(profiles)})")
+    if not lenient:
+        _raise_all(errors)
+    return ConfigFile(path=path, default_profile=None if default_problem else default,
+                      profiles={str(k): v for k, v in profiles.items()}, lines=lines,
+                      problems=errors + ([default_problem] if default_problem else []),
+                      default_problem=default_problem)
 
 
 def build_profile(name: str, raw: Any, *, source: Path | None = None,
@@ -224,6 +239,8 @@ def select_profile_name(cfg: ConfigFile, requested: str | None) -> str:
             raise ConfigError(f"profile '{requested}' not found in {cfg.path}; profiles there: "
                               f"{_names(cfg.profiles)}{did_you_mean(requested, cfg.profiles)}")
         return requested
+    if cfg.default_problem:
+        raise ConfigError(cfg.default_problem)
     if cfg.default_profile:
         return cfg.default_profile
     if len(cfg.profiles) == 1:

@@ -44,6 +44,8 @@ class ProfileSummary:
 class ProfileListing:
     config_file: str | None
     profiles: list[ProfileSummary]
+    # a wrong default_profile: the listing goes on, the command warns
+    warnings: list[str] = field(default_factory=list, metadata={"internal": True})
 
 
 def _summary(profile: Profile, *, default: bool, selected: bool) -> ProfileSummary:
@@ -82,7 +84,8 @@ def list_profiles(config: str | None, selected: str | None,
             continue
         apply_govc_environment(profile, env)
         rows.append(_summary(profile, **flags))
-    return ProfileListing(str(path), rows)
+    return ProfileListing(str(path), rows,
+                          [cfg.default_problem] if cfg.default_problem else [])
 
 
 @dataclass
@@ -113,12 +116,19 @@ class ProfileCheck:
 
 @dataclass
 class ValidationReport:
+    """The file's own problems (a wrong default_profile, an unknown key), then each
+    profile's; ``valid`` when there are none."""
+
     config_file: str
+    valid: bool
+    problems: list[str]
     profiles: list[ProfileCheck]
 
-    @property
-    def valid(self) -> bool:
-        return all(p.valid for p in self.profiles)
+
+def _report(config_file: str, problems: list[str],
+            profiles: list[ProfileCheck]) -> ValidationReport:
+    return ValidationReport(config_file, not problems and all(p.valid for p in profiles),
+                            problems, profiles)
 
 
 def validate_profiles(config: str | None, names: list[str],
@@ -130,13 +140,13 @@ def validate_profiles(config: str | None, names: list[str],
             searched = ", ".join(str(p) for p in config_search_path(env))
             raise ConfigError(f"no config file found (searched {searched})")
         profile = load_profile(None, None, env)
-        return ValidationReport(ENV_SOURCE, [_check(profile, env)])
-    cfg = read_config_file(path)
+        return _report(ENV_SOURCE, [], [_check(profile, env)])
+    cfg = read_config_file(path, lenient=True)
     unknown = [n for n in names if n not in cfg.profiles]
     if unknown:
         raise ConfigError(f"profile '{unknown[0]}' not found in {path}; profiles there: "
                           f"{', '.join(sorted(cfg.profiles)) or 'none'}")
-    if not cfg.profiles:
+    if not cfg.profiles and not cfg.problems:
         raise ConfigError(f"{path} defines no profiles: add one under 'profiles:'")
     checks = []
     for name in names or cfg.profile_names:
@@ -148,7 +158,7 @@ def validate_profiles(config: str | None, names: list[str],
             continue
         apply_govc_environment(profile, env)
         checks.append(_check(profile, env))
-    return ValidationReport(str(path), checks)
+    return _report(str(path), cfg.problems, checks)
 
 
 def _check(profile: Profile, env: Mapping[str, str]) -> ProfileCheck:
@@ -234,7 +244,9 @@ def import_nova_conf(nova_conf: Path, name: str, *, config: str | None, env: Map
 
 
 def _read_existing(path: Path) -> dict[str, Any]:
-    read_config_file(path)  # refuse to rewrite a file that is not a valid config
+    # refuse to rewrite a file that is not a valid config, its default_profile included
+    if (problem := read_config_file(path).default_problem) is not None:
+        raise ConfigError(problem)
     data, _ = parse_yaml(path.read_text(encoding="utf-8"), path)
     return data or {}
 

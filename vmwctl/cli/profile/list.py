@@ -28,4 +28,7 @@ def list_command(app: App) -> None:
     """List the profiles of the config file, marking the selected and the default one."""
     from vmwctl.profile.manage import list_profiles
 
-    app.render(list_profiles(app.config_option, app.profile_option, app.env), _human)
+    listing = list_profiles(app.config_option, app.profile_option, app.env)
+    for warning in listing.warnings:
+        app.out.warn(warning)
+    app.render(listing, _human)

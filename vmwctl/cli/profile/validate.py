@@ -12,7 +12,8 @@ from vmwctl.errors import EXIT_OK, EXIT_USAGE
 
 
 def _human(report: Any) -> str:
-    lines = []
+    lines = [f"{report.config_file}: INVALID"] if report.problems else []
+    lines.extend(f"  error: {problem}" for problem in report.problems)
     for check in report.profiles:
         lines.append(f"{check.name}: {'ok' if check.valid else 'INVALID'}")
         lines.extend(f"  error: {problem}" for problem in check.problems)
@@ -25,7 +26,7 @@ def _human(report: Any) -> str:
                 shell_complete=complete_profile_name)
 @click.pass_obj
 def validate_command(app: App, names: tuple[str, ...]) -> int:
-    """Check every profile (or the named ones) and report all problems.
+    """Check the config file and every profile (or the named ones); report all problems.
 
     Exit status 0 when all are valid, 2 when any is not.
     """
