@@ -1,6 +1,6 @@
 """Edges of the checks and profiles against the lab: a selection that checks nothing, an
-empty cluster name, an explicit profile beside a broken default, root options after the
-command."""
+empty cluster name, the fleet's default, an explicit profile beside a broken default, root
+options after the command."""
 
 from __future__ import annotations
 
@@ -59,6 +59,34 @@ def test_an_empty_cluster_name_is_a_usage_error_not_the_profiles_cluster(sim) ->
     assert result.stderr == ("Error: NAME is empty: name a cluster, or leave it out for the "
                              "profile's vmware.cluster_name (see 'vmwctl cluster inspect "
                              "--help')\n")
+
+
+def test_fleet_checks_every_profile_and_the_nova_conf_files(simulator, lab,
+                                                           tmp_path: Path) -> None:
+    a, b = simulator("-cluster", "2"), simulator()
+    path = config(tmp_path / "fleet.yaml", {"profiles": {
+        "a1": {**sim_profile(a), "availability_zone": "az-a", "DEFAULT": {"my_ip": "10.0.0.1"}},
+        "a2": {**sim_profile(a, cluster_name="DC0_C1"), "availability_zone": "az-a",
+               "DEFAULT": {"my_ip": "10.0.0.2"}}}})
+    nova_conf = tmp_path / "nova-b.conf"
+    nova_conf.write_text(
+        "[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\nmy_ip = 10.0.0.7\n"
+        "default_availability_zone = az-b\n[vmware]\nhost_ip = 127.0.0.1\n"
+        f"host_port = {b.port}\nhost_username = {lab.username}\n"
+        f"host_password = {lab.password}\ncluster_name = DC0_C0\nca_file = {lab.ca_file}\n")
+    nova_conf.chmod(0o600)
+    result = a.run("--config", str(path), "check", "fleet", "--nova-conf", str(nova_conf),
+                   "-o", "json")
+    assert result.exit_code == 0, result.stdout
+    document = result.json()
+    reach = {c["id"]: c for c in document["checks"]}["fleet-reachability"]
+    assert reach["objects"] == ["a1", "a2", str(nova_conf)]
+    assert (document["services"], document["vcenters"]) == (3, 2)
+    table = a.run("--config", str(path), "check", "fleet", "--nova-conf", str(nova_conf))
+    assert table.stdout.splitlines()[0].rstrip() == "3 nova-compute services on 2 vCenters"
+    one = a.run("--config", str(path), "check", "fleet", "--profiles", "a1")
+    assert one.stdout.splitlines()[0].rstrip() == "1 nova-compute service on 1 vCenter"
+    assert lab.password not in result.stdout + table.stdout
 
 
 def test_an_explicit_profile_works_beside_a_broken_default(sim, tmp_path: Path) -> None:

@@ -215,13 +215,21 @@ def check_cache(services: list[Service]) -> CheckResult:
                   "cache folder" if shared else "no datastore is shared between services")
 
 
-def run_fleet(services: list[Service], open_vcenter: Callable[[Profile], Any]) -> CheckReport:
+@dataclass
+class FleetReport(CheckReport):
+    """``check fleet``: the checks, and how many services and vCenters they cover."""
+
+    services: int = 0
+    vcenters: int = 0
+
+
+def run_fleet(services: list[Service], open_vcenter: Callable[[Profile], Any]) -> FleetReport:
     contact_all(services, open_vcenter)
     checks = [check_reachability(services), check_zones(services),
               check_cluster_owners(services), check_cache(services)]
     vcenters = len({s.vcenter for s in services})
-    return CheckReport(vcenter=f"{vcenters} vCenters", cluster=f"{len(services)} services",
-                       checks=checks)
+    return FleetReport(vcenter=f"{vcenters} vCenters", cluster=f"{len(services)} services",
+                       checks=checks, services=len(services), vcenters=vcenters)
 
 
 def services_from(profiles: Iterable[tuple[str, Profile]]) -> list[Service]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -12,26 +13,43 @@ from vmwctl.cli.completers import complete_profile_list
 from vmwctl.cli.options import nonempty
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _human(report: Any) -> Any:
+    """The shared check table, titled with what the fleet is."""
+    from rich.text import Text
+
+    rendered = render_report(report)
+    rendered.title = Text(f"{_plural(report.services, 'nova-compute service')} on "
+                          f"{_plural(report.vcenters, 'vCenter')}")
+    return rendered
+
+
 @click.command("fleet")
 @click.option("--profiles", metavar="NAME,...", shell_complete=complete_profile_list,
               callback=nonempty("profiles", "to check every profile", items=True),
               help="These profiles of the config file (default: every profile).")
 @click.option("--nova-conf", "nova_confs", multiple=True, metavar="FILE",
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="A nova-compute service's nova.conf (repeatable).")
+              help="A nova-compute service's nova.conf (repeatable), checked with the "
+                   "profiles.")
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
               metavar="SECONDS", help="How long each vCenter may take to answer.")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @click.pass_obj
 def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], timeout: float,
                   strict: bool) -> int:
-    """Check several nova-compute services (profiles, nova.conf files) as a whole.
+    """Check several nova-compute services as a whole.
 
-    Check ids: fleet-reachability (each vCenter answers, concurrently),
-    fleet-az (each vCenter its own availability zone), fleet-cluster-owner
-    (each cluster claimed by one service, by vCenter UUID and moref),
-    fleet-cache (no two services on a shared datastore with the same cache
-    folder). Exit status 1 when a check fails (or, with --strict, warns).
+    The services: every profile of the config file (or the --profiles ones),
+    and each --nova-conf file. Check ids: fleet-reachability (each vCenter
+    answers, concurrently), fleet-az (each vCenter its own availability
+    zone), fleet-cluster-owner (each cluster claimed by one service, by
+    vCenter UUID and moref), fleet-cache (no two services on a shared
+    datastore with the same cache folder). Exit status 1 when a check fails
+    (or, with --strict, warns).
     """
     from vmwctl.checks.fleet import run_fleet, services_from
     from vmwctl.errors import ConfigError, UsageError
@@ -42,7 +60,7 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
     chosen: list = []
     wanted = [n.strip() for n in (profiles or "").split(",") if n.strip()]
     path = find_config_file(app.config_option, app.env)
-    if path is not None and (wanted or not nova_confs):
+    if path is not None:
         config = read_config_file(path)
         unknown = [n for n in wanted if n not in config.profiles]
         if unknown:
@@ -66,5 +84,5 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
                          "with profiles")
     report = run_fleet(services_from(chosen), lambda profile: app.open_vcenter(
         profile, prompt=False, connect_timeout=timeout, api_retry_count=0))
-    app.render(report, render_report)
+    app.render(report, _human)
     return report.exit_code(strict=strict)
