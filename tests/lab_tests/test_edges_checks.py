@@ -1,6 +1,6 @@
 """Edges of the checks and profiles against the lab: a selection that checks nothing, an
 empty cluster name, the fleet's default, an explicit profile beside a broken default, root
-options after the command."""
+options after the command, and the remedy of check privileges."""
 
 from __future__ import annotations
 
@@ -102,3 +102,30 @@ def test_an_explicit_profile_works_beside_a_broken_default(sim, tmp_path: Path) 
     broken = sim.run("--config", str(path), "about")
     assert broken.exit_code == 2
     assert "default_profile 'gone' is not a profile in this file (prod)" in broken.stderr
+
+
+def test_a_principal_without_privileges_is_told_the_remedy(sim) -> None:
+    result = sim.run("check", "privileges", "--principal", "nobody", "-o", "json")
+    assert result.exit_code == 1
+    document = result.json()
+    assert len(document["missing"]) == 44
+    assert document["remedy"] == ("grant the role with the guide's privileges on the "
+                                  "Datacenter, propagated: 'vmwctl role create --grant nobody'")
+    table = sim.run("check", "privileges", "--principal", "nobody", "--datacenter", "DC0")
+    assert table.exit_code == 1
+    assert table.stdout.splitlines()[-1].rstrip() == (
+        "remedy: grant the role with the guide's privileges on the Datacenter, propagated: "
+        "'vmwctl role create --grant nobody --datacenter DC0'")
+    ok = sim.run("check", "privileges", "-o", "json")
+    assert (ok.exit_code, ok.json()["remedy"]) == (0, None)
+
+
+def test_a_role_that_lacks_privileges_is_told_the_remedy(sim) -> None:
+    vc = sim.connect()
+    vc.content.authorizationManager.AddAuthorizationRole(name="partial",
+                                                         privIds=["Datastore.Browse"])
+    result = sim.run("check", "privileges", "--role", "partial", "-o", "json")
+    assert result.exit_code == 1
+    assert len(result.json()["missing"]) == 43
+    assert result.json()["remedy"] == ("give the role exactly the guide's privileges: "
+                                       "'vmwctl role create --name partial'")

@@ -269,14 +269,26 @@ def gather_privileges(vc: VCenter, ctx: Context) -> PrivilegesData:
                                              child=ctx.cluster.moid if ctx.cluster else None))
 
 
+def privileges_remedy(report: PrivilegeReport, datacenter: str | None = None) -> str | None:
+    """The command that gives what ``report`` lacks (None when nothing is missing);
+    ``datacenter``: the one the user named (else role create picks the cluster's)."""
+    if report.ok:
+        return None
+    if report.mode == "role":
+        return ("give the role exactly the guide's privileges: "
+                f"'vmwctl role create --name {report.subject}'")
+    where = f" --datacenter {datacenter}" if datacenter else ""
+    return ("grant the role with the guide's privileges on the Datacenter, propagated: "
+            f"'vmwctl role create --grant {report.subject}{where}'")
+
+
 def judge_privileges(ctx: Context, data: PrivilegesData) -> CheckResult:
     """The session holds the guide's privileges on the datacenter, propagated."""
     report = data.report
     if report is None:
         return skipped("privileges", "no cluster to tell which datacenter to check (see the "
                        "cluster check); 'vmwctl check privileges --datacenter NAME' checks one")
-    remedy = ("grant the role with the guide's privileges on the Datacenter, propagated: "
-              f"'vmwctl role create --grant {report.subject}'")
+    remedy = privileges_remedy(report)
     if report.missing:
         labels = ", ".join(f"{p.group} > {p.label}" for p in report.missing)
         return failed("privileges", f"{report.subject} lacks {len(report.missing)} of the "

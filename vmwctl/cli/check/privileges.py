@@ -12,7 +12,9 @@ from vmwctl.cli.options import ClusterFlag, cluster_option
 from vmwctl.errors import EXIT_FAILED, EXIT_OK, UsageError
 
 
-def _human(report: Any) -> Any:
+def _human(report: Any, remedy: str | None) -> Any:
+    from rich.console import Group
+
     subject = {"session": f"the session user {report.subject}",
                "role": f"role {report.subject}",
                "principal": f"principal {report.subject}"}[report.mode]
@@ -24,7 +26,8 @@ def _human(report: Any) -> Any:
     rows += [("not propagated", p.group, p.label, p.id) for p in report.not_propagated]
     caption = "; ".join([f"{subject}{where}: {len(report.missing)} of {report.required} missing",
                          *report.notes])
-    return table(None, ("PROBLEM", "GROUP", "PRIVILEGE (GUIDE)", "ID"), rows, caption=caption)
+    return Group(table(None, ("PROBLEM", "GROUP", "PRIVILEGE (GUIDE)", "ID"), rows,
+                       caption=caption), f"remedy: {remedy}")
 
 
 @click.command("privileges")
@@ -41,8 +44,10 @@ def privileges_command(app: App, principal: str | None, role: str | None,
     Without options: what the session's own account holds. --role NAME: what
     a role definition lacks. --principal USER: what the permissions on the
     Datacenter and its ancestors give that user. Exit status 1 when any is
-    missing.
+    missing, with the 'vmwctl role create' that grants them.
     """
+    from vmwctl.checks.prereqs import privileges_remedy
+    from vmwctl.cli.output import to_data
     from vmwctl.privileges import held as priv
     from vmwctl.vsphere.snapshot import read_inventory
 
@@ -60,5 +65,6 @@ def privileges_command(app: App, principal: str | None, role: str | None,
         else:
             child = found.moid if found and found.datacenter == dc else None
             report = priv.session_privileges(vc, inventory, dc, child)
-    app.render(report, _human)
+    remedy = privileges_remedy(report, datacenter)
+    app.render({**to_data(report), "remedy": remedy}, lambda _: _human(report, remedy))
     return EXIT_OK if report.ok else EXIT_FAILED
