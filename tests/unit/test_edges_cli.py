@@ -1,9 +1,10 @@
 """Edges a new user meets without a vCenter: explicitly empty names, a selection that
 leaves nothing to check, root options after the command, typos of a command, a broken
-default_profile."""
+default_profile, an unknown clouds.yaml entry."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -250,3 +251,41 @@ def test_every_command_lists_the_root_options_in_its_help(vmwctl) -> None:
         assert result.exit_code == 0, path
         for option in ("--config FILE", "-p, --profile NAME", "--insecure", "--no-color"):
             assert option in result.stdout, (path, option)
+
+
+def test_an_unknown_cloud_names_where_clouds_yaml_is_and_its_clouds(
+        vmwctl, isolated_environment: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    clouds = tmp_path / "clouds.yaml"
+    clouds.write_text(json.dumps({"clouds": {
+        "lab": {"auth_type": "none", "image_endpoint_override": "http://127.0.0.1:9/"},
+        "prod-east": {"auth_type": "none", "image_endpoint_override": "http://127.0.0.1:9/"}}}))
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    write_config(isolated_environment / "vmwctl.yaml",
+                 PROFILES.replace("  dev:\n", "    openstack: {cloud: prod-west}\n  dev:\n"))
+    result = vmwctl("image", "list")
+    assert result.exit_code == 2
+    assert one_line_error(result) == (
+        f"Error: no cloud 'prod-west' (the openstack.cloud of profile 'prod') in {clouds}; "
+        "clouds there: lab, prod-east (did you mean 'prod-east'?)")
+    result = vmwctl("-p", "dev", "image", "list", env={"OS_CLOUD": "nope"})
+    assert one_line_error(result) == (
+        f"Error: no cloud 'nope' ($OS_CLOUD) in {clouds}; clouds there: lab, prod-east")
+
+
+def test_an_unknown_cloud_without_any_clouds_yaml_says_where_it_looked(
+        vmwctl, isolated_environment: Path, tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    missing = tmp_path / "none" / "clouds.yaml"
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(missing))
+    from openstack.config.loader import CONFIG_FILES
+
+    assert not [p for p in CONFIG_FILES if Path(p).exists()]  # the premise of this test
+    write_config(isolated_environment / "vmwctl.yaml", PROFILES)
+    result = vmwctl("-p", "dev", "image", "list", env={"OS_CLOUD": "lab"})
+    assert result.exit_code == 2
+    line = one_line_error(result)
+    assert line.startswith(f"Error: no cloud 'lab' ($OS_CLOUD): no clouds.yaml found (searched "
+                           f"{missing}, ")
+    assert "/etc/openstack/clouds.yaml" in line
+    assert line.endswith("): create one, or point OS_CLIENT_CONFIG_FILE at it")

@@ -15,6 +15,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from vmwctl.common.choices import did_you_mean
 from vmwctl.errors import AuthError, ConfigError, ConnectError, MissingExtra, OperationFailed
 from vmwctl.profile.schema import Profile
 
@@ -206,10 +207,36 @@ def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService
     try:
         connection = openstack.connect(cloud=cloud)
     except sdk_exceptions.ConfigException as exc:
-        raise ConfigError(f"clouds.yaml entry '{cloud}' cannot be used: {exc}") from None
+        source = f"the openstack.cloud of profile '{profile.name}'" \
+            if profile.openstack.cloud else "$OS_CLOUD"
+        raise _unusable_cloud(cloud, source, exc, env) from None
     service = ImageService(connection, cloud)
     service.ping()
     return service
+
+
+def _unusable_cloud(cloud: str, source: str, exc: Exception,
+                    env: Mapping[str, str]) -> ConfigError:
+    """Why a clouds.yaml entry cannot be used; for a cloud that is not there, the file
+    that was read and the clouds it has, or every place a clouds.yaml was looked for."""
+    from openstack.config import loader
+
+    try:
+        config = loader.OpenStackConfig()
+        names = config.get_cloud_names()
+    except Exception:  # the SDK said what is wrong already
+        return ConfigError(f"clouds.yaml entry '{cloud}' cannot be used: {exc}")
+    if cloud in names:
+        return ConfigError(f"clouds.yaml entry '{cloud}' cannot be used: {exc}")
+    if config.config_filename is None:
+        override = env.get("OS_CLIENT_CONFIG_FILE")
+        places = dict.fromkeys([*([override] if override else []),
+                                *(p for p in loader.CONFIG_FILES if p.endswith(".yaml"))])
+        return ConfigError(f"no cloud '{cloud}' ({source}): no clouds.yaml found (searched "
+                           f"{', '.join(places)}): create one, or point "
+                           "OS_CLIENT_CONFIG_FILE at it")
+    return ConfigError(f"no cloud '{cloud}' ({source}) in {config.config_filename}; clouds "
+                       f"there: {', '.join(names) or 'none'}{did_you_mean(cloud, names)}")
 
 
 class translate_errors:  # noqa: N801 (used as a context manager)
