@@ -20,7 +20,13 @@ from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range
-from vmwctl.firewall.vib import ACCEPTANCE_LEVELS, VibReport
+from vmwctl.firewall.vib import (
+    ACCEPTANCE_LEVELS,
+    VibReport,
+    describe_content,
+    rule_key,
+    ruleset_content,
+)
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import VSphereFault, one_line
 from vmwctl.vsphere.inventory import read_objects
@@ -31,6 +37,7 @@ from vmwctl.vsphere.snapshot import read_firewalls
 from vmwctl.vsphere.tasks import run_task
 
 HOST_WORKERS = 8
+FAILED = ("failed", "conflict")  # HostInstall.install values that fail the command
 # HostImageAcceptanceLevel values, strictest first, beside the VIB descriptor's levels
 HOST_LEVELS = ("vmware_certified", "vmware_accepted", "partner", "community")
 UPLOAD_FOLDER_PREFIX = "vmwctl-vib-"
@@ -187,7 +194,8 @@ class HostInstall:
     host: str
     acceptance_before: str | None = None
     acceptance_after: str | None = None
-    install: str = "planned"  # installed | already installed | planned | failed | skipped
+    # installed | already installed | conflict | planned | failed | skipped
+    install: str = "planned"
     rulesets_enabled: list[str] = field(default_factory=list)
     reason: str = ""
 
@@ -207,7 +215,7 @@ class InstallReport:
 
     @property
     def failures(self) -> list[str]:
-        return [h.host for h in self.hosts if h.install == "failed"]
+        return [h.host for h in self.hosts if h.install in FAILED]
 
 
 def vib_level_as_host_level(level: str) -> str:
@@ -265,6 +273,7 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
             rows[host.moid].reason = f"host is {host.connection_state}"
     managers = _managers(vc, inventory, connected, "configManager.imageConfigManager",
                          "configManager.patchManager", "configManager.firewallSystem")
+    read_firewalls(vc, inventory, connected)
     needed = HOST_LEVELS.index(vib_level_as_host_level(vib.acceptance_level))
 
     def survey(host: Host) -> None:
@@ -275,6 +284,13 @@ def install_vib(vc: VCenter, inventory: Inventory, cluster: Cluster, vib: VibRep
             row.acceptance_after = row.acceptance_before
             if _installed(manager, vib):
                 row.install = "already installed"
+                other = other_rules(vib, host)
+                if other is not None:
+                    row.install, row.reason = "conflict", (
+                        f"it has {vib.vib_id} installed, with {other}, not "
+                        f"{describe_content(ruleset_content(vib.rulesets))} as this VIB: ESXi "
+                        "skips a VIB whose name and version it has; rebuild with a higher "
+                        "--version")
         except ConnectError:
             raise
         except Exception as exc:  # reported per host
@@ -346,6 +362,23 @@ def _installed(manager: Any, vib: VibReport) -> bool:
         if package.name == vib.name and package.version == vib.version:
             return True
     return False
+
+
+def other_rules(vib: VibReport, host: Host) -> str | None:
+    """What the host's rulesets of the VIB's ruleset ids open, when it is not what the VIB
+    opens; None when they agree or the host lacks one of them (nothing to compare).
+
+    The vSphere API reports no checksum of an installed VIB (SoftwarePackage has its name,
+    version and descriptor text, not its payload), so the rules are what is compared.
+    """
+    wanted = ruleset_content(vib.rulesets)
+    present = {r.key: r for r in host.firewall or [] if r.key in wanted}
+    if not wanted or set(present) != set(wanted):
+        return None
+    found = {key: sorted({rule_key(r.direction, r.protocol, r.port_type, r.port,
+                                   r.end_port or r.port) for r in ruleset.rules})
+             for key, ruleset in sorted(present.items())}
+    return None if found == wanted else describe_content(found)
 
 
 def _install(vc: VCenter, patch_manager: Any, host_path: str, host: str) -> None:

@@ -21,12 +21,12 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 from xml.sax.saxutils import escape
 
 from vmwctl.errors import UsageError
 from vmwctl.firewall.ar import ArchiveError, Member, read_members, write_ar
-from vmwctl.firewall.ports import Range
+from vmwctl.firewall.ports import Range, describe_ranges
 from vmwctl.firewall.rules import XmlRefused, firewall_xml, parse_firewall_xml, parse_xml
 from vmwctl.nova.rules import GUIDE_VNC_RANGE
 
@@ -96,7 +96,7 @@ def _gzip(data: bytes) -> bytes:
 
 def _descriptor(spec: VibSpec, payload: bytes, tar: bytes) -> bytes:
     first, last = spec.ranges[0][0], spec.ranges[-1][1]
-    ports = ", ".join(f"{a}" if a == b else f"{a}-{b}" for a, b in spec.ranges)
+    ports = describe_ranges(spec.ranges)
     text = f"""<vib version="5.0">
   <type>bootbank</type>
   <name>{escape(spec.name)}</name>
@@ -145,6 +145,102 @@ def build_vib(spec: VibSpec) -> bytes:
     payload = _gzip(tar)
     return write_ar([("descriptor.xml", _descriptor(spec, payload, tar)), ("sig.pkcs7", b""),
                      (PAYLOAD_NAME, payload)])
+
+
+# ---------------------------------------------------------------- one id, one content
+
+
+Rule = tuple[str, str, str, int, int]  # direction, protocol, port type, begin, end
+Content = dict[str, list[Rule]]  # ruleset id -> its rules, sorted
+
+
+def rule_key(direction: str, protocol: str, port_type: str | None, begin: int,
+             end: int) -> Rule:
+    """A firewall rule as compared between VIBs and hosts; a missing port type is dst."""
+    return direction, protocol, port_type or "dst", begin, end
+
+
+def ruleset_content(rulesets: list[RulesetReport]) -> Content:
+    """What a VIB opens: each ruleset id with its rules, in one comparable form."""
+    content: dict[str, set[Rule]] = {}
+    for ruleset in rulesets:
+        content.setdefault(ruleset.id, set()).update(
+            rule_key(str(r["direction"]), str(r["protocol"]),
+                     str(r["port_type"]) if r["port_type"] else None,
+                     cast(int, r["begin"]), cast(int, r["end"])) for r in ruleset.rules)
+    return {key: sorted(rules) for key, rules in sorted(content.items())}
+
+
+def describe_content(content: Content) -> str:
+    """'ruleset vnc opening inbound TCP 5900-6105', a part per direction, protocol and
+    port type."""
+    if not content:
+        return "no firewall ruleset"
+    described = []
+    for key, rules in content.items():
+        parts: dict[tuple[str, str, str], list[Range]] = {}
+        for direction, protocol, port_type, begin, end in rules:
+            parts.setdefault((direction, protocol, port_type), []).append((begin, end))
+        opens = ", ".join(f"{direction} {protocol.upper()} {describe_ranges(ranges)}"
+                          + (" (source ports)" if port_type == "src" else "")
+                          for (direction, protocol, port_type), ranges in parts.items())
+        described.append(f"ruleset {key} opening {opens or 'nothing'}")
+    return "; ".join(described)
+
+
+def spec_content(spec: VibSpec) -> Content:
+    """What the VIB built from ``spec`` opens."""
+    rule_file = f"{FIREWALL_DIR}{spec.ruleset_id}.xml"
+    return ruleset_content(_rulesets(firewall_xml(spec.ruleset_id, spec.ranges), rule_file))
+
+
+def vib_id_of(path: Path) -> str | None:
+    """The id a file's descriptor names (the descriptor alone is read); None if no VIB."""
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as handle:
+            descriptor = next((m for m in read_members(handle, size)
+                               if m.name == "descriptor.xml"), None)
+            if descriptor is None or descriptor.size > MAX_RULE_FILE:
+                return None
+            handle.seek(descriptor.offset)
+            root = parse_xml(handle.read(descriptor.size), "descriptor.xml")
+    except (OSError, ArchiveError, XmlRefused):
+        return None
+    report = VibReport(path=str(path), size=size)
+    _read_descriptor(root, report)
+    return report.vib_id
+
+
+def next_version(version: str) -> str | None:
+    """1.0.0-1 -> 1.0.0-2: the release raised; None when it is not a number."""
+    head, _, release = version.rpartition("-")
+    return f"{head}-{int(release) + 1}" if head and release.isdigit() else None
+
+
+def refuse_other_content(spec: VibSpec, target: Path) -> None:
+    """UsageError when ``target``, or a VIB beside it, has the spec's id with other rules.
+
+    ESXi skips a VIB whose name and version a host lists already: the same id
+    with other ports would never reach a host that has the first build. An
+    identical rebuild, another id, or a file that is no valid VIB is no conflict.
+    """
+    wanted = spec_content(spec)
+    candidates = [target, *sorted(p for p in target.parent.glob("*.vib") if p != target)]
+    for path in candidates:
+        if not path.is_file() or vib_id_of(path) != spec.vib_id:
+            continue
+        existing = inspect_vib(path)
+        if not existing.valid:
+            continue
+        found = ruleset_content(existing.rulesets)
+        if found == wanted:
+            continue
+        raised = next_version(spec.version)
+        remedy = f"raise --version (e.g. --version {raised})" if raised else "raise --version"
+        raise UsageError(f"{path} holds {spec.vib_id} with {describe_content(found)}, not "
+                         f"{describe_content(wanted)}: a host that has it installed would never "
+                         f"take this one; {remedy}, or pass --force to replace the file anyway")
 
 
 # ---------------------------------------------------------------- inspect
@@ -389,13 +485,17 @@ def _check_payload(handle: BinaryIO, element: object, members: dict[str, Member]
         payload.files.append(entry)
         if entry.startswith(FIREWALL_DIR) and entry.endswith(".xml"):
             try:
-                for ruleset in parse_firewall_xml(data, entry):
-                    report.rulesets.append(RulesetReport(entry, ruleset.key, ruleset.enabled, [
-                        {"direction": r.direction, "protocol": r.protocol,
-                         "port_type": r.port_type, "begin": r.port,
-                         "end": r.end_port or r.port} for r in ruleset.rules]))
+                report.rulesets.extend(_rulesets(data, entry))
             except XmlRefused as exc:
                 report.problems.append(str(exc))
+
+
+def _rulesets(data: bytes, entry: str) -> list[RulesetReport]:
+    """The rulesets of a firewall rule file; XmlRefused when it is malformed or hostile."""
+    return [RulesetReport(entry, ruleset.key, ruleset.enabled, [
+        {"direction": r.direction, "protocol": r.protocol, "port_type": r.port_type,
+         "begin": r.port, "end": r.end_port or r.port} for r in ruleset.rules])
+        for ruleset in parse_firewall_xml(data, entry)]
 
 
 def _tar_entries(data: bytes) -> Iterator[tuple[str, bytes | None]]:

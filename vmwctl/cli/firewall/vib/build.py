@@ -31,20 +31,25 @@ def _human(result: dict[str, Any]) -> str:
 @click.option("--version", "vib_version", default="1.0.0-1", show_default=True,
               help="VIB version (VERSION-RELEASE); raise it for a VIB with other ports.")
 @click.option("--vendor", default="vmwctl", show_default=True, help="VIB vendor.")
+@click.option("--force", is_flag=True,
+              help="Replace a VIB of the same id and version that opens other ports.")
 @click.pass_obj
 def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, ruleset_id: str,
-                  name: str, vib_version: str, vendor: str) -> None:
+                  name: str, vib_version: str, vendor: str, force: bool) -> None:
     """Write a VIB that adds an inbound TCP firewall ruleset to ESXi hosts.
 
     The VIB (community acceptance level, live install and removal, no
     maintenance mode) holds etc/vmware/firewall/<ruleset-id>.xml, which ESXi
     keeps across reboots, unlike a hand-edited rule file. The same options
     always give the same bytes. DEST is a file name ending in .vib, or a
-    directory (created when missing) to write <vib id>.vib into.
+    directory (created when missing) to write <vib id>.vib into. A VIB of the
+    same id and version with other rules, at DEST or beside it, is not
+    replaced (hosts that have it would never take the new one) unless
+    --version is raised, or --force.
     """
     from vmwctl.firewall.ports import describe_ranges, parse_ports
     from vmwctl.firewall.rules import check_ruleset_id
-    from vmwctl.firewall.vib import VibSpec, build_vib
+    from vmwctl.firewall.vib import VibSpec, build_vib, refuse_other_content
     from vmwctl.nova.rules import GUIDE_VNC_RANGE, vnc_range
 
     if ports and from_profile:
@@ -58,6 +63,8 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     target = dest / f"{spec.vib_id}.vib" if as_directory else dest
     if not dest.parent.is_dir():
         raise UsageError(f"{dest.parent} is not a directory; create it first")
+    if not force and target.parent.is_dir():
+        refuse_other_content(spec, target)
     data = build_vib(spec)
     if as_directory:
         dest.mkdir(exist_ok=True)

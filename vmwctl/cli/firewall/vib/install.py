@@ -59,7 +59,7 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: Cluste
     """
     from vmwctl.common.interrupts import deferred_signals, immediate_signals
     from vmwctl.errors import UsageError
-    from vmwctl.firewall.hosts import firewall_status, install_vib
+    from vmwctl.firewall.hosts import FAILED, firewall_status, install_vib
     from vmwctl.firewall.vib import inspect_vib
     from vmwctl.vsphere.snapshot import read_inventory
 
@@ -84,5 +84,5 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: Cluste
         if ports and not dry_run and not stopper.requested:
             report.status = firewall_status(vc, read_inventory(vc), target, ports)
         return app.finish_batch(report, _human, [f"{h.host}: {h.reason}" for h in report.hosts
-                                                 if h.install == "failed"], stopper=stopper,
+                                                 if h.install in FAILED], stopper=stopper,
                                 failed=bool(report.status and report.status.hosts_with_gaps))
