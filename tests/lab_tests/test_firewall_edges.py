@@ -1,5 +1,5 @@
-"""``firewall vib install`` over a VIB of the same id with other ports, against the
-simulator (tests/lab/vcsim/software.go)."""
+"""``firewall vib install`` over a VIB of the same id with other ports, and what every
+``firewall`` --dry-run says, against the simulator (tests/lab/vcsim/software.go)."""
 
 from __future__ import annotations
 
@@ -58,3 +58,42 @@ def test_same_id_and_version_with_other_ports_is_named_not_passed_as_installed(
     assert same.exit_code == 0, same.stderr
     assert {(h["install"], h["reason"]) for h in same.json()["hosts"]} == {
         ("already installed", "")}
+
+
+def test_vib_install_dry_run_says_would_and_changes_nothing(simulator,
+                                                            tmp_path: Path) -> None:
+    sim = simulator(scenario="fresh")
+    vib = build(sim, tmp_path)
+    dry = sim.run("firewall", "vib", "install", str(vib), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    lines = dry.stdout.splitlines()
+    top = next(i for i, line in enumerate(lines) if line.startswith("┏"))
+    title = " ".join(line.strip() for line in lines[:top])  # wrapped at the table's width
+    assert f"{VIB_ID} on cluster DC0_C0" in title and "(dry run: nothing changed)" in title
+    for name in HOSTS:
+        row = next(line for line in lines if name in line)
+        assert "would install" in row and "partner -> community" in row
+    assert any(line.startswith("the hosts would read it from /vmfs/volumes/")
+               for line in lines)
+    document = sim.run("firewall", "vib", "install", str(vib), "--dry-run", "-o", "json").json()
+    assert document["dry_run"] is True
+    assert {h["install"] for h in document["hosts"]} == {"planned"}
+    assert vnc_rules(sim.connect()) == {name: [] for name in HOSTS}
+
+
+@pytest.mark.parametrize("verb", ["enable", "disable"])
+def test_enable_disable_dry_run_says_would(simulator, verb: str) -> None:
+    sim = simulator("-firewall-ruleset", "part=5900-6000", scenario="fresh")
+    if verb == "disable":
+        assert sim.run("firewall", "enable", "--ruleset", "gdbserver").exit_code == 0
+    dry = sim.run("firewall", verb, "--ruleset", "gdbserver", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.stdout.splitlines() == [
+        "ruleset gdbserver on cluster DC0_C0 (dry run: nothing changed):",
+        *[f"  {name}: would be {verb}d" for name in HOSTS]]
+    document = sim.run("firewall", verb, "--ruleset", "gdbserver", "--dry-run", "-o",
+                       "json").json()
+    assert document["dry_run"] is True
+    assert {h["outcome"] for h in document["hosts"]} == {"planned"}
+    real = sim.run("firewall", verb, "--ruleset", "gdbserver")
+    assert real.stdout.splitlines()[0] == "ruleset gdbserver on cluster DC0_C0:"

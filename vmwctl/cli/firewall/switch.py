@@ -13,10 +13,12 @@ from vmwctl.cli.options import ClusterFlag, cluster_option
 def _human(report: Any) -> str:
     verb = "enabled" if report.enable else "disabled"
     words = {"changed": verb, "unchanged": f"already {verb}",
-             "planned": f"would be {verb}", "failed": "FAILED", "skipped": "skipped"}
+             "planned": f"would be {verb}", "failed": "would fail" if report.dry_run
+             else "FAILED", "skipped": "skipped"}
     lines = [f"{h.host}: {words[h.outcome]}" + (f" ({h.reason})" if h.reason else "")
              for h in report.hosts]
-    return f"ruleset {report.ruleset} on cluster {report.cluster}:\n" + "\n".join(
+    dry = " (dry run: nothing changed)" if report.dry_run else ""
+    return f"ruleset {report.ruleset} on cluster {report.cluster}{dry}:\n" + "\n".join(
         f"  {line}" for line in lines)
 
 

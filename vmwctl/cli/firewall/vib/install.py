@@ -18,16 +18,18 @@ def _human(report: Any) -> Any:
     from vmwctl.cli.format import table
 
     rows = []
+    planned = "would install" if report.dry_run else "planned"
     for h in report.hosts:
         level = h.acceptance_before or "-"
         if h.acceptance_after and h.acceptance_after != h.acceptance_before:
             level = f"{h.acceptance_before} -> {h.acceptance_after}"
-        rows.append((h.host, level, h.install, ", ".join(h.rulesets_enabled) or "-",
-                     h.reason or "-"))
-    title = f"{report.vib_id} on cluster {report.cluster}" + (" (--dry-run)" if report.dry_run
-                                                              else "")
+        rows.append((h.host, level, planned if h.install == "planned" else h.install,
+                     ", ".join(h.rulesets_enabled) or "-", h.reason or "-"))
+    title = f"{report.vib_id} on cluster {report.cluster}" + (
+        " (dry run: nothing changed)" if report.dry_run else "")
+    read = "would read" if report.dry_run else "read"
     parts: list[Any] = [table(title, ("HOST", "ACCEPTANCE", "INSTALL", "RULESETS ENABLED",
-                                      "WHY"), rows), f"the hosts read it from {report.host_path}"]
+                                      "WHY"), rows), f"the hosts {read} it from {report.host_path}"]
     if report.status is not None:
         parts.append(status_table(report.status))
     if report.failures:
