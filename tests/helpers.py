@@ -117,3 +117,15 @@ def delete_images(clouds_file: Path | str, cloud: str) -> None:
     proxy = openstack.connection.Connection(config=region).image
     for image in proxy.get("/images?limit=1000").json()["images"]:
         proxy.delete(f"/images/{image['id']}")
+
+
+def not_disk_files(directory: Path) -> dict[str, Path]:
+    """Files that are no disk image, by kind: 12 bytes of text, an empty file, a gzip."""
+    import gzip
+
+    files = {"text": directory / "notes.txt", "empty": directory / "empty.img",
+             "gzip": directory / "disk.raw.gz"}
+    files["text"].write_text("hello world\n")
+    files["empty"].write_bytes(b"")
+    files["gzip"].write_bytes(gzip.compress(bytes(1 << 20)))
+    return files

@@ -128,7 +128,7 @@ def test_flat_extent_refused_by_format_match_then_accepted_without_it(vmwctl, im
     assert image["size"] == flat.stat().st_size
 
     result = vmwctl("image", "upload", str(descriptor), "--name", "descriptor")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "descriptor-only" in result.stderr and "disk-flat.vmdk" in result.stderr
 
 
@@ -137,7 +137,7 @@ def test_raw_data_needs_a_flat_disktype(vmwctl, images, tmp_path: Path) -> None:
     raw.write_bytes(os.urandom(1 << 20))
     result = vmwctl("image", "upload", str(raw), "--name", "raw")
     assert result.exit_code == 2
-    assert "--disktype preallocated" in result.stderr and "--convert" in result.stderr
+    assert result.stderr == f"Error: {raw} is raw data, not a VMDK: add --convert\n"
     result = vmwctl("image", "upload", str(raw), "--name", "raw", "--disktype", "sparse")
     assert result.exit_code == 2
     assert "contradicts the file, which is raw (flat) data" in result.stderr
@@ -211,7 +211,7 @@ def test_convert_on_the_way(vmwctl, images, tmp_path: Path, engine: str) -> None
     subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2", str(raw), str(qcow2)],
                    check=True)
     result = vmwctl("image", "upload", str(qcow2), "--name", "from-qcow2")
-    assert result.exit_code == 1
+    assert result.exit_code == 2
     assert "a qcow2 image, not a VMDK" in result.stderr and "--convert" in result.stderr
     result = vmwctl("image", "upload", str(qcow2), "--name", "from-qcow2", "--convert",
                     "--adapter-type", "ide", "--engine", engine, "-o", "json")

@@ -133,7 +133,7 @@ def test_other_formats_are_named_with_a_hint(vmwctl, tmp_path: Path, fmt: str, n
     assert report["format"] == name
     if size is not None:
         assert report["virtual_size"] == size
-    assert "vmwctl image convert" in " ".join(report["problems"])
+    assert report["remedy"] == f"vmwctl image convert disk.{name} OUT.vmdk"
     assert report["glance_accepts"] is False
 
 
@@ -143,7 +143,7 @@ def test_iso(vmwctl, tmp_path: Path) -> None:
     (tmp_path / "cd.iso").write_bytes(bytes(data))
     code, report = inspect_cli(vmwctl, tmp_path / "cd.iso")
     assert (code, report["format"]) == (1, "iso")
-    assert "disk_format=iso" in report["notes"][0]
+    assert "disk_format=iso" in report["remedy"]
 
 
 def test_unreadable_input_exits_2(vmwctl, tmp_path: Path) -> None:

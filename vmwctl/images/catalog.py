@@ -174,6 +174,9 @@ def _compare(entry: ImageEntry, result: Any) -> None:
                   "vmware_disktype": result.vmware_disktype,
                   "descriptor_adapter_type": result.descriptor_adapter_type,
                   "safe": result.safe}
+    if result.not_a_disk is not None:
+        entry.problems.append(f"the data is not a disk image: {result.not_a_disk.reason}")
+        return
     if result.format == "vmdk" and not result.safe:
         entry.problems.append(f"the data is not a safe VMDK: {result.problems[0]}")
         return

@@ -140,16 +140,12 @@ def raw_source(plan: ConversionPlan, workdir: Path,
 
 
 def _source_format(report: ImageReport) -> str:
-    if report.format == "vmdk":
-        unsafe_extents = [p for p in report.problems if "extent file" in p or "capacity 0" in p]
-        if unsafe_extents:
-            raise UsageError(f"refusing to read {report.path}: {unsafe_extents[0]} (qemu-img "
-                             "would read files outside its directory, CVE-2022-47951)")
-        if report.create_type is None:
-            raise UsageError(f"refusing to read {report.path}: {report.problems[0]}")
-    if report.format not in qemu.QEMU_FORMATS:
-        raise UsageError(f"{report.path} is {report.format}, which cannot be converted to a "
-                         "disk")
+    """qemu-img's name of the source's format; UsageError for a file it must not read."""
+    if report.refusal is not None:
+        raise UsageError(f"refusing to convert {report.path}: {report.refusal.line()}")
+    if report.format not in qemu.QEMU_FORMATS:  # inspect_file refuses what is no disk image
+        raise UsageError(f"refusing to convert {report.path}: a {report.format} file; "
+                         f"{report.remedy or 'give a disk image'}")
     return qemu.QEMU_FORMATS[report.format]
 
 

@@ -8,6 +8,7 @@ image read back from Glance.
 
 from __future__ import annotations
 
+import codecs
 import os
 import struct
 from collections.abc import Callable
@@ -22,8 +23,35 @@ HEAD_BYTES = 64 * 1024
 ISO_OFFSETS = (0x8001, 0x8801, 0x9001)
 GLANCE_FORMAT_MATCH = ("Glance 30 and later refuse raw data uploaded as disk_format=vmdk "
                        "unless [image_format] require_image_format_match is off")
+GIVE_THE_IMAGE = "give the disk image file"
+RE_EXPORT = "re-export the disk from its source: vmwctl never reads an unsafe file"
+# Files that are no disk image: (magic, offset, format, what it is, the command that unpacks)
+PACKED = ((b"\x1f\x8b", 0, "gzip", "it is gzip-compressed", "decompress it first: gunzip -k"),
+          (b"\xfd7zXZ\x00", 0, "xz", "it is xz-compressed", "decompress it first: unxz -k"),
+          (b"BZh", 0, "bzip2", "it is bzip2-compressed", "decompress it first: bunzip2 -k"),
+          (b"\x28\xb5\x2f\xfd", 0, "zstd", "it is zstd-compressed",
+           "decompress it first: unzstd"),
+          (b"PK\x03\x04", 0, "zip", "it is a zip archive", "extract the disk from it first: unzip"),
+          (b"ustar", 257, "tar", "it is a tar archive (an OVA is one)",
+           "extract the disk from it first: tar -xf"))
+NOT_A_DISK = ("empty", "text", "data", *(kind for _, _, kind, _, _ in PACKED))
+# qcow2 incompatible features OpenStack knows (dirty, corrupt, data file, compression type)
+QCOW2_KNOWN_FEATURES = 0x0F
+QCOW2_DATA_FILE = 0x04
+QED_BACKING_FILE = 0x01
 
 Reader = Callable[[int, int], bytes]
+
+
+@dataclass
+class Refusal:
+    """Why a command does not use a file as a disk, and the one thing to do about it."""
+
+    reason: str
+    remedy: str
+
+    def line(self) -> str:
+        return f"{self.reason}; {self.remedy}"
 
 
 @dataclass
@@ -57,15 +85,27 @@ class ImageReport:
     glance_accepts: bool = False
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    remedy: str | None = None  # the one thing to do when the file is not acceptable
+    # no disk image at all (every command: exit 2)
+    not_a_disk: Refusal | None = field(default=None, metadata={"internal": True})
+    # a disk image no command reads: unsafe, empty, not a disk for Nova (ISO, LUKS)
+    refusal: Refusal | None = field(default=None, metadata={"internal": True})
 
     @property
     def acceptable(self) -> bool:
         """Safe, and a VMDK that current Glance accepts as disk_format=vmdk."""
         return self.safe and self.glance_accepts
 
+    def refuse(self, reason: str, remedy: str) -> None:
+        """Record the first reason no command reads the file (with its problem)."""
+        if reason not in self.problems:
+            self.problems.append(reason)
+        if self.refusal is None:
+            self.refusal = Refusal(reason, remedy)
+
 
 def inspect_file(path: Path) -> ImageReport:
-    """Inspect a local file; UsageError (exit 2) when it cannot be read at all."""
+    """Inspect a local file; UsageError (exit 2) when it cannot be read or is no disk image."""
     try:
         with open(path, "rb") as handle:
             st = os.fstat(handle.fileno())
@@ -84,6 +124,8 @@ def inspect_file(path: Path) -> ImageReport:
         raise UsageError(f"{path}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+    if report.not_a_disk is not None:
+        raise UsageError(f"{path} is not a disk image: {report.not_a_disk.line()}")
     report.allocated_size = st.st_blocks * 512
     return report
 
@@ -97,28 +139,63 @@ def inspect_source(name: str, size: int, read: Reader, *,
     """
     head = read(0, min(size, HEAD_BYTES))
     report = ImageReport(path=name, format="raw", file_size=size)
-    if size == 0:
-        report.format = "empty"
-        report.problems.append("the file is empty")
-    elif head[:4] == vmdk.MAGIC:
+    if head[:4] == vmdk.MAGIC:
         _inspect_sparse(report, head, size, read)
     elif head[:4] == vmdk.COWD_MAGIC:
         report.format, report.create_type = "vmdk", "vmfsSparse"
-        report.problems.append("a COWD (vmfsSparse) redo log: a snapshot delta, not a bootable "
-                               "disk; OpenStack accepts only monolithicSparse and "
-                               "streamOptimized")
+        report.refuse("a COWD (vmfsSparse) redo log: a snapshot delta, not a bootable disk; "
+                      "OpenStack accepts only monolithicSparse and streamOptimized", RE_EXPORT)
     elif vmdk.looks_like_descriptor(head):
         _inspect_descriptor_file(report, head, directory)
-    elif not _other_format(report, head, size, read):
+    elif not _other_format(report, head, size, read) and not _not_a_disk(report, head):
         _inspect_raw(report, directory)
+    if report.remedy is None and not report.acceptable:
+        report.remedy = report.refusal.remedy if report.refusal else \
+            f"vmwctl image convert {Path(report.path).name} OUT.vmdk"
     return report
+
+
+def _not_a_disk(report: ImageReport, head: bytes) -> bool:
+    """Files that are no disk image: empty, compressed, an archive, text, not whole sectors."""
+    name, size = Path(report.path).name, report.file_size
+    found = None
+    if size == 0:
+        found = ("empty", "the file is empty", GIVE_THE_IMAGE)
+    for magic, offset, kind, what, unpack in PACKED:
+        if found is None and head[offset:offset + len(magic)] == magic:
+            found = (kind, what, f"{unpack} {name}")
+    if found is None and _is_text(head):
+        found = ("text", f"it is text ({size} bytes)", GIVE_THE_IMAGE)
+    if found is None and size % vmdk.SECTOR:
+        found = ("data", f"its {size} bytes are not a whole number of {vmdk.SECTOR}-byte "
+                         "sectors", GIVE_THE_IMAGE)
+    if found is None:
+        return False
+    report.format = found[0]
+    report.not_a_disk = Refusal(found[1], found[2])
+    report.problems.append(f"not a disk image: {found[1]}")
+    report.remedy = found[2]
+    return True
+
+
+def _is_text(head: bytes) -> bool:
+    """UTF-8 text without NULs or control characters other than whitespace; a disk's first
+    sectors never are (a boot sector, a partition table, a file system, or zeros)."""
+    sample = head[:4096]
+    if not sample or b"\0" in sample:
+        return False
+    try:
+        text = codecs.getincrementaldecoder("utf-8")().decode(sample, final=False)
+    except UnicodeDecodeError:
+        return False
+    return all(c.isprintable() or c.isspace() for c in text)
 
 
 def _inspect_sparse(report: ImageReport, head: bytes, size: int, read: Reader) -> None:
     report.format = "vmdk"
     if size < vmdk.SECTOR:
-        report.problems.append(f"truncated header: the file has {size} bytes, the header alone "
-                               f"takes {vmdk.SECTOR}")
+        report.refuse(f"truncated header: the file has {size} bytes, the header alone takes "
+                      f"{vmdk.SECTOR}", RE_EXPORT)
         return
     header = vmdk.parse_header(head)
     descriptor_bytes = None
@@ -147,12 +224,25 @@ def _inspect_sparse(report: ImageReport, head: bytes, size: int, read: Reader) -
                               "streamOptimized": "streamOptimized"}.get(report.create_type or "")
     report.safe = not report.problems
     report.glance_accepts = report.safe
+    report.refusal = _vmdk_refusal(report.problems)
     if report.safe and report.create_type == "monolithicSparse":
         report.notes.append("monolithicSparse: Nova copies it to the datastore and converts it "
                             "there (CopyVirtualDisk) on first use; streamOptimized is smaller "
                             "and imported directly")
     if report.safe and h.version < 3 and report.create_type == "streamOptimized":
         report.notes.append("header version below 3: ESXi refuses such streamOptimized files")
+
+
+def _vmdk_refusal(problems: list[str]) -> Refusal | None:
+    """A VMDK with problems in its structure is never read; one naming files outside its
+    directory says why qemu-img must not open it."""
+    if not problems:
+        return None
+    escaping = [p for p in problems if "extent file" in p or "capacity 0" in p]
+    if escaping:
+        return Refusal(f"{escaping[0]} (qemu-img would read files outside its directory, "
+                       "CVE-2022-47951)", RE_EXPORT)
+    return Refusal(problems[0], RE_EXPORT)
 
 
 def _adapter(report: ImageReport, descriptor_value: str | None) -> None:
@@ -181,6 +271,7 @@ def _inspect_descriptor_file(report: ImageReport, head: bytes, directory: Path |
     report.create_type = desc.create_type
     report.hardware_version = desc.hardware_version
     report.problems.extend(desc.problems)
+    report.refusal = _vmdk_refusal(desc.problems)
     _adapter(report, desc.adapter_type)
     report.vmware_disktype = _flat_disktype(desc)
     report.virtual_size = sum(e.sectors for e in desc.extents) * vmdk.SECTOR or None
@@ -199,11 +290,12 @@ def _inspect_descriptor_file(report: ImageReport, head: bytes, directory: Path |
     if len(flat) == 1 and flat[0].filename:
         report.notes.append(f"for Nova's preallocated path upload the extent {flat[0].filename} "
                             f"with vmware_disktype={report.vmware_disktype}; {GLANCE_FORMAT_MATCH}")
-    report.notes.append("or convert it to streamOptimized: vmwctl image convert "
-                        f"{Path(report.path).name} OUT.vmdk")
     for extent in report.extents:
         if extent.present is False:
             report.notes.append(f"extent {extent.filename} is missing")
+            if report.refusal is None:
+                report.refusal = Refusal(f"its extent {extent.filename} is missing",
+                                         f"put {extent.filename} beside it")
         elif extent.present and extent.type in ("FLAT", "VMFS") \
                 and extent.size != extent.sectors * vmdk.SECTOR:
             report.notes.append(f"extent {extent.filename} has {extent.size} bytes, the "
@@ -234,11 +326,11 @@ def _inspect_raw(report: ImageReport, directory: Path | None) -> None:
         _adapter(report, desc.adapter_type)
         report.notes.append(f"the flat extent of {path.name} ({desc.create_type}): the file to "
                             f"upload for vmware_disktype={report.vmware_disktype}")
+        report.remedy = f"vmwctl image convert {path.name} OUT.vmdk"
     else:
-        report.notes.append("raw data (or a flat extent without its descriptor); upload it only "
-                            "as a flat disk (--disktype preallocated) or convert it")
-    report.problems.append(f"raw data, not a VMDK: {GLANCE_FORMAT_MATCH}; streamOptimized is "
-                           "the portable form (vmwctl image convert, or upload --convert)")
+        report.notes.append("raw data, or a flat extent without its descriptor: Nova boots it "
+                            "only as a flat disk (vmware_disktype preallocated)")
+    report.problems.append(f"raw data, not a VMDK: {GLANCE_FORMAT_MATCH}")
 
 
 def _other_format(report: ImageReport, head: bytes, size: int, read: Reader) -> bool:
@@ -267,12 +359,55 @@ def _other_format(report: ImageReport, head: bytes, size: int, read: Reader) -> 
         return False
     report.format = detected
     report.virtual_size = virtual
+    report.safe = True
+    name = Path(report.path).name
     if detected == "iso":
-        report.safe = True
-        report.notes.append("an ISO image: upload it with disk_format=iso (Nova attaches it as "
-                            "a CD-ROM)")
-        report.problems.append("an ISO image, not a VMDK")
-    else:
-        report.problems.append(f"a {detected} image, not a VMDK: convert it first (vmwctl image "
-                               f"convert {Path(report.path).name} OUT.vmdk, or upload --convert)")
+        report.refuse("an ISO image, not a disk: Nova attaches it as a CD-ROM",
+                      "upload it as it is, with disk_format=iso: openstack image create "
+                      f"--disk-format iso --file {name} NAME")
+        return True
+    report.problems.append(f"a {detected} image, not a VMDK")
+    if detected == "luks":
+        report.refuse("it is LUKS-encrypted: qemu-img cannot read it without its passphrase",
+                      "decrypt it into a raw or qcow2 image first")
+    unsafe = _qcow2_hazard(head) if detected == "qcow2" else \
+        _qed_hazard(head) if detected == "qed" else None
+    if unsafe:
+        report.safe = False
+        report.refuse(f"{unsafe}; OpenStack refuses such images",
+                      f"if you trust that file, flatten the image first: qemu-img convert -O "
+                      f"{detected} {name} flat.{detected}")
+    if virtual == 0:
+        report.refuse("its virtual size is 0: it holds no disk", "give the image that holds "
+                                                                  "the disk")
     return True
+
+
+def _qcow2_hazard(head: bytes) -> str | None:
+    """What makes qemu-img read more than this qcow2 file (OpenStack's checks); None if
+    nothing."""
+    if len(head) < 104:
+        return "a truncated qcow2 header"
+    version, backing_offset, backing_size = struct.unpack_from(">IQI", head, 4)
+    if version not in (2, 3):
+        return f"qcow2 version {version}, which OpenStack does not read"
+    if backing_offset:
+        end = backing_offset + min(backing_size, 1023)
+        backing = head[backing_offset:end].decode("utf-8", "replace") \
+            if end <= len(head) else "?"
+        return f"it names a backing file ({backing}), which qemu-img would read too"
+    if version == 3:
+        features = struct.unpack_from(">Q", head, 72)[0]
+        if features & QCOW2_DATA_FILE:
+            return ("it keeps its data in another file (data_file), which qemu-img would "
+                    "read")
+        if features & ~QCOW2_KNOWN_FEATURES:
+            return f"unknown qcow2 incompatible features ({features:#x})"
+    return None
+
+
+def _qed_hazard(head: bytes) -> str | None:
+    features = struct.unpack_from("<Q", head, 24)[0] if len(head) >= 32 else 0
+    if features & QED_BACKING_FILE:
+        return "it names a backing file, which qemu-img would read too"
+    return None

@@ -33,7 +33,6 @@ from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_fi
 from vmwctl.images.stream import StreamStats, stream_vmdk
 
 CHUNK = 1 << 20
-CONVERTIBLE = ("raw", "qcow2", "qed", "vhd", "vhdx", "vdi", "vmdk")
 # Properties that have their own flag; --property may not set them.
 FLAGGED = {"vmware_disktype": "--disktype", "vmware_adaptertype": "--adapter-type",
            "vmware_ostype": "--ostype", "hypervisor_type": "--hypervisor-type",
@@ -90,10 +89,9 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
     report = inspect_file(request.path)
     warnings: list[str] = []
     conversion = None
+    if report.refusal is not None:
+        raise UsageError(f"refusing to upload {request.path}: {report.refusal.line()}")
     if request.convert and not report.acceptable:
-        if report.format not in CONVERTIBLE:
-            raise OperationFailed(f"{request.path} is {report.format}; it cannot be converted "
-                                  "to a VMDK")
         staged = Path(tempfile.gettempdir()) / f"{request.path.stem}.vmdk"
         conversion = plan_conversion(request.path, staged, disktype="streamOptimized",
                                      adapter_type=_requested_adapter(request, report),
@@ -140,29 +138,25 @@ def _requested_adapter(request: UploadRequest, report: ImageReport) -> str | Non
 
 
 def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
-    """Refuse a file that must not or cannot be sent as it is."""
+    """Refuse a file that is not sent as it is: one line, one remedy (exit 2).
+
+    What no command reads (report.refusal) is refused before; what is left is
+    a disk image qemu-img converts.
+    """
     path = request.path
     if report.acceptable:
         return
     if report.format == "raw":
         if request.disktype == "auto" and report.vmware_disktype is None:
-            raise UsageError(f"{path} is raw data: upload it as a flat disk with --disktype "
-                             "preallocated (the image service must accept raw data as vmdk), "
-                             "or add --convert to send streamOptimized")
+            raise UsageError(f"{path} is raw data, not a VMDK: add --convert")
         return  # a flat disk; _disktype refuses a contradicting --disktype
-    if report.format != "vmdk":
-        hint = "" if report.format == "iso" else "; or add --convert"
-        raise OperationFailed(f"refusing to upload {path}: {report.problems[0]}{hint}")
-    escaping = [p for p in report.problems if "extent file" in p or "capacity 0" in p]
-    if escaping or report.create_type is None:
-        reason = (escaping or report.problems)[0]
-        raise OperationFailed(f"refusing to upload {path}: it is unsafe: {reason}")
-    if report.create_type not in ("monolithicSparse", "streamOptimized") and report.extents:
+    if report.format == "vmdk" and report.extents:
         extents = ", ".join(e.filename or "?" for e in report.extents)
-        raise OperationFailed(f"refusing to upload {path}: a descriptor-only VMDK "
-                              f"({report.create_type}) holds no data; upload its extent "
-                              f"({extents}) with --disktype preallocated, or add --convert")
-    raise OperationFailed(f"refusing to upload {path}: it is unsafe: {report.problems[0]}")
+        raise UsageError(f"{path} is a descriptor-only VMDK ({report.create_type}) whose data "
+                         f"is in {extents}, not a VMDK Glance accepts: add --convert")
+    what = f"a {report.create_type} VMDK" if report.format == "vmdk" else \
+        f"a {report.format} image"
+    raise UsageError(f"{path} is {what}, not a VMDK: add --convert")
 
 
 def _disktype(request: UploadRequest, kind: str, found: str | None) -> str:

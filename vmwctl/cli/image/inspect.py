@@ -30,6 +30,8 @@ def render_report(report: Any) -> Any:
     ]
     rows += [("Problem", problem) for problem in report.problems]
     rows += [("Note", note) for note in report.notes]
+    if report.remedy:
+        rows.append(("Remedy", report.remedy))
     return details(rows)
 
 
@@ -40,8 +42,10 @@ def inspect_command(app: App, file: Path) -> int:
     """Tell what an image file is and whether Nova and Glance will take it.
 
     Reads only the headers, whatever the image size. Exit status 0 when the
-    file is a safe VMDK that Glance accepts, 1 when it is readable but unsafe
-    or not acceptable as a VMDK (the report says why), 2 when it cannot be read.
+    file is a safe VMDK that Glance accepts; 1 when it is a disk image that is
+    unsafe or not acceptable as a VMDK (the report says why, and the one
+    remedy); 2 when it is no disk image (empty, text, compressed, an archive,
+    not whole 512-byte sectors) or cannot be read.
     """
     from vmwctl.images.inspector import inspect_file
 
