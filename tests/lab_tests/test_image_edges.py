@@ -1,5 +1,6 @@
-"""``image upload`` at its edges, against the lab's real Glance: one refusal line, one
-remedy and exit 2 for bad input."""
+"""``image upload | tag`` at their edges, against the lab's real Glance: one
+refusal line and exit 2 for bad input, and "would" and ``"dry_run": true`` for every
+--dry-run."""
 
 from __future__ import annotations
 
@@ -31,6 +32,19 @@ def glance(lab, lab_env):
 
 def images(proxy) -> list[dict]:
     return proxy.get("/images?limit=1000").json()["images"]
+
+
+def stream_vmdk(directory: Path, name: str = "disk.vmdk") -> Path:
+    raw = directory / "source.raw"
+    with open(raw, "wb") as handle:
+        handle.truncate(2 << 20)
+        handle.write(os.urandom(1 << 20))
+    path = directory / name
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o",
+                    "subformat=streamOptimized,adapter_type=lsilogic", str(raw), str(path)],
+                   check=True)
+    raw.unlink()
+    return path
 
 
 # ------------------------------------------------------------------ upload: refusals
@@ -87,3 +101,49 @@ def test_upload_refusals_are_one_line_one_remedy_exit_2(vmwctl, glance, tmp_path
         assert result.exit_code == 2
         assert result.stderr.count("Error: ") == 1 and "; or " not in result.stderr
     assert images(glance) == []
+
+
+# ------------------------------------------------------------------ every --dry-run
+
+def test_upload_dry_run_says_would_and_carries_dry_run(vmwctl, glance, tmp_path: Path) -> None:
+    disk = stream_vmdk(tmp_path)
+    table = vmwctl("image", "upload", str(disk), "--name", "dry", "--ostype", "otherGuest",
+                   "--dry-run")
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.startswith("Would upload")
+    document = vmwctl("image", "upload", str(disk), "--name", "dry", "--ostype", "otherGuest",
+                      "--dry-run", "-o", "json").json()
+    assert document["dry_run"] is True
+    assert images(glance) == []
+
+
+def test_tag_dry_run_says_would_and_changes_nothing(vmwctl, glance) -> None:
+    image = glance.post("/images", json={"name": "tagme", "disk_format": "vmdk",
+                                         "container_format": "bare",
+                                         "vmware_disktype": "sparse",
+                                         "hw_disk_type": "sparse"}).json()
+    args = ("image", "tag", "tagme", "--disktype", "streamOptimized", "--ostype",
+            "ubuntu64Guest", "--dry-run")
+    result = vmwctl(*args, "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert (document["dry_run"], document["changed"]) == (True, False)
+    assert document["set"] == {"vmware_disktype": "streamOptimized",
+                               "vmware_ostype": "ubuntu64Guest",
+                               "hw_disk_type": "streamOptimized"}
+    table = vmwctl(*args)
+    assert table.exit_code == 0
+    lines = [line.rstrip() for line in table.stdout.splitlines()]
+    assert lines[0].split(None, 1) == ["Image", f"tagme ({image['id']}): dry run, nothing "
+                                                "changed"]
+    assert [line.split()[:3] for line in lines[1:4]] == [
+        ["would", "set", "vmware_ostype"], ["would", "set", "vmware_disktype"],
+        ["would", "set", "hw_disk_type"]]
+    assert "hw_disk_type would change as well" in table.stdout
+    after = glance.get(f"/images/{image['id']}").json()
+    assert after["updated_at"] == image["updated_at"]
+    assert (after["vmware_disktype"], "vmware_ostype" in after) == ("sparse", False)
+
+    real = vmwctl(*args[:-1], "-o", "json")
+    assert (real.json()["dry_run"], real.json()["changed"]) == (False, True)
+    assert glance.get(f"/images/{image['id']}").json()["vmware_disktype"] == "streamOptimized"

@@ -9,6 +9,7 @@ refusal names one remedy.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tarfile
 from pathlib import Path
@@ -192,3 +193,19 @@ def test_a_safe_vmdk_has_no_remedy(vmwctl, tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert result.json()["remedy"] is None
     assert "Remedy" not in vmwctl("image", "inspect", str(path)).stdout
+
+
+# ------------------------------------------------------------------ --dry-run
+
+def test_convert_dry_run_says_would_and_carries_dry_run(vmwctl, tmp_path: Path) -> None:
+    source = tmp_path / "src.raw"
+    source.write_bytes(os.urandom(1 << 20))
+    dest = tmp_path / "o.vmdk"
+    table = vmwctl("image", "convert", str(source), str(dest), "--dry-run")
+    assert table.exit_code == 0, table.stderr
+    assert table.stdout.splitlines()[1].startswith(f"# engine native: would write {dest} ")
+    document = vmwctl("image", "convert", str(source), str(dest), "--dry-run", "-o",
+                      "json").json()
+    assert (document["dry_run"], document["report"]) == (True, None)
+    real = vmwctl("image", "convert", str(source), str(dest), "-o", "json").json()
+    assert real["dry_run"] is False

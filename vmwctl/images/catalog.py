@@ -26,8 +26,14 @@ class TagChange:
     set: dict[str, str]
     removed: list[str]
     also_set: dict[str, str]  # newer-name properties changed so that no pair disagrees
-    changed: bool
+    changed: bool  # the image was changed (never with --dry-run)
     properties: dict[str, Any] = field(default_factory=dict)  # the VMware properties after
+    dry_run: bool = False
+
+    @property
+    def pending(self) -> bool:
+        """Something to set or remove (what a --dry-run would change)."""
+        return bool(self.set or self.removed)
 
 
 def plan_tag(image: Mapping[str, Any], updates: Mapping[str, str],
@@ -55,16 +61,17 @@ def plan_tag(image: Mapping[str, Any], updates: Mapping[str, str],
     return TagChange(image_id=image["id"], name=image.get("name") or "", set=to_set,
                      removed=to_remove, also_set={k: v for k, v in extra.items()
                                                   if v is not None and k in to_set},
-                     changed=bool(to_set or to_remove),
+                     changed=False,
                      properties={k: after[k] for k in props.VMWARE_PROPERTIES if k in after})
 
 
 def apply_tag(service: ImageService, image: Mapping[str, Any], change: TagChange) -> TagChange:
-    if change.changed:
+    if change.pending:
         record = service.update(change.image_id, change.set, change.removed,
                                 properties_of(image))
         after = properties_of(record)
         change.properties = {k: after[k] for k in props.VMWARE_PROPERTIES if k in after}
+        change.changed = True
     return change
 
 

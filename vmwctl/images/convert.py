@@ -64,7 +64,8 @@ class ConversionPlan:
 class ConversionResult:
     plan: ConversionPlan
     seconds: float
-    report: ImageReport
+    report: ImageReport | None  # the inspected output; None with --dry-run
+    dry_run: bool = False
 
 
 def plan_conversion(source: Path, destination: Path, *, disktype: str = "streamOptimized",

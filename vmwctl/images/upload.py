@@ -71,6 +71,7 @@ class UploadPlan:
     conversion: ConversionPlan | None = field(default=None, metadata={"internal": True})
     convert_command: str | None = None
     warnings: list[str] = field(default_factory=list)
+    dry_run: bool = False
 
 
 @dataclass

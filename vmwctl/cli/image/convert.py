@@ -14,11 +14,11 @@ from vmwctl.cli.options import CanonicalChoice
 
 def _human(result: Any) -> Any:
     plan = result.plan
-    if result.report is None:
-        return (f"{plan.command}\n# engine {plan.engine}; writes {', '.join(plan.outputs)} "
+    if result.dry_run:
+        return (f"{plan.command}\n# engine {plan.engine}: would write {', '.join(plan.outputs)} "
                 "(through a temporary directory beside the destination, renamed into place "
-                "when complete)\n"
-                f"# upload {plan.upload_file}")
+                "when complete); dry run: nothing written\n"
+                f"# then: vmwctl image upload {plan.upload_file} --name NAME")
     rows = [("Wrote", ", ".join(plan.outputs)),
             ("Engine", plan.engine),
             ("Subformat", plan.subformat),
@@ -63,7 +63,7 @@ def convert_command(app: App, src: Path, dest: Path, disktype: str, adapter_type
     plan = plan_conversion(src, dest, disktype=disktype, adapter_type=adapter_type,
                            overwrite=force, engine=engine)
     if dry_run:
-        app.render(ConversionResult(plan=plan, seconds=0.0, report=None), _human)
+        app.render(ConversionResult(plan=plan, seconds=0.0, report=None, dry_run=True), _human)
         return
     with app.out.progress(f"Converting {src.name}", 100, unit="percent") as bar:
         result = convert(plan, progress=bar.update)

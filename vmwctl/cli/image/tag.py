@@ -19,15 +19,19 @@ from vmwctl.images.properties import (
 
 
 def _human(change: Any) -> Any:
-    if not change.changed:
+    if not change.pending:
         return f"image {change.name or change.image_id} already has these properties; nothing " \
                "to change"
-    rows: list[tuple[str, Any]] = [("Image", f"{change.name} ({change.image_id})")]
-    rows += [(f"set {key}", value) for key, value in change.set.items()]
-    rows += [("removed", key) for key in change.removed]
+    would = "would " if change.dry_run else ""
+    image = f"{change.name} ({change.image_id})" + (": dry run, nothing changed"
+                                                     if change.dry_run else "")
+    rows: list[tuple[str, Any]] = [("Image", image)]
+    rows += [(f"{would}set {key}", value) for key, value in change.set.items()]
+    rows += [(f"{would}remove" if change.dry_run else "removed", key) for key in change.removed]
     for key in change.also_set:
-        rows.append(("Note", f"{key} changed as well: Nova reads it in preference to its "
-                             "vmware_* name, and the two must agree"))
+        rows.append(("Note", f"{key} {'would change' if change.dry_run else 'changed'} as "
+                             "well: Nova reads it in preference to its vmware_* name, and the "
+                             "two must agree"))
     return details(rows)
 
 
@@ -77,6 +81,8 @@ def tag_command(app: App, image: str, ostype: str | None, adapter_type: str | No
                          "--unset")
     record = app.images.find(image)
     change = plan_tag(record, updates, list(unset))
-    if not dry_run:
+    if dry_run:
+        change.dry_run = True
+    else:
         change = apply_tag(app.images, record, change)
     app.render(change, _human)

@@ -99,6 +99,7 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
                             convert=convert, force=force, engine=engine)
     plan = plan_upload(request)
     if dry_run:
+        plan.dry_run = True
         app.render(plan, _human_plan)
         return
     for warning in plan.warnings:
