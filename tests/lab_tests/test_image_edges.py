@@ -1,6 +1,6 @@
 """``image upload | tag`` at their edges, against the lab's real Glance: one
-refusal line and exit 2 for bad input, and "would" and ``"dry_run": true`` for every
---dry-run."""
+refusal line and exit 2 for bad input, "would" and ``"dry_run": true`` for every --dry-run,
+and a warning when the upload's name is taken."""
 
 from __future__ import annotations
 
@@ -101,6 +101,49 @@ def test_upload_refusals_are_one_line_one_remedy_exit_2(vmwctl, glance, tmp_path
         assert result.exit_code == 2
         assert result.stderr.count("Error: ") == 1 and "; or " not in result.stderr
     assert images(glance) == []
+
+
+# ------------------------------------------------------------------ upload: the name
+
+def test_upload_warns_when_the_name_is_taken(vmwctl, glance, tmp_path: Path) -> None:
+    disk = stream_vmdk(tmp_path)
+    first = vmwctl("image", "upload", str(disk), "--name", "twice", "--ostype", "otherGuest",
+                   "-o", "json")
+    assert first.exit_code == 0, first.stderr
+    assert first.stderr == ""
+    first_id = first.json()["image"]["id"]
+    warning = (f"an image named 'twice' exists already ({first_id}); this upload adds "
+               "another, and commands given the name will then need the id")
+
+    dry = vmwctl("image", "upload", str(disk), "--name", "twice", "--ostype", "otherGuest",
+                 "--dry-run", "-o", "json")
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.json()["warnings"] == [warning]
+    assert [i["id"] for i in images(glance)] == [first_id]
+
+    second = vmwctl("image", "upload", str(disk), "--name", "twice", "--ostype", "otherGuest",
+                    "-o", "json")
+    assert second.exit_code == 0, second.stderr
+    assert second.stderr == f"Warning: {warning}\n"
+    assert second.json()["warnings"] == [warning]
+    assert sorted(i["name"] for i in images(glance)) == ["twice", "twice"]
+
+
+def test_the_name_is_looked_up_exactly(vmwctl, glance, tmp_path: Path) -> None:
+    """Characters a URL gives a meaning to ('&', '#', '+', ' '), and the ':' after which
+    Glance reads an operator, are the name's own."""
+    disk = stream_vmdk(tmp_path)
+    for decoy in ("a", "in:a"):
+        glance.post("/images", json={"name": decoy, "disk_format": "vmdk",
+                                     "container_format": "bare"})
+    name = "a&b=c #1 +ü:22.04"
+    first = vmwctl("image", "upload", str(disk), "--name", name, "--ostype", "otherGuest")
+    assert (first.exit_code, first.stderr) == (0, "")
+    again = vmwctl("image", "upload", str(disk), "--name", name, "--ostype", "otherGuest",
+                   "--dry-run", "-o", "json")
+    assert again.exit_code == 0, again.stderr
+    assert [w.split(" (")[0] for w in again.json()["warnings"]] == [
+        f"an image named {name!r} exists already"]
 
 
 # ------------------------------------------------------------------ every --dry-run

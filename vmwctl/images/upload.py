@@ -13,6 +13,7 @@ import hashlib
 import shutil
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,6 +159,22 @@ def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
     what = f"a {report.create_type} VMDK" if report.format == "vmdk" else \
         f"a {report.format} image"
     raise UsageError(f"{path} is {what}, not a VMDK: add --convert")
+
+
+def name_in_use(service: ImageService, name: str) -> str | None:
+    """A warning when an image of that name exists: Glance accepts another, and a name that
+    several images share no longer picks one."""
+    # ImageService.list puts filter values into the query as they are: quoted here, so that
+    # '&', '#', '+' or a space stay part of the name; "eq:" because Glance reads what comes
+    # before a ':' as an operator ("in:a,b"), and "ubuntu:22.04" would be refused
+    found = [image["id"] for image in service.list(
+        name="eq:" + urllib.parse.quote(name, safe=""))]
+    if not found:
+        return None
+    which = f"an image named {name!r} exists" if len(found) == 1 else \
+        f"{len(found)} images named {name!r} exist"
+    return (f"{which} already ({', '.join(found)}); this upload adds another, and commands "
+            "given the name will then need the id")
 
 
 def _disktype(request: UploadRequest, kind: str, found: str | None) -> str:

@@ -88,9 +88,16 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
     vmware_adaptertype read from the file, vmware_ostype, hypervisor_type=vmware
     and img_linked_clone when given. An unsafe file is never uploaded; the data
     is streamed, then Glance's size and sha512 are checked against what was
-    sent, and a failed upload leaves no image behind.
+    sent, and a failed upload leaves no image behind. A warning says when an
+    image of that name exists already.
     """
-    from vmwctl.images.upload import UploadRequest, parse_property, plan_upload, upload
+    from vmwctl.images.upload import (
+        UploadRequest,
+        name_in_use,
+        parse_property,
+        plan_upload,
+        upload,
+    )
 
     request = UploadRequest(path=file, name=name, disktype=disktype, adapter_type=adapter_type,
                             ostype=ostype, linked_clone=linked_clone,
@@ -98,6 +105,9 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
                             extra=dict(parse_property(item) for item in extra),
                             convert=convert, force=force, engine=engine)
     plan = plan_upload(request)
+    taken = name_in_use(app.images, name)
+    if taken:
+        plan.warnings.append(taken)
     if dry_run:
         plan.dry_run = True
         app.render(plan, _human_plan)
