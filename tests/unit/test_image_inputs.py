@@ -106,27 +106,28 @@ def test_an_empty_qcow2_is_safe_but_holds_no_disk(vmwctl, tmp_path: Path) -> Non
     assert not (tmp_path / "e.vmdk").exists()
 
 
-def test_a_qcow2_naming_a_backing_file_is_unsafe_and_never_read(vmwctl,
-                                                                tmp_path: Path) -> None:
+@pytest.mark.parametrize("fmt", ["qcow2", "qed"])
+def test_an_image_naming_a_backing_file_is_unsafe_and_never_read(vmwctl, tmp_path: Path,
+                                                                 fmt: str) -> None:
     secret = tmp_path / "secret.raw"
     secret.write_bytes(b"TOP SECRET".ljust(1 << 20, b"!"))
-    overlay = tmp_path / "overlay.qcow2"
-    qemu_img("create", "-f", "qcow2", "-b", secret, "-F", "raw", overlay)
+    overlay = tmp_path / f"overlay.{fmt}"
+    qemu_img("create", "-f", fmt, "-b", secret, "-F", "raw", overlay)
     result = inspect(vmwctl, overlay)
     assert result.exit_code == 1
     report = result.json()
     assert report["safe"] is False
     assert report["problems"] == [
-        "a qcow2 image, not a VMDK",
+        f"a {fmt} image, not a VMDK",
         f"it names a backing file ({secret}), which qemu-img would read too; OpenStack "
         "refuses such images"]
-    assert report["remedy"] == ("if you trust that file, flatten the image first: qemu-img "
-                                "convert -O qcow2 overlay.qcow2 flat.qcow2")
+    assert report["remedy"] == (f"if you trust that file, flatten the image first: qemu-img "
+                                f"convert -O {fmt} overlay.{fmt} flat.{fmt}")
     refused = vmwctl("image", "convert", str(overlay), str(tmp_path / "o.vmdk"))
     assert (refused.exit_code, refused.stderr) == (
         2, f"Error: refusing to convert {overlay}: it names a backing file ({secret}), which "
            "qemu-img would read too; OpenStack refuses such images; if you trust that file, "
-           "flatten the image first: qemu-img convert -O qcow2 overlay.qcow2 flat.qcow2\n")
+           f"flatten the image first: qemu-img convert -O {fmt} overlay.{fmt} flat.{fmt}\n")
     assert not (tmp_path / "o.vmdk").exists()
 
 

@@ -34,7 +34,6 @@ PACKED = ((b"\x1f\x8b", 0, "gzip", "it is gzip-compressed", "decompress it first
           (b"PK\x03\x04", 0, "zip", "it is a zip archive", "extract the disk from it first: unzip"),
           (b"ustar", 257, "tar", "it is a tar archive (an OVA is one)",
            "extract the disk from it first: tar -xf"))
-NOT_A_DISK = ("empty", "text", "data", *(kind for _, _, kind, _, _ in PACKED))
 # qcow2 incompatible features OpenStack knows (dirty, corrupt, data file, compression type)
 QCOW2_KNOWN_FEATURES = 0x0F
 QCOW2_DATA_FILE = 0x04
@@ -392,10 +391,7 @@ def _qcow2_hazard(head: bytes) -> str | None:
     if version not in (2, 3):
         return f"qcow2 version {version}, which OpenStack does not read"
     if backing_offset:
-        end = backing_offset + min(backing_size, 1023)
-        backing = head[backing_offset:end].decode("utf-8", "replace") \
-            if end <= len(head) else "?"
-        return f"it names a backing file ({backing}), which qemu-img would read too"
+        return _names_backing_file(head, backing_offset, backing_size)
     if version == 3:
         features = struct.unpack_from(">Q", head, 72)[0]
         if features & QCOW2_DATA_FILE:
@@ -407,7 +403,15 @@ def _qcow2_hazard(head: bytes) -> str | None:
 
 
 def _qed_hazard(head: bytes) -> str | None:
-    features = struct.unpack_from("<Q", head, 24)[0] if len(head) >= 32 else 0
-    if features & QED_BACKING_FILE:
-        return "it names a backing file, which qemu-img would read too"
+    """A qed naming a backing file (its features at 16, the name's offset and size at 56)."""
+    if len(head) < 64:
+        return "a truncated qed header"
+    if struct.unpack_from("<Q", head, 16)[0] & QED_BACKING_FILE:
+        return _names_backing_file(head, *struct.unpack_from("<II", head, 56))
     return None
+
+
+def _names_backing_file(head: bytes, offset: int, size: int) -> str:
+    end = offset + min(size, 1023)
+    name = head[offset:end].decode("utf-8", "replace") if end <= len(head) else "?"
+    return f"it names a backing file ({name}), which qemu-img would read too"
