@@ -22,6 +22,7 @@ from vmwctl.common.redact import redact
 from vmwctl.profile.yamlfile import dump_yaml
 
 FORMATS = ("table", "json", "yaml")
+PIPE_WIDTH = 200  # the width of tables written to a file or a pipe when COLUMNS is unset
 
 
 def to_data(obj: Any) -> Any:
@@ -83,12 +84,18 @@ class Output:
         return not self.quiet and _isatty(self.stderr)
 
     def console(self, stream: IO[str]) -> Any:
+        """A rich console on ``stream``: a terminal's own width; else COLUMNS, or 200."""
         from rich.console import Console
 
         tty = _isatty(stream)
         return Console(file=stream, color_system="auto" if self.color(stream) else None,
-                       force_terminal=tty, width=None if tty else 200, highlight=False,
-                       soft_wrap=False)
+                       force_terminal=tty, width=None if tty else self.pipe_width(),
+                       highlight=False, soft_wrap=False)
+
+    def pipe_width(self) -> int:
+        """The width for output that is not a terminal: COLUMNS when it is a number."""
+        columns = self._env.get("COLUMNS", "").strip()
+        return int(columns) if columns.isdigit() and int(columns) > 0 else PIPE_WIDTH
 
     @contextmanager
     def progress(self, description: str, total: float | None, *,
@@ -126,7 +133,19 @@ class Output:
                 rendered = printable(rendered)
                 self._write(self.stdout, rendered if rendered.endswith("\n") else rendered + "\n")
             elif rendered is not None:
-                self.console(self.stdout).print(_plain_strings(rendered))
+                self._print(_plain_strings(rendered))
+
+    def _print(self, rendered: Any) -> None:
+        """A rich renderable on stdout; to a file or a pipe without the spaces that pad
+        its lines to the table's width."""
+        console = self.console(self.stdout)
+        if _isatty(self.stdout):
+            console.print(rendered)
+            return
+        with console.capture() as captured:
+            console.print(rendered)
+        self._write(self.stdout, "".join(line.rstrip() + "\n"
+                                         for line in captured.get().splitlines()))
 
     def error(self, message: str, exit_code: int) -> None:
         """Report a failure: the error document on stdout for -o json/yaml, a line on stderr."""

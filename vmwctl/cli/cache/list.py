@@ -58,11 +58,11 @@ def _human(listing: Any) -> Any:
               short_size(r.size), ", ".join(f"{gb} GB" for gb in r.sized_copies) or "-",
               f"{r.marker:%Y-%m-%d %H:%M:%S}" if r.marker else "-",
               ", ".join(r.users) or "-", purge_now(r)) for r in rows],
-            caption=f"{len(rows)} images, {short_size(total)}"))
+            caption=f"{len(rows)} images, {short_size(total)}", whole=("IMAGE",)))
     if listing.leftovers:
         parts.append(table("Leftovers of failed spawns", ("PATH", "KIND", "AGE", "ENTRIES"),
                            [(r.path, r.kind, _age(r.age_seconds), r.entries)
-                            for r in listing.leftovers]))
+                            for r in listing.leftovers], whole=("PATH",)))
     if not parts:
         where = listing.cache_folder or "any cache folder"
         parts.append(f"no cached images in {where} on {', '.join(listing.datastores)}")

@@ -23,7 +23,7 @@ def _human(listing: Any) -> Any:
     caption = (f"cloud {listing.cloud}; {'mixed' if listing.mixed_cloud else 'VMware-only'}"
                f"{'; data verified' if listing.verified else ''}; values as Nova reads them")
     return table(None, ("NAME", "ID", "STATUS", "DISK TYPE", "ADAPTER", "OS TYPE", "LINKED",
-                        "FINDINGS"), rows, caption=caption)
+                        "FINDINGS"), rows, caption=caption, whole=("ID",))
 
 
 @click.command("list")
