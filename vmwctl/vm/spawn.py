@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from pyVmomi import vim
 
 from vmwctl.cache.seed import Seeder, SeedSource, is_cached
+from vmwctl.common.choices import did_you_mean
 from vmwctl.common.interrupts import deferred_signals
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, NovaView
@@ -45,7 +46,6 @@ from vmwctl.vsphere.model import VNC_PORT_KEY, Cluster, Datastore, Inventory
 from vmwctl.vsphere.session import VCenter
 from vmwctl.vsphere.tasks import run_task
 
-NAME_PREFIX = "vmwctl-"
 FOLDER_NAME = "vmwctl"
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
 _vnc_lock = threading.Lock()  # Nova's 'vmware.get_and_set_vnc_port' lock
@@ -62,7 +62,8 @@ class SpawnRequest:
     cpus: int = 1
     memory_mb: int = 512
     root_gb: int = 0
-    network: str | None = None
+    network: str | None = None  # None: vmware.integration_bridge
+    no_network: bool = False  # no NIC at all, whatever the profile says
     linked_clone: bool | None = None  # None: the image property, else use_linked_clone
     datastore: str | None = None
     vnc: bool = True
@@ -117,11 +118,10 @@ class SpawnUnreachable(ConnectError):
 
 def vm_name(request: SpawnRequest) -> str:
     if request.name:
-        name = request.name if request.name.startswith(NAME_PREFIX) else \
-            NAME_PREFIX + request.name
+        name = specs.spawned_name(request.name)
     else:
         base = re.sub(r"[^A-Za-z0-9._-]+", "-", request.image.get("name") or "image").strip("-.")
-        name = f"{NAME_PREFIX}{base[:40] or 'image'}-{uuid.uuid4().hex[:6]}"
+        name = f"{specs.NAME_PREFIX}{base[:40] or 'image'}-{uuid.uuid4().hex[:6]}"
     if not _NAME.match(name):
         raise UsageError(f"--name {request.name!r}: use letters, digits, '.', '_' and '-' (at "
                          "most 56 after the vmwctl- prefix)")
@@ -208,7 +208,8 @@ class Spawner:
                              f"it ('vmwctl vm delete {report.name}')")
 
     def _run(self, request: SpawnRequest, report: SpawnReport) -> None:
-        wanted = request.network or self.profile.vmware.integration_bridge
+        wanted = None if request.no_network else \
+            request.network or self.profile.vmware.integration_bridge
         self._nic_network = self._find_network(wanted) if wanted else None
         ds = self._step(report, "datastore", lambda s: self._pick_datastore(request, report, s))
         dc = self.inventory.datacenter_of(ds)
@@ -292,9 +293,10 @@ class Spawner:
         found = exact or [n for n in candidates if n.kind == "DistributedVirtualPortgroup"
                           and name in n.name]
         if not found:
-            names = ", ".join(sorted(n.name for n in candidates)) or "none"
-            raise UsageError(f"cluster {self.cluster.name!r} has no network {name!r}; its "
-                             f"networks: {names}")
+            names = sorted({n.name for n in candidates})  # one name, several hosts' networks
+            raise UsageError(f"cluster {self.cluster.name!r} has no network {name!r}"
+                             f"{did_you_mean(name, names)}; its networks: "
+                             f"{', '.join(names) or 'none'}")
         return found[0]
 
     def _network(self, network: Any, report: SpawnReport) -> specs.NetworkChoice:
@@ -316,9 +318,6 @@ class Spawner:
     def _create(self, request: SpawnRequest, report: SpawnReport, ds: Datastore, folder: Any,
                 step: Step) -> None:
         network = self._network(self._nic_network, report) if self._nic_network else None
-        if network is None:
-            report.notes.append("no NIC: pass --network PORTGROUP (or set "
-                                "vmware.integration_bridge) for one")
         marker = specs.Marker(request.source.image_id,
                               dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                               f"{getpass.getuser()}@{socket.gethostname()}")

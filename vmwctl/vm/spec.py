@@ -29,6 +29,12 @@ SCSI_CONTROLLERS = {"lsiLogic": "VirtualLsiLogicController",
 SCSI_UNITS = 16  # unit 7 is the controller's own
 IDE_UNITS = 2
 KB_PER_GB = 1024 * 1024
+NAME_PREFIX = "vmwctl-"  # every VM vmwctl spawns is named so
+
+
+def spawned_name(name: str) -> str:
+    """The VM name ``vm spawn --name NAME`` gives: NAME with the vmwctl- prefix."""
+    return name if name.startswith(NAME_PREFIX) else NAME_PREFIX + name
 
 
 @dataclass

@@ -11,29 +11,45 @@ from vmwctl.cli.options import ClusterFlag, cluster_option
 
 
 def _human(report: Any) -> Any:
+    """The VM built; its steps were printed as each ended (-o json lists them too)."""
     from rich.console import Group
 
-    from vmwctl.cli.format import details, table
+    from vmwctl.cli.format import details
 
-    rows = [(s.name, f"{s.seconds:.2f} s", s.requests, s.detail) for s in report.steps]
-    parts: list[Any] = [
-        table(f"Spawn of {report.image_name or report.image_id}",
-              ("STEP", "TIME", "REQUESTS", "DETAIL"), rows),
-        details([("VM", f"{report.name} ({report.moid})"),
-                 ("Host", report.host or "-"),
-                 ("Datastore", report.datastore or "-"),
-                 ("Disk", report.disk or "-"),
-                 ("Parent disk", report.parent_disk or "-"),
-                 ("ISO", report.iso or "-"),
-                 ("Network", f"{report.network or '-'} ({report.vif_model})"),
-                 ("Adapter", report.adapter_type),
-                 ("Guest OS", report.os_type),
-                 ("VNC", report.vnc or "-"),
-                 ("Power", report.power_state or "-"),
-                 ("Guest", report.guest or "-")]),
-    ]
+    image = f"{report.image_name} ({report.image_id})" if report.image_name else \
+        report.image_id
+    seconds = sum(s.seconds for s in report.steps)
+    requests = sum(s.requests for s in report.steps)
+    parts: list[Any] = [details([
+        ("VM", f"{report.name} ({report.moid})"),
+        ("Image", image),
+        ("Host", report.host or "-"),
+        ("Datastore", report.datastore or "-"),
+        ("Disk", report.disk or "-"),
+        ("Parent disk", report.parent_disk or "-"),
+        ("ISO", report.iso or "-"),
+        ("Network", f"{report.network} ({report.vif_model})" if report.network else
+         "none (no NIC)"),
+        ("Adapter", report.adapter_type),
+        ("Guest OS", report.os_type),
+        ("VNC", report.vnc or "-"),
+        ("Power", report.power_state or "-"),
+        ("Guest", report.guest or "-"),
+        ("Time", f"{seconds:.2f} s, {requests} vSphere requests in {len(report.steps)} "
+                 "steps")])]
     parts.extend(f"note: {n}" for n in report.notes)
     return Group(*parts)
+
+
+def heard(app: App) -> Any:
+    """A step's line on stderr as it ends: its outcome, time, vSphere requests and detail."""
+
+    def say(step: Any) -> None:
+        mark = "ok" if step.outcome == "done" else step.outcome.upper()
+        app.out.info(f"{step.name:<20} {mark:<6} {step.seconds:6.2f} s {step.requests:4} req  "
+                     f"{step.detail}")
+
+    return say
 
 
 @click.command("spawn")
@@ -47,6 +63,9 @@ def _human(report: Any) -> Any:
               help="Root disk size (0: the image's size, as a flavor with root_gb 0).")
 @click.option("--network", metavar="PORTGROUP",
               help="Port group for the NIC (default: vmware.integration_bridge).")
+@click.option("--no-network", is_flag=True,
+              help="Build the VM without a NIC (without --network or integration_bridge "
+                   "it has none either, with a warning).")
 @click.option("--linked-clone/--full-clone", default=None,
               help="Override the image's img_linked_clone and the profile's use_linked_clone.")
 @click.option("--datastore", metavar="NAME", help="Datastore (default: the one Nova picks).")
@@ -59,7 +78,8 @@ def _human(report: Any) -> Any:
 @click.option("--keep-on-failure", is_flag=True, help="Keep a partly built VM for inspection.")
 @click.pass_obj
 def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: int,
-                  root_gb: int, network: str | None, linked_clone: bool | None,
+                  root_gb: int, network: str | None, no_network: bool,
+                  linked_clone: bool | None,
                   datastore: str | None, cluster: ClusterFlag, vnc: bool, no_power_on: bool,
                   wait_seconds: int, keep_on_failure: bool) -> int:
     """Boot an image on the cluster step by step, as Nova's spawn does.
@@ -69,8 +89,9 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     legacy names. Steps, in Nova's order: datastore, inventory folder,
     CreateVM, VNC port, the image in the cache, the root disk (linked clone
     of the sized cached copy, full copy, or CD-ROM and blank disk for ISOs),
-    power on. Each step prints its time; a failed step names its vSphere
-    fault, and the partly built VM is removed unless --keep-on-failure.
+    power on. Each step prints a line as it ends (stderr): its time, vSphere
+    requests and detail; then the VM built is shown. A failed step names its
+    vSphere fault, and the partly built VM is removed unless --keep-on-failure.
     The VM is vmwctl's (name prefix vmwctl-, folder vmwctl, its own
     extraConfig marker), never Nova's.
     """
@@ -81,6 +102,9 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     from vmwctl.vm.spawn import Spawner, SpawnRequest
     from vmwctl.vsphere.snapshot import read_inventory
 
+    if network and no_network:
+        raise UsageError("--network and --no-network exclude each other; give one")
+    profile = app.profile
     record = app.images.find(image)
     view = nova_view(properties_of(record), disk_format=record.get("disk_format"),
                      container_format=record.get("container_format"))
@@ -93,14 +117,15 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     target = cluster.resolve(inventory)
     request = SpawnRequest(image=record, view=view, source=source, name=name, cpus=cpus,
                            memory_mb=memory_mb, root_gb=root_gb, network=network,
+                           no_network=no_network,
                            linked_clone=linked_clone, datastore=datastore, vnc=vnc,
                            power_on=not no_power_on, wait_seconds=wait_seconds,
                            keep_on_failure=keep_on_failure)
-    def heard(step: Any) -> None:
-        mark = "ok" if step.outcome == "done" else step.outcome.upper()
-        app.out.info(f"{step.name:<22} {mark:<6} {step.seconds:6.2f} s  {step.detail}")
-
-    spawner = Spawner(vc, inventory, app.profile, target, download=app.images.download,
-                      on_step=heard, progress=app.out.progress)
+    if not (network or no_network or profile.vmware.integration_bridge):
+        app.out.warn(f"no --network and profile '{profile.name}' sets no "
+                     "vmware.integration_bridge: the VM gets no NIC; pass --network "
+                     "PORTGROUP, or --no-network to build it without one")
+    spawner = Spawner(vc, inventory, profile, target, download=app.images.download,
+                      on_step=heard(app), progress=app.out.progress)
     app.render(spawner.spawn(request), _human)
     return 0
