@@ -1,4 +1,5 @@
-"""``vm spawn`` at its edges: each thing said once, and a VM without a NIC."""
+"""``vm spawn | delete`` at their edges: each thing said once, the names a user gave, and
+a VM without a NIC."""
 
 from __future__ import annotations
 
@@ -61,7 +62,41 @@ def test_unknown_network_lists_each_network_once(sim, vc, image) -> None:
     assert vm_names(vc) == before
 
 
-# ------------------------------------------------------------------ item 9: no NIC
+# ------------------------------------------------------------------ item 9: names, NICs
+
+def test_delete_takes_the_name_given_at_spawn(sim, vc, image) -> None:
+    assert sim.run("vm", "spawn", image, "--name", "first-boot", "--no-network",
+                   "--no-power-on").exit_code == 0
+    assert vm_named(vc, "vmwctl-first-boot") is not None
+    dry = sim.run("vm", "delete", "first-boot", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert dry.stdout == ("first-boot: VM vmwctl-first-boot would be deleted "
+                          "([LocalDS_0] vmwctl-first-boot)\n")
+    done = sim.run("vm", "delete", "first-boot", "--yes", "-o", "json")
+    assert done.exit_code == 0, done.stderr
+    [item] = done.json()["vms"]
+    assert (item["name"], item["given"], item["outcome"]) == (
+        "vmwctl-first-boot", "first-boot", "deleted")
+    assert vm_named(vc, "vmwctl-first-boot") is None
+
+
+def test_deleting_a_vm_that_is_gone_is_nothing_to_do(sim, vc, image) -> None:
+    before = vm_names(vc)
+    gone = sim.run("vm", "delete", "first-boot", "--yes")
+    assert gone.exit_code == 0, gone.stderr
+    assert gone.stdout == ("first-boot: no VM named 'first-boot' or 'vmwctl-first-boot'; "
+                           "nothing to do\n")
+    document = sim.run("vm", "delete", "vmwctl-gone", "--yes", "-o", "json")
+    assert document.exit_code == 0
+    assert document.json()["vms"] == [{"name": "vmwctl-gone", "given": "vmwctl-gone",
+                                       "outcome": "absent", "reason": "no such VM",
+                                       "folder": None}]
+    assert vm_names(vc) == before
+    # a VM that is not vmwctl's is still refused, whatever else is named
+    refused = sim.run("vm", "delete", "first-boot", "DC0_C0_RP0_VM0", "--yes")
+    assert refused.exit_code == 2 and "Nova's" in refused.stderr
+    assert vm_names(vc) == before
+
 
 def test_spawn_without_a_network_says_so(sim, vc, image) -> None:
     warned = sim.run("vm", "spawn", image, "--name", "bare", "--no-power-on")

@@ -15,7 +15,7 @@ from typing import Any
 
 from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, UsageError, VmwctlError
-from vmwctl.vm.spec import Marker
+from vmwctl.vm.spec import Marker, spawned_name
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import InvalidPowerState, VSphereFault
 from vmwctl.vsphere.inventory import read_paths
@@ -132,10 +132,11 @@ def _own_folder(path: str | None, name: str) -> DatastorePath | None:
 
 @dataclass
 class DeleteItem:
-    name: str
-    outcome: str  # planned | deleted | failed
+    name: str  # the VM's name (as given, when no VM has it)
+    outcome: str  # planned | deleted | failed | skipped | absent (no such VM: nothing to do)
     reason: str = ""
     folder: str | None = None
+    given: str | None = None  # the name on the command line (None: chosen by --older-than)
 
 
 @dataclass
@@ -151,43 +152,64 @@ class DeleteReport:
         return sum(1 for v in self.vms if v.outcome == "failed")
 
 
+@dataclass
+class Selection:
+    """The VMs a ``vm delete`` acts on, and the names given that no VM has."""
+
+    vms: list[VirtualMachine] = field(default_factory=list)
+    given: dict[str, str] = field(default_factory=dict)  # VM moid -> the name given
+    absent: list[str] = field(default_factory=list)
+
+
 def select_for_delete(inventory: Inventory, names: list[str],
-                      older_than: dt.timedelta | None, now: dt.datetime) -> list[VirtualMachine]:
-    """The named VMs, or vmwctl's VMs older than ``older_than``; refuses any not vmwctl's."""
+                      older_than: dt.timedelta | None, now: dt.datetime) -> Selection:
+    """The named VMs, or vmwctl's VMs older than ``older_than``; refuses any not vmwctl's.
+
+    A name is a VM's name, else the name given to ``vm spawn --name`` (the VM is
+    vmwctl-NAME); a name no VM has is absent, which is nothing to do.
+    """
     if not names and older_than is None:
         raise UsageError("name the VMs to delete, or pass --older-than DURATION")
-    chosen: list[VirtualMachine] = []
+    chosen = Selection()
     if names:
-        for name in names:
-            found = [vm for vm in inventory.vms.values() if vm.name == name]
+        for name in dict.fromkeys(names):
+            found = _named(inventory, name) or _named(inventory, spawned_name(name))
             if not found:
-                raise UsageError(f"no VM named {name!r}; 'vmwctl vm list' shows vmwctl's VMs")
+                chosen.absent.append(name)
             for vm in found:
                 if owner(vm) != "vmwctl":
                     who = "Nova's (it carries nvp.vm-uuid)" if owner(vm) == "nova" else \
                         "not vmwctl's (no vmwctl.spawned marker)"
-                    raise UsageError(f"VM {name!r} is {who}: 'vmwctl vm delete' removes only "
-                                     "VMs vmwctl spawned; nothing deleted")
-                chosen.append(vm)
+                    raise UsageError(f"VM {vm.name!r} is {who}: 'vmwctl vm delete' removes "
+                                     "only VMs vmwctl spawned; nothing deleted")
+                if vm.moid not in chosen.given:
+                    chosen.vms.append(vm)
+                    chosen.given[vm.moid] = name
     else:
-        chosen = [vm for vm in inventory.vms.values() if owner(vm) == "vmwctl"]
+        chosen.vms = [vm for vm in inventory.vms.values() if owner(vm) == "vmwctl"]
     if older_than is not None:
-        rows = {vm.moid: _row(inventory, vm, now) for vm in chosen}
-        chosen = [vm for vm in chosen if rows[vm.moid].age_seconds is not None
-                  and rows[vm.moid].age_seconds > older_than.total_seconds()]
-    return sorted(chosen, key=lambda vm: vm.name)
+        rows = {vm.moid: _row(inventory, vm, now) for vm in chosen.vms}
+        chosen.vms = [vm for vm in chosen.vms if rows[vm.moid].age_seconds is not None
+                      and rows[vm.moid].age_seconds > older_than.total_seconds()]
+    chosen.vms.sort(key=lambda vm: vm.name)
+    return chosen
 
 
-def delete_vms(vc: VCenter, inventory: Inventory, vms: list[VirtualMachine], *,
+def _named(inventory: Inventory, name: str) -> list[VirtualMachine]:
+    return [vm for vm in inventory.vms.values() if vm.name == name]
+
+
+def delete_vms(vc: VCenter, inventory: Inventory, selection: Selection, *,
                dry_run: bool, stopper: Stopper | None = None) -> DeleteReport:
     """Destroy each VM whole; with a ``stopper``, a signal stops it between VMs."""
     report = DeleteReport(dry_run)
     journal = Journal.for_vcenter(vc)
     if not dry_run:
         report.leftovers_removed = remove_stale(vc, inventory, journal)
-    for vm in vms:
+    for vm in selection.vms:
         folder = _own_folder(vm.path, vm.name)
-        item = DeleteItem(vm.name, "planned", folder=str(folder) if folder else None)
+        item = DeleteItem(vm.name, "planned", folder=str(folder) if folder else None,
+                          given=selection.given.get(vm.moid))
         report.vms.append(item)
         if dry_run:
             continue
@@ -204,4 +226,6 @@ def delete_vms(vc: VCenter, inventory: Inventory, vms: list[VirtualMachine], *,
             raise  # vCenter went away: the next VMs would fail alike
         except VmwctlError as exc:
             item.outcome, item.reason = "failed", exc.message
+    report.vms.extend(DeleteItem(name, "absent", "no such VM", given=name)
+                      for name in selection.absent)
     return report
