@@ -1,8 +1,11 @@
-"""``vm spawn | delete`` at their edges: each thing said once, the names a user gave, and
-a VM without a NIC."""
+"""``vm spawn | list | delete`` at their edges: each thing said once, the names a user gave,
+a VM without a NIC, identifiers whole at 100 columns, and numbers as numbers in JSON."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -117,3 +120,28 @@ def test_spawn_without_a_network_says_so(sim, vc, image) -> None:
     assert both.stderr == ("Error: --network and --no-network exclude each other; give "
                            "one\n")
     assert vm_names(vc) == before
+
+
+# ------------------------------------------------------------------ item 10: list
+
+def test_vm_list_gives_numbers_and_whole_ids(sim, image) -> None:
+    result = sim.run("vm", "spawn", image, "--name", "listed", "--network", "br-int",
+                     "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    port = int(result.json()["vnc"].rsplit(":", 1)[1])
+    [row] = sim.run("vm", "list", "-o", "json").json()["vms"]
+    assert row["vnc_port"] == port and isinstance(row["vnc_port"], int)
+    assert row["image_id"] == image and row["image_name"] == "edge-image"
+
+    for columns in (100, 130):
+        piped = subprocess.run([sys.executable, "-m", "vmwctl", "--config", str(sim.config),
+                                "vm", "list", "--all"], capture_output=True, text=True,
+                               env={**os.environ, "COLUMNS": str(columns)},
+                               stdin=subprocess.DEVNULL, timeout=120)
+        assert piped.returncode == 0, piped.stderr
+        lines = piped.stdout.splitlines()
+        assert max(len(line) for line in lines) <= columns, piped.stdout
+        assert [line for line in lines if line != line.rstrip()] == []
+        # the identifiers whole, each on one line; the other columns wrap to make room
+        assert any(image in line and "vmwctl-listed" in line for line in lines), piped.stdout
+    assert "IMAGE NAME" in piped.stdout and "edge-image" in piped.stdout

@@ -53,11 +53,12 @@ class VmRow:
     host: str | None
     datastores: list[str]
     folder: str | None
-    vnc_port: str | None
+    vnc_port: int | None
     image_id: str | None
     created: str | None
     age_seconds: int | None
     nova_uuid: str | None = None
+    image_name: str | None = None  # from the image service, when it answers
 
 
 @dataclass
@@ -80,14 +81,17 @@ def _row(inventory: Inventory, vm: VirtualMachine, now: dt.datetime) -> VmRow:
         except ValueError:
             pass
     folder = str(DatastorePath.parse(vm.path).parent) if vm.path else None
+    port = str(vm.vnc_port or "").strip()
     return VmRow(vm.name, vm.moid, owner(vm), vm.power_state,
                  inventory.hosts[vm.host].name if vm.host in inventory.hosts else None,
                  sorted(inventory.datastores[d].name for d in vm.datastores
-                        if d in inventory.datastores), folder, vm.vnc_port,
+                        if d in inventory.datastores), folder,
+                 int(port) if port.isdigit() else None,
                  marker.image if marker else None, created, age, vm.nova_uuid)
 
 
 def list_vms(inventory: Inventory, *, everything: bool, now: dt.datetime) -> VmListing:
+    """The VMs vmwctl spawned (every VM with ``everything``)."""
     rows = [_row(inventory, vm, now) for vm in inventory.vms.values() if not vm.template]
     if not everything:
         rows = [r for r in rows if r.owner == "vmwctl"]
