@@ -16,6 +16,8 @@ from labimages import raw_disk, upload, vmdk
 
 pytestmark = pytest.mark.lab
 
+CACHE = "192.0.2.10_base"
+
 
 def piped(sim, columns: int | str | None, *args: str) -> subprocess.CompletedProcess:
     env = {key: value for key, value in os.environ.items() if key != "COLUMNS"}
@@ -45,6 +47,20 @@ def test_image_list_keeps_ids_whole_at_100_columns(sim, image) -> None:
     assert result.returncode in (0, 1), result.stderr  # 1: another test's broken image
     lines = assert_fits(result.stdout, 100)
     assert any(image in line for line in lines), result.stdout
+
+
+def test_cache_purge_plan_names_the_images(sim, image) -> None:
+    assert piped(sim, None, "cache", "seed", image, "-q").returncode == 0
+    result = piped(sim, 100, "cache", "purge", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    lines = assert_fits(result.stdout, 100)
+    row = next(line for line in lines if image in line)  # the id whole, on one line
+    assert "width-image" in row and "would mark" in row, result.stdout
+    assert f"[LocalDS_0] {CACHE}" in result.stdout  # the folder, said once in the title
+    # without the image service's names: no column of dashes
+    offline = piped(sim, 100, "cache", "purge", "--dry-run", "--no-glance")
+    assert offline.returncode == 0, offline.stderr
+    assert image in offline.stdout and "NAME" not in offline.stdout
 
 
 def test_without_columns_a_pipe_is_wide_but_not_padded(sim, image) -> None:
