@@ -9,20 +9,21 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.format import short_size
 from vmwctl.cli.options import ClusterFlag, cluster_option
+from vmwctl.cli.output import to_data
 from vmwctl.errors import UsageError
 
 
-def _human(results: list[Any]) -> str:
+def _human(results: list[dict[str, Any]]) -> str:
     lines = []
     for r in results:
-        if r.outcome == "cached":
-            lines.append(f"{r.path}: already cached; nothing to do")
-        elif r.outcome == "planned":
-            lines.append(f"{r.path}: would be seeded ({r.method})")
+        if r["outcome"] == "cached":
+            lines.append(f"{r['path']}: already cached; nothing to do")
+        elif r["outcome"] == "planned":
+            lines.append(f"{r['path']}: would be seeded ({r['method']})")
         else:
-            rate = r.bytes / r.seconds if r.seconds else 0
-            lines.append(f"{r.path}: seeded ({r.method}, {short_size(r.bytes)} "
-                         f"in {r.seconds:.1f} s, {short_size(int(rate))}/s)")
+            rate = r["bytes"] / r["seconds"] if r["seconds"] else 0
+            lines.append(f"{r['path']}: seeded ({r['method']}, {short_size(r['bytes'])} "
+                         f"in {r['seconds']:.1f} s, {short_size(int(rate))}/s)")
     return "\n".join(lines)
 
 
@@ -100,8 +101,11 @@ def seed_command(app: App, image: str, datastore: str | None, all_datastores: bo
                     pool_for=lambda ds: inventory.refs[target.resource_pool])
     results = []
     for ds in stores:
+        if dry_run:  # nothing is fetched: no progress to show
+            results.append(seeder.seed(source, ds, dry_run=True))
+            continue
         label = f"Seeding {source.name or source.image_id} into [{ds.name}]"
         with app.out.progress(label, source.size) as bar:
-            results.append(seeder.seed(source, ds, dry_run=dry_run, progress=bar.advance))
-    app.render(results, _human)
+            results.append(seeder.seed(source, ds, progress=bar.advance))
+    app.render([{**to_data(r), "dry_run": dry_run} for r in results], _human)
     return 0

@@ -25,7 +25,7 @@ def _human(result: Any) -> str:
         lines.append(f"permission for {result.principal} on {result.datacenter} (propagated): "
                      f"{prefix}{grant}")
     if not result.changed:
-        lines.append("nothing changed")
+        lines.append("nothing would change" if result.dry_run else "nothing changed")
     return "\n".join(lines)
 
 
