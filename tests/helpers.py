@@ -81,6 +81,25 @@ def write_profile(sim, path: Path, *, cloud: str | None = None, port: int | None
     return path
 
 
+def glance_profile(lab: Any, path: Path, cloud: str | None = None) -> Path:
+    """A profile 'sim' of the lab's for its Glance, through cloud ``cloud`` (default the
+    lab's own): for commands that need only the image service."""
+    profile = yaml.safe_load(Path(lab.config_file).read_text())["profiles"]["lab"]
+    profile["openstack"]["cloud"] = cloud or lab.cloud
+    path.write_text(yaml.safe_dump({"profiles": {"sim": profile}}))
+    path.chmod(0o600)
+    return path
+
+
+def images_named(config: Path, name: str) -> list[dict]:
+    """The images called ``name`` in the Glance of the profile 'sim' of ``config``."""
+    from vmwctl.images.glance import open_image_service
+    from vmwctl.profile.load import load_profile
+
+    service = open_image_service(load_profile(str(config), "sim", os.environ), os.environ)
+    return service.list(name=name)
+
+
 def write_clouds(tmp_path: Path, name: str, url: str) -> Path:
     """A clouds.yaml with the lab's clouds and one more, ``name``, at ``url``."""
     clouds = json.loads(Path(os.environ["OS_CLIENT_CONFIG_FILE"]).read_text())

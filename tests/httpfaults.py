@@ -4,7 +4,9 @@ chosen requests with an error instead of forwarding them.
 Requests, chunked uploads included, are forwarded as they come; a rule
 ``fail(method, path_regex, status, times)`` makes the next matching requests
 read in full and answered with ``status`` (a Glance outage, say), without
-reaching the service.
+reaching the service; a rule ``corrupt(method, path_regex, flip=..., drop=...)``
+forwards the next matching request with its body damaged on the way (a bit
+flipped in transit, bytes lost), which the service accepts as it comes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class HttpFaultProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.rules: list[list[Any]] = []  # [method, regex, status, times left]
+        self.damages: list[list[Any]] = []  # [method, regex, flip, drop, times left]
         self.injected: list[str] = []
         self.lock = threading.Lock()
         proxy = self
@@ -46,7 +49,7 @@ class HttpFaultProxy:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
 
             def _handle(self) -> None:
-                body = self._body()
+                body = proxy._damage(self.command, self.path, self._body())
                 status = proxy._match(self.command, self.path)
                 if status is not None:
                     message = b'{"message": "injected by the test proxy"}'
@@ -81,6 +84,29 @@ class HttpFaultProxy:
     def fail(self, method: str, path: str, status: int, times: int = 1) -> None:
         with self.lock:
             self.rules.append([method, re.compile(path), status, times])
+
+    def corrupt(self, method: str, path: str, *, flip: int = 0, drop: int = 0,
+                times: int = 1) -> None:
+        """Damage the body of the next ``times`` matching requests in the middle: invert
+        ``flip`` bytes (the size stays), then leave out ``drop`` bytes (the size shrinks)."""
+        with self.lock:
+            self.damages.append([method, re.compile(path), flip, drop, times])
+
+    def _damage(self, method: str, path: str, body: bytes) -> bytes:
+        with self.lock:
+            rule = next((r for r in self.damages
+                         if r[0] == method and r[1].search(path) and r[4] > 0), None)
+            if rule is None or not body:
+                return body
+            rule[4] -= 1
+            flip, drop = rule[2], rule[3]
+            middle = len(body) // 2
+            data = bytearray(body)
+            data[middle:middle + flip] = bytes(b ^ 0xFF for b in data[middle:middle + flip])
+            del data[middle:middle + drop]
+            self.injected.append(f"{method} {path} -> {flip} bytes flipped, {drop} dropped "
+                                 f"of {len(body)}")
+            return bytes(data)
 
     def _match(self, method: str, path: str) -> int | None:
         with self.lock:

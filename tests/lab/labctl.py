@@ -298,6 +298,7 @@ def start_vcsim(state_dir: Path, scenario: str, *, extra_args: list[str] | None 
 _GLANCE_CONF = """\
 [DEFAULT]
 enabled_backends = file:file
+hashing_algorithm = {hashing_algorithm}
 worker_self_reference_url = {url}
 log_file = {dir}/glance-api.log
 enabled_import_methods = []
@@ -331,7 +332,7 @@ policy_file = {dir}/etc/policy.yaml
 
 
 def start_glance(state_dir: Path, name: str, *, format_match: bool,
-                 tie_to_parent: bool = False) -> Service:
+                 tie_to_parent: bool = False, hashing_algorithm: str = "sha512") -> Service:
     venv = install_glance()
     root = state_dir / name
     for sub in ("etc", "images", "staging", "tasks"):
@@ -343,7 +344,8 @@ def start_glance(state_dir: Path, name: str, *, format_match: bool,
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     (root / "etc" / "glance-api.conf").write_text(_GLANCE_CONF.format(
-        url=url, dir=root, format_match=str(format_match)))
+        url=url, dir=root, format_match=str(format_match),
+        hashing_algorithm=hashing_algorithm))
     env = {**os.environ, "OS_GLANCE_CONFIG_DIR": str(root / "etc")}
     subprocess.run([str(venv / "bin" / "glance-manage"), "--config-dir", str(root / "etc"),
                     "db_sync"], env=env, check=True, capture_output=True)

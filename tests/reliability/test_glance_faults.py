@@ -7,11 +7,12 @@ nothing partial in any cache folder.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 
 import pytest
-from helpers import write_profile
-from labimages import raw_disk, upload, vmdk
+from helpers import Result, glance_profile, images_named, run_vmwctl, write_profile
+from labimages import datastore_leftovers, raw_disk, upload, vmdk
 
 from vmwctl.images.glance import open_image_service
 from vmwctl.profile.load import load_profile
@@ -38,6 +39,77 @@ def test_data_refused_with_503_leaves_no_image(simulator, glance_http, tmp_path:
     assert result.exit_code == 1
     assert "HTTP 503" in result.stderr and "was deleted" in result.stderr
     assert glance_http.injected and {i["id"] for i in glance_images(sim)} == before
+
+
+FILE = r"/v2/images/[^/]+/file$"
+NOT_INTACT = "Error: the upload did not arrive intact: "
+
+
+def upload_through_proxy(lab, tmp_path: Path, *args: str) -> tuple[Result, Path, str]:
+    """``image upload`` through cloud 'faulty' with -o json, of a 2 MiB streamOptimized disk,
+    or with --convert of the raw disk streamed into the upload; (result, profile, name)."""
+    config = glance_profile(lab, tmp_path / "faulty.yaml", "faulty")
+    raw = raw_disk(tmp_path, 2 << 20)
+    source = raw if "--convert" in args else vmdk(raw, "streamOptimized")
+    name = f"damaged-{uuid.uuid4().hex[:8]}"
+    result = run_vmwctl("--config", str(config), "image", "upload", str(source), "--name",
+                        name, "--ostype", "otherGuest", "-o", "json", *args)
+    return result, config, name
+
+
+def sent_before_damage(proxy) -> int:
+    """The size of the one body the proxy damaged, as vmwctl sent it."""
+    [injected] = proxy.injected
+    return int(injected.rsplit(" of ", 1)[1])
+
+
+@pytest.mark.parametrize("args", [pytest.param([], id="vmdk"),
+                                  pytest.param(["--convert"], id="streamed-conversion")])
+def test_data_flipped_on_the_way_is_caught(lab, glance_http, tmp_path: Path,
+                                           args: list[str]) -> None:
+    """Glance stores what it received, of the right size: only the sha512 tells."""
+    glance_http.corrupt("PUT", FILE, flip=1)
+    result, config, name = upload_through_proxy(lab, tmp_path, *args)
+    assert result.exit_code == 1, result.stderr
+    assert len(glance_http.injected) == 1
+    line = result.stderr.strip()
+    assert line.startswith(NOT_INTACT + "Glance's sha512 differs from the one computed while "
+                           "sending (the image record "), line
+    assert line.endswith(" was deleted)") and len(result.stderr.splitlines()) == 1
+    assert result.json()["error"]["exit_code"] == 1
+    assert images_named(config, name) == []
+
+
+def test_data_shortened_on_the_way_is_caught(lab, glance_http, tmp_path: Path) -> None:
+    glance_http.corrupt("PUT", FILE, drop=4096)
+    result, config, name = upload_through_proxy(lab, tmp_path)
+    assert result.exit_code == 1, result.stderr
+    sent = sent_before_damage(glance_http)
+    line = result.stderr.strip()
+    assert line.startswith(f"{NOT_INTACT}Glance holds {sent - 4096} bytes, vmwctl sent {sent}; "
+                           "Glance's sha512 differs from the one computed while sending "
+                           "(the image record "), line
+    assert images_named(config, name) == []
+
+
+def test_a_glance_hashing_with_sha256_is_checked_on_size(lab, sha256_glance_http,
+                                                         tmp_path: Path) -> None:
+    """Glance's os_hash_algo is not sha512: the size is all vmwctl can compare, and says so."""
+    result, config, name = upload_through_proxy(lab, tmp_path)
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert document["verified"] == "size only (Glance hashes with sha256)"
+    assert document["image"]["os_hash_algo"] == "sha256"
+    assert [i["id"] for i in images_named(config, name)] == [document["image"]["id"]]
+
+    sha256_glance_http.corrupt("PUT", FILE, drop=1)
+    result, config, name = upload_through_proxy(lab, tmp_path)
+    assert result.exit_code == 1, result.stderr
+    sent = sent_before_damage(sha256_glance_http)
+    message = result.json()["error"]["message"]
+    assert message.startswith(f"the upload did not arrive intact: Glance holds {sent - 1} "
+                              f"bytes, vmwctl sent {sent} (the image record "), message
+    assert images_named(config, name) == []
 
 
 def test_create_refused_with_500(simulator, glance_http, tmp_path: Path) -> None:
@@ -86,9 +158,7 @@ def test_seed_download_ending_early_leaves_nothing(simulator, glance_tcp, tmp_pa
     assert result.exit_code == 1, result.stderr
     assert "broke off" in result.stderr
     assert not (root / CACHE / image_id).exists()
-    assert not [p for p in (root / "vmware_temp").glob("*")] if (root / "vmware_temp").exists() \
-        else True
-    assert not list(root.glob("OSTACK_IMG_*"))
+    assert datastore_leftovers(root) == []  # no OSTACK_IMG_*, nothing in vmware_temp
 
 
 def test_image_lookup_failing_changes_nothing(simulator, glance_http, tmp_path: Path) -> None:

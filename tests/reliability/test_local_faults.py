@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import yaml
+from helpers import glance_profile, images_named
 
 CACHE = "192.0.2.10_base"  # the lab profile's cache folder (my_ip 192.0.2.10)
 DS = "LocalDS_0"
@@ -339,22 +339,7 @@ def test_vib_build_at_the_file_size_limit_leaves_nothing(tmp_path: Path) -> None
 # ------------------------------------------------------------------ lab: Glance and vCenter
 
 def glance_config(lab, tmp_path: Path, cloud: str | None = None) -> Path:
-    """A profile 'sim' for the lab's Glance (cloud ``cloud``, default the lab's)."""
-    profile = yaml.safe_load(Path(lab.config_file).read_text())["profiles"]["lab"]
-    profile["openstack"]["cloud"] = cloud or lab.cloud
-    path = tmp_path / f"glance-{cloud or 'lab'}.yaml"
-    path.write_text(yaml.safe_dump({"profiles": {"sim": profile}}))
-    path.chmod(0o600)
-    return path
-
-
-def images_named(config: Path, name: str) -> list[dict]:
-    """Images called ``name`` in the Glance of ``config``'s cloud."""
-    from vmwctl.images.glance import open_image_service
-    from vmwctl.profile.load import load_profile
-
-    service = open_image_service(load_profile(str(config), "sim", os.environ), os.environ)
-    return service.list(name=name)
+    return glance_profile(lab, tmp_path / f"glance-{cloud or 'lab'}.yaml", cloud)
 
 
 def datastore_leftovers(root: Path) -> list[str]:
