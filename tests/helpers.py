@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -14,6 +16,7 @@ import yaml
 from click.testing import CliRunner
 
 from vmwctl.cli.root import cli
+from vmwctl.common import redact
 
 
 @dataclass
@@ -27,9 +30,22 @@ class Result:
 
 
 def run_vmwctl(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
-    """Run vmwctl in-process through click's CliRunner, as a user would from a shell."""
+    """Run vmwctl in-process through click's CliRunner, as a user would from a shell: like a
+    new process, the run knows no secret that an earlier one registered for redaction."""
+    redact.forget_all()
     result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
     return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def run_process(*args: str, env: dict[str, str] | None = None,
+                input: str | None = None) -> Result:
+    """Run ``python -m vmwctl`` as its own process: what in-process runs cannot show (a
+    third-party logger's warning, a Python warning, the state of a fresh interpreter)
+    shows here. ``env`` is added to the test's environment."""
+    done = subprocess.run([sys.executable, "-m", "vmwctl", *args], capture_output=True,
+                          text=True, input=input, env={**os.environ, **(env or {})},
+                          timeout=300, check=False)
+    return Result(done.returncode, done.stdout, done.stderr)
 
 
 def leaf_commands() -> dict[str, click.Command]:

@@ -15,6 +15,11 @@ def register(secret: str | None) -> None:
         _secrets.add(secret)
 
 
+def forget_all() -> None:
+    """Forget every registered secret, as a new process starts (for in-process test runs)."""
+    _secrets.clear()
+
+
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret replaced."""
     for secret in sorted(_secrets, key=len, reverse=True):
