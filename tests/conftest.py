@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import ssl
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -106,6 +109,21 @@ class Simulator:
 
     def run(self, *args: str, env: dict[str, str] | None = None):
         return run_vmwctl("--config", str(self.config), *args, env=env)
+
+    def calls(self) -> dict[str, dict[str, int]]:
+        """The SOAP calls this simulator has ``begun`` and ``answered``, by method, read
+        from its GET /lab/calls (docs/lab.md)."""
+        context = ssl.create_default_context(cafile=self.lab.ca_file)
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/lab/calls",
+                                    context=context, timeout=30) as response:
+            return json.load(response)
+
+    def under_way(self, method: str) -> int:
+        """How many calls of ``method`` have reached the simulator and are not answered yet
+        (a -method-delay holds them): the moment to cut or signal. 0 again once the
+        simulator has carried them out, also for a client that went away meanwhile."""
+        calls = self.calls()
+        return calls["begun"].get(method, 0) - calls["answered"].get(method, 0)
 
     def connect(self) -> Any:
         """A vCenter session for shaping the simulator through the vSphere API."""

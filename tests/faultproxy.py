@@ -39,6 +39,7 @@ class FaultProxy:
         self._cut_inbound_after: int | None = None
         self._down = False
         self.cuts = 0
+        self.carried = 0  # bytes passed on to the service, all connections together
         self.accepted = 0
         self.resets = 0
         self._closed = False
@@ -147,6 +148,9 @@ class FaultProxy:
                 if outbound and self._pause:
                     time.sleep(self._pause)
                 sink.sendall(data)
+                if outbound:
+                    with self._lock:
+                        self.carried += len(data)
         except OSError:
             pass
         finally:

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import labctl
 import pytest
@@ -17,33 +17,27 @@ pytestmark = pytest.mark.lab
 
 
 @pytest.fixture(scope="module")
-def slow_vcenter(lab) -> Iterator[str]:
-    """A second simulator that answers every call after 20 s; yields a profile for it."""
-    state_dir = Path(lab.dir)
-    service, ready = labctl.start_vcsim(state_dir, "healthy", extra_args=["-delay", "20000"],
-                                        tie_to_parent=True, name="vcsim-slow")
-    port = ready["url"].split(":")[2].split("/")[0]
-    config = state_dir / "slow.yaml"
-    config.write_text(
-        "profiles:\n  slow:\n    vmware:\n"
-        f"      host_ip: 127.0.0.1\n      host_port: {port}\n"
-        f"      host_username: {lab.username}\n      host_password_file: {lab.password_file}\n"
-        f"      ca_file: {lab.ca_file}\n")
-    config.chmod(0o600)
-    try:
-        yield str(config)
-    finally:
-        labctl.stop_process(service.pid)
+def slow_vcenter(module_simulator) -> Any:
+    """A simulator of its own that answers every call after 20 s."""
+    return module_simulator("-delay", "20000")
 
 
 @pytest.mark.parametrize(("signum", "code", "message"), [
     (signal.SIGTERM, 143, "Error: terminated"),
     (signal.SIGINT, 130, "Error: interrupted"),
 ])
-def test_signals_during_a_call(slow_vcenter: str, signum: int, code: int, message: str) -> None:
-    proc = subprocess.Popen([sys.executable, "-m", "vmwctl", "--config", slow_vcenter, "about"],
+def test_signals_during_a_call(slow_vcenter, signum: int, code: int, message: str) -> None:
+    def begun() -> int:
+        return sum(slow_vcenter.calls()["begun"].values())
+
+    before = begun()  # the other signal's call may still be held
+    proc = subprocess.Popen([sys.executable, "-m", "vmwctl", "--config",
+                             str(slow_vcenter.config), "about"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    time.sleep(1.5)  # the first SOAP call is now waiting on the slow simulator
+    deadline = time.monotonic() + 60
+    while begun() == before:  # until vmwctl's first SOAP call is held by the simulator
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.01)
     proc.send_signal(signum)
     stdout, stderr = proc.communicate(timeout=15)
     assert proc.returncode == code

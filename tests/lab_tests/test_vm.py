@@ -278,18 +278,9 @@ def test_ctrl_c_during_a_step_cleans_up(simulator, lab_env, tmp_path: Path) -> N
          "--name", "ctrl-c", "--network", "br-int"], stdout=subprocess.PIPE,
         stderr=subprocess.PIPE, text=True, env=os.environ.copy())
     deadline = time.monotonic() + 60
-    while "vmwctl-ctrl-c" not in vm_names(vc) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    # the VM exists; wait until its disk is attached, i.e. power on has begun
-    from vmwctl.vsphere.faults import ManagedObjectNotFound
-
-    try:
-        vm = vm_named(vc, "vmwctl-ctrl-c")
-        while not any(isinstance(d, vim.vm.device.VirtualDisk)
-                      for d in vm.config.hardware.device) and time.monotonic() < deadline:
-            time.sleep(0.1)
-    except (StopIteration, ManagedObjectNotFound):
-        pass  # the spawn failed on its own and removed the VM: the assertions below tell
+    while not sim.under_way("PowerOnVM_Task"):  # the simulator holds the power-on 3 s
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.01)
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr

@@ -21,10 +21,16 @@ import (
 //   - with -guest-tools, a powered-on VM's guest reports in later (guestTools);
 //   - a property read in a session that was ended is refused (sessionGuard);
 //   - a call that needs a privilege its session's user lacks is refused with
-//     NoPermission (privilegeGuard, which learns the user of each Login).
+//     NoPermission (privilegeGuard, which learns the user of each Login);
+//   - every call is counted as begun and answered, served at GET /lab/calls
+//     (callLog).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
-	sessions *sessionGuard, privileges *privilegeGuard) http.Handler {
+	sessions *sessionGuard, privileges *privilegeGuard, calls *callLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && r.URL.Path == "/lab/calls" {
+			calls.serve(w)
+			return
+		}
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.HasPrefix(r.URL.Path, "/nfc/") {
 			nfcUpload(next, w, r)
 			return
@@ -37,6 +43,8 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 			}
 			r.Body = io.NopCloser(bytes.NewReader(data))
 			if method, err := simulator.UnmarshalBody(types.TypeFunc(), data); err == nil {
+				calls.begin(method.Name)
+				defer calls.end(method.Name)
 				if sessions.answer(w, r, method) || faults.answer(w, method) ||
 					privileges.answer(w, r, method) {
 					return

@@ -132,7 +132,7 @@ func main() {
 		guest = &guestTools{after: time.Duration(*guestAfter * float64(time.Second))}
 	}
 	server.Config.Handler = intercept(server.Config.Handler, faults, guest, newSessionGuard(),
-		newPrivilegeGuard())
+		newPrivilegeGuard(), newCallLog())
 
 	serverURL := *server.URL
 	serverURL.User = nil

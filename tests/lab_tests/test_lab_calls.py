@@ -1,0 +1,75 @@
+"""The lab simulator's record of the calls it received (GET /lab/calls).
+
+Every SOAP call is counted by method when its request arrives (``begun``,
+before -delay, -method-delay or -fail-method act on it) and when its response
+is written (``answered``), also to a client that went away: tests act at the
+moment a call is held by a -method-delay, and know when a call whose client
+gave up was carried out all the same.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import pytest
+from faultproxy import FaultProxy
+
+from vmwctl.errors import ConnectError
+from vmwctl.vsphere.session import ConnectionSettings, VCenter
+
+pytestmark = pytest.mark.lab
+
+
+def wait_for(condition, what: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
+        time.sleep(0.01)
+
+
+def test_calls_are_counted_by_method(simulator) -> None:
+    sim = simulator("-fail-method", "CreateFolder")
+    assert sim.calls() == {"begun": {}, "answered": {}}  # the simulator's own build is not
+    assert sim.run("about").exit_code == 0
+    calls = sim.calls()
+    assert calls["begun"] == calls["answered"]
+    assert calls["begun"]["Login"] == 1 and calls["begun"]["RetrieveServiceContent"] >= 1
+    vc = sim.connect()
+    datacenter = vc.content.rootFolder.childEntity[0]
+    with pytest.raises(Exception, match="injected by the lab"):
+        datacenter.vmFolder.CreateFolder("x")
+    calls = sim.calls()
+    assert calls["begun"]["CreateFolder"] == calls["answered"]["CreateFolder"] == 1
+
+
+def test_a_held_call_is_under_way_then_answered_to_a_client_gone(simulator) -> None:
+    """A -method-delay holds the call: it is under way until answered, and it is carried
+    out even when the client's connection was reset meanwhile."""
+    sim = simulator("-method-delay", "CreateFolder:3000")
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        vc = VCenter(ConnectionSettings(host="127.0.0.1", port=proxy.port,
+                                        username=sim.username,
+                                        password=lambda: sim.lab.password,
+                                        ca_file=sim.lab.ca_file, api_retry_count=0))
+        folder = vc.content.rootFolder.childEntity[0].vmFolder
+        failed: list[ConnectError] = []
+
+        def create() -> None:
+            try:
+                folder.CreateFolder("held")
+            except ConnectError as exc:
+                failed.append(exc)
+
+        caller = threading.Thread(target=create)
+        caller.start()
+        wait_for(lambda: sim.under_way("CreateFolder"), "CreateFolder under way")
+        assert sim.calls()["begun"]["CreateFolder"] == 1
+        proxy.go_down()
+        caller.join(timeout=60)
+        assert failed, "the call should have lost its connection"
+        wait_for(lambda: not sim.under_way("CreateFolder"), "CreateFolder answered")
+    assert sim.calls()["answered"]["CreateFolder"] == 1
+    own = sim.connect()
+    names = [f.name for f in own.content.rootFolder.childEntity[0].vmFolder.childEntity]
+    assert "held" in names  # carried out for a client that was gone
