@@ -194,6 +194,10 @@ def test_import_dry_run_writes_nothing(vmwctl, tmp_path: Path) -> None:
     assert result.stdout.startswith(f"would write profile vc1 to {xdg_config()}")
     assert "host_ip: vc1.example.com" in result.stdout
     assert not xdg_config().exists()
+    result = vmwctl("profile", "import-nova-conf", str(nova_conf), "--name", "vc1", "--dry-run",
+                    "-o", "json")
+    assert (result.json()["dry_run"], result.json()["written"]) == (True, False)
+    assert not xdg_config().exists()
 
 
 @pytest.mark.parametrize(("text", "message"), [

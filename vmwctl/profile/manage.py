@@ -192,6 +192,7 @@ class ImportResult:
     password: str
     warnings: list[str]
     data: dict[str, Any]
+    dry_run: bool = False
 
 
 def import_nova_conf(nova_conf: Path, name: str, *, config: str | None, env: Mapping[str, str],
@@ -234,7 +235,7 @@ def import_nova_conf(nova_conf: Path, name: str, *, config: str | None, env: Map
         shown["vmware"]["host_password"] = "<redacted>"
     result = ImportResult(profile=name, config_file=str(target), created_file=not existing,
                           written=False, password=password, warnings=imported.warnings,
-                          data=shown)
+                          data=shown, dry_run=dry_run)
     if not dry_run:
         write_private_yaml(target, document)
         result.written = True
