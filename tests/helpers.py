@@ -97,6 +97,17 @@ def write_profile(sim, path: Path, *, cloud: str | None = None, port: int | None
     return path
 
 
+def write_fleet_nova_conf(path: Path, port: int, lab: Any) -> Path:
+    """The nova.conf of a compute service on the lab simulator at ``port`` (zone az-b)."""
+    path.write_text(
+        "[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\nmy_ip = 10.0.0.7\n"
+        "default_availability_zone = az-b\n[vmware]\nhost_ip = 127.0.0.1\n"
+        f"host_port = {port}\nhost_username = {lab.username}\n"
+        f"host_password = {lab.password}\ncluster_name = DC0_C0\nca_file = {lab.ca_file}\n")
+    path.chmod(0o600)
+    return path
+
+
 def glance_profile(lab: Any, path: Path, cloud: str | None = None) -> Path:
     """A profile 'sim' of the lab's for its Glance, through cloud ``cloud`` (default the
     lab's own): for commands that need only the image service."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import write_fleet_nova_conf
 
 pytestmark = pytest.mark.lab
 
@@ -68,13 +69,7 @@ def test_fleet_checks_every_profile_and_the_nova_conf_files(simulator, lab,
         "a1": {**sim_profile(a), "availability_zone": "az-a", "DEFAULT": {"my_ip": "10.0.0.1"}},
         "a2": {**sim_profile(a, cluster_name="DC0_C1"), "availability_zone": "az-a",
                "DEFAULT": {"my_ip": "10.0.0.2"}}}})
-    nova_conf = tmp_path / "nova-b.conf"
-    nova_conf.write_text(
-        "[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\nmy_ip = 10.0.0.7\n"
-        "default_availability_zone = az-b\n[vmware]\nhost_ip = 127.0.0.1\n"
-        f"host_port = {b.port}\nhost_username = {lab.username}\n"
-        f"host_password = {lab.password}\ncluster_name = DC0_C0\nca_file = {lab.ca_file}\n")
-    nova_conf.chmod(0o600)
+    nova_conf = write_fleet_nova_conf(tmp_path / "nova-b.conf", b.port, lab)
     result = a.run("--config", str(path), "check", "fleet", "--nova-conf", str(nova_conf),
                    "-o", "json")
     assert result.exit_code == 0, result.stdout

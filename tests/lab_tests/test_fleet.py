@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from helpers import write_fleet_nova_conf
 
 pytestmark = pytest.mark.lab
 
@@ -122,13 +123,7 @@ def test_an_unreachable_vcenter_is_a_failed_check_not_exit_3(vcenters, tmp_path:
 
 def test_profiles_and_nova_conf_files(vcenters, lab, tmp_path: Path) -> None:
     a, b = vcenters
-    nova_conf = tmp_path / "nova-b.conf"
-    nova_conf.write_text(
-        "[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\nmy_ip = 10.0.0.7\n"
-        "default_availability_zone = az-b\n[vmware]\nhost_ip = 127.0.0.1\n"
-        f"host_port = {b.port}\nhost_username = {lab.username}\n"
-        f"host_password = {lab.password}\ncluster_name = DC0_C0\nca_file = {lab.ca_file}\n")
-    nova_conf.chmod(0o600)
+    nova_conf = write_fleet_nova_conf(tmp_path / "nova-b.conf", b.port, lab)
     result, checks = fleet(a, tmp_path, {"a1": profile(a, zone="az-a", my_ip="10.0.0.1"),
                                          "ignored": profile(a, zone="az-a", my_ip="10.0.0.1")},
                            "--profiles", "a1", "--nova-conf", str(nova_conf))
