@@ -6,12 +6,15 @@ import json
 import os
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import click
 import labctl
+import pytest
 import yaml
 from click.testing import CliRunner
 
@@ -175,3 +178,23 @@ def not_disk_files(directory: Path) -> dict[str, Path]:
     files["empty"].write_bytes(b"")
     files["gzip"].write_bytes(gzip.compress(bytes(1 << 20)))
     return files
+
+
+def wait_until(condition: Callable[[], object], process: subprocess.Popen | None = None,
+               what: str = "the moment", timeout: float = 60.0, poll: float = 0.01) -> object:
+    """Poll ``condition`` until it holds and return its value; fail if ``process`` (vmwctl,
+    when given) ended first or the time ran out (not a timing assertion: a deadline)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        if process is not None and process.poll() is not None:
+            stdout, stderr = process.communicate()
+            pytest.fail(f"vmwctl ended ({process.returncode}) before {what}: {stderr}{stdout}")
+        time.sleep(poll)
+    output = ""
+    if process is not None:
+        process.kill()
+        output = "".join(reversed(process.communicate()))
+    pytest.fail(f"no {what} within {timeout} s: {output}")

@@ -10,22 +10,15 @@ gave up was carried out all the same.
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 from faultproxy import FaultProxy
+from helpers import wait_until
 
 from vmwctl.errors import ConnectError
 from vmwctl.vsphere.session import ConnectionSettings, VCenter
 
 pytestmark = pytest.mark.lab
-
-
-def wait_for(condition, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, f"no {what} within {timeout} s"
-        time.sleep(0.01)
 
 
 def test_calls_are_counted_by_method(simulator) -> None:
@@ -63,12 +56,12 @@ def test_a_held_call_is_under_way_then_answered_to_a_client_gone(simulator) -> N
 
         caller = threading.Thread(target=create)
         caller.start()
-        wait_for(lambda: sim.under_way("CreateFolder"), "CreateFolder under way")
+        wait_until(lambda: sim.under_way("CreateFolder"), what="CreateFolder under way")
         assert sim.calls()["begun"]["CreateFolder"] == 1
         proxy.go_down()
         caller.join(timeout=60)
         assert failed, "the call should have lost its connection"
-        wait_for(lambda: not sim.under_way("CreateFolder"), "CreateFolder answered")
+        wait_until(lambda: not sim.under_way("CreateFolder"), what="CreateFolder answered")
     assert sim.calls()["answered"]["CreateFolder"] == 1
     own = sim.connect()
     names = [f.name for f in own.content.rootFolder.childEntity[0].vmFolder.childEntity]

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import write_profile
+from helpers import wait_until, write_profile
 from labimages import raw_disk, upload, vmdk
-from test_vcenter_faults import CACHE, DS, finish, put_aged_images, start, wait_until
+from test_vcenter_faults import CACHE, DS, finish, put_aged_images, start
 
 from vmwctl.cache.layout import LOCK_FOLDER
 

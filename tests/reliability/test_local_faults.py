@@ -27,14 +27,13 @@ import resource
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from helpers import glance_profile, images_named
+from helpers import glance_profile, images_named, wait_until
 
 CACHE = "192.0.2.10_base"  # the lab profile's cache folder (my_ip 192.0.2.10)
 DS = "LocalDS_0"
@@ -53,23 +52,6 @@ def start(*args: str, env: dict[str, str] | None = None,
                             stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
                             env=env if env is not None else os.environ.copy(),
                             preexec_fn=preexec, start_new_session=new_session)
-
-
-def wait_until(condition: Callable[[], object], process: subprocess.Popen[str], what: str,
-               timeout: float = 60.0, poll: float = 0.01) -> object:
-    """Poll ``condition`` until it holds; fail if vmwctl ended or the time ran out first."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        if process.poll() is not None:
-            stdout, stderr = process.communicate()
-            pytest.fail(f"vmwctl ended ({process.returncode}) before {what}: {stderr}{stdout}")
-        time.sleep(poll)
-    process.kill()
-    stdout, stderr = process.communicate()
-    pytest.fail(f"no {what} within {timeout} s: {stderr}{stdout}")
 
 
 def finish(process: subprocess.Popen[str], timeout: float = 60.0) -> tuple[int, str, str]:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from helpers import vm_names, write_profile
+from helpers import vm_names, wait_until, write_profile
 from labimages import datastore_leftovers, raw_disk, upload, vmdk
 
 from vmwctl.cache.layout import LOCK_FOLDER
@@ -39,17 +39,6 @@ def start(config: Path, *args: str) -> subprocess.Popen:
     return subprocess.Popen([sys.executable, "-m", "vmwctl", "--config", str(config), *args,
                              "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=os.environ.copy())
-
-
-def wait_until(condition: Callable[[], bool], process: subprocess.Popen | None) -> None:
-    """Poll until ``condition`` holds; fail if ``process`` (when given) ended first."""
-    deadline = time.monotonic() + DEADLINE
-    while not condition():
-        ended = process is not None and process.poll() is not None
-        if ended or time.monotonic() > deadline:
-            pytest.fail(f"the moment never came: "
-                        f"{process.communicate(timeout=10) if process else 'in time'}")
-        time.sleep(0.02)
 
 
 def finish(process: subprocess.Popen) -> tuple[int, dict, str]:
