@@ -201,9 +201,15 @@ def test_network(simulator) -> None:
     assert one(simulator(), "network", "--portgroup", "br-int")["status"] == "pass"
     check = one(simulator(scenario="fresh"), "network", "--portgroup", "br-int")
     assert check["status"] == "fail"
-    assert check["objects"] == ["DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"]
-    assert one(simulator(integration_bridge="br-int"), "network")["status"] == "pass"
-    assert one(simulator(), "network")["status"] == "skip"
+    assert check["objects"] == ["br-int"]
+    assert check["detail"] == ("no network of cluster 'DC0_C0' matches 'br-int' by Nova's "
+                               "lookup (its networks: DC0_DVPG0, DVS0-DVUplinks-9, VM Network)")
+    # integration_bridge set: the nsx-mh model, satisfied by the DV port group br-int
+    check = one(simulator(integration_bridge="br-int"), "network")
+    assert (check["status"], check["objects"]) == ("pass", ["DV port group 'br-int'"])
+    # the default model, neutron: the hosts are on DVS0
+    check = one(simulator(), "network")
+    assert (check["status"], check["objects"]) == ("pass", ["DV switch 'DVS0'"])
 
 
 def test_vnc_firewall_sees_rulesets_enabled_through_the_api(simulator) -> None:

@@ -25,6 +25,7 @@ from vmwctl.vsphere.model import (
     Cluster,
     Datacenter,
     Datastore,
+    DistributedSwitch,
     Endpoint,
     FirewallRule,
     FirewallRuleset,
@@ -73,6 +74,25 @@ def make_host(name: str, *, connection_state: str = "connected",
                 memory_usage_mb=memory_usage_mb,
                 networks=[f"network-{n}" for n in networks],
                 firewall=[make_ruleset()] if firewall is None else firewall)
+
+
+def make_portgroup(name: str, *, switch: str = "DVS0", binding: str | None = "earlyBinding"
+                   ) -> Network:
+    """A distributed port group of ``switch``; hosts list it as ``networks=[name]``."""
+    return Network(f"network-{name}", name, "DistributedVirtualPortgroup",
+                   switch=f"dvs-{switch}", key=f"dvportgroup-{name}", binding=binding)
+
+
+def make_opaque_network(name: str, *, opaque_id: str | None = None,
+                        opaque_type: str = "nsx.LogicalSwitch") -> Network:
+    """An NSX opaque network; hosts list it as ``networks=[name]``."""
+    return Network(f"network-{name}", name, "OpaqueNetwork", opaque_id=opaque_id or name,
+                   opaque_type=opaque_type)
+
+
+def make_switch(name: str = "DVS0", *, hosts: Iterable[Host] = ()) -> DistributedSwitch:
+    """A distributed switch whose members are ``hosts``."""
+    return DistributedSwitch(f"dvs-{name}", name, f"uuid-{name}", [h.moid for h in hosts])
 
 
 def make_datastore(name: str, *, type: str | None = "VMFS", capacity_gb: int = 1000,
@@ -137,9 +157,11 @@ def make_cluster(name: str = "C0", *, hosts: Sequence[Host] | None = None,
 def make_inventory(*clusters: Cluster, hosts: Iterable[Host] = (),
                    datastores: Iterable[Datastore] = (), vms: Iterable[VirtualMachine] = (),
                    datacenters: Iterable[str] = ("DC0",),
-                   endpoint: Endpoint | None = None) -> Inventory:
+                   endpoint: Endpoint | None = None, networks: Iterable[Network] = (),
+                   switches: Iterable[DistributedSwitch] = ()) -> Inventory:
     """An inventory of the clusters (default: one ``make_cluster()``), their hosts and
-    datastores, and the standalone ``hosts``, ``datastores`` and ``vms`` given."""
+    datastores, and the standalone ``hosts``, ``datastores`` and ``vms`` given. The hosts'
+    networks are standard port groups unless ``networks`` says otherwise."""
     inventory = Inventory(endpoint=endpoint or make_endpoint())
     for name in datacenters:
         moid = f"datacenter-{name}"
@@ -154,6 +176,10 @@ def make_inventory(*clusters: Cluster, hosts: Iterable[Host] = (),
         inventory.hosts[host.moid] = host
         for moid in host.networks:
             inventory.networks[moid] = Network(moid, moid.removeprefix("network-"), "Network")
+    for network in networks:
+        inventory.networks[network.moid] = network
+    for switch in switches:
+        inventory.switches[switch.moid] = switch
     for ds in all_stores:
         inventory.datastores[ds.moid] = ds
     for vm in vms:
@@ -162,14 +188,16 @@ def make_inventory(*clusters: Cluster, hosts: Iterable[Host] = (),
 
 
 def make_context(inventory: Inventory | None = None, *, profile: Profile | None = None,
-                 cluster_name: str | None = "C0", portgroup: str | None = None) -> Context:
+                 cluster_name: str | None = "C0", portgroup: str | None = None,
+                 network_model: str | None = None) -> Context:
     """What ``run_prereqs`` builds: the cluster is set when exactly one has the name."""
     inventory = inventory if inventory is not None else make_inventory()
     profile = profile or make_profile()
     found = inventory.clusters_named(cluster_name) if cluster_name else []
     return Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                    cluster=found[0] if len(found) == 1 else None,
-                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup)
+                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
+                   network_model=network_model)
 
 
 def firewall_data(hosts: Iterable[Host]) -> FirewallData:

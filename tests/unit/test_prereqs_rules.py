@@ -473,47 +473,6 @@ def test_dedicated_names_spawn_leftovers_apart() -> None:
     assert result.remedy.endswith("; delete spawn leftovers with 'vmwctl vm delete'")
 
 
-# ------------------------------------------------------------------ network
-
-def network_context(cluster_hosts: list, *, portgroup: str | None = None,
-                    bridge: str | None = None) -> Context:
-    profile = make_profile(vmware={"integration_bridge": bridge} if bridge else {})
-    return make_context(make_inventory(make_cluster(hosts=cluster_hosts)), profile=profile,
-                        portgroup=portgroup)
-
-
-def test_network_skips_without_a_port_group() -> None:
-    result = check("network", network_context(hosts(2)))
-    assert result.status == Status.SKIP
-    assert result.detail == ("no port group to look for: set vmware.integration_bridge (NSX-MH) "
-                             "or pass --portgroup NAME")
-
-
-def test_network_the_integration_bridge_on_every_host_passes() -> None:
-    result = check("network", network_context(hosts(3), bridge="br-int"))
-    assert (result.status, result.detail, result.objects) == (
-        Status.PASS, "port group 'br-int' exists on all 3 connected hosts", ["br-int"])
-
-
-def test_network_portgroup_option_wins_over_the_profile() -> None:
-    result = check("network", network_context(hosts(2), portgroup="VM Network", bridge="br-int"))
-    assert result.status == Status.FAIL
-    assert result.detail == "port group 'VM Network' is missing on C0_H0, C0_H1"
-    assert result.objects == ["C0_H0", "C0_H1"]
-    assert result.remedy == ("create port group 'VM Network' on every host of the cluster (or on "
-                             "a distributed switch they all join)")
-
-
-def test_network_missing_on_one_host_fails_but_disconnected_hosts_do_not_count() -> None:
-    h = hosts(2, make_host("C0_H2", networks=["VM Network"]))
-    result = check("network", network_context(h, portgroup="br-int"))
-    assert (result.status, result.objects) == (Status.FAIL, ["C0_H2"])
-    h = hosts(2, make_host("C0_H2", networks=[], connection_state="notResponding"))
-    result = check("network", network_context(h, portgroup="br-int"))
-    assert (result.status, result.detail) == (
-        Status.PASS, "port group 'br-int' exists on all 2 connected hosts")
-
-
 # ------------------------------------------------------------------ vnc-firewall
 
 def judge_firewall(cluster_hosts: list, **vmware) -> CheckResult:

@@ -87,6 +87,7 @@ class Context:
     cluster: Cluster | None
     regex: re.Pattern[str] | None
     portgroup: str | None
+    network_model: str | None = None  # --network-model; else the profile's
 
     @property
     def hosts(self) -> list[Host]:

@@ -27,6 +27,7 @@ from vmwctl.checks.model import (
     vnc_verdict,
     warned,
 )
+from vmwctl.checks.network import gather_network, judge_network
 from vmwctl.checks.nova_conf import check_nova_conf
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.nova.rules import (
@@ -197,25 +198,6 @@ def check_dedicated(ctx: Context) -> CheckResult:
     return warned("dedicated", "; ".join(parts), sorted(foreign) + sorted(leftovers), remedy)
 
 
-def check_network(ctx: Context) -> CheckResult:
-    name = ctx.portgroup or ctx.profile.vmware.integration_bridge
-    if not name:
-        return skipped("network", "no port group to look for: set vmware.integration_bridge "
-                       "(NSX-MH) or pass --portgroup NAME")
-    missing = []
-    for host in ctx.connected_hosts:
-        names = {ctx.inventory.networks[n].name for n in host.networks
-                 if n in ctx.inventory.networks}
-        if name not in names:
-            missing.append(host.name)
-    if missing:
-        return failed("network", f"port group {name!r} is missing on {', '.join(sorted(missing))}",
-                      sorted(missing), f"create port group {name!r} on every host of the "
-                      "cluster (or on a distributed switch they all join)")
-    return passed("network", f"port group {name!r} exists on all {len(ctx.connected_hosts)} "
-                  "connected hosts", [name])
-
-
 def _vnc_firewall_hosts(ctx: Context) -> list[Host] | CheckResult:
     """The hosts whose firewalls vnc-firewall judges, or its verdict when it reads none."""
     if not ctx.profile.vnc.enabled:
@@ -353,7 +335,6 @@ PURE = {
     "shared-storage": _needs_cluster(check_shared_storage, "shared-storage"),
     "datastores": _needs_cluster(check_datastores, "datastores"),
     "dedicated": _needs_cluster(check_dedicated, "dedicated"),
-    "network": _needs_cluster(check_network, "network"),
     "hosts": _needs_cluster(check_hosts, "hosts"),
 }
 
@@ -381,6 +362,7 @@ class Remote:
 
 # The gathers run concurrently.
 REMOTE = {
+    "network": Remote(gather_network, judge_network, needs_cluster=True),
     "vnc-firewall": Remote(gather_vnc_firewall, judge_vnc_firewall, needs_cluster=True),
     "privileges": Remote(gather_privileges, judge_privileges, needs_cluster=False),
     "image-cache": Remote(gather_image_cache, judge_image_cache, needs_cluster=True),
@@ -420,6 +402,7 @@ def selected_ids(only: list[str], skip: list[str], *, nova_conf: bool = True) ->
 def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 nova_conf: Path | None = None, only: list[str] | None = None,
                 skip: list[str] | None = None, portgroup: str | None = None,
+                network_model: str | None = None,
                 inventory: Inventory | None = None) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here)."""
     ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
@@ -431,7 +414,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     clusters = inventory.clusters_named(cluster_name) if cluster_name else []
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
-                  regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup)
+                  regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
+                  network_model=network_model)
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
         futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids

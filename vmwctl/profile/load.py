@@ -14,6 +14,7 @@ from vmwctl.common.choices import did_you_mean
 from vmwctl.errors import ConfigError
 from vmwctl.profile.govc import apply_govc_environment, env_value, govc_environment_present
 from vmwctl.profile.schema import (
+    NETWORK_MODELS,
     PASSWORD_SOURCES,
     PROFILE_KEYS,
     SECTIONS,
@@ -157,6 +158,16 @@ def build_profile(name: str, raw: Any, *, source: Path | None = None,
                               f"not {type_name(value)}")
             else:
                 profile.availability_zone = value
+                if value is not None:
+                    profile.origins[key] = "file"
+        elif key == "network_model":
+            if value is not None and value not in NETWORK_MODELS:
+                shown = repr(value) if isinstance(value, str) else type_name(value)
+                errors.append(f"{at(path)}: network_model must be one of "
+                              f"{', '.join(NETWORK_MODELS)}, not {shown}"
+                              f"{did_you_mean(str(value), NETWORK_MODELS)}")
+            else:
+                profile.network_model = value
                 if value is not None:
                     profile.origins[key] = "file"
         else:

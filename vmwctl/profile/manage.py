@@ -193,6 +193,7 @@ class ImportResult:
     warnings: list[str]
     data: dict[str, Any]
     dry_run: bool = False
+    network: list[str] = field(default_factory=list)  # the network options taken and ignored
 
 
 def import_nova_conf(nova_conf: Path, name: str, *, config: str | None, env: Mapping[str, str],
@@ -235,7 +236,7 @@ def import_nova_conf(nova_conf: Path, name: str, *, config: str | None, env: Map
         shown["vmware"]["host_password"] = "<redacted>"
     result = ImportResult(profile=name, config_file=str(target), created_file=not existing,
                           written=False, password=password, warnings=imported.warnings,
-                          data=shown, dry_run=dry_run)
+                          data=shown, dry_run=dry_run, network=imported.network)
     if not dry_run:
         write_private_yaml(target, document)
         result.written = True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,15 @@ DEPRECATED_IMAGE_CACHE_ALIASES = {
     "remove_unused_original_minimum_age_seconds": "remove_unused_original_minimum_age_seconds",
     "image_cache_manager_interval": "manager_interval",
 }
+# nova-network's network managers and the guide's model each stands for
+NETWORK_MANAGERS = {"FlatManager": "nova-network-flat", "FlatDHCPManager": "nova-network-flat",
+                    "VlanManager": "nova-network-vlan"}
+# nova-network's [DEFAULT] options that no vmwctl check reads
+NOVA_NETWORK_OPTIONS = ("flat_interface", "flat_network_dns", "public_interface", "fixed_range",
+                        "network_size", "num_networks", "vlan_start", "multi_host",
+                        "dhcpbridge", "dhcpbridge_flagfile", "dhcp_domain", "dns_server",
+                        "force_dhcp_release", "share_dhcp_address", "send_arp_for_ha",
+                        "linuxnet_interface_driver", "firewall_driver", "network_api_class")
 DEFAULT_OPTIONS = ("my_ip", "reserved_host_memory_mb", "reserved_host_cpus",
                    "reserved_host_disk_mb", "flat_injected")
 VC_DRIVER = "vmwareapi.VMwareVCDriver"
@@ -148,6 +158,7 @@ class ImportedProfile:
     data: dict[str, Any]
     password_in_conf: bool
     warnings: list[str] = field(default_factory=list)
+    network: list[str] = field(default_factory=list)  # what was taken, and ignored, and why
 
 
 def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> ImportedProfile:
@@ -182,6 +193,8 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
             if include_password:
                 data.setdefault("vmware", {})["host_password"] = item.value
             continue
+        if name == "vlan_interface":
+            continue  # nova-network's, read with the network model below
         if name in REMOVED_VMWARE_OPTIONS:
             warnings.append(f"{conf.path}:{item.line}: [vmware] {name} is "
                             f"{REMOVED_VMWARE_OPTIONS[name]}; not imported")
@@ -215,6 +228,7 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
     if vnc is not None:
         put("vnc", "enabled", vnc)
 
+    network = _network_model(conf, data, put)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(errors[0] + more)
@@ -222,9 +236,75 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
         raise ConfigError(f"{conf.path} has no [vmware] options: is it the nova.conf of a "
                           "nova-compute that runs the VMware driver?")
     return ImportedProfile(data=_ordered(data), password_in_conf=password_in_conf,
-                           warnings=warnings)
+                           warnings=warnings, network=network)
+
+
+def _truth(item: IniValue) -> bool | None:
+    lowered = item.value.strip().lower()
+    return True if lowered in _TRUE else False if lowered in _FALSE else None
+
+
+def _network_model(conf: NovaConf, data: dict[str, Any],
+                   put: Callable[[str, str, IniValue], None]) -> list[str]:
+    """The guide's networking model from nova.conf, and nova-network's names; returns a line
+    for each option taken or ignored."""
+    notes: list[str] = []
+
+    def at(item: IniValue) -> str:
+        return f"{conf.path.name}:{item.line}"
+
+    manager = conf.get("DEFAULT", "network_manager")
+    use_neutron = conf.get("DEFAULT", "use_neutron")
+    api_class = conf.get("DEFAULT", "network_api_class")
+    bridge = conf.get("vmware", "integration_bridge")
+    neutron = _truth(use_neutron) if use_neutron is not None else None
+    if neutron is None and api_class is not None:
+        neutron = "neutron" in api_class.value.lower()
+    if neutron is None:  # no choice written: nova-network's managers mean nova-network
+        neutron = manager is None
+    if neutron:
+        model = "nsx-mh" if bridge is not None else "neutron"
+        why = (f"[vmware] integration_bridge is set ({at(bridge)})" if bridge is not None else
+               "Neutron, without [vmware] integration_bridge")
+        notes.append(f"network_model: {model} ({why})")
+        if manager is not None:
+            notes.append(f"ignored [DEFAULT] network_manager ({at(manager)}): Neutron is used")
+    else:
+        name = manager.value.strip().rsplit(".", 1)[-1] if manager is not None else "VlanManager"
+        if name not in NETWORK_MANAGERS:
+            assert manager is not None
+            notes.append(f"ignored [DEFAULT] network_manager = {manager.value} ({at(manager)}): "
+                         f"not one of nova-network's {', '.join(NETWORK_MANAGERS)}")
+            model = None
+        else:
+            model = NETWORK_MANAGERS[name]
+            source = (f"[DEFAULT] network_manager = {manager.value} ({at(manager)})"
+                      if manager is not None else "nova-network's default VlanManager")
+            notes.append(f"network_model: {model} (from {source})")
+    if model is not None:
+        data["network_model"] = model
+    flat = conf.get("DEFAULT", "flat_network_bridge")
+    if flat is not None:
+        put("DEFAULT", "flat_network_bridge", flat)
+        notes.append(f"took [DEFAULT] flat_network_bridge = {flat.value} ({at(flat)})")
+    vlan = conf.get("vmware", "vlan_interface")
+    fallback = conf.get("DEFAULT", "vlan_interface")
+    if vlan is not None or fallback is not None:
+        item, section = (vlan, "vmware") if vlan is not None else (fallback, "DEFAULT")
+        assert item is not None
+        put("DEFAULT", "vlan_interface", item)
+        notes.append(f"took [{section}] vlan_interface = {item.value} ({at(item)})")
+        if vlan is not None and fallback is not None:
+            notes.append(f"ignored [DEFAULT] vlan_interface ({at(fallback)}): the VMware "
+                         "driver read [vmware] vlan_interface")
+    for name in NOVA_NETWORK_OPTIONS:
+        if (item := conf.get("DEFAULT", name)) is not None:
+            notes.append(f"ignored [DEFAULT] {name} ({at(item)}): nova-network's, no vmwctl "
+                         "check reads it")
+    return notes
 
 
 def _ordered(data: dict[str, Any]) -> dict[str, Any]:
-    order = ["vmware", "image_cache", "DEFAULT", "vnc", "availability_zone", "openstack"]
+    order = ["vmware", "image_cache", "DEFAULT", "vnc", "availability_zone", "network_model",
+             "openstack"]
     return {key: data[key] for key in order if key in data}

@@ -3,7 +3,8 @@ types each option accepts.
 
 A profile mirrors nova.conf: its sections and option names are nova.conf's own
 (``vmware``, ``image_cache``, ``DEFAULT``, ``vnc``) with Nova's defaults, plus
-two keys of vmwctl's own (``availability_zone`` and ``openstack``).
+keys of vmwctl's own (``availability_zone``, ``network_model`` and
+``openstack``).
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ class DefaultOptions:
     reserved_host_cpus: int = option(0, minimum=0)
     reserved_host_disk_mb: int = option(0, minimum=0)
     flat_injected: bool = False
+    # nova-network's, kept for the guide's networking models (gone from Nova since 21.0.0)
+    flat_network_bridge: str = "br100"
+    vlan_interface: str = "vmnic0"
 
 
 @dataclass
@@ -104,7 +108,9 @@ SECTIONS: dict[str, type] = {
     "vnc": VncOptions,
     "openstack": OpenStackOptions,
 }
-PROFILE_KEYS = [*SECTIONS, "availability_zone"]
+PROFILE_KEYS = [*SECTIONS, "availability_zone", "network_model"]
+# The guide's networking models (docs/checks.md): how the VMs' NICs reach a network.
+NETWORK_MODELS = ("neutron", "nsx-mh", "nova-network-flat", "nova-network-vlan")
 TOP_LEVEL_KEYS = ["default_profile", "profiles"]
 PASSWORD_SOURCES = ("host_password", "host_password_env", "host_password_file",
                     "host_password_command")
@@ -141,11 +147,20 @@ class Profile:
     vnc: VncOptions = field(default_factory=VncOptions)
     openstack: OpenStackOptions = field(default_factory=OpenStackOptions)
     availability_zone: str | None = None
+    network_model: str | None = None
     # where each value that was not a default came from: "vmware.host_ip" -> "file" / "GOVC_URL"
     origins: dict[str, str] = field(default_factory=dict)
 
     def section(self, name: str) -> Any:
         return self.default if name == "DEFAULT" else getattr(self, name)
+
+    @property
+    def effective_network_model(self) -> str:
+        """The profile's network_model; unset: nsx-mh when integration_bridge is set (Nova then
+        backs NICs with it), else neutron."""
+        if self.network_model:
+            return self.network_model
+        return "nsx-mh" if self.vmware.integration_bridge else "neutron"
 
     @property
     def source_label(self) -> str:
@@ -160,6 +175,7 @@ class Profile:
                 section["host_password"] = "<redacted>"
             doc[name] = section
         doc["availability_zone"] = self.availability_zone
+        doc["network_model"] = self.network_model
         return doc
 
 

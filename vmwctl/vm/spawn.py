@@ -28,6 +28,7 @@ from vmwctl.common.choices import did_you_mean
 from vmwctl.common.interrupts import deferred_signals
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, NovaView
+from vmwctl.nova.network import DV_PORTGROUP, OPAQUE_NETWORK, find_network
 from vmwctl.nova.rules import (
     GIB,
     allowed_datastore_types,
@@ -42,7 +43,7 @@ from vmwctl.vm.manage import destroy
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import DuplicateName, InvalidPowerState, one_line
 from vmwctl.vsphere.inventory import collect, read_paths
-from vmwctl.vsphere.model import VNC_PORT_KEY, Cluster, Datastore, Inventory
+from vmwctl.vsphere.model import VNC_PORT_KEY, Cluster, Datastore, Inventory, Network
 from vmwctl.vsphere.session import VCenter
 from vmwctl.vsphere.tasks import run_task
 
@@ -284,34 +285,28 @@ class Spawner:
         step.detail = f"{dc.path}/vm/{FOLDER_NAME}"
         return folder
 
-    def _find_network(self, name: str) -> Any:
-        """The cluster's network of that name (Nova's rule: or a distributed port group whose
-        name contains it); checked before anything is created."""
-        candidates = [self.inventory.networks[m] for m in self.cluster.networks
-                      if m in self.inventory.networks]
-        exact = [n for n in candidates if n.name == name]
-        found = exact or [n for n in candidates if n.kind == "DistributedVirtualPortgroup"
-                          and name in n.name]
-        if not found:
+    def _find_network(self, name: str) -> Network:
+        """The network Nova's lookup takes for ``name`` among the cluster's; checked before
+        anything is created."""
+        candidates = self.inventory.cluster_networks(self.cluster)
+        found = find_network(name, candidates)
+        if found is None:
             names = sorted({n.name for n in candidates})  # one name, several hosts' networks
             raise UsageError(f"cluster {self.cluster.name!r} has no network {name!r}"
                              f"{did_you_mean(name, names)}; its networks: "
                              f"{', '.join(names) or 'none'}")
-        return found[0]
+        return found
 
-    def _network(self, network: Any, report: SpawnReport) -> specs.NetworkChoice:
-        """What the NIC's backing needs: the switch and port group key of a DV port group."""
-        ref = self.inventory.refs[network.moid]
-        choice = specs.NetworkChoice(network.kind, network.name, ref)
-        if network.kind == "DistributedVirtualPortgroup":
-            info = read_paths(self.vc, ref, ("key", "config.distributedVirtualSwitch"))
-            switch = info["config.distributedVirtualSwitch"]
-            choice.portgroup_key = info["key"]
-            choice.switch_uuid = read_paths(self.vc, switch, ("uuid",))["uuid"]
-        elif network.kind == "OpaqueNetwork":
-            summary = read_paths(self.vc, ref, ("summary",))["summary"]
-            choice.opaque_id, choice.opaque_type = summary.opaqueNetworkId, \
-                summary.opaqueNetworkType
+    def _network(self, network: Network, report: SpawnReport) -> specs.NetworkChoice:
+        """What the NIC's backing needs, from the snapshot: the switch and port group key of a
+        DV port group, the id and type of an opaque network."""
+        choice = specs.NetworkChoice(network.kind, network.name, self.inventory.refs[network.moid])
+        if network.kind == DV_PORTGROUP:
+            switch = self.inventory.switches.get(network.switch or "")
+            choice.portgroup_key = network.key
+            choice.switch_uuid = switch.uuid if switch else None
+        elif network.kind == OPAQUE_NETWORK:
+            choice.opaque_id, choice.opaque_type = network.opaque_id, network.opaque_type
         report.network = network.name
         return choice
 

@@ -123,6 +123,27 @@ class Network:
     moid: str
     name: str
     kind: str  # Network | DistributedVirtualPortgroup | OpaqueNetwork
+    switch: str | None = None  # a DV port group's switch (moid)
+    key: str | None = None  # a DV port group's key
+    binding: str | None = None  # a DV port group's port binding: earlyBinding | ephemeral | ...
+    opaque_id: str | None = None  # an opaque network's id and type, as NSX gives them
+    opaque_type: str | None = None
+
+
+@dataclass
+class DistributedSwitch:
+    moid: str
+    name: str
+    uuid: str | None
+    hosts: list[str] = field(default_factory=list)  # the member hosts' moids
+
+
+@dataclass
+class PhysicalNic:
+    """A host's physical NIC; link_speed_mb is None when it has no link."""
+
+    device: str
+    link_speed_mb: int | None
 
 
 @dataclass
@@ -162,6 +183,7 @@ class Inventory:
     datastores: dict[str, Datastore] = field(default_factory=dict)
     vms: dict[str, VirtualMachine] = field(default_factory=dict)
     networks: dict[str, Network] = field(default_factory=dict)
+    switches: dict[str, DistributedSwitch] = field(default_factory=dict)
     # moid -> pyVmomi reference, for the calls that follow the snapshot
     refs: dict[str, Any] = field(default_factory=dict, repr=False,
                                  metadata={"internal": True})
@@ -178,6 +200,13 @@ class Inventory:
 
     def cluster_hosts(self, cluster: Cluster) -> list[Host]:
         return [self.hosts[m] for m in cluster.hosts if m in self.hosts]
+
+    def cluster_networks(self, cluster: Cluster) -> list[Network]:
+        """The cluster's networks in vCenter's order (the order Nova's lookup walks)."""
+        return [self.networks[m] for m in cluster.networks if m in self.networks]
+
+    def host_networks(self, host: Host) -> list[Network]:
+        return [self.networks[m] for m in host.networks if m in self.networks]
 
     def cluster_datastores(self, cluster: Cluster) -> list[Datastore]:
         return [self.datastores[m] for m in cluster.datastores if m in self.datastores]

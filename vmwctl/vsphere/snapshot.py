@@ -30,6 +30,9 @@ PROPERTIES: dict[type, list[str]] = {
                      "datastore", "network"],
     vim.Datastore: ["summary", "host", "browser", "parent"],
     vim.Network: ["name"],
+    vim.dvs.DistributedVirtualPortgroup: ["key", "config.type", "config.distributedVirtualSwitch"],
+    vim.OpaqueNetwork: ["summary.opaqueNetworkId", "summary.opaqueNetworkType"],
+    vim.DistributedVirtualSwitch: ["name", "uuid", "summary.hostMember"],
     vim.VirtualMachine: ["name", "runtime.host", "datastore", "runtime.powerState",
                          "config.template", "config.files.vmPathName",
                          *[f'config.extraConfig["{key}"]' for key in _VM_KEYS]],
@@ -137,7 +140,16 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             datacenter=_datacenter_of(record.get("parent")._moId, names, datacenters)
             if record.get("parent") is not None else None)
     elif kind in ("Network", "DistributedVirtualPortgroup", "OpaqueNetwork"):
-        inventory.networks[moid] = model.Network(moid, record.get("name"), kind)
+        switch = record.get("config.distributedVirtualSwitch")
+        inventory.networks[moid] = model.Network(
+            moid, record.get("name"), kind, switch=switch._moId if switch is not None else None,
+            key=record.get("key"), binding=record.get("config.type") or None,
+            opaque_id=record.get("summary.opaqueNetworkId"),
+            opaque_type=record.get("summary.opaqueNetworkType"))
+    elif kind in ("DistributedVirtualSwitch", "VmwareDistributedVirtualSwitch"):
+        inventory.switches[moid] = model.DistributedSwitch(
+            moid, record.get("name"), record.get("uuid"),
+            hosts=_moids(record.get("summary.hostMember")))
     elif kind == "VirtualMachine":
         host = record.get("runtime.host")
         inventory.vms[moid] = model.VirtualMachine(
@@ -149,6 +161,19 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             vnc_port=_option(record, model.VNC_PORT_KEY),
             template=bool(record.get("config.template")),
             path=record.get("config.files.vmPathName"))
+
+
+def read_physical_nics(vc: VCenter, inventory: model.Inventory,
+                       hosts: Iterable[model.Host]) -> dict[str, list[model.PhysicalNic]]:
+    """The physical NICs of the given hosts, by host moid (one paged read)."""
+    refs = [inventory.refs[h.moid] for h in hosts]
+    found: dict[str, list[model.PhysicalNic]] = {}
+    for record in read_objects(vc, refs, ["config.network.pnic"]):
+        found[record.moid] = [
+            model.PhysicalNic(str(nic.device),
+                              int(nic.linkSpeed.speedMb) if nic.linkSpeed is not None else None)
+            for nic in record.get("config.network.pnic") or []]
+    return found
 
 
 def read_firewalls(vc: VCenter, inventory: model.Inventory,

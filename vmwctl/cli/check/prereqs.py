@@ -9,6 +9,8 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
 from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
+from vmwctl.errors import UsageError
+from vmwctl.profile.schema import NETWORK_MODELS
 
 
 def _ids(value: str | None) -> list[str]:
@@ -22,12 +24,20 @@ def _ids(value: str | None) -> list[str]:
 @click.option("--only", metavar="ID,...", help="Run only these checks.",
               callback=nonempty("the checks to run", "to run them all", items=True))
 @click.option("--skip", metavar="ID,...", help="Do not run these checks.")
+@click.option("--network-model", type=click.Choice(NETWORK_MODELS),
+              help="The guide's networking model the network check judges (default: the "
+                   "profile's network_model; unset: nsx-mh when vmware.integration_bridge is "
+                   "set, else neutron).")
 @click.option("--portgroup", metavar="NAME",
-              help="The port group every host needs (default: vmware.integration_bridge).")
+              help="The port group the network check looks for with Nova's lookup: for "
+                   "neutron one every host needs, for nsx-mh the integration bridge (default "
+                   "vmware.integration_bridge, else br-int), for nova-network-flat the flat "
+                   "bridge (default DEFAULT.flat_network_bridge).")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @click.pass_obj
 def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
-                    skip: str | None, portgroup: str | None, strict: bool) -> int:
+                    skip: str | None, network_model: str | None, portgroup: str | None,
+                    strict: bool) -> int:
     """Verify the guide's prerequisites against the live vCenter.
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
@@ -39,6 +49,10 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
 
+    model = network_model or app.profile.effective_network_model
+    if portgroup and model == "nova-network-vlan":
+        raise UsageError("--portgroup does not apply to nova-network-vlan, which checks the "
+                         "physical NIC DEFAULT.vlan_interface; drop --portgroup")
     # refuse unknown ids, and a selection that leaves nothing to run, before connecting
     selected_ids(_ids(only), _ids(skip), nova_conf=nova_conf is not None)
     vc = app.vcenter
@@ -47,6 +61,6 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
-                         inventory=inventory)
+                         network_model=network_model, inventory=inventory)
     app.render(report, render_report)
     return report.exit_code(strict=strict)

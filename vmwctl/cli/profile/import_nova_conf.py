@@ -16,7 +16,8 @@ def _human(result: Any) -> str:
     verb = "wrote" if result.written else "would write"
     created = " (new file, mode 0600)" if result.created_file else ""
     lines = [f"{verb} profile {result.profile} to {result.config_file}{created}",
-             f"password: {result.password}"]
+             f"password: {result.password}",
+             *(f"network: {line}" for line in result.network)]
     if not result.written:
         lines.append(dump_yaml({"profiles": {result.profile: result.data}}).rstrip())
     return "\n".join(lines)
@@ -38,7 +39,10 @@ def import_command(app: App, nova_conf: Path, name: str, include_password: bool,
     """Create a profile from an existing nova.conf.
 
     Reads [vmware], [image_cache] (and its deprecated [DEFAULT] aliases),
-    my_ip, reserved_host_*, default_availability_zone and [vnc] enabled, and
+    my_ip, reserved_host_*, default_availability_zone and [vnc] enabled; the
+    networking model from use_neutron, network_manager and integration_bridge,
+    with nova-network's flat_network_bridge and vlan_interface ([vmware] or
+    [DEFAULT]), saying what it took and what it ignored; and
     adds the profile to the config file that would be read (created with mode
     0600 when missing; other profiles are kept). The password is not copied
     unless --include-password is given.
