@@ -113,8 +113,8 @@ def test_neutron_passes_when_every_host_is_on_a_dv_switch() -> None:
     h = hosts(3, ("uplinks",))
     result = judge(h, networks=(make_portgroup("uplinks"),), switches=(make_switch(hosts=h),))
     assert (result.status, result.objects) == (Status.PASS, ["DV switch 'DVS0'"])
-    assert result.detail == ("DV switch 'DVS0' on all 3 connected hosts: Neutron's plugin makes "
-                             "its port groups there")
+    assert result.detail == ("DV switch 'DVS0' on all 3 connected hosts, where Neutron's plugin "
+                             "makes its port groups")
 
 
 def test_neutron_counts_opaque_networks_and_switches_a_host_reaches_through_a_port_group(
@@ -145,8 +145,8 @@ def test_neutron_with_a_port_group_resolves_an_nsx_v_wrapped_name() -> None:
     result = judge(h, networks=(make_portgroup(WRAPPED),), switches=(make_switch(),),
                    portgroup="tenant-net")
     assert result.status == Status.PASS
-    assert result.detail.endswith(f"; Nova's lookup of 'tenant-net' takes DV port group "
-                                  f"'{WRAPPED}'")
+    assert result.detail == (f"Nova's lookup of 'tenant-net' takes DV port group '{WRAPPED}'; "
+                             "DV switch 'DVS0' on all 3 connected hosts")
 
 
 def test_neutron_with_a_port_group_nova_cannot_find_fails() -> None:
@@ -269,7 +269,7 @@ def test_vlan_takes_vlan_interface_from_the_profile() -> None:
 def test_disconnected_hosts_do_not_count_and_no_connected_host_skips() -> None:
     h = hosts(2, ("pg",), make_host("C0_H2", networks=(), connection_state="notResponding"))
     result = judge(h, networks=(make_portgroup("pg"),), switches=(make_switch(),))
-    assert (result.status, result.detail.split(":")[0]) == (
+    assert (result.status, result.detail.split(",")[0]) == (
         Status.PASS, "DV switch 'DVS0' on all 2 connected hosts")
     result = judge([make_host("C0_H0", connection_state="disconnected")])
     assert (result.status, result.detail) == (Status.SKIP, "no connected host to check")

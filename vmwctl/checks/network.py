@@ -120,15 +120,16 @@ def _neutron(ctx: Context, hosts: list[Host], data: NetworkData) -> CheckResult:
         if failure:
             return failure
         assert network is not None
-        lookup = f"; Nova's lookup of {ctx.portgroup!r} takes {describe(network)}"
+        lookup = f"Nova's lookup of {ctx.portgroup!r} takes {describe(network)}; "
     else:
         lookup = ""
     if bare:
-        return warned(CHECK_ID, f"{', '.join(bare)} ha(s) no DV switch or opaque network: "
-                      f"Neutron's port groups cannot reach them (the others have "
-                      f"{', '.join(found)}){lookup}", bare, remedy)
-    return passed(CHECK_ID, f"{', '.join(found)} on all {len(hosts)} connected hosts: "
-                  f"Neutron's plugin makes its port groups there{lookup}", found)
+        return warned(CHECK_ID, f"{lookup}{', '.join(bare)} ha(s) no DV switch or opaque "
+                      f"network: Neutron's port groups cannot reach them (the others have "
+                      f"{', '.join(found)})", bare, remedy)
+    where = "" if lookup else ", where Neutron's plugin makes its port groups"
+    return passed(CHECK_ID, f"{lookup}{', '.join(found)} on all {len(hosts)} connected "
+                  f"hosts{where}", found)
 
 
 def _opaque_on(ctx: Context, host: Host, name: str) -> Network | None:
