@@ -72,6 +72,13 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labctl.LabState]:
 
 
 @pytest.fixture(scope="session")
+def nova_python() -> Path:
+    """The python of the lab's Nova virtualenv (tests/lab/nova-requirements.txt, installed
+    once per machine by 'lab install'): for tests that read Nova's own definitions."""
+    return labctl.install_nova() / "bin" / "python"
+
+
+@pytest.fixture(scope="session")
 def private_glance(lab: labctl.LabState,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Glance of its own (its URL) for tests that need to know every image in it: the lab's

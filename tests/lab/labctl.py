@@ -9,7 +9,7 @@
 
 Standard library only, so that it runs before anything is installed:
 
-    tests/lab/lab install            apt packages, simulator binary, Glance venv
+    tests/lab/lab install            apt packages, simulator binary, Glance and Nova venvs
     tests/lab/lab up [--scenario S]  start everything, write profile + clouds.yaml
     tests/lab/lab status | env | down
 """
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +39,7 @@ LAB_SRC = Path(__file__).resolve().parent
 REPO = LAB_SRC.parents[1]
 VCSIM_SRC = LAB_SRC / "vcsim"
 GLANCE_REQUIREMENTS = LAB_SRC / "glance-requirements.txt"
+NOVA_REQUIREMENTS = LAB_SRC / "nova-requirements.txt"
 # zsh and fish: the tests source the committed completion scripts in them.
 APT_PACKAGES = ["golang-go", "golang-github-vmware-govmomi-dev", "qemu-utils", "binutils",
                 "openssl", "curl", "zsh", "fish"]
@@ -120,31 +122,54 @@ def build_vcsim() -> Path:
     return binary
 
 
+def _venv_for(name: str, requirements: Path) -> Path:
+    """The cached virtualenv of ``requirements``, keyed by their hash."""
+    digest = hashlib.sha256(requirements.read_bytes()).hexdigest()[:12]
+    return cache_dir() / f"{name}-{digest}"
+
+
+def _install_venv(venv: Path, requirements: Path, what: str, took: str) -> Path:
+    """Install ``requirements`` into ``venv`` once; a lock keeps concurrent sessions (other
+    worktrees) from installing into the same directory at once."""
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    with open(venv.with_name(venv.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (venv / ".complete").exists():
+            return venv
+        log(f"installing {what} into its own virtualenv ({took}, once per machine)")
+        shutil.rmtree(venv, ignore_errors=True)
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+        done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r",
+                               str(requirements)], capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            sys.stderr.write(done.stdout + done.stderr)
+            raise RuntimeError(f"installing {what} failed")
+        (venv / ".complete").touch()
+    return venv
+
+
 def glance_venv() -> Path:
-    digest = hashlib.sha256(GLANCE_REQUIREMENTS.read_bytes()).hexdigest()[:12]
-    return cache_dir() / f"glance-{digest}"
+    return _venv_for("glance", GLANCE_REQUIREMENTS)
 
 
 def install_glance() -> Path:
-    venv = glance_venv()
-    if (venv / ".complete").exists():
-        return venv
-    log("installing Glance into its own virtualenv (about 30 s, once per machine)")
-    shutil.rmtree(venv, ignore_errors=True)
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    done = subprocess.run([str(venv / "bin" / "pip"), "install", "-q", "-r",
-                           str(GLANCE_REQUIREMENTS)], capture_output=True, text=True, check=False)
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise RuntimeError("installing Glance failed")
-    (venv / ".complete").touch()
-    return venv
+    return _install_venv(glance_venv(), GLANCE_REQUIREMENTS, "Glance", "about 30 s")
+
+
+def nova_venv() -> Path:
+    """Nova's own virtualenv: the tests read its option definitions (nothing runs Nova)."""
+    return _venv_for("nova", NOVA_REQUIREMENTS)
+
+
+def install_nova() -> Path:
+    return _install_venv(nova_venv(), NOVA_REQUIREMENTS, "Nova", "about a minute")
 
 
 def install() -> None:
     install_packages()
     build_vcsim()
     install_glance()
+    install_nova()
 
 
 # ------------------------------------------------------------------ state
@@ -522,7 +547,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dir", type=Path, default=None,
                         help="state directory (default: $VMWCTL_LAB_DIR or .lab in the repo)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("install", help="install packages, build the simulator, install Glance")
+    sub.add_parser("install", help="install packages, build the simulator, install Glance "
+                   "and Nova")
     start = sub.add_parser("up", help="start the lab")
     start.add_argument("--scenario", choices=SCENARIOS, default="healthy")
     start.add_argument("--flat-glance", action="store_true",
