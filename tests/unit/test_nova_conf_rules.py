@@ -145,7 +145,7 @@ def test_obsolete() -> None:
                                   DEFAULT__image_cache_subdirectory_name="_cache"))
     assert result.status == Status.WARN
     assert result.detail == (
-        "nova.conf:10: [vmware] wsdl_location (removed from Nova in 2017); nova.conf:4: "
+        "nova.conf:10: [vmware] wsdl_location (removed in Nova 16.0.0 (Pike)); nova.conf:4: "
         "[DEFAULT] image_cache_subdirectory_name (deprecated: [image_cache] subdirectory_name)")
     assert result.remedy == "remove removed options; move deprecated ones to [image_cache]"
 

@@ -123,7 +123,7 @@ def test_import_realistic_nova_conf(vmwctl, tmp_path: Path) -> None:
     assert "Sup3r-S3cret!" not in result.stdout + result.stderr
 
     warnings = result.stderr
-    assert "[vmware] wsdl_location is removed from Nova in 2017; not imported" in warnings
+    assert "[vmware] wsdl_location is removed in Nova 16.0.0 (Pike); not imported" in warnings
     assert "[DEFAULT] image_cache_subdirectory_name is deprecated" in warnings
 
     view = vmwctl("-o", "json", "profile", "show").json()
@@ -243,7 +243,8 @@ def test_check_nova_conf_offline_needs_no_profile(vmwctl, tmp_path: Path) -> Non
     assert found["nova-conf.tls"]["status"] == "pass"
     obsolete = found["nova-conf.obsolete"]
     assert obsolete["status"] == "warn"
-    assert "nova.conf:27: [vmware] wsdl_location (removed from Nova in 2017)" in obsolete["detail"]
+    assert ("nova.conf:27: [vmware] wsdl_location (removed in Nova 16.0.0 (Pike))"
+            in obsolete["detail"])
     assert "[DEFAULT] image_cache_subdirectory_name (deprecated" in obsolete["detail"]
     assert found["nova-conf.datastore-regex"]["status"] == "pass"
     for name in ("cluster", "datastores", "vnc-ports"):

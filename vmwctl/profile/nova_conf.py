@@ -11,22 +11,17 @@ from pathlib import Path
 from typing import Any
 
 from vmwctl.errors import ConfigError
+from vmwctl.profile.nova_options import REMOVED_OPTIONS, options_in, parse_bool
 from vmwctl.profile.schema import SECTIONS, base_type, convert_value
 
 MAX_NOVA_CONF_BYTES = 4 << 20
 
-# Options Nova once had in [vmware] and has removed.
-REMOVED_VMWARE_OPTIONS = {
-    "wsdl_location": "removed from Nova in 2017",
-    "vlan_interface": "removed from Nova in 2019 with nova-network",
-}
+# Options Nova once had in [vmware] and has removed (from the option table).
+REMOVED_VMWARE_OPTIONS = {o.name: f"removed in {o.removed_in}" for o in REMOVED_OPTIONS
+                          if o.section == "vmware"}
 # Deprecated [DEFAULT] names of [image_cache] options (the [image_cache] name wins).
-DEPRECATED_IMAGE_CACHE_ALIASES = {
-    "image_cache_subdirectory_name": "subdirectory_name",
-    "remove_unused_base_images": "remove_unused_base_images",
-    "remove_unused_original_minimum_age_seconds": "remove_unused_original_minimum_age_seconds",
-    "image_cache_manager_interval": "manager_interval",
-}
+DEPRECATED_IMAGE_CACHE_ALIASES = {old: o.name for o in options_in("image_cache")
+                                  for section, old in o.deprecated if section == "DEFAULT"}
 # nova-network's network managers and the guide's model each stands for
 NETWORK_MANAGERS = {"FlatManager": "nova-network-flat", "FlatDHCPManager": "nova-network-flat",
                     "VlanManager": "nova-network-vlan"}
@@ -39,8 +34,6 @@ NOVA_NETWORK_OPTIONS = ("flat_interface", "flat_network_dns", "public_interface"
 DEFAULT_OPTIONS = ("my_ip", "reserved_host_memory_mb", "reserved_host_cpus",
                    "reserved_host_disk_mb", "flat_injected")
 VC_DRIVER = "vmwareapi.VMwareVCDriver"
-_TRUE = {"true", "yes", "on", "1"}
-_FALSE = {"false", "no", "off", "0"}
 # A malformed line that may hold a secret is not quoted in error messages.
 _SECRET_HINT = re.compile(r"pass|secret|token|://[^/\s]*@", re.IGNORECASE)
 
@@ -128,12 +121,10 @@ def ini_value(text: str, hint: Any, metadata: Any) -> Any:
     """Convert an INI string to the option's type, the way oslo.config reads it."""
     base = base_type(hint)
     if base is bool:
-        lowered = text.strip().lower()
-        if lowered in _TRUE:
-            return True
-        if lowered in _FALSE:
-            return False
-        raise ValueError(f"expected true or false, got {text!r}")
+        try:
+            return parse_bool(text.strip())
+        except ValueError:
+            raise ValueError(f"expected true or false, got {text!r}") from None
     if base is int:
         try:
             value: Any = int(text.strip())

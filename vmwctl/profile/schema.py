@@ -4,7 +4,8 @@ types each option accepts.
 A profile mirrors nova.conf: its sections and option names are nova.conf's own
 (``vmware``, ``image_cache``, ``DEFAULT``, ``vnc``) with Nova's defaults, plus
 keys of vmwctl's own (``availability_zone``, ``network_model`` and
-``openstack``).
+``openstack``). A Nova option's default and bounds come from the option table
+(:mod:`vmwctl.profile.nova_options`), never from here.
 """
 
 from __future__ import annotations
@@ -19,79 +20,106 @@ from pathlib import Path
 from typing import Any
 
 from vmwctl.errors import ConfigError
+from vmwctl.profile.nova_options import NovaOption, nova_option_named
 
 ENV_SOURCE = "(environment)"
+# The option types of the table whose values the profile validator checks beyond the type.
+_KINDS = {"port": "port", "host": "host"}
 
 
 def option(default: Any = None, *, kind: str | None = None, minimum: float | None = None,
            secret: bool = False) -> Any:
-    """A profile option: its default, and what the validator checks beyond its type."""
-    return field(default=default, metadata={"kind": kind, "min": minimum, "secret": secret})
+    """A profile option of vmwctl's own: its default, and what the validator checks beyond
+    its type."""
+    return field(default=default, metadata={"kind": kind, "min": minimum, "secret": secret,
+                                            "vmwctl": True})
+
+
+def nova_option(section: str, name: str, *, kind: str | None = None,
+                minimum: float | None = None) -> Any:
+    """A profile option that is Nova's ``[section] name``: its default, bounds and secrecy
+    from the option table. ``kind`` and ``minimum``: vmwctl's own checks, stricter than
+    Nova's (a regular expression; a floor where Nova has none)."""
+    nova = _nova(section, name)
+    low = nova.bounds()[0] if minimum is None else minimum
+    return field(default=nova.default, metadata={
+        "kind": kind or _KINDS.get(nova.type), "min": None if nova.type == "port" else low,
+        "secret": nova.secret, "nova": (section, name)})
+
+
+def _nova(section: str, name: str) -> NovaOption:
+    found = nova_option_named(section, name)
+    if found is None:
+        raise AssertionError(f"[{section}] {name} is not in the option table")
+    return found
 
 
 @dataclass
 class VMwareOptions:
     """nova.conf ``[vmware]``: every option Nova has, with Nova's defaults."""
 
-    host_ip: str | None = option(kind="host")
-    host_port: int = option(443, kind="port")
-    host_username: str | None = None
-    host_password: str | None = option(secret=True)
-    host_password_env: str | None = None
-    host_password_file: str | None = None
-    host_password_command: list[str] | None = None
-    ca_file: str | None = None
-    insecure: bool = False
-    cluster_name: str | None = None
-    datastore_regex: str | None = option(kind="regex")
-    cache_prefix: str | None = None
-    use_linked_clone: bool = True
-    vnc_port: int = option(5900, kind="port")
-    vnc_port_total: int = option(10000, minimum=0)
-    vnc_keymap: str = "en-us"
-    integration_bridge: str | None = None
-    task_poll_interval: float = option(0.5, minimum=0)
-    api_retry_count: int = option(10, minimum=0)
-    console_delay_seconds: int | None = option(minimum=0)
-    serial_port_service_uri: str | None = None
-    serial_port_proxy_uri: str | None = None
-    serial_log_dir: str = "/opt/vmware/vspc"
-    connection_pool_size: int = option(10, minimum=10)
-    pbm_enabled: bool = False
-    pbm_wsdl_location: str | None = None
-    pbm_default_policy: str | None = None
-    maximum_objects: int = option(100, minimum=0)
+    host_ip: str | None = nova_option("vmware", "host_ip")
+    host_port: int = nova_option("vmware", "host_port")
+    host_username: str | None = nova_option("vmware", "host_username")
+    host_password: str | None = nova_option("vmware", "host_password")
+    host_password_env: str | None = option()
+    host_password_file: str | None = option()
+    host_password_command: list[str] | None = option()  # noqa: RUF009 (a field())
+    ca_file: str | None = nova_option("vmware", "ca_file")
+    insecure: bool = nova_option("vmware", "insecure")
+    cluster_name: str | None = nova_option("vmware", "cluster_name")
+    datastore_regex: str | None = nova_option("vmware", "datastore_regex", kind="regex")
+    cache_prefix: str | None = nova_option("vmware", "cache_prefix")
+    use_linked_clone: bool = nova_option("vmware", "use_linked_clone")
+    vnc_port: int = nova_option("vmware", "vnc_port")
+    vnc_port_total: int = nova_option("vmware", "vnc_port_total")
+    vnc_keymap: str = nova_option("vmware", "vnc_keymap")
+    integration_bridge: str | None = nova_option("vmware", "integration_bridge")
+    # vmwctl waits on its own tasks with it: no busy loop
+    task_poll_interval: float = nova_option("vmware", "task_poll_interval", minimum=0)
+    api_retry_count: int = nova_option("vmware", "api_retry_count")
+    console_delay_seconds: int | None = nova_option("vmware", "console_delay_seconds")
+    serial_port_service_uri: str | None = nova_option("vmware", "serial_port_service_uri")
+    serial_port_proxy_uri: str | None = nova_option("vmware", "serial_port_proxy_uri")
+    serial_log_dir: str = nova_option("vmware", "serial_log_dir")
+    connection_pool_size: int = nova_option("vmware", "connection_pool_size")
+    pbm_enabled: bool = nova_option("vmware", "pbm_enabled")
+    pbm_wsdl_location: str | None = nova_option("vmware", "pbm_wsdl_location")
+    pbm_default_policy: str | None = nova_option("vmware", "pbm_default_policy")
+    maximum_objects: int = nova_option("vmware", "maximum_objects")
 
 
 @dataclass
 class ImageCacheOptions:
     """nova.conf ``[image_cache]``."""
 
-    subdirectory_name: str = "_base"
-    remove_unused_base_images: bool = True
-    remove_unused_original_minimum_age_seconds: int = option(86400, minimum=0)
-    manager_interval: int = 2400
+    subdirectory_name: str = nova_option("image_cache", "subdirectory_name")
+    remove_unused_base_images: bool = nova_option("image_cache", "remove_unused_base_images")
+    # vmwctl's cache purge ages with it; Nova takes a negative age as 0
+    remove_unused_original_minimum_age_seconds: int = nova_option(
+        "image_cache", "remove_unused_original_minimum_age_seconds", minimum=0)
+    manager_interval: int = nova_option("image_cache", "manager_interval")
 
 
 @dataclass
 class DefaultOptions:
     """The few nova.conf ``[DEFAULT]`` options the VMware driver reads."""
 
-    my_ip: str | None = None
-    reserved_host_memory_mb: int = option(512, minimum=0)
-    reserved_host_cpus: int = option(0, minimum=0)
-    reserved_host_disk_mb: int = option(0, minimum=0)
-    flat_injected: bool = False
+    my_ip: str | None = nova_option("DEFAULT", "my_ip")
+    reserved_host_memory_mb: int = nova_option("DEFAULT", "reserved_host_memory_mb")
+    reserved_host_cpus: int = nova_option("DEFAULT", "reserved_host_cpus")
+    reserved_host_disk_mb: int = nova_option("DEFAULT", "reserved_host_disk_mb")
+    flat_injected: bool = nova_option("DEFAULT", "flat_injected")
     # nova-network's, kept for the guide's networking models (gone from Nova since 21.0.0)
-    flat_network_bridge: str = "br100"
-    vlan_interface: str = "vmnic0"
+    flat_network_bridge: str = option("br100")
+    vlan_interface: str = option("vmnic0")
 
 
 @dataclass
 class VncOptions:
     """nova.conf ``[vnc]``."""
 
-    enabled: bool = True
+    enabled: bool = nova_option("vnc", "enabled")
 
 
 @dataclass
