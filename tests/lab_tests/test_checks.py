@@ -312,6 +312,65 @@ def test_nova_conf_inside_prereqs(simulator, tmp_path: Path) -> None:
     assert found["nova-conf.driver"]["status"] == "fail"
 
 
+NOVA_CONF = """\
+[DEFAULT]
+compute_driver = vmwareapi.VMwareVCDriver
+[vmware]
+host_ip = 127.0.0.1
+host_username = u
+host_password = p
+cluster_name = DC0_C0
+vnc_port_total = 206
+"""
+
+
+def test_nova_conf_reserved_memory_in_the_clusters_figures(simulator, tmp_path: Path) -> None:
+    """The memory reserved_host_memory_mb hides, out of what Nova reports for the cluster:
+    three hosts of 4,294,430,720 bytes, 4,095 MB each as Nova floors them."""
+    sim = simulator()
+    conf = tmp_path / "nova.conf"
+    conf.write_text(NOVA_CONF)
+    result = sim.run("check", "nova-conf", str(conf), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    found = {c["id"]: c for c in result.json()["checks"]}
+    assert found["nova-conf.reserved-memory"] == {
+        "id": "nova-conf.reserved-memory", "status": "warn",
+        "detail": "reserved_host_memory_mb is not set, and Nova's default 512 hides 512 MB of "
+                  "the cluster's 12,285 MB (4.2%) from the scheduler; the guide recommends 0",
+        "objects": ["[DEFAULT] reserved_host_memory_mb"],
+        "remedy": "set [DEFAULT] reserved_host_memory_mb = 0"}
+    assert sim.run("cluster", "inspect", "DC0_C0", "-o", "json").json()["nova"][
+        "memory_mb"] == 12285
+    # the same inside check prereqs
+    _, found = checks(sim, "--only", "nova-conf", "--nova-conf", str(conf))
+    assert "of the cluster's 12,285 MB (4.2%)" in found["nova-conf.reserved-memory"]["detail"]
+
+    # a host in maintenance leaves Nova 8,190 MB; reserving them all leaves the scheduler none
+    vc = sim.connect()
+    host = find(vc, vim.HostSystem, "DC0_C0_H2")
+    wait_for_task(vc, host.EnterMaintenanceMode_Task(timeout=0), what="entering maintenance")
+    conf.write_text(NOVA_CONF.replace("[vmware]", "reserved_host_memory_mb = 8190\n[vmware]"))
+    result = sim.run("check", "nova-conf", str(conf), "-o", "json")
+    assert result.exit_code == 1
+    found = {c["id"]: c for c in result.json()["checks"]}
+    assert (found["nova-conf.reserved-memory"]["status"],
+            found["nova-conf.reserved-memory"]["detail"]) == (
+        "fail", "nova.conf:3: reserved_host_memory_mb = 8190 hides all of the cluster's 8,190 "
+                "MB from the scheduler: no instance fits")
+    conf.write_text(NOVA_CONF.replace("[vmware]", "reserved_host_memory_mb = 0\n[vmware]"))
+    found = {c["id"]: c for c in sim.run("check", "nova-conf", str(conf), "-o",
+                                         "json").json()["checks"]}
+    assert found["nova-conf.reserved-memory"]["status"] == "pass"
+    # offline: no cluster to put the figure in
+    conf.write_text(NOVA_CONF)
+    result = sim.run("check", "nova-conf", str(conf), "--offline", "-o", "json")
+    found = {c["id"]: c for c in result.json()["checks"]}
+    assert found["nova-conf.reserved-memory"]["detail"] == (
+        "reserved_host_memory_mb is not set, and Nova's default 512 hides 512 MB from the "
+        "scheduler; the driver already reports the cluster's effective memory, so the guide "
+        "recommends 0")
+
+
 def test_requests_do_not_grow_with_the_inventory(simulator, lab) -> None:
     """A few PropertyCollector requests, whatever the number of hosts, VMs and clusters."""
     from vmwctl.checks.prereqs import run_prereqs

@@ -62,9 +62,9 @@ def test_the_removed_options_the_guide_meets() -> None:
                           ("DEFAULT", "use_neutron"), ("DEFAULT", "vlan_interface")):
         assert removed_option_named(section, name) is not None, (section, name)
     assert removal_note(removed_option_named("vmware", "wsdl_location")) == (
-        "removed in Nova 16.0.0 (Pike): unused since vCenter 5.1 became the minimum")
+        "removed in Nova 16.0.0 (Pike), unused since vCenter 5.1 became the minimum")
     assert removal_note(removed_option_named("vnc", "keymap")) == (
-        "removed in Nova 22.0.0 (Victoria); use [vmware] vnc_keymap")
+        "removed in Nova 22.0.0 (Victoria); use [vmware] vnc_keymap instead")
     assert deprecated_name_of("DEFAULT", "vnc_enabled") is nova_option_named("vnc", "enabled")
     assert deprecated_name_of("DEFAULT", "image_cache_subdirectory_name") is \
         nova_option_named("image_cache", "subdirectory_name")

@@ -243,9 +243,20 @@ def test_check_nova_conf_offline_needs_no_profile(vmwctl, tmp_path: Path) -> Non
     assert found["nova-conf.tls"]["status"] == "pass"
     obsolete = found["nova-conf.obsolete"]
     assert obsolete["status"] == "warn"
-    assert ("nova.conf:27: [vmware] wsdl_location (removed in Nova 16.0.0 (Pike))"
+    assert ("nova.conf:27: [vmware] wsdl_location was removed in Nova 16.0.0 (Pike)"
             in obsolete["detail"])
-    assert "[DEFAULT] image_cache_subdirectory_name (deprecated" in obsolete["detail"]
+    assert ("nova.conf:8: [DEFAULT] image_cache_subdirectory_name is deprecated: Nova reads "
+            "[image_cache] subdirectory_name" in obsolete["detail"])
+    assert found["nova-conf.values"]["detail"] == "22 Nova options set, all valid"
+    assert found["nova-conf.unknown"]["status"] == "pass"
+    assert found["nova-conf.connection"]["detail"] == (
+        "host_port 443, api_retry_count 5, task_poll_interval 1.0 s, connection_pool_size 10")
+    # the deprecated [DEFAULT] name and cache_prefix, as Nova combines them
+    assert found["nova-conf.image-cache"]["detail"] == (
+        "cache folder 'shared_cache' on each datastore; every 2400 s Nova removes the images "
+        "unused for 7200 s")
+    assert found["nova-conf.console"]["detail"] == "VNC off; MKS off"
+    assert found["nova-conf.pbm"]["status"] == "pass"
     assert found["nova-conf.datastore-regex"]["status"] == "pass"
     for name in ("cluster", "datastores", "vnc-ports"):
         assert found[f"nova-conf.{name}"]["status"] == "skip"
@@ -258,7 +269,9 @@ def test_check_nova_conf_offline_needs_no_profile(vmwctl, tmp_path: Path) -> Non
     (("host_password = Sup3r-S3cret!\n", ""), "nova-conf.required", "fail",
      "lacks host_password"),
     (("reserved_host_memory_mb = 0\n", ""), "nova-conf.reserved-memory", "warn",
-     "is 512 (the default)"),
+     "is not set, and Nova's default 512 hides 512 MB from the scheduler"),
+    (("use_linked_clone = true", "use_linked_clone = maybe"), "nova-conf.values", "fail",
+     "nova.conf:22: [vmware] use_linked_clone = 'maybe': not a boolean"),
     (("reserved_host_memory_mb = 0", "reserved_host_memory_mb = 512"),
      "nova-conf.reserved-memory", "warn", "nova.conf:6"),
     (("ca_file = /etc/ssl/certs/vc1.pem\ninsecure = False", "insecure = True"), "nova-conf.tls",

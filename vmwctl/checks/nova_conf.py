@@ -1,36 +1,56 @@
 """``check nova-conf``: a nova.conf read as Nova's VMware driver reads it.
 
-Offline checks need only the file; online ones (the cluster, the datastores
-the regex selects, the hosts' firewalls) use the profile's vCenter, and are
-skipped when the nova.conf names another one. The hosts' firewalls are the
-only reads beyond the inventory snapshot: :func:`gather_nova_conf` makes
-them, :func:`judge_nova_conf` is pure.
+Every option the file sets is judged against Nova's option table
+(vmwctl/profile/nova_options.py) the way oslo.config parses it, and the
+driver's own rules. Offline checks need only the file; online ones (the
+cluster, the datastores the regex selects, the hosts' firewalls, the memory
+reserved_host_memory_mb hides) use the profile's vCenter, and are skipped when
+the nova.conf names another one. The hosts' firewalls and whether the files
+the nova.conf names exist on this machine are the only reads beyond the
+inventory snapshot: :func:`check_nova_conf` gathers them, :func:`judge_nova_conf`
+is pure.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import math
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from vmwctl.checks.model import (
     CheckResult,
     Context,
     FirewallData,
+    Status,
     failed,
     passed,
     skipped,
     vnc_verdict,
     warned,
 )
+from vmwctl.common.choices import did_you_mean
 from vmwctl.firewall.ports import Range
-from vmwctl.nova.rules import valid_datastores
-from vmwctl.profile.nova_conf import (
-    DEPRECATED_IMAGE_CACHE_ALIASES,
-    REMOVED_VMWARE_OPTIONS,
-    VC_DRIVER,
-    NovaConf,
+from vmwctl.nova.cluster import nova_node
+from vmwctl.nova.rules import cache_folder, folder_name_problem, valid_datastores
+from vmwctl.profile.nova_conf import SECRET_HINT, VC_DRIVER, NovaConf
+from vmwctl.profile.nova_options import (
+    FULL_SECTIONS,
+    NOVA_OPTIONS,
+    NOVA_VERSION,
+    NovaOption,
+    deprecated_name_of,
+    nova_option_named,
+    options_in,
+    parse_value,
+    removal_note,
+    removed_option_named,
 )
-from vmwctl.profile.schema import Profile
+from vmwctl.profile.schema import SECTIONS, Profile
 from vmwctl.vsphere.model import Cluster, Host
 from vmwctl.vsphere.snapshot import read_firewalls
 
@@ -38,8 +58,10 @@ if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
 
 REQUIRED = ("host_ip", "host_username", "host_password", "cluster_name")
-DEFAULT_RESERVED_MEMORY_MB = 512
-_TRUE = ("true", "yes", "on", "1")
+# Above this, every vCenter task Nova waits on ends noticeably late (ten times the default).
+MAX_TASK_POLL_INTERVAL = 5.0
+NO_SPBM = ("vmwctl does not check that a storage policy exists: it does not talk to the "
+           "SPBM endpoint")
 
 
 def _value(conf: NovaConf, section: str, name: str) -> str | None:
@@ -50,6 +72,102 @@ def _value(conf: NovaConf, section: str, name: str) -> str | None:
 def _where(conf: NovaConf, section: str, name: str) -> str:
     item = conf.get(section, name)
     return f"{conf.path.name}:{item.line}" if item else conf.path.name
+
+
+def _shown(text: str) -> str:
+    """A value for a finding: quoted and short; never one that may hold a secret."""
+    if SECRET_HINT.search(text):
+        return "(not shown: it may hold a secret)"
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "...")
+
+
+@dataclass
+class Setting:
+    """One Nova option as the file sets it: under its name or a deprecated one."""
+
+    option: NovaOption
+    section: str  # as written in the file
+    name: str
+    line: int
+    text: str
+    value: Any = None
+    error: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"[{self.section}] {self.name}"
+
+
+@dataclass
+class NovaConfView:
+    """The options Nova reads from a nova.conf, each parsed as oslo.config parses it."""
+
+    conf: NovaConf
+    settings: dict[tuple[str, str], Setting]  # by the option's current (section, name)
+
+    def where(self, setting: Setting) -> str:
+        return f"{self.conf.path.name}:{setting.line}"
+
+    def get(self, section: str, name: str) -> Setting | None:
+        return self.settings.get((section, name))
+
+    def invalid(self, section: str, name: str) -> bool:
+        setting = self.get(section, name)
+        return setting is not None and setting.error is not None
+
+    def value(self, section: str, name: str) -> Any:
+        """What Nova uses: the file's value, or Nova's default when unset or invalid."""
+        setting = self.get(section, name)
+        if setting is not None and setting.error is None and setting.value is not None:
+            return setting.value
+        option = nova_option_named(section, name)
+        assert option is not None, (section, name)
+        return option.default
+
+
+def read_settings(conf: NovaConf) -> NovaConfView:
+    """Every Nova option the file sets; under a current and a deprecated name, the current
+    name wins, as in oslo.config."""
+    settings: dict[tuple[str, str], Setting] = {}
+    for option in NOVA_OPTIONS:
+        for section, name in ((option.section, option.name), *option.deprecated):
+            item = conf.get(section, name)
+            if item is None:
+                continue
+            setting = Setting(option, section, name, item.line, item.value)
+            try:
+                setting.value = parse_value(option, item.value)
+            except ValueError as exc:
+                setting.error = str(exc)
+            if setting.value is None and setting.error is None and option.default is not None:
+                setting.error = (f"empty: oslo.config reads None, not Nova's default "
+                                 f"{option.default}")
+            settings[(option.section, option.name)] = setting
+            break
+    return NovaConfView(conf, settings)
+
+
+def local_files(conf: NovaConf) -> dict[str, bool]:
+    """Whether the files the nova.conf names (ca_file, a file:// pbm_wsdl_location) exist on
+    this machine, which may not be the compute node."""
+    found = {}
+    for path in _named_files(read_settings(conf)):
+        try:
+            found[path] = Path(path).exists()
+        except (OSError, ValueError):  # a NUL byte, a name too long: not a file here either
+            found[path] = False
+    return found
+
+
+def _named_files(view: NovaConfView) -> list[str]:
+    paths = []
+    ca_file = view.value("vmware", "ca_file")
+    if ca_file:
+        paths.append(ca_file)
+    wsdl = view.value("vmware", "pbm_wsdl_location")
+    if wsdl and wsdl.startswith("file://"):
+        paths.append(unquote(urlsplit(wsdl).path))
+    return paths
 
 
 ONLINE = ("cluster", "datastores", "vnc-ports")
@@ -93,26 +211,57 @@ def check_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None
     if ctx is not None:
         assert vc is not None, "the online checks read the hosts' firewalls"
         data = gather_nova_conf(vc, conf, profile, ctx)
-    return judge_nova_conf(conf, profile, ctx, data)
+    return judge_nova_conf(conf, profile, ctx, data, local_files(conf))
 
 
 def judge_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None,
-                    data: FirewallData) -> list[CheckResult]:
-    """Every nova.conf check; ``ctx`` is None offline."""
-    results = [_driver(conf), _required(conf), _reserved_memory(conf), _tls(conf),
-               _obsolete(conf)]
+                    data: FirewallData,
+                    files: Mapping[str, bool] | None = None) -> list[CheckResult]:
+    """Every nova.conf check; ``ctx`` is None offline; ``files``: whether the files the
+    nova.conf names exist on this machine (unknown when absent)."""
+    view = read_settings(conf)
+    files = files or {}
+    reason = _online_skip(conf, profile, ctx)
+    cluster_name, clusters = _clusters(conf, ctx) if ctx is not None else (None, [])
+    cluster = clusters[0] if reason is None and len(clusters) == 1 else None
+    total = None  # the memory Nova reports for the cluster, online
+    if ctx is not None and cluster is not None:
+        total = nova_node(ctx.inventory, cluster, _conf_profile(view)).memory_mb
+    results = [_driver(conf), _required(conf), _values(view), _unknown(conf),
+               _obsolete(conf), _reserved_memory(view, total), _tls(view, files),
+               _connection(view), _image_cache(view), _console(view), _pbm(view, files)]
     regex, regex_result = _regex(conf)
     results.append(regex_result)
-    reason = _online_skip(conf, profile, ctx)
     if reason is not None:
         return results + [skipped(f"nova-conf.{name}", reason) for name in ONLINE]
     assert ctx is not None
-    cluster_name, clusters = _clusters(conf, ctx)
     results.append(_cluster(conf, cluster_name, clusters, ctx))
-    cluster = clusters[0] if len(clusters) == 1 else None
     results.append(_datastores(conf, regex, cluster, ctx))
     results.append(_vnc_ports(conf, cluster, ctx, data))
     return results
+
+
+def _conf_profile(view: NovaConfView) -> Profile:
+    """A profile holding the nova.conf's valid values, for Nova's rules that take one."""
+    profile = Profile(name=view.conf.path.name, source=view.conf.path)
+    for section in ("vmware", "image_cache", "DEFAULT", "vnc"):
+        target = profile.section(section)
+        for field in dataclasses.fields(SECTIONS[section]):
+            key = field.metadata.get("nova")
+            setting = view.settings.get(key) if key else None
+            if setting is None or setting.error is not None or setting.value is None:
+                continue
+            if field.metadata.get("kind") == "regex" and _compiles(setting.value) is None:
+                continue
+            setattr(target, field.name, setting.value)
+    return profile
+
+
+def _compiles(pattern: str) -> re.Pattern[str] | None:
+    try:
+        return re.compile(pattern)
+    except (re.error, OverflowError, RecursionError):
+        return None
 
 
 def _driver(conf: NovaConf) -> CheckResult:
@@ -133,44 +282,304 @@ def _required(conf: NovaConf) -> CheckResult:
                   "cluster_name are set")
 
 
-def _reserved_memory(conf: NovaConf) -> CheckResult:
-    raw = _value(conf, "DEFAULT", "reserved_host_memory_mb")
-    try:
-        value = int(raw) if raw is not None else DEFAULT_RESERVED_MEMORY_MB
-    except ValueError:
-        return failed("nova-conf.reserved-memory", f"reserved_host_memory_mb {raw!r} is not a "
-                      "number", [], "set it to 0")
-    if value == DEFAULT_RESERVED_MEMORY_MB:
-        origin = "the default" if raw is None else _where(conf, "DEFAULT",
-                                                           "reserved_host_memory_mb")
-        return warned("nova-conf.reserved-memory", f"reserved_host_memory_mb is 512 ({origin}); "
-                      "the guide recommends 0, as the driver reports the memory VMs can use",
-                      [], "set [DEFAULT] reserved_host_memory_mb = 0")
-    return passed("nova-conf.reserved-memory", f"reserved_host_memory_mb = {value}")
+def _values(view: NovaConfView) -> CheckResult:
+    problems = sorted((s for s in view.settings.values() if s.error), key=lambda s: s.line)
+    if problems:
+        return failed("nova-conf.values", "; ".join(
+            f"{view.where(s)}: {s.label} = "
+            f"{'(not shown: a secret)' if s.option.secret else _shown(s.text)}: {s.error}"
+            for s in problems), [s.label for s in problems],
+            "fix the values: oslo.config refuses them, and nova-compute fails where it "
+            "reads one")
+    count = len(view.settings)
+    return passed("nova-conf.values", f"{count} Nova option{'' if count == 1 else 's'} set, "
+                  "all valid")
 
 
-def _tls(conf: NovaConf) -> CheckResult:
-    insecure = (_value(conf, "vmware", "insecure") or "false").lower() in _TRUE
-    if insecure and not _value(conf, "vmware", "ca_file"):
-        return warned("nova-conf.tls", f"{_where(conf, 'vmware', 'insecure')}: insecure = True "
-                      "without ca_file: nova-compute does not verify the vCenter's certificate",
-                      [], "set [vmware] ca_file to the vCenter's CA bundle and drop insecure")
-    return passed("nova-conf.tls", "the vCenter certificate is verified")
+def _unknown(conf: NovaConf) -> CheckResult:
+    found: list[tuple[int, str, str]] = []
+    for section, options in conf.sections.items():
+        proper = next((s for s in (*FULL_SECTIONS, "DEFAULT") if s.lower() == section.lower()),
+                      None)
+        if proper is not None and proper != section:
+            line = conf.headers.get(section, 0)
+            found.append((line, f"[{section}]", f"{conf.path.name}:{line}: [{section}] is not "
+                          f"[{proper}]: Nova reads section names as written"))
+        if section not in FULL_SECTIONS:
+            continue
+        known = [o.name for o in options_in(section)]
+        for name, item in options.items():
+            if name in known or deprecated_name_of(section, name) or \
+                    removed_option_named(section, name):
+                continue
+            found.append((item.line, f"[{section}] {name}",
+                          f"{conf.path.name}:{item.line}: [{section}] {name} is not a Nova "
+                          f"option{did_you_mean(name, known)}"))
+    if found:
+        found.sort()
+        return warned("nova-conf.unknown", "; ".join(text for _, _, text in found),
+                      [label for _, label, _ in found],
+                      "fix or remove them: oslo.config ignores what it does not know, and "
+                      "Nova runs with the default")
+    names = [f"[{s}]" for s in FULL_SECTIONS]
+    return passed("nova-conf.unknown", f"every option of {', '.join(names[:-1])} and "
+                  f"{names[-1]} is one Nova {NOVA_VERSION} has")
 
 
 def _obsolete(conf: NovaConf) -> CheckResult:
-    found = []
-    for name, why in REMOVED_VMWARE_OPTIONS.items():
-        if conf.get("vmware", name) is not None:
-            found.append(f"{_where(conf, 'vmware', name)}: [vmware] {name} ({why})")
-    for old, new in DEPRECATED_IMAGE_CACHE_ALIASES.items():
-        if conf.get("DEFAULT", old) is not None:
-            found.append(f"{_where(conf, 'DEFAULT', old)}: [DEFAULT] {old} (deprecated: "
-                         f"[image_cache] {new})")
+    found: list[tuple[int, str, str]] = []
+    for section, options in conf.sections.items():
+        for name, item in options.items():
+            where = f"{conf.path.name}:{item.line}"
+            removed = removed_option_named(section, name)
+            if removed is not None:
+                found.append((item.line, removed.label,
+                              f"{where}: {removed.label} was {removal_note(removed)}"))
+            current = deprecated_name_of(section, name)
+            if current is None:
+                continue
+            text = f"{where}: [{section}] {name} is deprecated: Nova reads {current.label}"
+            newer = conf.get(current.section, current.name)
+            if newer is not None:
+                text += (f", which is set too ({conf.path.name}:{newer.line}) and wins")
+            found.append((item.line, f"[{section}] {name}", text))
     if found:
-        return warned("nova-conf.obsolete", "; ".join(found), [],
-                      "remove removed options; move deprecated ones to [image_cache]")
+        found.sort()
+        return warned("nova-conf.obsolete", "; ".join(text for _, _, text in found),
+                      [label for _, label, _ in found],
+                      "delete the removed options; rename the deprecated ones to the names "
+                      "Nova reads")
     return passed("nova-conf.obsolete", "no removed or deprecated options")
+
+
+def _reserved_memory(view: NovaConfView, cluster_mb: int | None) -> CheckResult:
+    check_id, label = "nova-conf.reserved-memory", "[DEFAULT] reserved_host_memory_mb"
+    setting = view.get("DEFAULT", "reserved_host_memory_mb")
+    if view.invalid("DEFAULT", "reserved_host_memory_mb"):
+        return skipped(check_id, "reserved_host_memory_mb is invalid (see nova-conf.values)")
+    value = view.value("DEFAULT", "reserved_host_memory_mb")
+    if setting is None:
+        origin = f"reserved_host_memory_mb is not set, and Nova's default {value}"
+    else:
+        origin = f"{view.where(setting)}: reserved_host_memory_mb = {value}"
+    if value == 0:
+        return passed(check_id, f"{origin}: the scheduler sees all the memory the driver "
+                      "reports")
+    remedy = "set [DEFAULT] reserved_host_memory_mb = 0"
+    if cluster_mb:
+        if value >= cluster_mb:
+            return failed(check_id, f"{origin} hides all of the cluster's {cluster_mb:,} MB "
+                          "from the scheduler: no instance fits", [label], remedy)
+        return warned(check_id, f"{origin} hides {value:,} MB of the cluster's "
+                      f"{cluster_mb:,} MB ({100 * value / cluster_mb:.1f}%) from the scheduler; "
+                      "the guide recommends 0", [label], remedy)
+    return warned(check_id, f"{origin} hides {value:,} MB from the scheduler; the driver "
+                  "already reports the cluster's effective memory, so the guide recommends 0",
+                  [label], remedy)
+
+
+def _tls(view: NovaConfView, files: Mapping[str, bool]) -> CheckResult:
+    insecure = view.value("vmware", "insecure")
+    ca_file = view.value("vmware", "ca_file")
+    flag = view.get("vmware", "insecure")
+    where = view.where(flag) if flag else view.conf.path.name
+    if insecure and not ca_file:
+        return warned("nova-conf.tls", f"{where}: insecure = True without ca_file: "
+                      "nova-compute does not verify the vCenter's certificate",
+                      ["[vmware] insecure"],
+                      "set [vmware] ca_file to the vCenter's CA bundle and drop insecure")
+    note = ""
+    if ca_file and files.get(ca_file) is False:
+        note = (f" ({ca_file} is not on this machine: make sure it is on the compute node)")
+    if insecure:
+        ca_setting = view.get("vmware", "ca_file")
+        assert ca_setting is not None
+        return warned("nova-conf.tls", f"{where}: insecure = True is ignored: ca_file is set "
+                      f"({view.where(ca_setting)}), and Nova verifies the vCenter's "
+                      f"certificate against it{note}", ["[vmware] insecure"],
+                      "drop insecure = True: it says the opposite of what Nova does")
+    if ca_file:
+        return passed("nova-conf.tls", f"the vCenter certificate is verified against ca_file "
+                      f"{ca_file}{note}")
+    return passed("nova-conf.tls", "the vCenter certificate is verified against the system's "
+                  "CA certificates")
+
+
+def _findings(check_id: str, problems: list[tuple[Status, str, str]], summary: str,
+              remedy: str) -> CheckResult:
+    """One result of several problems (status, text, object): the worst status wins."""
+    if not problems:
+        return passed(check_id, summary)
+    worst = Status.FAIL if any(p[0] == Status.FAIL for p in problems) else Status.WARN
+    maker = failed if worst == Status.FAIL else warned
+    return maker(check_id, "; ".join(p[1] for p in problems),
+                 list(dict.fromkeys(p[2] for p in problems)), remedy)
+
+
+def _at(view: NovaConfView, section: str, name: str) -> str:
+    setting = view.get(section, name)
+    return f"{view.where(setting)}: {setting.label}" if setting else f"[{section}] {name}"
+
+
+def _summary(view: NovaConfView, section: str, names: list[str], unit: str = "") -> str:
+    return ", ".join(f"{name} invalid (see nova-conf.values)" if view.invalid(section, name)
+                     else f"{name} {view.value(section, name)}{unit if name == names[-1] else ''}"
+                     for name in names)
+
+
+def _connection(view: NovaConfView) -> CheckResult:
+    problems: list[tuple[Status, str, str]] = []
+    if not view.invalid("vmware", "host_port") and view.value("vmware", "host_port") == 0:
+        problems.append((Status.FAIL, f"{_at(view, 'vmware', 'host_port')} = 0: no vCenter "
+                         "answers on port 0", "[vmware] host_port"))
+    if not view.invalid("vmware", "api_retry_count") and \
+            view.value("vmware", "api_retry_count") == 0:
+        problems.append((Status.WARN, f"{_at(view, 'vmware', 'api_retry_count')} = 0: Nova "
+                         "does not retry a vCenter call after a connection failure, so one "
+                         "dropped connection fails the operation", "[vmware] api_retry_count"))
+    interval = view.value("vmware", "task_poll_interval")
+    at = _at(view, "vmware", "task_poll_interval")
+    if view.invalid("vmware", "task_poll_interval"):
+        pass
+    elif not math.isfinite(interval):
+        problems.append((Status.FAIL, f"{at} = {interval}: not a finite number of seconds",
+                         "[vmware] task_poll_interval"))
+    elif interval <= 0:
+        problems.append((Status.FAIL, f"{at} = {interval:g}: Nova polls the vCenter's tasks "
+                         "without pause, a load on vCenter and nova-compute",
+                         "[vmware] task_poll_interval"))
+    elif interval > MAX_TASK_POLL_INTERVAL:
+        problems.append((Status.WARN, f"{at} = {interval:g}: every vCenter task Nova waits on "
+                         "(a spawn waits on CreateVM_Task, ReconfigVM_Task, Rename_Task, "
+                         f"PowerOnVM_Task and more) ends up to {interval:g} s late; above "
+                         f"{MAX_TASK_POLL_INTERVAL:g} s, ten times Nova's default, spawns, "
+                         "snapshots and deletes slow down visibly", "[vmware] task_poll_interval"))
+    summary = (f"{_summary(view, 'vmware', ['host_port', 'api_retry_count'])}, "
+               f"{_summary(view, 'vmware', ['task_poll_interval'], ' s')}, "
+               f"{_summary(view, 'vmware', ['connection_pool_size'])}")
+    return _findings("nova-conf.connection", problems, summary,
+                     "connect to the vCenter's port, keep api_retry_count at 1 or more and "
+                     f"task_poll_interval above 0 and at most {MAX_TASK_POLL_INTERVAL:g} s "
+                     "(Nova's defaults: 10 and 0.5)")
+
+
+def _image_cache(view: NovaConfView) -> CheckResult:
+    problems: list[tuple[Status, str, str]] = []
+    for section, name in (("image_cache", "subdirectory_name"), ("vmware", "cache_prefix")):
+        setting = view.get(section, name)
+        if setting is None or setting.error or (name == "cache_prefix" and not setting.value):
+            continue  # Nova ignores an empty cache_prefix
+        problem = folder_name_problem(setting.value)
+        if problem:
+            problems.append((Status.FAIL, f"{view.where(setting)}: {setting.label} = "
+                             f"{_shown(setting.text)} cannot be part of a datastore folder "
+                             f"name: {problem}", setting.label))
+    age = view.value("image_cache", "remove_unused_original_minimum_age_seconds")
+    if age < 0:
+        setting = view.get("image_cache", "remove_unused_original_minimum_age_seconds")
+        assert setting is not None
+        problems.append((Status.WARN, f"{view.where(setting)}: {setting.label} = {age} is "
+                         "negative: Nova takes it as 0 and deletes an unused image at the "
+                         "next aging pass", setting.label))
+    if problems:
+        return _findings("nova-conf.image-cache", problems, "",
+                         "use a folder name without / \\ [ ] or control characters, and an "
+                         "age of 0 or more")
+    return passed("nova-conf.image-cache", _cache_summary(view))
+
+
+def _cache_summary(view: NovaConfView) -> str:
+    folder = cache_folder(_conf_profile(view))
+    if folder is None:
+        subdirectory = view.value("image_cache", "subdirectory_name")
+        where = (f"cache folder '<my_ip>{subdirectory}' on each datastore (my_ip is not set: "
+                 "Nova uses the compute node's IPv4 address)")
+    else:
+        where = f"cache folder '{folder}' on each datastore"
+    interval = view.value("image_cache", "manager_interval")
+    if not view.value("image_cache", "remove_unused_base_images"):
+        aging = "Nova does not age it (remove_unused_base_images is false)"
+    elif interval == -1:
+        aging = "Nova does not age it (manager_interval = -1)"
+    else:
+        every = "60" if interval == 0 else f"{interval}"
+        age = view.value("image_cache", "remove_unused_original_minimum_age_seconds")
+        aging = f"every {every} s Nova removes the images unused for {age} s"
+    return f"{where}; {aging}"
+
+
+def _console(view: NovaConfView) -> CheckResult:
+    problems: list[tuple[Status, str, str]] = []
+    vnc = view.value("vnc", "enabled")
+    mks = view.value("mks", "enabled")
+    parts = []
+    if vnc:
+        first, total = view.value("vmware", "vnc_port"), view.value("vmware", "vnc_port_total")
+        last = first + total - 1
+        if total == 0:
+            problems.append((Status.FAIL, f"{_at(view, 'vmware', 'vnc_port_total')} = 0: no "
+                             "VNC port to give, every spawn fails (ConsolePortRangeExhausted)",
+                             "[vmware] vnc_port_total"))
+        elif last > 65535:
+            problems.append((Status.FAIL, f"{_at(view, 'vmware', 'vnc_port_total')}: the VNC "
+                             f"ports {first}-{last} pass 65535", "[vmware] vnc_port_total"))
+        keymap = view.get("vmware", "vnc_keymap")
+        if keymap is not None and not keymap.value:
+            problems.append((Status.WARN, f"{view.where(keymap)}: [vmware] vnc_keymap is "
+                             "empty: VNC consoles get no keyboard layout", keymap.label))
+        parts.append(f"VNC on ports {first}-{last}, keymap "
+                     f"{view.value('vmware', 'vnc_keymap')}")
+    else:
+        parts.append("VNC off")
+    if mks:
+        url = view.get("mks", "mksproxy_base_url")
+        if url is None:
+            problems.append((Status.FAIL, f"{_at(view, 'mks', 'enabled')} = True without "
+                             "mksproxy_base_url: Nova's default http://127.0.0.1:6090/ only "
+                             "works in a browser on the MKS proxy's own machine",
+                             "[mks] mksproxy_base_url"))
+        parts.append(f"MKS on, proxy {view.value('mks', 'mksproxy_base_url')}")
+    else:
+        parts.append("MKS off")
+    return _findings("nova-conf.console", problems, "; ".join(parts),
+                     "set [mks] mksproxy_base_url to the URL browsers reach the MKS proxy at, "
+                     "and keep vnc_port + vnc_port_total - 1 within 65535")
+
+
+def _pbm(view: NovaConfView, files: Mapping[str, bool]) -> CheckResult:
+    problems: list[tuple[Status, str, str]] = []
+    enabled = view.value("vmware", "pbm_enabled")
+    policy = view.value("vmware", "pbm_default_policy")
+    wsdl = view.value("vmware", "pbm_wsdl_location")
+    if enabled and not policy:
+        problems.append((Status.FAIL, f"{_at(view, 'vmware', 'pbm_enabled')} = True without "
+                         "pbm_default_policy: nova-compute refuses to start "
+                         "(PbmDefaultPolicyUnspecified)", "[vmware] pbm_default_policy"))
+    if wsdl and not wsdl.startswith(("file://", "https://")):
+        problems.append((Status.FAIL, f"{_at(view, 'vmware', 'pbm_wsdl_location')} = "
+                         f"{_shown(wsdl)} is not a file:// or https:// URL",
+                         "[vmware] pbm_wsdl_location"))
+    if enabled and view.value("vmware", "datastore_regex"):
+        problems.append((Status.WARN, f"{_at(view, 'vmware', 'datastore_regex')} is ignored: "
+                         "with pbm_enabled Nova places by storage policy",
+                         "[vmware] datastore_regex"))
+    if enabled:
+        summary = f"storage policies on, default policy {policy!r}"
+    else:
+        summary = "pbm_enabled is false: Nova places by datastore_regex and free space"
+        ignored = [name for name in ("pbm_default_policy", "pbm_wsdl_location")
+                   if view.value("vmware", name)]
+        if ignored:
+            summary += f" ({' and '.join(ignored)} set, and ignored)"
+    if wsdl and wsdl.startswith("file://"):
+        path = unquote(urlsplit(wsdl).path)
+        if files.get(path) is False:
+            summary += f"; {path} is not on this machine: make sure it is on the compute node"
+    result = _findings("nova-conf.pbm", problems, summary,
+                       "set [vmware] pbm_default_policy to an existing storage policy and "
+                       "pbm_wsdl_location (if at all) to a file:// or https:// URL")
+    result.detail += f"; {NO_SPBM}"
+    return result
 
 
 def _regex(conf: NovaConf) -> tuple[re.Pattern[str] | None, CheckResult]:
@@ -220,7 +629,7 @@ def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: Cluster 
 def _vnc_scope(conf: NovaConf, cluster: Cluster | None,
                ctx: Context) -> tuple[list[Host], Range] | CheckResult:
     """The hosts whose firewalls vnc-ports judges and the range, or its verdict without them."""
-    enabled = (_value(conf, "vnc", "enabled") or "true").lower() in _TRUE
+    enabled = read_settings(conf).value("vnc", "enabled")
     if not enabled:
         return skipped("nova-conf.vnc-ports", "[vnc] enabled is false")
     if cluster is None:

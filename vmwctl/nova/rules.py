@@ -88,6 +88,28 @@ def vnc_range(profile: Profile, *, guide_default: bool = True) -> tuple[int, int
     return v.vnc_port, v.vnc_port + max(v.vnc_port_total, 1) - 1
 
 
+def folder_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be one datastore folder name, or None.
+
+    A datastore path is ``[datastore] folder/file``: ``/`` (and ``\\``, a
+    separator to a Windows vCenter) would nest folders, ``[`` and ``]`` break
+    the datastore part, and surrounding white space makes a folder that looks like
+    another.
+    """
+    if not name:
+        return "it is empty"
+    if name in (".", ".."):
+        return f"{name!r} is not a folder name"
+    bad = sorted({c for c in name if c in "/\\[]"})
+    if bad:
+        return f"it holds {' '.join(repr(c) for c in bad)}"
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        return "it holds a control character"
+    if name != name.strip():
+        return "it starts or ends with white space"
+    return None
+
+
 def cache_folder(profile: Profile) -> str | None:
     """The image-cache folder name Nova uses on every datastore (None: my_ip unknown)."""
     cache = profile.image_cache

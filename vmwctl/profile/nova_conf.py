@@ -35,7 +35,7 @@ DEFAULT_OPTIONS = ("my_ip", "reserved_host_memory_mb", "reserved_host_cpus",
                    "reserved_host_disk_mb", "flat_injected")
 VC_DRIVER = "vmwareapi.VMwareVCDriver"
 # A malformed line that may hold a secret is not quoted in error messages.
-_SECRET_HINT = re.compile(r"pass|secret|token|://[^/\s]*@", re.IGNORECASE)
+SECRET_HINT = re.compile(r"pass|secret|token|://[^/\s]*@", re.IGNORECASE)
 
 
 @dataclass
@@ -50,6 +50,7 @@ class NovaConf:
 
     path: Path
     sections: dict[str, dict[str, IniValue]]
+    headers: dict[str, int] = field(default_factory=dict)  # each section's first header line
 
     def get(self, section: str, name: str) -> IniValue | None:
         return self.sections.get(section, {}).get(name)
@@ -64,6 +65,7 @@ def parse_ini(text: str, path: Path) -> NovaConf:
     ordinary section (unlike configparser's).
     """
     sections: dict[str, dict[str, IniValue]] = {}
+    headers: dict[str, int] = {}
     current: dict[str, IniValue] | None = None
     last: IniValue | None = None
     for number, raw in enumerate(text.splitlines(), start=1):
@@ -78,7 +80,9 @@ def parse_ini(text: str, path: Path) -> NovaConf:
         if stripped.startswith("["):
             if not stripped.endswith("]") or len(stripped) < 3:
                 raise ConfigError(f"{path}:{number}: malformed section header {stripped!r}")
-            current = sections.setdefault(stripped[1:-1].strip(), {})
+            name = stripped[1:-1].strip()
+            current = sections.setdefault(name, {})
+            headers.setdefault(name, number)
             last = None
             continue
         if current is None:
@@ -93,12 +97,12 @@ def parse_ini(text: str, path: Path) -> NovaConf:
         if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
             value = value[1:-1]
         last = current[key] = IniValue(value, number)
-    return NovaConf(path=path, sections=sections)
+    return NovaConf(path=path, sections=sections, headers=headers)
 
 
 def _quoted(line: str) -> str:
     """A malformed line for an error message; not shown when it may hold a secret."""
-    if _SECRET_HINT.search(line):
+    if SECRET_HINT.search(line):
         return "a line that may hold a secret (not shown)"
     return repr(line)
 

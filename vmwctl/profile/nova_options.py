@@ -154,7 +154,7 @@ _DEFAULT = (
 
 NOVA_OPTIONS: tuple[NovaOption, ...] = (*_VMWARE, *_IMAGE_CACHE, *_VNC, *_MKS, *_DEFAULT)
 
-_NOVA_NETWORK = "nova-network's, removed with it"
+_NOVA_NETWORK = "with nova-network"
 _USSURI = "Nova 21.0.0 (Ussuri)"
 
 # From Nova's release notes: Pike, Ussuri, Victoria and Yoga removed these.
@@ -166,10 +166,10 @@ REMOVED_OPTIONS: tuple[RemovedOption, ...] = (
     RemovedOption("DEFAULT", "flat_network_bridge", _USSURI, why=_NOVA_NETWORK),
     RemovedOption("DEFAULT", "vlan_interface", _USSURI, why=_NOVA_NETWORK),
     RemovedOption("DEFAULT", "use_neutron", _USSURI,
-                  why="Neutron is the only network service since nova-network's removal"),
-    RemovedOption("vnc", "xvpvncproxy_base_url", _USSURI, why="the XVP VNC proxy was removed"),
-    RemovedOption("vnc", "xvpvncproxy_host", _USSURI, why="the XVP VNC proxy was removed"),
-    RemovedOption("vnc", "xvpvncproxy_port", _USSURI, why="the XVP VNC proxy was removed"),
+                  why="with nova-network: Neutron is the only network service"),
+    RemovedOption("vnc", "xvpvncproxy_base_url", _USSURI, why="with the XVP VNC proxy"),
+    RemovedOption("vnc", "xvpvncproxy_host", _USSURI, why="with the XVP VNC proxy"),
+    RemovedOption("vnc", "xvpvncproxy_port", _USSURI, why="with the XVP VNC proxy"),
     RemovedOption("vnc", "keymap", "Nova 22.0.0 (Victoria)", "[vmware] vnc_keymap"),
     RemovedOption("vnc", "vncserver_listen", "Nova 25.0.0 (Yoga)", "[vnc] server_listen"),
     RemovedOption("vnc", "vncserver_proxyclient_address", "Nova 25.0.0 (Yoga)",
@@ -200,12 +200,12 @@ def options_in(section: str) -> list[NovaOption]:
 
 
 def removal_note(option: RemovedOption) -> str:
-    """'removed in Nova 16.0.0 (Pike): unused since ...; use [x] y'."""
+    """'removed in Nova 22.0.0 (Victoria); use [vmware] vnc_keymap instead'."""
     text = f"removed in {option.removed_in}"
     if option.why:
-        text += f": {option.why}"
+        text += f", {option.why}"
     if option.replacement:
-        text += f"; use {option.replacement}"
+        text += f"; use {option.replacement} instead"
     return text
 
 

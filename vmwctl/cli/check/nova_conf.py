@@ -18,10 +18,14 @@ from vmwctl.cli.check.render import render_report
 def nova_conf_command(app: App, nova_conf: Path, offline: bool, strict: bool) -> int:
     """Check a nova.conf as Nova's VMware driver reads it.
 
+    Every option set, against Nova's own definitions and as oslo.config parses
+    it: invalid values, unknown names, removed and deprecated options. Then
     compute_driver, the required [vmware] options, reserved_host_memory_mb,
-    insecure without ca_file, removed and deprecated options, datastore_regex;
-    online also: cluster_name exists, the regex selects a datastore, and the
-    hosts' firewalls open the vnc_port range. Exit status 1 when a check fails.
+    TLS, the vCenter connection, the image cache folder, the consoles, storage
+    policies and datastore_regex; online also: cluster_name exists, the regex
+    selects a datastore, the hosts' firewalls open the vnc_port range, and the
+    share of the cluster's memory reserved_host_memory_mb hides. Exit status 1
+    when a check fails.
     """
     from vmwctl.checks.prereqs import run_nova_conf
 
