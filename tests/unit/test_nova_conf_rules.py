@@ -438,7 +438,8 @@ def test_image_cache_pass_names_the_folder_nova_uses(edits: dict[str, str],
      "name: it starts or ends with white space"),
     ({"image_cache__remove_unused_original_minimum_age_seconds": "-1"}, Status.WARN,
      "nova.conf:10: [image_cache] remove_unused_original_minimum_age_seconds = -1 is "
-     "negative: Nova takes it as 0 and deletes an unused image at the next aging pass"),
+     "negative: it acts as 0, and Nova deletes an unused image at the aging pass after the one "
+     "that marks it"),
 ])
 def test_image_cache_findings(edits: dict[str, str], status: Status, detail: str) -> None:
     result = one("image-cache", conf(**edits))

@@ -479,8 +479,8 @@ def _image_cache(view: NovaConfView) -> CheckResult:
         setting = view.get("image_cache", "remove_unused_original_minimum_age_seconds")
         assert setting is not None
         problems.append((Status.WARN, f"{view.where(setting)}: {setting.label} = {age} is "
-                         "negative: Nova takes it as 0 and deletes an unused image at the "
-                         "next aging pass", setting.label))
+                         "negative: it acts as 0, and Nova deletes an unused image at the "
+                         "aging pass after the one that marks it", setting.label))
     if problems:
         return _findings("nova-conf.image-cache", problems, "",
                          "use a folder name without / \\ [ ] or control characters, and an "

@@ -95,7 +95,7 @@ class ImageCacheOptions:
 
     subdirectory_name: str = nova_option("image_cache", "subdirectory_name")
     remove_unused_base_images: bool = nova_option("image_cache", "remove_unused_base_images")
-    # vmwctl's cache purge ages with it; Nova takes a negative age as 0
+    # vmwctl's cache purge ages with it; in Nova a negative age acts as 0
     remove_unused_original_minimum_age_seconds: int = nova_option(
         "image_cache", "remove_unused_original_minimum_age_seconds", minimum=0)
     manager_interval: int = nova_option("image_cache", "manager_interval")
