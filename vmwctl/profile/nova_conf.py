@@ -235,8 +235,10 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
 
 
 def _truth(item: IniValue) -> bool | None:
-    lowered = item.value.strip().lower()
-    return True if lowered in _TRUE else False if lowered in _FALSE else None
+    try:
+        return parse_bool(item.value.strip())
+    except ValueError:
+        return None
 
 
 def _network_model(conf: NovaConf, data: dict[str, Any],
