@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from vmwctl.profile.nova_options import removed_option_named
 from vmwctl.vsphere.model import Network
 
 DV_PORTGROUP = "DistributedVirtualPortgroup"
@@ -20,8 +21,10 @@ NSXV_WRAPPED = re.compile(r"vxw-dvs-(\d+)-virtualwire-(\d+)-sid-(\d+)-(.*)")
 
 # The guide's names when nova.conf sets none.
 GUIDE_INTEGRATION_BRIDGE = "br-int"
-NOVA_NETWORK_GONE = ("nova-network was removed from Nova in 21.0.0 (Ussuri, 2020): this model "
-                     "serves only clouds that still run an older Nova")
+# when nova-network left Nova, from the option table
+NOVA_NETWORK_GONE = (f"nova-network was removed in "
+                     f"{removed_option_named('DEFAULT', 'network_manager').removed_in}: this "
+                     "model serves only clouds that still run an older Nova")
 # Port bindings a DV port group may have (DistributedVirtualPortgroup.config.type)
 EPHEMERAL = "ephemeral"
 
