@@ -22,6 +22,8 @@ import (
 //   - a property read in a session that was ended is refused (sessionGuard);
 //   - a call that needs a privilege its session's user lacks is refused with
 //     NoPermission (privilegeGuard, which learns the user of each Login);
+//   - a call that changes distributed switches is followed by
+//     settleNetworks, before its response is sent (network.go);
 //   - every call is counted as begun and answered, served at GET /lab/calls
 //     (callLog).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
@@ -58,11 +60,36 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 				if req, ok := method.Body.(*types.PowerOnVM_Task); ok {
 					defer guest.poweredOn(req)
 				}
+				if networkMethods[method.Name] {
+					// Tasks run to completion within the call (0.24.2).
+					held := &heldResponse{header: w.Header(), status: http.StatusOK}
+					next.ServeHTTP(held, r)
+					settleNetworks()
+					w.WriteHeader(held.status)
+					_, _ = w.Write(held.body.Bytes())
+					return
+				}
 			}
 		}
 		next.ServeHTTP(w, r)
 	})
 }
+
+// networkMethods change what settleNetworks derives.
+var networkMethods = map[string]bool{
+	"CreateDVS_Task": true, "AddDVPortgroup_Task": true, "ReconfigureDvs_Task": true,
+}
+
+// heldResponse keeps a response until the lab has finished with the call.
+type heldResponse struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (h *heldResponse) Header() http.Header         { return h.header }
+func (h *heldResponse) WriteHeader(status int)      { h.status = status }
+func (h *heldResponse) Write(b []byte) (int, error) { return h.body.Write(b) }
 
 func applyDRS(req *types.ReconfigureComputeResource_Task) {
 	spec, ok := req.Spec.(*types.ClusterConfigSpecEx)

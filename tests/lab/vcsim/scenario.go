@@ -23,7 +23,7 @@ type State struct {
 	InaccessibleStores    listFlag
 	DatastoreTypes        listFlag // NAME=TYPE
 	ExtraDatastores       listFlag // NAME=TYPE:HOST[,HOST...] ("*" = every host)
-	Portgroups            listFlag
+	Portgroups            listFlag // NAME[:BINDING][%HOST,HOST...]
 	Rulesets              listFlag // ID=BEGIN-END[:disabled]
 	NovaVMs               bool
 	AboutVersion          string
@@ -46,7 +46,7 @@ var scenarios = map[string]func(*State){
 	"healthy": func(s *State) {
 		setDRS(true, types.DrsBehaviorFullyAutomated)
 		s.NovaVMs = true
-		s.Portgroups = append(s.Portgroups, "br-int")
+		s.addDefaultPortgroup("br-int")
 		s.Rulesets = append(s.Rulesets, "vnc=5900-6105")
 	},
 	// fresh: a cluster that still lacks what the guide asks for: DRS off, VMs
@@ -66,9 +66,17 @@ var scenarios = map[string]func(*State){
 	"unprepared": func(s *State) {
 		setDRS(true, types.DrsBehaviorFullyAutomated)
 		s.NovaVMs = true
-		s.Portgroups = append(s.Portgroups, "br-int")
+		s.addDefaultPortgroup("br-int")
 		s.UserRole = readOnlyRole
 	},
+}
+
+// addDefaultPortgroup adds the scenario's port group on every host, unless a
+// -portgroup shapes one of that name (another binding, some hosts only).
+func (s *State) addDefaultPortgroup(name string) {
+	if !hasPortgroup(s.Portgroups, name) {
+		s.Portgroups = append(s.Portgroups, name)
+	}
 }
 
 const (
@@ -138,10 +146,8 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 			return err
 		}
 	}
-	for _, name := range s.Portgroups {
-		if err := addPortgroup(ctx, c, name); err != nil {
-			return err
-		}
+	if err := s.applyNetworks(ctx, c); err != nil {
+		return err
 	}
 	if s.NovaVMs {
 		markNovaVMs()
@@ -308,21 +314,6 @@ func addRuleset(spec string) error {
 			}},
 			AllowedHosts: &types.HostFirewallRulesetIpList{AllIp: true},
 		})
-	}
-	return nil
-}
-
-// addPortgroup adds a distributed port group on every distributed switch (all hosts).
-func addPortgroup(ctx context.Context, c *vim25.Client, name string) error {
-	for _, obj := range simulator.Map.All("DistributedVirtualSwitch") {
-		dvs := object.NewDistributedVirtualSwitch(c, obj.Reference())
-		task, err := dvs.AddPortgroup(ctx, []types.DVPortgroupConfigSpec{{Name: name}})
-		if err != nil {
-			return err
-		}
-		if err := task.Wait(ctx); err != nil {
-			return err
-		}
 	}
 	return nil
 }

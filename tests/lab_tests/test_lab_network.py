@@ -1,0 +1,209 @@
+"""The lab simulator's network shapes, read back as vmwctl reads inventory.
+
+The state flag -portgroup NAME[:BINDING][%HOST,...] gives the simulator DV
+port groups with a port binding type, on every host or on a switch only some
+hosts join, as a vCenter has them, and the lab keeps the network lists of
+hosts, clusters and datacenters as vCenter does. Everything is read through a
+ContainerView and one RetrievePropertiesEx (vmwctl.vsphere.inventory.collect),
+as vmwctl reads it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import labctl
+import pytest
+from pyVmomi import vim
+
+from vmwctl.vsphere.inventory import ObjectRecord, collect
+from vmwctl.vsphere.tasks import wait_for_task
+
+pytestmark = pytest.mark.lab
+
+H0, H1, H2 = "DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"
+HOSTS = [H0, H1, H2]
+DS = "LocalDS_0"
+
+PROPERTIES = {
+    vim.Network: ["name", "host", "summary"],
+    vim.dvs.DistributedVirtualPortgroup: ["key", "config.type", "config.uplink",
+                                          "config.distributedVirtualSwitch"],
+    vim.HostSystem: ["name", "network", "config.network.pnic", "config.network.portgroup",
+                     "config.network.vswitch", "config.network.opaqueNetwork",
+                     "configManager.networkSystem"],
+    vim.ClusterComputeResource: ["name", "network"],
+    vim.Datacenter: ["name", "network", "networkFolder"],
+    vim.DistributedVirtualSwitch: ["name", "summary.hostMember", "config.host",
+                                   "config.uplinkPortgroup"],
+}
+
+
+class Inventory:
+    """One ContainerView read of everything network, by type and by name."""
+
+    def __init__(self, vc: Any) -> None:
+        self.records = collect(vc, PROPERTIES)
+        self.by_moid = {r.moid: r for r in self.records}
+
+    def of(self, kind: str) -> list[ObjectRecord]:
+        return [r for r in self.records if r.type == kind]
+
+    def named(self, kind: str, name: str) -> ObjectRecord:
+        found = [r for r in self.of(kind) if r.get("name") == name]
+        assert len(found) == 1, f"{len(found)} {kind} named {name!r}"
+        return found[0]
+
+    def names(self, refs: Any) -> list[str]:
+        return [self.by_moid[ref._moId].get("name") for ref in refs or []]
+
+    def host(self, name: str) -> ObjectRecord:
+        return self.named("HostSystem", name)
+
+    def host_networks(self, name: str) -> list[str]:
+        return self.names(self.host(name).get("network"))
+
+    def cluster_networks(self) -> list[str]:
+        return self.names(self.named("ClusterComputeResource", "DC0_C0").get("network"))
+
+    def datacenter_networks(self) -> list[str]:
+        return self.names(self.named("Datacenter", "DC0").get("network"))
+
+    def hosts_of(self, network: ObjectRecord) -> list[str]:
+        return sorted(self.names(network.get("host")))
+
+
+def portgroup(inv: Inventory, name: str) -> ObjectRecord:
+    return inv.named("DistributedVirtualPortgroup", name)
+
+
+# ------------------------------------------------------------------ DV port groups
+
+def test_dv_portgroups_have_the_binding_type_asked_for(simulator) -> None:
+    sim = simulator("-portgroup", "vxw-dvs-22-virtualwire-10-sid-5001-br100:ephemeral",
+                    "-portgroup", "late:lateBinding", "-portgroup", "static:earlyBinding",
+                    "-portgroup", "plain", "-portgroup", "site:a:b", "-portgroup", "vlan:100")
+    inv = Inventory(sim.connect())
+
+    types = {r.get("name"): r.get("config.type") for r in inv.of("DistributedVirtualPortgroup")}
+    assert types == {
+        "vxw-dvs-22-virtualwire-10-sid-5001-br100": "ephemeral", "late": "lateBinding",
+        "static": "earlyBinding", "plain": "earlyBinding",
+        "site:a:b": "earlyBinding",  # ':' in a name: the suffix is no binding type
+        "vlan:100": "earlyBinding",
+        # the simulator's own port groups, and the healthy scenario's br-int
+        "DC0_DVPG0": "earlyBinding", "DVS0-DVUplinks-9": "earlyBinding", "br-int": "earlyBinding"}
+
+
+def test_dv_portgroups_read_with_the_networks_in_one_view(simulator) -> None:
+    """vim.Network's name and the DV port group's own config.* come in one read, for the
+    port groups only; the switch lists its uplink port group and its hosts."""
+    inv = Inventory(simulator("-portgroup", "eph:ephemeral").connect())
+
+    dvs = inv.named("DistributedVirtualSwitch", "DVS0")
+    eph = portgroup(inv, "eph")
+    assert eph.props["key"] == eph.moid
+    assert eph.props["config.distributedVirtualSwitch"]._moId == dvs.moid
+    assert eph.props["config.uplink"] is False
+    assert eph.get("summary").name == "eph" and eph.get("summary").accessible
+    uplink = portgroup(inv, "DVS0-DVUplinks-9")
+    assert uplink.get("config.uplink") is True
+    assert inv.names(dvs.get("config.uplinkPortgroup")) == ["DVS0-DVUplinks-9"]
+    assert "config.type" not in inv.named("Network", "VM Network").props
+    assert not inv.named("Network", "VM Network").missing
+
+    assert sorted(inv.names(dvs.get("summary.hostMember"))) == HOSTS
+    assert sorted(inv.names([m.config.host for m in dvs.get("config.host")])) == HOSTS
+    assert {m.status for m in dvs.get("config.host")} == {"up"}
+
+
+def test_healthy_br_int_is_a_dv_portgroup_on_every_host(simulator) -> None:
+    inv = Inventory(simulator().connect())
+
+    br_int = portgroup(inv, "br-int")
+    assert br_int.get("config.type") == "earlyBinding"
+    assert inv.hosts_of(br_int) == HOSTS
+    for host in HOSTS:
+        assert inv.host_networks(host).count("br-int") == 1
+    # each network once, in the cluster and the datacenter (0.24.2 repeats them)
+    assert sorted(inv.cluster_networks()) == sorted(set(inv.cluster_networks())) == [
+        "DC0_DVPG0", "DVS0-DVUplinks-9", "VM Network", "br-int"]
+    assert sorted(inv.datacenter_networks()) == [
+        "DC0_DVPG0", "DVS0-DVUplinks-9", "VM Network", "br-int"]
+
+
+def test_a_portgroup_flag_shapes_the_scenarios_br_int(simulator) -> None:
+    inv = Inventory(simulator("-portgroup", "br-int:ephemeral").connect())
+
+    assert portgroup(inv, "br-int").get("config.type") == "ephemeral"
+    assert inv.hosts_of(portgroup(inv, "br-int")) == HOSTS
+
+
+def test_a_portgroup_on_some_hosts_is_on_a_switch_only_they_join(simulator) -> None:
+    """A host of the cluster that is not on the switch: the switch's members, its port
+    groups' hosts and the hosts' networks all lack it; the cluster has the port group."""
+    inv = Inventory(simulator(f"-portgroup=br-int:lateBinding%{H0},{H1}",
+                              f"-portgroup=trunk%{H1},{H0}", scenario="fresh").connect())
+
+    br_int, trunk = portgroup(inv, "br-int"), portgroup(inv, "trunk")
+    assert br_int.get("config.type") == "lateBinding"
+    assert inv.hosts_of(br_int) == inv.hosts_of(trunk) == [H0, H1]
+    dvs = inv.by_moid[br_int.get("config.distributedVirtualSwitch")._moId]
+    assert trunk.get("config.distributedVirtualSwitch")._moId == dvs.moid  # the same hosts
+    assert dvs.get("name") == "DVS1"
+    assert sorted(inv.names(dvs.get("summary.hostMember"))) == [H0, H1]
+    assert sorted(inv.names([m.config.host for m in dvs.get("config.host")])) == [H0, H1]
+    uplinks = inv.names(dvs.get("config.uplinkPortgroup"))
+    assert uplinks == ["DVS1-DVUplinks-" + dvs.moid.split("-")[1]]
+    for host in (H0, H1):
+        assert {"br-int", "trunk", uplinks[0]} <= set(inv.host_networks(host))
+    assert inv.host_networks(H2) == ["VM Network", "DVS0-DVUplinks-9", "DC0_DVPG0"]
+    assert {"br-int", "trunk"} <= set(inv.cluster_networks())
+    assert {"br-int", "trunk"} <= set(inv.datacenter_networks())
+    # the datacenter's own switch still spans every host
+    dvs0 = inv.named("DistributedVirtualSwitch", "DVS0")
+    assert sorted(inv.names([m.config.host for m in dvs0.get("config.host")])) == HOSTS
+
+
+def test_a_portgroup_added_by_a_client_gets_vcenters_default_binding(simulator) -> None:
+    vc = simulator(scenario="fresh").connect()
+    dvs = Inventory(vc).named("DistributedVirtualSwitch", "DVS0").ref
+    spec = vim.dvs.DistributedVirtualPortgroup.ConfigSpec(name="added")
+    wait_for_task(vc, dvs.AddDVPortgroup_Task([spec]), what="add port group")
+
+    inv = Inventory(vc)
+    assert portgroup(inv, "added").get("config.type") == "earlyBinding"
+    assert inv.hosts_of(portgroup(inv, "added")) == HOSTS
+    assert inv.cluster_networks().count("added") == 1
+
+
+# ------------------------------------------------------------------ bad flags
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["-portgroup", "br-int:static"],
+     'bad port binding "static" in -portgroup "br-int:static": use earlyBinding (static), '
+     "lateBinding (dynamic) or ephemeral"),
+    (["-portgroup", "br-int:Ephemeral"], 'bad port binding "Ephemeral"'),
+    (["-portgroup", "br-int:"], 'bad port binding "" in -portgroup "br-int:"'),
+    (["-portgroup", ":ephemeral"], 'bad -portgroup ":ephemeral": empty name'),
+    (["-portgroup", f"br-int%{H0},DC0_C0_H9"],
+     f'bad -portgroup "br-int%{H0},DC0_C0_H9": no host "DC0_C0_H9" (hosts: {H0}, {H1}, {H2})'),
+    (["-portgroup", "br-int%"], 'bad -portgroup "br-int%": empty or repeated host name'),
+    (["-pg", "0", "-portgroup", "pg"], "no distributed switch to add it to"),
+    (["-dc", "2", "-portgroup", f"pg%{H0},DC1_C0_H0"],
+     f"hosts {H0} and DC1_C0_H0 are in different datacenters"),
+])
+def test_a_bad_network_flag_stops_the_simulator_with_a_clear_error(
+        lab, tmp_path: Path, flags: list[str], message: str) -> None:
+    lab_dir = Path(lab.dir)
+    done = subprocess.run(
+        [str(labctl.build_vcsim()), "-listen", "127.0.0.1:0",
+         "-tlscert", str(lab_dir / "server.pem"), "-tlskey", str(lab_dir / "server.key"),
+         "-username", labctl.LAB_USER, "-password", lab.password, *flags],
+        capture_output=True, text=True, timeout=120, env={"TMPDIR": str(tmp_path)}, check=False)
+    assert done.returncode != 0
+    assert done.stdout == ""  # never ready
+    assert message in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
