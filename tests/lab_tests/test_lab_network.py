@@ -1,11 +1,11 @@
 """The lab simulator's network shapes, read back as vmwctl reads inventory.
 
-The state flag -portgroup NAME[:BINDING][%HOST,...] gives the simulator DV
-port groups with a port binding type, on every host or on a switch only some
-hosts join, as a vCenter has them, and the lab keeps the network lists of
-hosts, clusters and datacenters as vCenter does. Everything is read through a
-ContainerView and one RetrievePropertiesEx (vmwctl.vsphere.inventory.collect),
-as vmwctl reads it.
+The state flags -portgroup NAME[:BINDING][%HOST,...] and -host-portgroup
+NAME[@HOST,...] give the simulator the shapes a vCenter has: DV port groups
+with a port binding type, on every host or on a switch only some hosts join;
+standard vSwitch port groups. Everything is read through a ContainerView and
+one RetrievePropertiesEx (vmwctl.vsphere.inventory.collect), as vmwctl reads
+it.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import labctl
 import pytest
 from pyVmomi import vim
 
+from vmwctl.vsphere.faults import VSphereFault
 from vmwctl.vsphere.inventory import ObjectRecord, collect
 from vmwctl.vsphere.tasks import wait_for_task
 
@@ -179,6 +180,66 @@ def test_a_portgroup_added_by_a_client_gets_vcenters_default_binding(simulator) 
     assert inv.cluster_networks().count("added") == 1
 
 
+# ------------------------------------------------------------------ standard port groups
+
+def test_standard_portgroups_on_the_hosts_asked_for(simulator) -> None:
+    sim = simulator("-host-portgroup", f"vlan-100@{H0},{H2}", "-host-portgroup", "Storage:A",
+                    scenario="fresh")
+    inv = Inventory(sim.connect())
+
+    vlan, storage = inv.named("Network", "vlan-100"), inv.named("Network", "Storage:A")
+    assert vlan.type == "Network"  # one object for all its hosts, as "VM Network"
+    assert inv.hosts_of(vlan) == [H0, H2] and inv.hosts_of(storage) == HOSTS
+    assert inv.hosts_of(inv.named("Network", "VM Network")) == HOSTS
+    for host in HOSTS:
+        networks = inv.host_networks(host)
+        assert ("vlan-100" in networks) == (host != H1)
+        assert "Storage:A" in networks
+        record = inv.host(host)
+        groups = {pg.spec.name: pg for pg in record.get("config.network.portgroup")}
+        assert ("vlan-100" in groups) == (host != H1)
+        assert groups["Storage:A"].key == "key-vim.host.PortGroup-Storage:A"
+        assert groups["Storage:A"].vswitch == "key-vim.host.VirtualSwitch-vSwitch0"
+        (vswitch,) = record.get("config.network.vswitch")
+        assert "key-vim.host.PortGroup-Storage:A" in vswitch.portgroup
+        info = record.get("configManager.networkSystem").networkInfo
+        assert [pg.spec.name for pg in info.portgroup] == list(groups)
+    assert {"vlan-100", "Storage:A"} <= set(inv.cluster_networks())
+    assert {"vlan-100", "Storage:A"} <= set(inv.datacenter_networks())
+
+
+def test_a_client_adds_and_removes_a_standard_portgroup_host_by_host(simulator) -> None:
+    """HostNetworkSystem.AddPortGroup on a second host joins the same Network (0.24.2:
+    DuplicateName); it leaves vCenter with the last host that removes it."""
+    vc = simulator(scenario="fresh").connect()
+    inv = Inventory(vc)
+    systems = {h: inv.host(h).get("configManager.networkSystem") for h in HOSTS}
+    spec = vim.host.PortGroup.Specification(name="mgmt-vms", vswitchName="vSwitch0", vlanId=20,
+                                            policy=vim.host.NetworkPolicy())
+    systems[H0].AddPortGroup(spec)
+    systems[H1].AddPortGroup(spec)
+    with pytest.raises(VSphereFault, match=r"AlreadyExists.*'mgmt-vms' already exists"):
+        systems[H1].AddPortGroup(spec)
+    with pytest.raises(VSphereFault, match="NotFound"):
+        systems[H2].AddPortGroup(vim.host.PortGroup.Specification(
+            name="x", vswitchName="vSwitch9", policy=vim.host.NetworkPolicy()))
+
+    inv = Inventory(vc)
+    assert inv.hosts_of(inv.named("Network", "mgmt-vms")) == [H0, H1]
+    assert inv.cluster_networks().count("mgmt-vms") == 1
+
+    systems[H0].RemovePortGroup("mgmt-vms")
+    inv = Inventory(vc)
+    assert inv.hosts_of(inv.named("Network", "mgmt-vms")) == [H1]
+    assert "mgmt-vms" not in inv.host_networks(H0)
+    assert "mgmt-vms" not in [pg.spec.name for pg in inv.host(H0).get("config.network.portgroup")]
+
+    systems[H1].RemovePortGroup("mgmt-vms")
+    inv = Inventory(vc)
+    assert not [r for r in inv.of("Network") if r.get("name") == "mgmt-vms"]
+    assert "mgmt-vms" not in inv.cluster_networks() + inv.datacenter_networks()
+
+
 # ------------------------------------------------------------------ bad flags
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -194,6 +255,10 @@ def test_a_portgroup_added_by_a_client_gets_vcenters_default_binding(simulator) 
     (["-pg", "0", "-portgroup", "pg"], "no distributed switch to add it to"),
     (["-dc", "2", "-portgroup", f"pg%{H0},DC1_C0_H0"],
      f"hosts {H0} and DC1_C0_H0 are in different datacenters"),
+    (["-host-portgroup", "vlan@nohost"], 'bad -host-portgroup "vlan@nohost": no host "nohost"'),
+    (["-host-portgroup", "VM Network"],
+     '-host-portgroup "VM Network" on DC0_C0_H0: ServerFaultCode: The specified key, name, or '
+     "identifier 'VM Network' already exists."),
 ])
 def test_a_bad_network_flag_stops_the_simulator_with_a_clear_error(
         lab, tmp_path: Path, flags: list[str], message: str) -> None:

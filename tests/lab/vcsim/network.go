@@ -9,14 +9,16 @@ import (
 	"github.com/vmware/govmomi/object"
 	"github.com/vmware/govmomi/simulator"
 	"github.com/vmware/govmomi/vim25"
+	"github.com/vmware/govmomi/vim25/methods"
 	"github.com/vmware/govmomi/vim25/mo"
+	"github.com/vmware/govmomi/vim25/soap"
 	"github.com/vmware/govmomi/vim25/types"
 )
 
 // The network shapes of a vCenter, as its PropertyCollector shows them:
 // distributed port groups with a port binding type, on every host or on a
-// switch that only some hosts join. 0.24.2 gets several of these wrong, and
-// the lab fixes them (settleNetworks):
+// switch that only some hosts join; standard vSwitch port groups. 0.24.2
+// gets several of these wrong, and the lab fixes them (settleNetworks):
 //   - config.type of a DV port group is empty (vCenter: earlyBinding, "static
 //     binding", unless told), config.uplink unset;
 //   - a DV switch's config.host is empty (vCenter: one member per host);
@@ -24,10 +26,17 @@ import (
 //     (cluster.network is datacenter.network[:1], host.network
 //     cluster.network[:1]), so that appending to one overwrites another, and
 //     hold a port group once per host that joined it;
-//   - a standard network's `host` is empty.
+//   - a standard network's `host` is empty;
+//   - HostNetworkSystem.networkInfo is a second, different copy of the host's
+//     config.network (port groups listed by name);
+//   - HostNetworkSystem.AddPortGroup creates a new Network object for every
+//     host (DuplicateName on the second host) and puts it in no host's or
+//     cluster's `network`; RemovePortGroup removes it from vCenter even when
+//     other hosts still have it (LabNetworkSystem).
 
 const (
 	earlyBinding = "earlyBinding"
+	pgKeyPrefix  = "key-vim.host.PortGroup-"
 )
 
 // bindings are vCenter's values of DistributedVirtualPortgroup.config.type.
@@ -146,6 +155,11 @@ func hasPortgroup(specs []string, name string) bool {
 // applyNetworks shapes the network side of the inventory after the flags.
 func (s *State) applyNetworks(ctx context.Context, c *vim25.Client) error {
 	prepareNetworks()
+	for _, spec := range s.HostPortgroups {
+		if err := addHostPortgroup(ctx, c, spec); err != nil {
+			return err
+		}
+	}
 	switches := simulator.Map.All("DistributedVirtualSwitch") // before any -portgroup adds one
 	limited := map[string]*object.DistributedVirtualSwitch{}
 	for _, spec := range s.Portgroups {
@@ -162,10 +176,12 @@ func (s *State) applyNetworks(ctx context.Context, c *vim25.Client) error {
 }
 
 // prepareNetworks gives every host, compute resource and datacenter a network
-// list of its own (0.24.2's share arrays).
+// list of its own (0.24.2's share arrays), and every host a network system
+// whose networkInfo is the host's config.network.
 func prepareNetworks() {
 	for _, host := range allHosts() {
 		host.Network = unique(host.Network)
+		wrapNetworkSystem(host)
 	}
 	for _, cr := range computeResources() {
 		cr.Network = unique(cr.Network)
@@ -200,6 +216,64 @@ func computeResources() []*mo.ComputeResource {
 		out = append(out, &obj.(*simulator.ClusterComputeResource).ComputeResource)
 	}
 	return out
+}
+
+// updateNetworkInfo changes a copy of the host's network information and puts
+// it in place as both config.network and its network system's networkInfo.
+// Responses being written read the old one outside any lock, so it is never
+// changed in place.
+func updateNetworkInfo(host *simulator.HostSystem, change func(*types.HostNetworkInfo)) {
+	simulator.Map.WithLock(host, func() {
+		if host.Config == nil || host.Config.Network == nil {
+			return
+		}
+		info := *host.Config.Network
+		info.Vswitch = append([]types.HostVirtualSwitch(nil), info.Vswitch...)
+		info.Portgroup = append([]types.HostPortGroup(nil), info.Portgroup...)
+		info.Pnic = append([]types.PhysicalNic(nil), info.Pnic...)
+		info.OpaqueNetwork = append([]types.HostOpaqueNetworkInfo(nil), info.OpaqueNetwork...)
+		change(&info)
+		host.Config.Network = &info
+		if system := networkSystemOf(host); system != nil {
+			system.NetworkInfo = &info
+		}
+	})
+}
+
+// addHostNetwork adds a network to the host's `network` (a new slice).
+func addHostNetwork(host *simulator.HostSystem, ref types.ManagedObjectReference) {
+	simulator.Map.WithLock(host, func() {
+		host.Network = unique(append(append([]types.ManagedObjectReference(nil), host.Network...), ref))
+	})
+}
+
+// addHostPortgroup adds a standard port group NAME[@HOST,HOST...] on the
+// first vSwitch of those hosts (default: every host), through the hosts'
+// network systems as a client would.
+func addHostPortgroup(ctx context.Context, c *vim25.Client, spec string) error {
+	name, hosts, err := splitHosts("host-portgroup", spec, "@")
+	if err != nil {
+		return err
+	}
+	if name == "" {
+		return fmt.Errorf("bad -host-portgroup %q: empty name, expected NAME[@HOST,HOST...]", spec)
+	}
+	if hosts == nil {
+		hosts = allHosts()
+	}
+	for _, host := range hosts {
+		if host.Config == nil || host.Config.Network == nil || len(host.Config.Network.Vswitch) == 0 {
+			return fmt.Errorf("-host-portgroup %q: host %s has no standard switch", spec, host.Name)
+		}
+		system := object.NewHostNetworkSystem(c, *host.ConfigManager.NetworkSystem)
+		err := system.AddPortGroup(ctx, types.HostPortGroupSpec{
+			Name: name, VswitchName: host.Config.Network.Vswitch[0].Name, Policy: types.HostNetworkPolicy{},
+		})
+		if err != nil {
+			return fmt.Errorf("-host-portgroup %q on %s: %v", spec, host.Name, err)
+		}
+	}
+	return nil
 }
 
 // addDVPortgroup adds a distributed port group: on every host, on each
@@ -423,4 +497,156 @@ func folderNetworks(ref types.ManagedObjectReference) []types.ManagedObjectRefer
 		}
 	}
 	return out
+}
+
+// ------------------------------------------------------------------ the hosts' network systems
+
+// LabNetworkSystem is a host's HostNetworkSystem whose networkInfo is the
+// host's config.network, and whose AddPortGroup and RemovePortGroup do what
+// ESXi and vCenter do: a standard port group of the same name on several
+// hosts is one Network object, in the `network` of each of those hosts (and
+// so of their cluster and datacenter); it goes away from vCenter with the
+// last host that has it. It embeds the simulator's system by value (the
+// property collector wants the mo type first).
+type LabNetworkSystem struct {
+	simulator.HostNetworkSystem
+
+	host *simulator.HostSystem
+}
+
+func wrapNetworkSystem(host *simulator.HostSystem) {
+	if host.ConfigManager.NetworkSystem == nil || host.Config == nil || host.Config.Network == nil {
+		return
+	}
+	current, ok := simulator.Map.Get(*host.ConfigManager.NetworkSystem).(*simulator.HostNetworkSystem)
+	if !ok {
+		return
+	}
+	system := &LabNetworkSystem{HostNetworkSystem: *current, host: host}
+	system.NetworkInfo = host.Config.Network
+	simulator.Map.Put(system)
+}
+
+func networkSystemOf(host *simulator.HostSystem) *LabNetworkSystem {
+	if host.ConfigManager.NetworkSystem == nil {
+		return nil
+	}
+	system, _ := simulator.Map.Get(*host.ConfigManager.NetworkSystem).(*LabNetworkSystem)
+	return system
+}
+
+func (s *LabNetworkSystem) AddPortGroup(ctx *simulator.Context, req *types.AddPortGroup) soap.HasFault {
+	body := &methods.AddPortGroupBody{}
+	spec := req.Portgrp
+	info := s.host.Config.Network
+	vswitch := -1
+	for i := range info.Vswitch {
+		if info.Vswitch[i].Name == spec.VswitchName {
+			vswitch = i
+		}
+	}
+	switch {
+	case spec.Name == "":
+		body.Fault_ = simulator.Fault("A specified parameter was not correct: portgrp.name",
+			&types.InvalidArgument{InvalidProperty: "portgrp.name"})
+	case vswitch < 0:
+		body.Fault_ = simulator.Fault(notFound, &types.NotFound{})
+	case hostPortgroup(info, spec.Name) >= 0:
+		body.Fault_ = simulator.Fault(fmt.Sprintf("The specified key, name, or identifier '%s' already exists.", spec.Name),
+			&types.AlreadyExists{Name: spec.Name})
+	}
+	if body.Fault_ != nil {
+		return body
+	}
+	folder := simulator.Map.Get(datacenterOf(s.host).NetworkFolder).(*simulator.Folder)
+	existing := simulator.Map.FindByName(spec.Name, folder.ChildEntity)
+	if existing == nil {
+		// The simulator's own method creates the Network object (on a
+		// scratch switch list: the host's is updated below).
+		scratch := simulator.HostNetworkSystem{Host: &s.host.HostSystem}
+		scratch.NetworkInfo = &types.HostNetworkInfo{Vswitch: []types.HostVirtualSwitch{{Name: spec.VswitchName}}}
+		if res := scratch.AddPortGroup(ctx, req); res.Fault() != nil {
+			return res
+		}
+		existing = simulator.Map.FindByName(spec.Name, folder.ChildEntity)
+	} else if existing.Reference().Type != "Network" {
+		body.Fault_ = simulator.Fault(fmt.Sprintf("The name '%s' already exists.", spec.Name),
+			&types.DuplicateName{Name: spec.Name, Object: existing.Reference()})
+		return body
+	}
+	key := pgKeyPrefix + spec.Name
+	updateNetworkInfo(s.host, func(info *types.HostNetworkInfo) {
+		sw := &info.Vswitch[vswitch]
+		sw.Portgroup = append(append([]string(nil), sw.Portgroup...), key)
+		pg := types.HostPortGroup{Key: key, Vswitch: sw.Key, Spec: spec}
+		if sw.Spec.Policy != nil {
+			pg.ComputedPolicy = *sw.Spec.Policy
+		}
+		info.Portgroup = append(info.Portgroup, pg)
+	})
+	addHostNetwork(s.host, existing.Reference())
+	settleNetworks()
+	body.Res = &types.AddPortGroupResponse{}
+	return body
+}
+
+func (s *LabNetworkSystem) RemovePortGroup(ctx *simulator.Context, req *types.RemovePortGroup) soap.HasFault {
+	body := &methods.RemovePortGroupBody{}
+	if hostPortgroup(s.host.Config.Network, req.PgName) < 0 {
+		body.Fault_ = simulator.Fault(notFound, &types.NotFound{})
+		return body
+	}
+	key := pgKeyPrefix + req.PgName
+	updateNetworkInfo(s.host, func(info *types.HostNetworkInfo) {
+		info.Portgroup = append(info.Portgroup[:hostPortgroup(info, req.PgName)], info.Portgroup[hostPortgroup(info, req.PgName)+1:]...)
+		for i := range info.Vswitch {
+			var kept []string
+			for _, pg := range info.Vswitch[i].Portgroup {
+				if pg != key {
+					kept = append(kept, pg)
+				}
+			}
+			info.Vswitch[i].Portgroup = kept
+		}
+	})
+	folder := simulator.Map.Get(datacenterOf(s.host).NetworkFolder).(*simulator.Folder)
+	network := simulator.Map.FindByName(req.PgName, folder.ChildEntity)
+	if network == nil || network.Reference().Type != "Network" {
+		body.Res = &types.RemovePortGroupResponse{}
+		return body
+	}
+	simulator.Map.WithLock(s.host, func() {
+		networks := append([]types.ManagedObjectReference(nil), s.host.Network...)
+		simulator.RemoveReference(&networks, network.Reference())
+		s.host.Network = networks
+	})
+	stillUsed := false
+	for _, host := range allHosts() {
+		if datacenterOf(host) == datacenterOf(s.host) && simulator.FindReference(host.Network, network.Reference()) != nil {
+			stillUsed = true
+		}
+	}
+	if !stillUsed {
+		scratch := simulator.HostNetworkSystem{Host: &s.host.HostSystem}
+		scratch.NetworkInfo = &types.HostNetworkInfo{Vswitch: []types.HostVirtualSwitch{{Portgroup: []string{req.PgName}}}}
+		if res := scratch.RemovePortGroup(ctx, req); res.Fault() != nil {
+			return res
+		}
+	}
+	settleNetworks()
+	body.Res = &types.RemovePortGroupResponse{}
+	return body
+}
+
+// notFound is ESXi's message with a NotFound fault.
+const notFound = "The object or item referred to could not be found."
+
+// hostPortgroup is the index of the host's standard port group of that name, or -1.
+func hostPortgroup(info *types.HostNetworkInfo, name string) int {
+	for i, pg := range info.Portgroup {
+		if pg.Spec.Name == name {
+			return i
+		}
+	}
+	return -1
 }

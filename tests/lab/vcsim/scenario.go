@@ -24,6 +24,7 @@ type State struct {
 	DatastoreTypes        listFlag // NAME=TYPE
 	ExtraDatastores       listFlag // NAME=TYPE:HOST[,HOST...] ("*" = every host)
 	Portgroups            listFlag // NAME[:BINDING][%HOST,HOST...]
+	HostPortgroups        listFlag // NAME[@HOST,HOST...]
 	Rulesets              listFlag // ID=BEGIN-END[:disabled]
 	NovaVMs               bool
 	AboutVersion          string
