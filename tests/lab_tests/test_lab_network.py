@@ -1,8 +1,9 @@
 """The lab simulator's network shapes, read back as vmwctl reads inventory.
 
-The state flags -portgroup NAME[:BINDING][%HOST,...] and -host-portgroup
-NAME[@HOST,...] give the simulator the shapes a vCenter has: DV port groups
-with a port binding type, on every host or on a switch only some hosts join;
+The state flags -portgroup NAME[:BINDING][%HOST,...], -opaque-network
+NAME[=ID][@TYPE][%HOST,...] and -host-portgroup NAME[@HOST,...] give the
+simulator the shapes a vCenter has: DV port groups with a port binding type,
+on every host or on a switch only some hosts join; NSX opaque networks;
 standard vSwitch port groups. Everything is read through a ContainerView and
 one RetrievePropertiesEx (vmwctl.vsphere.inventory.collect), as vmwctl reads
 it.
@@ -180,6 +181,91 @@ def test_a_portgroup_added_by_a_client_gets_vcenters_default_binding(simulator) 
     assert inv.cluster_networks().count("added") == 1
 
 
+# ------------------------------------------------------------------ opaque networks
+
+def test_opaque_networks_are_on_their_hosts_as_nsx_shows_them(simulator) -> None:
+    sim = simulator("-opaque-network", "br-int@opaque",
+                    "-opaque-network", f"seg-web=2d7e09f4-48d6-4bbd-9c7b-d0a5c1e4a1f3%{H1}",
+                    scenario="fresh")
+    inv = Inventory(sim.connect())
+
+    bridge, seg = inv.named("OpaqueNetwork", "br-int"), inv.named("OpaqueNetwork", "seg-web")
+    summary = bridge.get("summary")
+    assert isinstance(summary, vim.OpaqueNetwork.Summary)
+    assert (summary.name, summary.opaqueNetworkId, summary.opaqueNetworkType,
+            summary.accessible, summary.network._moId) == (
+        "br-int", "br-int", "opaque", True, bridge.moid)
+    summary = seg.get("summary")
+    assert (summary.name, summary.opaqueNetworkId, summary.opaqueNetworkType) == (
+        "seg-web", "2d7e09f4-48d6-4bbd-9c7b-d0a5c1e4a1f3", "nsx.LogicalSwitch")
+
+    assert inv.hosts_of(bridge) == HOSTS and inv.hosts_of(seg) == [H1]
+    for host in HOSTS:
+        assert "br-int" in inv.host_networks(host)
+        assert ("seg-web" in inv.host_networks(host)) == (host == H1)
+    infos = {host: [(o.opaqueNetworkId, o.opaqueNetworkName, o.opaqueNetworkType)
+                    for o in inv.host(host).get("config.network.opaqueNetwork")]
+             for host in HOSTS}
+    assert infos == {
+        H0: [("br-int", "br-int", "opaque")],
+        H1: [("br-int", "br-int", "opaque"),
+             ("2d7e09f4-48d6-4bbd-9c7b-d0a5c1e4a1f3", "seg-web", "nsx.LogicalSwitch")],
+        H2: [("br-int", "br-int", "opaque")]}
+    assert {"br-int", "seg-web"} <= set(inv.cluster_networks())
+    assert {"br-int", "seg-web"} <= set(inv.datacenter_networks())
+    folder = inv.named("Datacenter", "DC0").get("networkFolder")
+    assert {"br-int", "seg-web"} <= {child.name for child in folder.childEntity}
+    # the host's network system tells the same
+    for host in HOSTS:
+        info = inv.host(host).get("configManager.networkSystem").networkInfo
+        assert [o.opaqueNetworkName for o in info.opaqueNetwork] == [
+            name for _, name, _ in infos[host]]
+
+
+def test_opaque_networks_are_one_per_datacenter(simulator) -> None:
+    inv = Inventory(simulator("-dc", "2", "-opaque-network", "ls-1", scenario="fresh").connect())
+
+    networks = inv.of("OpaqueNetwork")
+    assert len(networks) == 2
+    for dc in ("DC0", "DC1"):
+        record = inv.named("Datacenter", dc)
+        (mine,) = [n for n in networks if n.moid in {r._moId for r in record.get("network")}]
+        assert inv.hosts_of(mine) == [f"{dc}_C0_H{i}" for i in range(3)]
+
+
+def create_vm(vc: Any, name: str, backing: Any) -> Any:
+    dc = vc.content.rootFolder.childEntity[0]
+    nic = vim.vm.device.VirtualVmxnet3(key=-1, backing=backing)
+    spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest", numCPUs=1, memoryMB=128,
+                             files=vim.vm.FileInfo(vmPathName=f"[{DS}]"),
+                             deviceChange=[vim.vm.device.VirtualDeviceSpec(operation="add",
+                                                                           device=nic)])
+    pool = dc.hostFolder.childEntity[0].resourcePool
+    return wait_for_task(vc, dc.vmFolder.CreateVM_Task(config=spec, pool=pool), what="create")
+
+
+def test_a_vm_nic_on_an_opaque_network(simulator) -> None:
+    """As Nova backs a NIC for NSX-MH: the VM is created, and its `network` holds the opaque
+    network (0.24.2 put an empty reference there); removing the NIC takes it away."""
+    vc = simulator("-opaque-network", "br-int@opaque", scenario="fresh").connect()
+    backing = vim.vm.device.VirtualEthernetCard.OpaqueNetworkBackingInfo(
+        opaqueNetworkId="br-int", opaqueNetworkType="opaque")
+    vm = create_vm(vc, "nsx-vm", backing)
+
+    record = collect(vc, {vim.VirtualMachine: ["name", "network", "config.hardware.device"]})
+    (mine,) = [r for r in record if r.get("name") == "nsx-vm"]
+    assert [(n._moId.split("-")[0], n.name) for n in mine.get("network")] == [
+        ("opaquenetwork", "br-int")]
+    (nic,) = [d for d in mine.get("config.hardware.device")
+              if isinstance(d, vim.vm.device.VirtualEthernetCard)]
+    assert (nic.backing.opaqueNetworkId, nic.backing.opaqueNetworkType) == ("br-int", "opaque")
+
+    remove = vim.vm.device.VirtualDeviceSpec(operation="remove", device=nic)
+    wait_for_task(vc, vm.ReconfigVM_Task(spec=vim.vm.ConfigSpec(deviceChange=[remove])),
+                  what="reconfigure")
+    assert list(vm.network) == []
+
+
 # ------------------------------------------------------------------ standard port groups
 
 def test_standard_portgroups_on_the_hosts_asked_for(simulator) -> None:
@@ -255,6 +341,8 @@ def test_a_client_adds_and_removes_a_standard_portgroup_host_by_host(simulator) 
     (["-pg", "0", "-portgroup", "pg"], "no distributed switch to add it to"),
     (["-dc", "2", "-portgroup", f"pg%{H0},DC1_C0_H0"],
      f"hosts {H0} and DC1_C0_H0 are in different datacenters"),
+    (["-opaque-network", "ls%nohost"], 'bad -opaque-network "ls%nohost": no host "nohost"'),
+    (["-opaque-network", "ls@"], 'bad -opaque-network "ls@": empty name, ID or type'),
     (["-host-portgroup", "vlan@nohost"], 'bad -host-portgroup "vlan@nohost": no host "nohost"'),
     (["-host-portgroup", "VM Network"],
      '-host-portgroup "VM Network" on DC0_C0_H0: ServerFaultCode: The specified key, name, or '

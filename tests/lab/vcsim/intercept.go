@@ -22,7 +22,7 @@ import (
 //   - a property read in a session that was ended is refused (sessionGuard);
 //   - a call that needs a privilege its session's user lacks is refused with
 //     NoPermission (privilegeGuard, which learns the user of each Login);
-//   - a call that changes distributed switches is followed by
+//   - a call that changes VM NICs or distributed switches is followed by
 //     settleNetworks, before its response is sent (network.go);
 //   - every call is counted as begun and answered, served at GET /lab/calls
 //     (callLog).
@@ -77,6 +77,7 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 
 // networkMethods change what settleNetworks derives.
 var networkMethods = map[string]bool{
+	"CreateVM_Task": true, "ReconfigVM_Task": true, "CloneVM_Task": true, "ImportVApp": true,
 	"CreateDVS_Task": true, "AddDVPortgroup_Task": true, "ReconfigureDvs_Task": true,
 }
 

@@ -17,8 +17,9 @@ import (
 
 // The network shapes of a vCenter, as its PropertyCollector shows them:
 // distributed port groups with a port binding type, on every host or on a
-// switch that only some hosts join; standard vSwitch port groups. 0.24.2
-// gets several of these wrong, and the lab fixes them (settleNetworks):
+// switch that only some hosts join; opaque networks (NSX); standard vSwitch
+// port groups. 0.24.2 gets several of these wrong, and the lab fixes them
+// (settleNetworks):
 //   - config.type of a DV port group is empty (vCenter: earlyBinding, "static
 //     binding", unless told), config.uplink unset;
 //   - a DV switch's config.host is empty (vCenter: one member per host);
@@ -26,13 +27,16 @@ import (
 //     (cluster.network is datacenter.network[:1], host.network
 //     cluster.network[:1]), so that appending to one overwrites another, and
 //     hold a port group once per host that joined it;
-//   - a standard network's `host` is empty;
+//   - a standard network's and an opaque network's `host` are empty;
+//   - an opaque network is missing from its datacenter's `network`;
 //   - HostNetworkSystem.networkInfo is a second, different copy of the host's
 //     config.network (port groups listed by name);
 //   - HostNetworkSystem.AddPortGroup creates a new Network object for every
 //     host (DuplicateName on the second host) and puts it in no host's or
 //     cluster's `network`; RemovePortGroup removes it from vCenter even when
-//     other hosts still have it (LabNetworkSystem).
+//     other hosts still have it (LabNetworkSystem);
+//   - a VM NIC backed by an opaque network puts an empty reference in the
+//     VM's `network` (fixOpaqueNICs).
 
 const (
 	earlyBinding = "earlyBinding"
@@ -150,6 +154,34 @@ func hasPortgroup(specs []string, name string) bool {
 	return false
 }
 
+// opaqueSpec is one -opaque-network: NAME[=ID][@TYPE][%HOST,HOST...].
+type opaqueSpec struct {
+	name, id, kind string
+	hosts          []*simulator.HostSystem // nil: every host
+}
+
+func parseOpaqueNetwork(spec string) (opaqueSpec, error) {
+	rest, hosts, err := splitHosts("opaque-network", spec, "%")
+	if err != nil {
+		return opaqueSpec{}, err
+	}
+	o := opaqueSpec{kind: "nsx.LogicalSwitch", hosts: hosts}
+	if i := strings.LastIndex(rest, "@"); i >= 0 {
+		rest, o.kind = rest[:i], rest[i+1:]
+	}
+	if i := strings.LastIndex(rest, "="); i >= 0 {
+		rest, o.id = rest[:i], rest[i+1:]
+	} else {
+		o.id = rest
+	}
+	o.name = rest
+	if o.name == "" || o.id == "" || o.kind == "" {
+		return opaqueSpec{}, fmt.Errorf("bad -opaque-network %q: empty name, ID or type, "+
+			"expected NAME[=ID][@TYPE][%%HOST,HOST...]", spec)
+	}
+	return o, nil
+}
+
 // ------------------------------------------------------------------ applying the flags
 
 // applyNetworks shapes the network side of the inventory after the flags.
@@ -169,6 +201,15 @@ func (s *State) applyNetworks(ctx context.Context, c *vim25.Client) error {
 		}
 		if err := addDVPortgroup(ctx, c, pg, switches, limited); err != nil {
 			return fmt.Errorf("-portgroup %q: %v", spec, err)
+		}
+	}
+	for _, spec := range s.OpaqueNetworks {
+		o, err := parseOpaqueNetwork(spec)
+		if err != nil {
+			return err
+		}
+		if err := addOpaqueNetwork(o); err != nil {
+			return fmt.Errorf("-opaque-network %q: %v", spec, err)
 		}
 	}
 	settleNetworks()
@@ -370,12 +411,46 @@ func datacenterOf(entity mo.Entity) *simulator.Datacenter {
 	return nil
 }
 
+// addOpaqueNetwork adds an OpaqueNetwork, as NSX makes one: one object per
+// datacenter of its hosts, in their `network` and config.network.opaqueNetwork.
+func addOpaqueNetwork(o opaqueSpec) error {
+	hosts := o.hosts
+	if hosts == nil {
+		hosts = allHosts()
+	}
+	networks := map[*simulator.Datacenter]types.ManagedObjectReference{}
+	for _, host := range hosts {
+		dc := datacenterOf(host)
+		if dc == nil {
+			return fmt.Errorf("host %s is in no datacenter", host.Name)
+		}
+		ref, ok := networks[dc]
+		if !ok {
+			folder := simulator.Map.Get(dc.NetworkFolder).(*simulator.Folder)
+			summary := types.OpaqueNetworkSummary{OpaqueNetworkId: o.id, OpaqueNetworkType: o.kind}
+			summary.Name = o.name
+			if err := folder.AddOpaqueNetwork(summary); err != nil {
+				return err
+			}
+			ref = folder.ChildEntity[len(folder.ChildEntity)-1]
+			networks[dc] = ref
+		}
+		addHostNetwork(host, ref)
+		updateNetworkInfo(host, func(info *types.HostNetworkInfo) {
+			info.OpaqueNetwork = append(info.OpaqueNetwork, types.HostOpaqueNetworkInfo{
+				OpaqueNetworkId: o.id, OpaqueNetworkName: o.name, OpaqueNetworkType: o.kind,
+			})
+		})
+	}
+	return nil
+}
+
 // ------------------------------------------------------------------ keeping it consistent
 
 // settleNetworks derives what vCenter derives from the hosts' networks and the
 // switches, after the flags and after a client changed them (intercept):
 // port binding types, switch members, the networks of clusters and
-// datacenters, and the hosts of networks.
+// datacenters, the hosts of networks, and the opaque networks of VM NICs.
 func settleNetworks() {
 	for _, obj := range simulator.Map.All("DistributedVirtualSwitch") {
 		settleSwitch(obj.(*simulator.DistributedVirtualSwitch))
@@ -415,6 +490,7 @@ func settleNetworks() {
 			simulator.Map.WithLock(obj, func() { network.Host = hosts })
 		}
 	}
+	fixOpaqueNICs()
 }
 
 func networkOf(obj mo.Reference) *mo.Network {
@@ -497,6 +573,71 @@ func folderNetworks(ref types.ManagedObjectReference) []types.ManagedObjectRefer
 		}
 	}
 	return out
+}
+
+// fixOpaqueNICs puts the opaque networks of VM NICs in the VMs' `network`:
+// 0.24.2 puts an empty reference there for a NIC with an opaque network
+// backing (and leaves it when the NIC is removed).
+func fixOpaqueNICs() {
+	for _, obj := range simulator.Map.All("VirtualMachine") {
+		vm := obj.(*simulator.VirtualMachine)
+		simulator.Map.WithLock(vm, func() {
+			if vm.Config == nil {
+				return
+			}
+			var opaque []types.ManagedObjectReference
+			names := map[int32]string{}
+			for _, device := range vm.Config.Hardware.Device {
+				card, ok := device.(types.BaseVirtualEthernetCard)
+				if !ok {
+					continue
+				}
+				backing, ok := card.GetVirtualEthernetCard().Backing.(*types.VirtualEthernetCardOpaqueNetworkBackingInfo)
+				if !ok {
+					continue
+				}
+				if network := findOpaqueNetwork(vm, backing); network != nil {
+					opaque = append(opaque, network.Self)
+					names[card.GetVirtualEthernetCard().Key] = network.Name
+				}
+			}
+			needed := len(opaque) > 0
+			var kept []types.ManagedObjectReference
+			for _, ref := range vm.Network {
+				if ref.Value == "" || ref.Type == "OpaqueNetwork" {
+					needed = true
+					continue
+				}
+				kept = append(kept, ref)
+			}
+			if !needed {
+				return
+			}
+			vm.Network = unique(append(kept, opaque...))
+			if len(names) > 0 {
+				nics := append([]types.GuestNicInfo(nil), vm.Guest.Net...)
+				for i := range nics {
+					if name, ok := names[nics[i].DeviceConfigId]; ok {
+						nics[i].Network = name
+					}
+				}
+				vm.Guest.Net = nics
+			}
+		})
+	}
+}
+
+func findOpaqueNetwork(vm *simulator.VirtualMachine, backing *types.VirtualEthernetCardOpaqueNetworkBackingInfo) *mo.OpaqueNetwork {
+	dc := datacenterOf(vm)
+	for _, obj := range simulator.Map.All("OpaqueNetwork") {
+		network := obj.(*mo.OpaqueNetwork)
+		summary, ok := network.Summary.(*types.OpaqueNetworkSummary)
+		if ok && summary.OpaqueNetworkId == backing.OpaqueNetworkId &&
+			summary.OpaqueNetworkType == backing.OpaqueNetworkType && datacenterOf(network) == dc {
+			return network
+		}
+	}
+	return nil
 }
 
 // ------------------------------------------------------------------ the hosts' network systems

@@ -25,6 +25,7 @@ type State struct {
 	ExtraDatastores       listFlag // NAME=TYPE:HOST[,HOST...] ("*" = every host)
 	Portgroups            listFlag // NAME[:BINDING][%HOST,HOST...]
 	HostPortgroups        listFlag // NAME[@HOST,HOST...]
+	OpaqueNetworks        listFlag // NAME[=ID][@TYPE][%HOST,HOST...]
 	Rulesets              listFlag // ID=BEGIN-END[:disabled]
 	NovaVMs               bool
 	AboutVersion          string
