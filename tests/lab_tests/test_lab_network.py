@@ -1,12 +1,12 @@
 """The lab simulator's network shapes, read back as vmwctl reads inventory.
 
 The state flags -portgroup NAME[:BINDING][%HOST,...], -opaque-network
-NAME[=ID][@TYPE][%HOST,...] and -host-portgroup NAME[@HOST,...] give the
-simulator the shapes a vCenter has: DV port groups with a port binding type,
-on every host or on a switch only some hosts join; NSX opaque networks;
-standard vSwitch port groups. Everything is read through a ContainerView and
-one RetrievePropertiesEx (vmwctl.vsphere.inventory.collect), as vmwctl reads
-it.
+NAME[=ID][@TYPE][%HOST,...], -host-portgroup NAME[@HOST,...] and -pnic
+HOST=DEV[:down],... give the simulator the shapes a vCenter has: DV port
+groups with a port binding type, on every host or on a switch only some hosts
+join; NSX opaque networks; standard vSwitch port groups; physical NICs with
+or without link. Everything is read through a ContainerView and one
+RetrievePropertiesEx (vmwctl.vsphere.inventory.collect), as vmwctl reads it.
 """
 
 from __future__ import annotations
@@ -326,6 +326,41 @@ def test_a_client_adds_and_removes_a_standard_portgroup_host_by_host(simulator) 
     assert "mgmt-vms" not in inv.cluster_networks() + inv.datacenter_networks()
 
 
+# ------------------------------------------------------------------ physical NICs
+
+def test_physical_nics_per_host_with_or_without_link(simulator) -> None:
+    sim = simulator("-pnic", f"{H0}=vmnic0,vmnic1:down,vmnic4", "-pnic", f"{H1}=vmnic2:down")
+    inv = Inventory(sim.connect())
+
+    def nics(host: str) -> list[tuple[str, str, Any]]:
+        return [(p.device, p.key, p.linkSpeed and (p.linkSpeed.speedMb, p.linkSpeed.duplex))
+                for p in inv.host(host).get("config.network.pnic")]
+
+    assert nics(H0) == [
+        ("vmnic0", "key-vim.host.PhysicalNic-vmnic0", (10000, True)),
+        ("vmnic1", "key-vim.host.PhysicalNic-vmnic1", None),
+        ("vmnic4", "key-vim.host.PhysicalNic-vmnic4", (10000, True))]
+    assert nics(H1) == [("vmnic2", "key-vim.host.PhysicalNic-vmnic2", None)]
+    assert nics(H2) == [  # the model's, untouched
+        ("vmnic0", "key-vim.host.PhysicalNic-vmnic0", (10000, True)),
+        ("vmnic1", "key-vim.host.PhysicalNic-vmnic1", (10000, True))]
+    pnics = inv.host(H0).get("config.network.pnic")
+    assert all(p.driver and p.pci for p in pnics)
+    assert len({p.pci for p in pnics}) == len({p.mac for p in pnics}) == 3
+    for host in HOSTS:  # the network system tells the same
+        info = inv.host(host).get("configManager.networkSystem").networkInfo
+        assert [(p.device, p.linkSpeed is None) for p in info.pnic] == [
+            (d, speed is None) for d, _, speed in nics(host)]
+    # vSwitch0's uplink vmnic0 is gone from H1
+    (vswitch,) = inv.host(H1).get("config.network.vswitch")
+    assert list(vswitch.pnic) == [] and list(vswitch.spec.bridge.nicDevice) == []
+
+
+def test_a_host_without_physical_nics(simulator) -> None:
+    inv = Inventory(simulator("-pnic", f"{H2}=").connect())
+    assert list(inv.host(H2).get("config.network.pnic")) == []
+
+
 # ------------------------------------------------------------------ bad flags
 
 @pytest.mark.parametrize(("flags", "message"), [
@@ -347,6 +382,11 @@ def test_a_client_adds_and_removes_a_standard_portgroup_host_by_host(simulator) 
     (["-host-portgroup", "VM Network"],
      '-host-portgroup "VM Network" on DC0_C0_H0: ServerFaultCode: The specified key, name, or '
      "identifier 'VM Network' already exists."),
+    (["-pnic", "nohost=vmnic0"], 'bad -pnic "nohost=vmnic0": no host "nohost"'),
+    (["-pnic", f"{H0}=vmnic0:up"], f'bad -pnic "{H0}=vmnic0:up": NIC "vmnic0:up"'),
+    (["-pnic", f"{H0}=vmnic0,vmnic0"], f'bad -pnic "{H0}=vmnic0,vmnic0": NIC "vmnic0"'),
+    (["-pnic", f"{H0}=vmnic0", "-pnic", f"{H0}=vmnic1"], f"host {H0} is given twice"),
+    (["-pnic", "vmnic0"], 'bad -pnic "vmnic0", expected HOST=DEV[:down]'),
 ])
 def test_a_bad_network_flag_stops_the_simulator_with_a_clear_error(
         lab, tmp_path: Path, flags: list[str], message: str) -> None:

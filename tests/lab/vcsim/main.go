@@ -63,6 +63,8 @@ func main() {
 	flag.Var(&state.HostPortgroups, "host-portgroup", "standard (vSwitch) port group NAME[@HOST,HOST...], default on every host (repeatable)")
 	flag.Var(&state.OpaqueNetworks, "opaque-network", "opaque (NSX) network NAME[=ID][@TYPE][%HOST,HOST...]: ID default NAME, "+
 		"TYPE default nsx.LogicalSwitch, default on every host (repeatable)")
+	flag.Var(&state.Pnics, "pnic", "HOST=DEV[:down][,DEV[:down]...]: exactly these physical NICs on the host, "+
+		"without link when :down (repeatable, once per host)")
 	flag.Var(&state.Rulesets, "firewall-ruleset", "inbound TCP ruleset ID=BEGIN-END[:disabled] on every host (repeatable)")
 	flag.BoolVar(&state.NovaVMs, "nova-vms", false, "mark every VM as Nova's (extraConfig nvp.vm-uuid)")
 	flag.StringVar(&state.AboutVersion, "about-version", "", "the version the endpoint reports, e.g. 5.0.0")

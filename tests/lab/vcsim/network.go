@@ -18,8 +18,8 @@ import (
 // The network shapes of a vCenter, as its PropertyCollector shows them:
 // distributed port groups with a port binding type, on every host or on a
 // switch that only some hosts join; opaque networks (NSX); standard vSwitch
-// port groups. 0.24.2 gets several of these wrong, and the lab fixes them
-// (settleNetworks):
+// port groups; physical NICs with or without link. 0.24.2 gets several of
+// these wrong, and the lab fixes them (settleNetworks):
 //   - config.type of a DV port group is empty (vCenter: earlyBinding, "static
 //     binding", unless told), config.uplink unset;
 //   - a DV switch's config.host is empty (vCenter: one member per host);
@@ -30,7 +30,7 @@ import (
 //   - a standard network's and an opaque network's `host` are empty;
 //   - an opaque network is missing from its datacenter's `network`;
 //   - HostNetworkSystem.networkInfo is a second, different copy of the host's
-//     config.network (port groups listed by name);
+//     config.network (no physical NICs, port groups listed by name);
 //   - HostNetworkSystem.AddPortGroup creates a new Network object for every
 //     host (DuplicateName on the second host) and puts it in no host's or
 //     cluster's `network`; RemovePortGroup removes it from vCenter even when
@@ -39,8 +39,9 @@ import (
 //     VM's `network` (fixOpaqueNICs).
 
 const (
-	earlyBinding = "earlyBinding"
-	pgKeyPrefix  = "key-vim.host.PortGroup-"
+	earlyBinding  = "earlyBinding"
+	pnicKeyPrefix = "key-vim.host.PhysicalNic-"
+	pgKeyPrefix   = "key-vim.host.PortGroup-"
 )
 
 // bindings are vCenter's values of DistributedVirtualPortgroup.config.type.
@@ -182,11 +183,56 @@ func parseOpaqueNetwork(spec string) (opaqueSpec, error) {
 	return o, nil
 }
 
+// pnicSpec is one -pnic: HOST=DEV[:down][,DEV[:down]...].
+type pnicSpec struct {
+	host    *simulator.HostSystem
+	devices []string
+	down    map[string]bool
+}
+
+func parsePnics(spec string) (pnicSpec, error) {
+	hostName, list, found := strings.Cut(spec, "=")
+	if !found {
+		return pnicSpec{}, fmt.Errorf("bad -pnic %q, expected HOST=DEV[:down][,DEV[:down]...]", spec)
+	}
+	host, err := hostNamed(hostName)
+	if err != nil {
+		return pnicSpec{}, fmt.Errorf("bad -pnic %q: no host %q (hosts: %s)", spec, hostName, strings.Join(hostNames(), ", "))
+	}
+	p := pnicSpec{host: host, down: map[string]bool{}}
+	if list == "" {
+		return p, nil // a host without physical NICs
+	}
+	seen := map[string]bool{}
+	for _, item := range strings.Split(list, ",") {
+		device, state, hasState := strings.Cut(item, ":")
+		if device == "" || seen[device] || (hasState && state != "down") {
+			return pnicSpec{}, fmt.Errorf("bad -pnic %q: NIC %q, expected DEV or DEV:down, each device once", spec, item)
+		}
+		seen[device] = true
+		p.devices = append(p.devices, device)
+		p.down[device] = hasState
+	}
+	return p, nil
+}
+
 // ------------------------------------------------------------------ applying the flags
 
 // applyNetworks shapes the network side of the inventory after the flags.
 func (s *State) applyNetworks(ctx context.Context, c *vim25.Client) error {
 	prepareNetworks()
+	hostsSeen := map[*simulator.HostSystem]bool{}
+	for _, spec := range s.Pnics {
+		p, err := parsePnics(spec)
+		if err != nil {
+			return err
+		}
+		if hostsSeen[p.host] {
+			return fmt.Errorf("bad -pnic %q: host %s is given twice", spec, p.host.Name)
+		}
+		hostsSeen[p.host] = true
+		setPnics(p)
+	}
 	for _, spec := range s.HostPortgroups {
 		if err := addHostPortgroup(ctx, c, spec); err != nil {
 			return err
@@ -285,6 +331,67 @@ func updateNetworkInfo(host *simulator.HostSystem, change func(*types.HostNetwor
 func addHostNetwork(host *simulator.HostSystem, ref types.ManagedObjectReference) {
 	simulator.Map.WithLock(host, func() {
 		host.Network = unique(append(append([]types.ManagedObjectReference(nil), host.Network...), ref))
+	})
+}
+
+// setPnics makes the host's physical NICs exactly those asked for: each like
+// the model's vmnic0 (driver, speeds), with its own PCI address and MAC, and
+// no link speed when it is down, as ESXi reports a NIC without link. The
+// standard switches keep only the uplinks that still exist.
+func setPnics(p pnicSpec) {
+	hostIndex := 0
+	for i, name := range hostNames() {
+		if name == p.host.Name {
+			hostIndex = i
+		}
+	}
+	updateNetworkInfo(p.host, func(info *types.HostNetworkInfo) {
+		var template types.PhysicalNic
+		if len(info.Pnic) > 0 {
+			template = info.Pnic[0]
+		}
+		var nics []types.PhysicalNic
+		keys := map[string]bool{}
+		for i, device := range p.devices {
+			nic := template
+			nic.Device = device
+			nic.Key = pnicKeyPrefix + device
+			nic.Driver = "nvmxnet3"
+			nic.Pci = fmt.Sprintf("0000:%02x:00.0", 0x0b+8*i)
+			nic.Mac = fmt.Sprintf("00:0c:29:%02x:%02x:%02x", hostIndex>>8&0xff, hostIndex&0xff, 0xa0+i)
+			nic.LinkSpeed = &types.PhysicalNicLinkInfo{SpeedMb: 10000, Duplex: true}
+			if p.down[device] {
+				nic.LinkSpeed = nil
+			}
+			if nic.FcoeConfiguration != nil {
+				fcoe := *nic.FcoeConfiguration
+				fcoe.SourceMac = nic.Mac
+				nic.FcoeConfiguration = &fcoe
+			}
+			nics = append(nics, nic)
+			keys[nic.Key] = true
+		}
+		info.Pnic = nics
+		for i := range info.Vswitch {
+			vswitch := &info.Vswitch[i]
+			var uplinks []string
+			for _, key := range vswitch.Pnic {
+				if keys[key] {
+					uplinks = append(uplinks, key)
+				}
+			}
+			vswitch.Pnic = uplinks
+			if bond, ok := vswitch.Spec.Bridge.(*types.HostVirtualSwitchBondBridge); ok {
+				copied := *bond
+				copied.NicDevice = nil
+				for _, device := range bond.NicDevice {
+					if keys[pnicKeyPrefix+device] {
+						copied.NicDevice = append(copied.NicDevice, device)
+					}
+				}
+				vswitch.Spec.Bridge = &copied
+			}
+		}
 	})
 }
 

@@ -26,6 +26,7 @@ type State struct {
 	Portgroups            listFlag // NAME[:BINDING][%HOST,HOST...]
 	HostPortgroups        listFlag // NAME[@HOST,HOST...]
 	OpaqueNetworks        listFlag // NAME[=ID][@TYPE][%HOST,HOST...]
+	Pnics                 listFlag // HOST=DEV[:down][,DEV[:down]...]
 	Rulesets              listFlag // ID=BEGIN-END[:disabled]
 	NovaVMs               bool
 	AboutVersion          string
