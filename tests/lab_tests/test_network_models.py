@@ -112,7 +112,7 @@ def test_flat_with_an_ephemeral_port_group_warns_that_nova_network_is_gone(simul
     code, check = network(simulator("-portgroup", "br100:ephemeral"),
                           "--network-model", "nova-network-flat")
     assert (code, check["status"], check["objects"]) == (0, "warn", ["br100"])
-    assert "(ephemeral binding), on all 3 connected hosts; nova-network was removed from Nova" \
+    assert "(ephemeral binding), on all 3 connected hosts; nova-network was removed in Nova 21" \
         in check["detail"]
 
 
@@ -161,3 +161,40 @@ def test_only_the_vlan_model_reads_more_than_the_snapshot(simulator) -> None:
     # login and the snapshot's read; the VLAN model reads the hosts' NICs in one more request
     assert counts == {"neutron": base, "nsx-mh": base, "nova-network-flat": base,
                       "nova-network-vlan": base + 1}, counts
+
+
+# ------------------------------------------------------------------ hosts left out
+
+def test_flat_fails_on_the_hosts_a_port_group_does_not_reach(simulator) -> None:
+    sim = simulator("-portgroup", "br100:ephemeral%DC0_C0_H0,DC0_C0_H1")
+    code, check = network(sim, "--network-model", "nova-network-flat")
+    assert (code, check["status"], check["objects"]) == (1, "fail", ["DC0_C0_H2"])
+    assert check["detail"] == ("Nova's lookup of 'br100' takes DV port group 'br100', which "
+                               "DC0_C0_H2 lack(s)")
+
+
+def test_nsx_mh_fails_on_the_hosts_an_opaque_network_does_not_reach(simulator) -> None:
+    sim = simulator("-opaque-network", "br-int@opaque%DC0_C0_H0", scenario="fresh",
+                    integration_bridge="br-int")
+    code, check = network(sim)
+    assert (code, check["status"], check["objects"]) == (1, "fail", HOSTS[1:])
+
+
+# ------------------------------------------------------------------ check nova-conf
+
+def test_check_nova_conf_judges_the_file_s_network_model_on_the_hosts(simulator,
+                                                                      tmp_path: Path) -> None:
+    sim = simulator("-pnic", "DC0_C0_H2=vmnic1")
+    conf = tmp_path / "nova.conf"
+    conf.write_text("[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\n"
+                    "network_manager = nova.network.manager.VlanManager\n[vmware]\n"
+                    "host_ip = 127.0.0.1\nhost_username = u\nhost_password = p\n"
+                    "cluster_name = DC0_C0\nvlan_interface = vmnic0\n")
+    result = sim.run("check", "nova-conf", str(conf), "-o", "json")
+    assert result.exit_code == 1, result.stderr
+    check = next(c for c in result.json()["checks"] if c["id"] == "nova-conf.network")
+    assert (check["status"], check["objects"]) == ("fail", ["DC0_C0_H2"])
+    assert check["detail"] == (
+        "network_model: nova-network-vlan (from [DEFAULT] network_manager = "
+        "nova.network.manager.VlanManager (nova.conf:3)); DC0_C0_H2 ha(s) no physical NIC "
+        "'vmnic0'")

@@ -14,8 +14,11 @@ from inventory import (
     make_datastore,
     make_host,
     make_inventory,
+    make_opaque_network,
+    make_portgroup,
     make_profile,
     make_ruleset,
+    make_switch,
 )
 
 from vmwctl.checks.model import CheckResult, Context, FirewallData, Status
@@ -35,7 +38,7 @@ cluster_name = C0
 """
 ONLINE = ("nova-conf.cluster", "nova-conf.datastores", "nova-conf.vnc-ports")
 IDS = ("driver", "required", "values", "unknown", "obsolete", "reserved-memory", "tls",
-       "connection", "image-cache", "console", "pbm", "datastore-regex", "cluster",
+       "connection", "image-cache", "console", "pbm", "network", "datastore-regex", "cluster",
        "datastores", "vnc-ports")
 NO_SPBM = ("vmwctl does not check that a storage policy exists: it does not talk to the SPBM "
            "endpoint")
@@ -77,6 +80,14 @@ def results(nova_conf, ctx: Context | None = None, data: FirewallData | None = N
     return {r.id: r for r in found}
 
 
+def on_a_switch(cluster_hosts: list | None = None, **networks) -> Context:
+    """The default cluster, its hosts' br-int a DV port group of DVS0 (Neutron's model)."""
+    inventory = make_inventory(make_cluster(hosts=cluster_hosts),
+                               networks=networks.get("networks", (make_portgroup("br-int"),)),
+                               switches=(make_switch(),))
+    return make_context(inventory)
+
+
 def one(check_id: str, nova_conf, ctx: Context | None = None, **kwargs) -> CheckResult:
     return results(nova_conf, ctx, **kwargs)[f"nova-conf.{check_id}"]
 
@@ -87,7 +98,7 @@ def test_a_good_nova_conf_passes_offline_and_online() -> None:
         f"nova-conf.{name}": Status.PASS for name in IDS if f"nova-conf.{name}" not in ONLINE}
     assert [(offline[k].status, offline[k].detail) for k in ONLINE] == [
         (Status.SKIP, "offline")] * 3
-    online = results(conf(vmware__vnc_port_total="206"), make_context())
+    online = results(conf(vmware__vnc_port_total="206"), on_a_switch())
     assert {r.status for r in online.values()} == {Status.PASS}
 
 
@@ -675,3 +686,44 @@ def test_vnc_ports_judge_a_ruleset_of_another_range() -> None:
     ctx = vnc_context(make_host("h", firewall=[make_ruleset("custom", (6000, 6099))]))
     result = one("vnc-ports", conf(vmware__vnc_port="6000", vmware__vnc_port_total="100"), ctx)
     assert (result.status, result.objects) == (Status.PASS, ["custom"])
+
+
+# ------------------------------------------------------------------ network
+
+def test_network_offline_says_the_model_the_file_implies() -> None:
+    result = one("network", conf())
+    assert (result.status, result.detail) == (
+        Status.PASS, "network_model: neutron (Neutron, without [vmware] integration_bridge); the "
+        "hosts are not checked (offline, or no single cluster)")
+    result = one("network", conf(vmware__integration_bridge="br-int"))
+    assert result.status == Status.PASS
+    assert result.detail.startswith(
+        "network_model: nsx-mh ([vmware] integration_bridge is set (nova.conf:9)): Nova backs "
+        "every NIC with opaque network id 'br-int', for the NSX-MH plugin only; ")
+
+
+def test_network_nova_network_warns_and_an_unknown_manager_is_said() -> None:
+    result = one("network", conf(DEFAULT__network_manager="nova.network.manager.VlanManager"))
+    assert result.status == Status.WARN
+    assert "nova-network was removed in Nova 21.0.0 (Ussuri)" in result.detail
+    result = one("network", conf(DEFAULT__network_manager="my.Manager"))
+    assert (result.status, result.detail.split(":")[0]) == (
+        Status.WARN, "ignored [DEFAULT] network_manager = my.Manager (nova.conf")
+
+
+def test_network_online_judges_the_file_s_model_on_the_cluster_s_hosts() -> None:
+    result = one("network", conf(), on_a_switch())
+    assert (result.status, result.objects) == (Status.PASS, ["DV switch 'DVS0'"])
+    # the file's integration bridge is looked for: an opaque network one host lacks
+    hosts = [make_host("C0_H0", networks=("nsx",)), make_host("C0_H1", networks=("br-int",))]
+    ctx = on_a_switch(hosts, networks=(make_opaque_network("nsx", opaque_id="bridge-1"),
+                                       make_portgroup("br-int")))
+    result = one("network", conf(vmware__integration_bridge="bridge-1"), ctx)
+    assert (result.status, result.objects) == (Status.FAIL, ["C0_H1"])
+    assert result.detail.endswith("; integration bridge 'bridge-1' (an opaque network or a port "
+                                  "group) is missing on C0_H1")
+    # nova-network's flat bridge, from the file
+    edits = {"DEFAULT__network_manager": "FlatDHCPManager", "DEFAULT__flat_network_bridge": "br"}
+    result = one("network", conf(**edits), on_a_switch())
+    assert (result.status, result.objects) == (Status.FAIL, ["br-int"])
+    assert "DV port group 'br-int' has port binding earlyBinding" in result.detail

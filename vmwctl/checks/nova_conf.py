@@ -33,11 +33,13 @@ from vmwctl.checks.model import (
     vnc_verdict,
     warned,
 )
+from vmwctl.checks.network import NetworkData, gather_network, judge_network
 from vmwctl.common.choices import did_you_mean
 from vmwctl.firewall.ports import Range
 from vmwctl.nova.cluster import nova_node
+from vmwctl.nova.network import NOVA_NETWORK_GONE
 from vmwctl.nova.rules import cache_folder, folder_name_problem, valid_datastores
-from vmwctl.profile.nova_conf import SECRET_HINT, VC_DRIVER, NovaConf
+from vmwctl.profile.nova_conf import SECRET_HINT, VC_DRIVER, NovaConf, network_settings
 from vmwctl.profile.nova_options import (
     FULL_SECTIONS,
     NOVA_OPTIONS,
@@ -207,18 +209,21 @@ def gather_nova_conf(vc: VCenter, conf: NovaConf, profile: Profile | None,
 def check_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None,
                     vc: VCenter | None = None) -> list[CheckResult]:
     """Every nova.conf check: offline when ``ctx`` is None, else gathered from ``vc``."""
-    data = FirewallData()
+    data, nics = FirewallData(), NetworkData()
     if ctx is not None:
         assert vc is not None, "the online checks read the hosts' firewalls"
         data = gather_nova_conf(vc, conf, profile, ctx)
-    return judge_nova_conf(conf, profile, ctx, data, local_files(conf))
+        if (network_ctx := _network_context(conf, profile, ctx)) is not None:
+            nics = gather_network(vc, network_ctx)
+    return judge_nova_conf(conf, profile, ctx, data, local_files(conf), nics)
 
 
 def judge_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None,
-                    data: FirewallData,
-                    files: Mapping[str, bool] | None = None) -> list[CheckResult]:
+                    data: FirewallData, files: Mapping[str, bool] | None = None,
+                    nics: NetworkData | None = None) -> list[CheckResult]:
     """Every nova.conf check; ``ctx`` is None offline; ``files``: whether the files the
-    nova.conf names exist on this machine (unknown when absent)."""
+    nova.conf names exist on this machine (unknown when absent); ``nics``: the hosts'
+    physical NICs, for nova-network-vlan."""
     view = read_settings(conf)
     files = files or {}
     reason = _online_skip(conf, profile, ctx)
@@ -229,7 +234,8 @@ def judge_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None
         total = nova_node(ctx.inventory, cluster, _conf_profile(view)).memory_mb
     results = [_driver(conf), _required(conf), _values(view), _unknown(conf),
                _obsolete(conf), _reserved_memory(view, total), _tls(view, files),
-               _connection(view), _image_cache(view), _console(view), _pbm(view, files)]
+               _connection(view), _image_cache(view), _console(view), _pbm(view, files),
+               _network(conf, _network_context(conf, profile, ctx), nics or NetworkData())]
     regex, regex_result = _regex(conf)
     results.append(regex_result)
     if reason is not None:
@@ -239,6 +245,47 @@ def judge_nova_conf(conf: NovaConf, profile: Profile | None, ctx: Context | None
     results.append(_datastores(conf, regex, cluster, ctx))
     results.append(_vnc_ports(conf, cluster, ctx, data))
     return results
+
+
+def _network_context(conf: NovaConf, profile: Profile | None,
+                     ctx: Context | None) -> Context | None:
+    """The context the network check judges the nova.conf's model in: its cluster, its
+    integration_bridge and nova-network names; None offline, or without that one cluster."""
+    if ctx is None or _online_skip(conf, profile, ctx) is not None:
+        return None
+    _, clusters = _clusters(conf, ctx)
+    if len(clusters) != 1:
+        return None
+    network = network_settings(conf)
+    settings = _conf_profile(read_settings(conf))
+    settings.network_model = network.model
+    for name in ("flat_network_bridge", "vlan_interface"):
+        if (item := getattr(network, name)) is not None:
+            setattr(settings.default, name, item.value.strip())
+    return Context(inventory=ctx.inventory, profile=settings, cluster_name=clusters[0].name,
+                   cluster=clusters[0], regex=None, portgroup=None)
+
+
+def _network(conf: NovaConf, ctx: Context | None, nics: NetworkData) -> CheckResult:
+    """The networking model the file implies; online, judged on the cluster's hosts as
+    check prereqs judges it."""
+    network = network_settings(conf)
+    how = network.notes[0]
+    if network.model is None:
+        return warned("nova-conf.network", f"{how}: vmwctl cannot tell the networking model",
+                      [], "use Neutron; nova-network was removed from Nova")
+    bridge = conf.get("vmware", "integration_bridge")
+    what = (f"{how}: Nova backs every NIC with opaque network id {bridge.value.strip()!r}, "
+            "for the NSX-MH plugin only" if network.model == "nsx-mh" and bridge else how)
+    if ctx is None:
+        detail = f"{what}; the hosts are not checked (offline, or no single cluster)"
+        if network.model.startswith("nova-network"):
+            return warned("nova-conf.network", f"{detail}; {NOVA_NETWORK_GONE}", [],
+                          "move to Neutron")
+        return passed("nova-conf.network", detail)
+    judged = judge_network(ctx, nics)
+    return dataclasses.replace(judged, id="nova-conf.network",
+                               detail=f"{what}; {judged.detail}")
 
 
 def _conf_profile(view: NovaConfView) -> Profile:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import re
 import typing
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -223,7 +222,12 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
     if vnc is not None:
         put("vnc", "enabled", vnc)
 
-    network = _network_model(conf, data, put)
+    network = network_settings(conf)
+    if network.model is not None:
+        data["network_model"] = network.model
+    for name in ("flat_network_bridge", "vlan_interface"):
+        if (item := getattr(network, name)) is not None:
+            put("DEFAULT", name, item)
     if errors:
         more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
         raise ConfigError(errors[0] + more)
@@ -231,7 +235,7 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
         raise ConfigError(f"{conf.path} has no [vmware] options: is it the nova.conf of a "
                           "nova-compute that runs the VMware driver?")
     return ImportedProfile(data=_ordered(data), password_in_conf=password_in_conf,
-                           warnings=warnings, network=network)
+                           warnings=warnings, network=network.notes)
 
 
 def _truth(item: IniValue) -> bool | None:
@@ -241,10 +245,21 @@ def _truth(item: IniValue) -> bool | None:
         return None
 
 
-def _network_model(conf: NovaConf, data: dict[str, Any],
-                   put: Callable[[str, str, IniValue], None]) -> list[str]:
-    """The guide's networking model from nova.conf, and nova-network's names; returns a line
-    for each option taken or ignored."""
+@dataclass
+class NetworkSettings:
+    """The guide's networking model a nova.conf implies, nova-network's names it sets, and a
+    line for each option taken or ignored."""
+
+    model: str | None
+    flat_network_bridge: IniValue | None = None
+    vlan_interface: IniValue | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def network_settings(conf: NovaConf) -> NetworkSettings:
+    """The model from use_neutron, network_api_class, network_manager and integration_bridge,
+    as Nova chose its network API; nova-network's flat_network_bridge and vlan_interface
+    ([vmware], where the VMware driver read it, else [DEFAULT])."""
     notes: list[str] = []
 
     def at(item: IniValue) -> str:
@@ -259,6 +274,7 @@ def _network_model(conf: NovaConf, data: dict[str, Any],
         neutron = "neutron" in api_class.value.lower()
     if neutron is None:  # no choice written: nova-network's managers mean nova-network
         neutron = manager is None
+    model: str | None
     if neutron:
         model = "nsx-mh" if bridge is not None else "neutron"
         why = (f"[vmware] integration_bridge is set ({at(bridge)})" if bridge is not None else
@@ -278,18 +294,16 @@ def _network_model(conf: NovaConf, data: dict[str, Any],
             source = (f"[DEFAULT] network_manager = {manager.value} ({at(manager)})"
                       if manager is not None else "nova-network's default VlanManager")
             notes.append(f"network_model: {model} (from {source})")
-    if model is not None:
-        data["network_model"] = model
+    found = NetworkSettings(model)
     flat = conf.get("DEFAULT", "flat_network_bridge")
     if flat is not None:
-        put("DEFAULT", "flat_network_bridge", flat)
+        found.flat_network_bridge = flat
         notes.append(f"took [DEFAULT] flat_network_bridge = {flat.value} ({at(flat)})")
     vlan = conf.get("vmware", "vlan_interface")
     fallback = conf.get("DEFAULT", "vlan_interface")
     if vlan is not None or fallback is not None:
         item, section = (vlan, "vmware") if vlan is not None else (fallback, "DEFAULT")
-        assert item is not None
-        put("DEFAULT", "vlan_interface", item)
+        found.vlan_interface = item
         notes.append(f"took [{section}] vlan_interface = {item.value} ({at(item)})")
         if vlan is not None and fallback is not None:
             notes.append(f"ignored [DEFAULT] vlan_interface ({at(fallback)}): the VMware "
@@ -298,7 +312,8 @@ def _network_model(conf: NovaConf, data: dict[str, Any],
         if (item := conf.get("DEFAULT", name)) is not None:
             notes.append(f"ignored [DEFAULT] {name} ({at(item)}): nova-network's, no vmwctl "
                          "check reads it")
-    return notes
+    found.notes = notes
+    return found
 
 
 def _ordered(data: dict[str, Any]) -> dict[str, Any]:
