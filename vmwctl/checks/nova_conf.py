@@ -362,15 +362,17 @@ def _unknown(conf: NovaConf) -> CheckResult:
             found.append((item.line, f"[{section}] {name}",
                           f"{conf.path.name}:{item.line}: [{section}] {name} is not a Nova "
                           f"option{did_you_mean(name, known)}"))
-    if found:
-        found.sort()
-        return warned("nova-conf.unknown", "; ".join(text for _, _, text in found),
-                      [label for _, label, _ in found],
-                      "fix or remove them: oslo.config ignores what it does not know, and "
-                      "Nova runs with the default")
     names = [f"[{s}]" for s in FULL_SECTIONS]
-    return passed("nova-conf.unknown", f"every option of {', '.join(names[:-1])} and "
-                  f"{names[-1]} is one Nova {NOVA_VERSION} has")
+    return _findings("nova-conf.unknown", _by_line(found),
+                     f"every option of {', '.join(names[:-1])} and {names[-1]} is one Nova "
+                     f"{NOVA_VERSION} has",
+                     "fix or remove them: oslo.config ignores what it does not know, and Nova "
+                     "runs with the default")
+
+
+def _by_line(found: list[tuple[int, str, str]]) -> list[tuple[Status, str, str]]:
+    """Warnings (line, object, text) in the file's order, as _findings takes them."""
+    return [(Status.WARN, text, label) for _, label, text in sorted(found)]
 
 
 def _obsolete(conf: NovaConf) -> CheckResult:
@@ -390,13 +392,9 @@ def _obsolete(conf: NovaConf) -> CheckResult:
             if newer is not None:
                 text += (f", which is set too ({conf.path.name}:{newer.line}) and wins")
             found.append((item.line, f"[{section}] {name}", text))
-    if found:
-        found.sort()
-        return warned("nova-conf.obsolete", "; ".join(text for _, _, text in found),
-                      [label for _, label, _ in found],
-                      "delete the removed options; rename the deprecated ones to the names "
-                      "Nova reads")
-    return passed("nova-conf.obsolete", "no removed or deprecated options")
+    return _findings("nova-conf.obsolete", _by_line(found), "no removed or deprecated options",
+                     "delete the removed options; rename the deprecated ones to the names Nova "
+                     "reads")
 
 
 def _reserved_memory(view: NovaConfView, cluster_mb: int | None) -> CheckResult:
