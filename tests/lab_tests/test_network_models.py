@@ -132,7 +132,7 @@ def test_vlan_needs_the_nic_with_a_link_on_every_host(simulator) -> None:
     sim = simulator("-pnic", "DC0_C0_H1=vmnic1", "-pnic", "DC0_C0_H2=vmnic0:down,vmnic1")
     code, check = network(sim, "--network-model", "nova-network-vlan")
     assert (code, check["status"], check["objects"]) == (1, "fail", ["DC0_C0_H1", "DC0_C0_H2"])
-    assert check["detail"] == ("DC0_C0_H1 ha(s) no physical NIC 'vmnic0'; vmnic0 has no link on "
+    assert check["detail"] == ("DC0_C0_H1 has no physical NIC 'vmnic0'; vmnic0 has no link on "
                                "DC0_C0_H2")
 
 
@@ -170,7 +170,7 @@ def test_flat_fails_on_the_hosts_a_port_group_does_not_reach(simulator) -> None:
     code, check = network(sim, "--network-model", "nova-network-flat")
     assert (code, check["status"], check["objects"]) == (1, "fail", ["DC0_C0_H2"])
     assert check["detail"] == ("Nova's lookup of 'br100' takes DV port group 'br100', which "
-                               "DC0_C0_H2 lack(s)")
+                               "DC0_C0_H2 lacks")
 
 
 def test_nsx_mh_fails_on_the_hosts_an_opaque_network_does_not_reach(simulator) -> None:
@@ -196,5 +196,5 @@ def test_check_nova_conf_judges_the_file_s_network_model_on_the_hosts(simulator,
     assert (check["status"], check["objects"]) == ("fail", ["DC0_C0_H2"])
     assert check["detail"] == (
         "network_model: nova-network-vlan (from [DEFAULT] network_manager = "
-        "nova.network.manager.VlanManager (nova.conf:3)); DC0_C0_H2 ha(s) no physical NIC "
+        "nova.network.manager.VlanManager (nova.conf:3)); DC0_C0_H2 has no physical NIC "
         "'vmnic0'")

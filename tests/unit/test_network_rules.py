@@ -130,13 +130,13 @@ def test_neutron_warns_about_a_host_without_switch_or_opaque_network() -> None:
     h = hosts(2, ("pg",), make_host("C0_H2", networks=("VM Network",)))
     result = judge(h, networks=(make_portgroup("pg"),), switches=(make_switch(),))
     assert (result.status, result.objects) == (Status.WARN, ["C0_H2"])
-    assert result.detail.startswith("C0_H2 ha(s) no DV switch or opaque network")
+    assert result.detail.startswith("C0_H2 has no DV switch or opaque network")
 
 
 def test_neutron_fails_with_standard_port_groups_only() -> None:
     result = judge(hosts(2, ("VM Network",)))
     assert (result.status, result.objects) == (Status.FAIL, ["C0_H0", "C0_H1"])
-    assert result.detail == ("no host of 2 has a DV switch or an opaque network: Neutron's "
+    assert result.detail == ("no DV switch or opaque network on all 2 connected hosts: Neutron's "
                              "NSX-T and DVS plugins make their port groups on one")
 
 
@@ -228,7 +228,7 @@ def test_flat_fails_on_a_host_without_the_port_group() -> None:
                    model="nova-network-flat")
     assert (result.status, result.objects) == (Status.FAIL, ["C0_H1"])
     assert result.detail == ("Nova's lookup of 'br100' takes DV port group 'br100', which "
-                             "C0_H1 lack(s)")
+                             "C0_H1 lacks")
 
 
 # ------------------------------------------------------------------ nova-network-vlan
@@ -253,7 +253,7 @@ def test_vlan_fails_on_a_missing_nic_and_on_a_nic_without_link() -> None:
                         h[2].moid: nics("vmnic0", down=("vmnic0",))})
     result = judge(h, model="nova-network-vlan", data=data)
     assert (result.status, result.objects) == (Status.FAIL, ["C0_H1", "C0_H2"])
-    assert result.detail == ("C0_H1 ha(s) no physical NIC 'vmnic0'; vmnic0 has no link on "
+    assert result.detail == ("C0_H1 has no physical NIC 'vmnic0'; vmnic0 has no link on "
                              "C0_H2")
 
 
@@ -280,4 +280,4 @@ def test_only_the_vlan_model_reads_beyond_the_snapshot() -> None:
     ctx = make_context(profile=make_profile())
     assert REMOTE["network"].gather(None, ctx) == NetworkData()
     result = remote_check("network", None)(ctx)  # the default hosts: standard port groups only
-    assert (result.status, result.detail[:15]) == (Status.FAIL, "no host of 3 ha")
+    assert (result.status, result.detail[:15]) == (Status.FAIL, "no DV switch or")

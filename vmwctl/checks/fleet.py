@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from vmwctl.checks.model import CheckReport, CheckResult, failed, passed, skipped, warned
+from vmwctl.common.words import plural
 from vmwctl.errors import VmwctlError
 from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
 from vmwctl.profile.schema import Profile
@@ -102,8 +103,8 @@ def check_reachability(services: list[Service]) -> CheckResult:
     down = [s for s in services if not s.reachable]
     if down:
         detail = "; ".join(f"{s.name} ({s.endpoint}): {s.error}" for s in down)
-        return failed("fleet-reachability", f"{len(down)} of {len(services)} services cannot "
-                      f"reach their vCenter: {detail}", [s.name for s in down],
+        return failed("fleet-reachability", f"{len(down)} of {plural(len(services), 'service')} "
+                      f"cannot reach their vCenter: {detail}", [s.name for s in down],
                       "check host_ip, host_port, the credentials and the network path")
     detail = ", ".join(f"{s.name} {s.endpoint} (vCenter {s.version}, {s.seconds:.2f} s)"
                        for s in services)
@@ -164,7 +165,7 @@ def check_cluster_owners(services: list[Service]) -> CheckResult:
                            "not unique)" for s in missing)
         return failed("fleet-cluster-owner", f"no cluster for {detail}",
                       [s.name for s in missing], "set vmware.cluster_name to an existing cluster")
-    return passed("fleet-cluster-owner", f"{len(owners)} clusters, one service each",
+    return passed("fleet-cluster-owner", f"{plural(len(owners), 'cluster')}, one service each",
                   sorted(f"{s.name}: {s.cluster_path}" for s in reachable))
 
 

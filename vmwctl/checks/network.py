@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from vmwctl.checks.model import CheckResult, Context, failed, passed, skipped, warned
+from vmwctl.common.words import every, verb
 from vmwctl.nova.network import (
     EPHEMERAL,
     GUIDE_INTEGRATION_BRIDGE,
@@ -88,7 +89,8 @@ def _portgroup(ctx: Context, hosts: list[Host], name: str, remedy: str
     missing = _without(hosts, network)
     if missing:
         return network, failed(CHECK_ID, f"Nova's lookup of {name!r} takes {describe(network)}, "
-                               f"which {', '.join(_host_names(missing))} lack(s)",
+                               f"which {', '.join(_host_names(missing))} "
+                               f"{verb(len(missing), 'lacks', 'lack')}",
                                _host_names(missing), remedy)
     return network, None
 
@@ -110,7 +112,8 @@ def _neutron(ctx: Context, hosts: list[Host], data: NetworkData) -> CheckResult:
     remedy = ("add the hosts to the distributed switch (or the NSX transport zone) that "
               "Neutron's plugin uses")
     if not found:
-        return failed(CHECK_ID, f"no host of {len(hosts)} has a DV switch or an opaque network: "
+        return failed(CHECK_ID, f"no DV switch or opaque network on "
+                      f"{every(len(hosts), 'connected host')}: "
                       "Neutron's NSX-T and DVS plugins make their port groups on one",
                       _host_names(hosts), remedy)
     if ctx.portgroup:
@@ -124,12 +127,12 @@ def _neutron(ctx: Context, hosts: list[Host], data: NetworkData) -> CheckResult:
     else:
         lookup = ""
     if bare:
-        return warned(CHECK_ID, f"{lookup}{', '.join(bare)} ha(s) no DV switch or opaque "
-                      f"network: Neutron's port groups cannot reach them (the others have "
-                      f"{', '.join(found)})", bare, remedy)
+        return warned(CHECK_ID, f"{lookup}{', '.join(bare)} {verb(len(bare), 'has', 'have')} no DV "
+                      f"switch or opaque network: Neutron's port groups cannot reach them "
+                      f"(the others have {', '.join(found)})", bare, remedy)
     where = "" if lookup else ", where Neutron's plugin makes its port groups"
-    return passed(CHECK_ID, f"{lookup}{', '.join(found)} on all {len(hosts)} connected "
-                  f"hosts{where}", found)
+    return passed(CHECK_ID, f"{lookup}{', '.join(found)} on "
+                  f"{every(len(hosts), 'connected host')}{where}", found)
 
 
 def _opaque_on(ctx: Context, host: Host, name: str) -> Network | None:
@@ -155,7 +158,7 @@ def _nsx_mh(ctx: Context, hosts: list[Host], data: NetworkData) -> CheckResult:
         return failed(CHECK_ID, f"integration bridge {name!r} (an opaque network or a port "
                       f"group) is missing on {', '.join(_host_names(missing))}",
                       _host_names(missing), remedy)
-    detail = (f"integration bridge {name!r} on all {len(hosts)} connected hosts "
+    detail = (f"integration bridge {name!r} on {every(len(hosts), 'connected host')} "
               f"({', '.join(sorted(found))})")
     if not (ctx.portgroup or configured):
         return warned(CHECK_ID, f"{detail}; vmware.integration_bridge is not set, so the "
@@ -180,7 +183,7 @@ def _flat(ctx: Context, hosts: list[Host], data: NetworkData) -> CheckResult:
                       f"set the port binding of {network.name!r} to ephemeral in vCenter")
     binding = " (ephemeral binding)" if network.switch is not None else ""
     return warned(CHECK_ID, f"Nova's lookup of {name!r} takes {describe(network)}{binding}, on "
-                  f"all {len(hosts)} connected hosts; {NOVA_NETWORK_GONE}", [network.name],
+                  f"{every(len(hosts), 'connected host')}; {NOVA_NETWORK_GONE}", [network.name],
                   "move to Neutron (network_model: neutron) when Nova is upgraded")
 
 
@@ -196,15 +199,17 @@ def _vlan(ctx: Context, hosts: list[Host], data: NetworkData) -> CheckResult:
         else:
             speeds.add(nic.link_speed_mb)
     if absent or down:
-        parts = ([f"{', '.join(sorted(absent))} ha(s) no physical NIC {device!r}"] if absent
+        parts = ([f"{', '.join(sorted(absent))} {verb(len(absent), 'has', 'have')} no "
+                  f"physical NIC {device!r}"] if absent
                  else []) + ([f"{device} has no link on {', '.join(sorted(down))}"] if down
                              else [])
         return failed(CHECK_ID, "; ".join(parts), sorted(absent + down),
                       f"set vlan_interface to the NIC that carries the VLAN-tagged VM traffic "
                       f"on every host, and connect it (now {device!r})")
     rates = ", ".join(f"{s} Mb/s" for s in sorted(speeds))
-    return warned(CHECK_ID, f"physical NIC {device!r} has a link on all {len(hosts)} connected "
-                  f"hosts ({rates}); Nova makes the VLAN port groups on it; {NOVA_NETWORK_GONE}",
+    return warned(CHECK_ID, f"physical NIC {device!r} has a link on "
+                  f"{every(len(hosts), 'connected host')} ({rates}); Nova makes the VLAN port "
+                  f"groups on it; {NOVA_NETWORK_GONE}",
                   [device], "move to Neutron (network_model: neutron) when Nova is upgraded")
 
 

@@ -17,6 +17,7 @@ from vmwctl.cli.cache.shared import (
 )
 from vmwctl.cli.format import short_size, table
 from vmwctl.cli.options import ClusterFlag, cluster_option
+from vmwctl.common.words import plural
 
 
 def _age(seconds: int | None) -> str:
@@ -58,7 +59,7 @@ def _human(listing: Any) -> Any:
               short_size(r.size), ", ".join(f"{gb} GB" for gb in r.sized_copies) or "-",
               f"{r.marker:%Y-%m-%d %H:%M:%S}" if r.marker else "-",
               ", ".join(r.users) or "-", purge_now(r)) for r in rows],
-            caption=f"{len(rows)} images, {short_size(total)}", whole=("IMAGE",)))
+            caption=f"{plural(len(rows), 'image')}, {short_size(total)}", whole=("IMAGE",)))
     if listing.leftovers:
         parts.append(table("Leftovers of failed spawns", ("PATH", "KIND", "AGE", "ENTRIES"),
                            [(r.path, r.kind, _age(r.age_seconds), r.entries)

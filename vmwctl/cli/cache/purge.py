@@ -20,6 +20,7 @@ from vmwctl.cli.cache.shared import (
 )
 from vmwctl.cli.format import short_size, table
 from vmwctl.cli.options import ClusterFlag, cluster_option
+from vmwctl.common.words import plural
 
 WOULD = {"mark": "would mark", "unmark": "would unmark", "delete": "would delete",
          "keep": "keep", "wait": "wait"}
@@ -149,7 +150,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
         if app.out.format == "table":
             app.render(plan, render)
         total = short_size(sum(i.bytes for i in plan.deletions))
-        return app.confirm(f"Delete {len(plan.deletions)} folders ({total})?", yes=yes)
+        return app.confirm(f"Delete {plural(len(plan.deletions), 'folder')} ({total})?", yes=yes)
 
     with deferred_signals() as stopper:
         report = purge_cache(vc, inventory, stores, request,

@@ -11,10 +11,7 @@ from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
 from vmwctl.cli.completers import complete_profile_list
 from vmwctl.cli.options import nonempty
-
-
-def _plural(count: int, word: str) -> str:
-    return f"{count} {word}{'' if count == 1 else 's'}"
+from vmwctl.common.words import plural
 
 
 def _human(report: Any) -> Any:
@@ -22,8 +19,8 @@ def _human(report: Any) -> Any:
     from rich.text import Text
 
     rendered = render_report(report)
-    rendered.title = Text(f"{_plural(report.services, 'nova-compute service')} on "
-                          f"{_plural(report.vcenters, 'vCenter')}")
+    rendered.title = Text(f"{plural(report.services, 'nova-compute service')} on "
+                          f"{plural(report.vcenters, 'vCenter')}")
     return rendered
 
 

@@ -9,6 +9,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.options import ClusterFlag, cluster_option
+from vmwctl.common.words import plural
 
 
 def _human(report: Any) -> Any:
@@ -33,7 +34,8 @@ def _human(report: Any) -> Any:
     if report.status is not None:
         parts.append(status_table(report.status))
     if report.failures:
-        parts.append(f"failed on {len(report.failures)} hosts: {', '.join(report.failures)}")
+        parts.append(f"failed on {plural(len(report.failures), 'host')}: "
+                     f"{', '.join(report.failures)}")
     return Group(*parts)
 
 
@@ -75,7 +77,7 @@ def install_command(app: App, file: Path, datastore: str | None, cluster: Cluste
 
     def approve(hosts: list[str]) -> bool:
         with immediate_signals(stopper):
-            return app.confirm(f"Lower the image acceptance level of {len(hosts)} hosts "
+            return app.confirm(f"Lower the image acceptance level of {plural(len(hosts), 'host')} "
                                f"({', '.join(hosts)}) to {vib.acceptance_level}?", yes=yes)
 
     with deferred_signals() as stopper:
