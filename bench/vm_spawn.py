@@ -61,6 +61,7 @@ from vmwctl.cache.seed import seed_source
 from vmwctl.errors import VmwctlError
 from vmwctl.images.glance import open_image_service, properties_of
 from vmwctl.images.properties import nova_view
+from vmwctl.nova.vnc import lowest_free_port
 from vmwctl.profile.load import load_profile
 from vmwctl.profile.schema import Profile
 from vmwctl.vm import spec as specs
@@ -335,7 +336,7 @@ def naive_spawn(si: Any, progress: Callable[[str], None], *, image_id: str, name
                 if option.key == VNC_PORT_KEY and str(option.value).isdigit():
                     used.add(int(option.value))
     first, last, keymap = vnc  # the profile's vnc_port, last port, vnc_keymap
-    port = specs.lowest_free_port(used, first, last)
+    port = lowest_free_port(used, first, last)
     progress(f"VNC port {port} chosen")
 
     marker = specs.Marker(image_id, dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),

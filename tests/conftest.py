@@ -177,7 +177,7 @@ def _simulators(lab: labctl.LabState, directory: Path) -> Iterator[Any]:
         username = labctl.lab_user(scenario)
         options = {"host_ip": "127.0.0.1", "host_port": port, "host_username": username,
                    "host_password_file": lab.password_file, "ca_file": lab.ca_file,
-                   "cluster_name": "DC0_C0", **vmware}
+                   "cluster_name": "DC0_C0", "vnc_port_total": 206, **vmware}
         config = directory / f"{name}.yaml"
         config.write_text(yaml.safe_dump({"profiles": {"sim": {
             "vmware": options, "DEFAULT": {"my_ip": labctl.LAB_MY_IP},

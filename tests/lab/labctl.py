@@ -403,6 +403,7 @@ def _profile(state: LabState, name: str, port: int, comment: str) -> str:
             host_password_file: {state.password_file}
             ca_file: {state.ca_file}
             cluster_name: {state.cluster}
+            vnc_port_total: 206  # the ports the guide's VNC VIB opens, 5900-6105
           DEFAULT:
             my_ip: {LAB_MY_IP}
             reserved_host_memory_mb: 0

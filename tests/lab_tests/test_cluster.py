@@ -91,7 +91,7 @@ def test_healthy_cluster_figures(simulator) -> None:
     assert [h["name"] for h in report["hosts"]] == ["DC0_C0_H0", "DC0_C0_H1", "DC0_C0_H2"]
     assert all(h["counted"] for h in report["hosts"])
     assert sum(h["vms"] for h in report["hosts"]) == 2
-    assert report["vms"] == {"nova": 2, "vmwctl": 0, "other": 0}
+    assert report["vms"] == {"nova": 2, "vmwctl": 0, "system": 0, "extension": 0, "other": 0}
     assert report["drs"] == {"enabled": True, "behavior": "fullyAutomated",
                              "fully_automated": True}
     [store] = report["datastores"]

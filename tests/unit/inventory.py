@@ -116,13 +116,17 @@ def make_datastore(name: str, *, type: str | None = "VMFS", capacity_gb: int = 1
 
 
 def make_vm(name: str, *, host: Host | None = None, datastores: Iterable[Datastore] = (),
-            nova_uuid: str | None = None, vmwctl_marker: str | None = None) -> VirtualMachine:
-    """A VM Nova did not create, unless it has a ``nova_uuid``."""
+            nova_uuid: str | None = None, vmwctl_marker: str | None = None,
+            vnc_port: int | str | None = None, managed_by: str | None = None) -> VirtualMachine:
+    """A VM Nova did not create, unless it has a ``nova_uuid`` (or Nova's ``managed_by``);
+    ``vnc_port``: the RemoteDisplay.vnc.port it holds."""
     stores = list(datastores)
     return VirtualMachine(moid=f"vm-{name}", name=name, host=host.moid if host else None,
                           datastores=[d.moid for d in stores], power_state="poweredOn",
-                          nova_uuid=nova_uuid, vmwctl_marker=vmwctl_marker, vnc_port=None,
-                          path=f"[{stores[0].name}] {name}/{name}.vmx" if stores else None)
+                          nova_uuid=nova_uuid, vmwctl_marker=vmwctl_marker,
+                          vnc_port=None if vnc_port is None else str(vnc_port),
+                          path=f"[{stores[0].name}] {name}/{name}.vmx" if stores else None,
+                          managed_by=managed_by)
 
 
 def make_cluster(name: str = "C0", *, hosts: Sequence[Host] | None = None,

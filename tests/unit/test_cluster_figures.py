@@ -116,10 +116,13 @@ def test_vms_on_the_clusters_hosts_are_counted_by_kind() -> None:
                                                                     nova_uuid="u2"),
              make_vm("smoke", host=hosts[1], vmwctl_marker="t", nova_uuid="u3"),
              make_vm("stranger", host=hosts[1]), make_vm("far", host=elsewhere),
-             make_vm("unplaced")])
+             make_vm("unplaced"),
+             make_vm("vCLS (1)", host=hosts[0], managed_by="com.vmware.vim.eam"),
+             make_vm("edge", host=hosts[1], managed_by="com.vmware.nsx.management.nsxt"),
+             make_vm("instance-3", host=hosts[1], managed_by="org.openstack.compute")])
     report = inspect_cluster(*_c0(inventory), make_profile())
-    assert report.vms == {"nova": 2, "vmwctl": 1, "other": 1}
-    assert {h.name: h.vms for h in report.hosts} == {"a": 2, "b": 2}
+    assert report.vms == {"nova": 3, "vmwctl": 1, "system": 1, "extension": 1, "other": 1}
+    assert {h.name: h.vms for h in report.hosts} == {"a": 3, "b": 4}
 
 
 def test_drs_and_ha_as_reported() -> None:

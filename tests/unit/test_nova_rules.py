@@ -18,8 +18,8 @@ from vmwctl.nova.rules import (
     datastore_rejection,
     valid_datastores,
     version_tuple,
-    vnc_range,
 )
+from vmwctl.nova.vnc import allocation, lowest_free_port, vnc_range
 from vmwctl.privileges.guide import same_principal
 from vmwctl.privileges.held import effective_privileges
 from vmwctl.profile.load import build_profile
@@ -58,11 +58,45 @@ def test_best_datastore_has_the_most_free_space() -> None:
     assert best_datastore([ds("v", type="vsan")], None, ("VMFS", "NFS", "NFS41")) is None
 
 
-def test_vnc_range_uses_the_guide_unless_the_profile_says_otherwise() -> None:
-    assert vnc_range(build_profile("p", {})) == (5900, 6105)
-    assert vnc_range(build_profile("p", {"vmware": {"vnc_port_total": 500}})) == (5900, 6399)
+def test_vnc_range_is_the_ports_nova_hands_out() -> None:
+    assert vnc_range(build_profile("p", {})) == (5900, 15899)  # Nova's defaults
+    assert vnc_range(build_profile("p", {"vmware": {"vnc_port_total": 206}})) == (5900, 6105)
     assert vnc_range(build_profile("p", {"vmware": {"vnc_port": 6000}})) == (6000, 15999)
-    assert vnc_range(build_profile("p", {}), guide_default=False) == (5900, 15899)
+
+
+def test_lowest_free_port_is_novas_get_vnc_port() -> None:
+    assert lowest_free_port([], 5900, 5902) == 5900
+    assert lowest_free_port([5900, 5901, 7000], 5900, 5902) == 5902
+    assert lowest_free_port([5900, 5901, 5902], 5900, 5902) is None
+
+
+@pytest.mark.parametrize(("held", "closed", "expected"), [
+    # (size, held, free, fit, next_closed) over 5900-5909
+    ([], [], (10, 0, 10, 10, None)),
+    ([5900, 5905, 7000], [], (10, 2, 8, 8, None)),
+    ([], [(5905, 5909)], (10, 0, 10, 5, 5905)),
+    ([5901, 5903], [(5905, 5909)], (10, 2, 8, 3, 5905)),
+    ([5900, 5901, 5902, 5903, 5904], [(5905, 5909)], (10, 5, 5, 0, 5905)),
+    ([5905, 5906], [(5905, 5906), (5908, 5908)], (10, 2, 8, 6, 5908)),
+    ([5905, 5906], [(5905, 5906)], (10, 2, 8, 8, None)),
+    ([], [(5900, 5900)], (10, 0, 10, 0, 5900)),
+    ([5900, 5900], [], (10, 2, 9, 9, None)),  # two VMs on one port: both count as holding
+])
+def test_allocation_walks_novas_lowest_free_port_order(held, closed, expected) -> None:
+    found = allocation([(5900, 5909)], held, closed)
+    assert (found.size, found.held, found.free, found.fit, found.next_closed) == expected
+
+
+@given(st.sets(st.integers(5895, 5915)), st.lists(st.integers(5900, 5909), max_size=3))
+def test_allocation_fit_is_what_handing_out_ports_one_by_one_gives(held, closed_ports) -> None:
+    closed = [(p, p) for p in sorted(set(closed_ports))]
+    taken, fit = set(held), 0
+    while (port := lowest_free_port(taken, 5900, 5909)) is not None:
+        if any(a <= port <= b for a, b in closed):
+            break
+        taken.add(port)
+        fit += 1
+    assert allocation([(5900, 5909)], held, closed).fit == fit
 
 
 @pytest.mark.parametrize(("options", "expected"), [

@@ -8,6 +8,7 @@ gather steps are shown to read nothing when the check has nothing to gather.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 
 import pytest
 from hypothesis import given
@@ -119,6 +120,22 @@ def test_vcenter_must_be_a_vcenter_not_a_host() -> None:
 
 # ------------------------------------------------------------------ cluster
 
+def test_cluster_without_hosts_or_without_a_host_nova_counts_fails() -> None:
+    result = check("cluster", make_context(make_inventory(make_cluster(hosts=[]))))
+    assert (result.status, result.objects) == (Status.FAIL, ["/DC0/host/C0"])
+    assert result.detail == ("/DC0/host/C0 has no hosts: Nova reports no resources for it and "
+                             "can place no instance")
+    cluster = make_cluster(hosts=[make_host("a", connection_state="notResponding")])
+    result = check("cluster", make_context(make_inventory(cluster)))
+    assert result.status == Status.FAIL
+    assert result.detail == ("/DC0/host/C0 has 1 host, none connected and out of maintenance: "
+                             "Nova counts no resources for it")
+    cluster = make_cluster(hosts=[make_host("a"), make_host("b", in_maintenance=True)])
+    result = check("cluster", make_context(make_inventory(cluster)))
+    assert (result.status, result.detail) == (
+        Status.PASS, "/DC0/host/C0 with 2 hosts, 1 of them counted by Nova")
+
+
 def test_cluster_found_once() -> None:
     result = check("cluster", make_context())
     assert (result.status, result.detail, result.objects) == (
@@ -160,12 +177,14 @@ def test_cluster_named_twice_cannot_be_told_apart() -> None:
 
 # ------------------------------------------------------------------ drs
 
-@pytest.mark.parametrize("count", [0, 1])
-def test_drs_is_not_needed_with_one_host(count: int) -> None:
-    cluster = make_cluster(hosts=hosts(count), drs_enabled=False, drs_behavior=None)
+def test_drs_is_not_needed_with_one_host_and_not_judged_without_hosts() -> None:
+    cluster = make_cluster(hosts=hosts(1), drs_enabled=False, drs_behavior=None)
+    result = check("drs", make_context(make_inventory(cluster)))
+    assert (result.status, result.detail) == (Status.PASS, "C0 has 1 host: DRS is not needed")
+    cluster = make_cluster(hosts=[], drs_enabled=False, drs_behavior=None)
     result = check("drs", make_context(make_inventory(cluster)))
     assert (result.status, result.detail) == (
-        Status.PASS, f"C0 has {count} host: DRS is not needed")
+        Status.SKIP, "C0 has no hosts (see the cluster check)")
 
 
 def test_drs_disabled_with_two_hosts_fails() -> None:
@@ -309,7 +328,7 @@ def storage_context(cluster_hosts: list, *stores, regex: str | None = None) -> C
 def test_shared_storage_mounted_everywhere_passes() -> None:
     result = check("shared-storage", make_context())
     assert result.status == Status.PASS
-    assert result.detail == "1 datastore(s) mounted and accessible on all 3 connected hosts"
+    assert result.detail == "1 datastore mounted and accessible on all 3 connected hosts"
     assert result.objects == ["shared"]
 
 
@@ -342,7 +361,7 @@ def test_shared_storage_a_disconnected_host_needs_no_mount() -> None:
     h = hosts(2, make_host("C0_H2", connection_state="disconnected"))
     result = check("shared-storage", storage_context(h, make_datastore("nfs", mounted_on=h[:2])))
     assert result.status == Status.PASS
-    assert result.detail == "1 datastore(s) mounted and accessible on all 2 connected hosts"
+    assert result.detail == "1 datastore mounted and accessible on all 2 connected hosts"
 
 
 def test_shared_storage_a_host_in_maintenance_still_needs_the_mount() -> None:
@@ -378,6 +397,9 @@ def test_shared_storage_fails_exactly_for_connected_hosts_without_a_mount(specs)
         assert result.status == Status.FAIL
         assert result.objects == sorted({n for name, hs in lacking.items() if hs
                                          for n in [name, *hs]})
+    elif all(s[0] == "disconnected" for s in specs):
+        assert (result.status, result.detail) == (
+            Status.SKIP, "no connected host to check (see the hosts check)")
     else:
         assert result.status == Status.PASS
 
@@ -425,7 +447,7 @@ def test_dedicated_a_foreign_vm_on_a_cluster_host_warns() -> None:
     result = run_dedicated(inventory, [make_vm("stranger", host=h[1],
                                                datastores=[stores["other-ds"]])])
     assert result.status == Status.WARN
-    assert result.detail == ("1 VM(s) Nova did not create (stranger): OpenStack reports wrong "
+    assert result.detail == ("1 VM Nova did not create (stranger): OpenStack reports wrong "
                              "usage")
     assert result.objects == ["stranger"]
     assert result.remedy == "move other VMs off the cluster and its datastores, as the guide says"
@@ -450,7 +472,7 @@ def test_dedicated_ignores_vms_outside_the_cluster_and_its_used_datastores() -> 
 def test_dedicated_names_five_foreign_vms_then_an_ellipsis() -> None:
     inventory, h, _ = dedicated_context()
     result = run_dedicated(inventory, [make_vm(f"vm{i}", host=h[0]) for i in (6, 2, 4, 1, 5, 3)])
-    assert result.detail == ("6 VM(s) Nova did not create (vm1, vm2, vm3, vm4, vm5, ...): "
+    assert result.detail == ("6 VMs Nova did not create (vm1, vm2, vm3, vm4, vm5, ...): "
                              "OpenStack reports wrong usage")
     assert result.objects == ["vm1", "vm2", "vm3", "vm4", "vm5", "vm6"]
     inventory, h, _ = dedicated_context()
@@ -466,40 +488,139 @@ def test_dedicated_names_spawn_leftovers_apart() -> None:
         make_vm("vmwctl-smoke-0", host=h[1], vmwctl_marker="2026-11-25", nova_uuid="u"),
         make_vm("stranger", host=h[0])])
     assert result.status == Status.WARN
-    assert result.detail == ("1 VM(s) Nova did not create (stranger): OpenStack reports wrong "
-                             "usage; 2 VM(s) left by 'vmwctl vm spawn' (vmwctl-smoke-0, "
+    assert result.detail == ("1 VM Nova did not create (stranger): OpenStack reports wrong "
+                             "usage; 2 VMs left by 'vmwctl vm spawn' (vmwctl-smoke-0, "
                              "vmwctl-smoke-1)")
     assert result.objects == ["stranger", "vmwctl-smoke-0", "vmwctl-smoke-1"]
     assert result.remedy.endswith("; delete spawn leftovers with 'vmwctl vm delete'")
 
 
+EAM = "com.vmware.vim.eam"
+
+
+@pytest.mark.parametrize("names", [["vCLS (1)", "vCLS (2)", "vCLS (3)"],
+                                   ["vCLS-4c1f3b0e-8a2d-4d6e-9b7a-0f1e2d3c4b5a"], ["vCLS"]])
+def test_dedicated_does_not_count_vsphere_cluster_services_vms(names: list[str]) -> None:
+    inventory, h, stores = dedicated_context()
+    result = run_dedicated(inventory, [
+        make_vm(name, host=h[0], datastores=[stores["nfs-os"]], managed_by=EAM)
+        for name in names] + [make_vm("instance-1", host=h[1], nova_uuid="u1")])
+    assert result.status == Status.PASS
+    assert result.detail == (
+        "every VM in the cluster and on its datastores is Nova's; "
+        f"{len(names)} system VM{'s' if len(names) > 1 else ''} of vSphere Cluster Services "
+        f"not counted ({', '.join(sorted(names))})")
+    assert result.objects == []
+
+
+def test_dedicated_lists_vms_of_other_solutions_apart_and_novas_managed_by_as_novas() -> None:
+    inventory, h, _ = dedicated_context()
+    result = run_dedicated(inventory, [
+        make_vm("nsx-edge-01", host=h[0], managed_by="com.vmware.nsx.management.nsxt"),
+        make_vm("agent-7", host=h[0], managed_by=EAM),  # EAM, but not a vCLS VM
+        make_vm("vCLS (1)", host=h[1]),  # the name alone does not make a system VM
+        make_vm("instance-2", host=h[1], managed_by="org.openstack.compute"),
+        make_vm("vCLS (2)", host=h[1], managed_by=EAM)])
+    assert result.status == Status.WARN
+    assert result.detail == (
+        "1 VM Nova did not create (vCLS (1)): OpenStack reports wrong usage; 2 VMs managed by "
+        "other solutions (agent-7 (com.vmware.vim.eam), nsx-edge-01 "
+        "(com.vmware.nsx.management.nsxt)); 1 system VM of vSphere Cluster Services not "
+        "counted (vCLS (2))")
+    assert result.objects == ["vCLS (1)", "agent-7", "nsx-edge-01"]
+    assert "the solution that manages a VM moves or removes it" in result.remedy
+
+
 # ------------------------------------------------------------------ vnc-firewall
 
-def judge_firewall(cluster_hosts: list, **vmware) -> CheckResult:
-    profile = make_profile(vmware=vmware)
-    ctx = make_context(make_inventory(make_cluster(hosts=cluster_hosts)), profile=profile)
+def judge_firewall(cluster_hosts: list, vms: Iterable[VirtualMachine] = (),
+                   **vmware) -> CheckResult:
+    """The vnc-firewall verdict; the range is the guide's 5900-6105 unless ``vmware`` says."""
+    profile = make_profile(vmware={"vnc_port_total": 206, **vmware})
+    inventory = make_inventory(make_cluster(hosts=cluster_hosts))
+    for vm in vms:
+        inventory.vms[vm.moid] = vm
+    ctx = make_context(inventory, profile=profile)
     return judge_vnc_firewall(ctx, firewall_data(ctx.connected_hosts))
 
 
-def test_vnc_firewall_the_guide_range_open_everywhere_passes() -> None:
-    result = judge_firewall(hosts(3))
+def holding(*ports: int) -> list[VirtualMachine]:
+    """VMs (anywhere in the vCenter) that hold these VNC ports."""
+    return [make_vm(f"holder-{i}", vnc_port=port) for i, port in enumerate(ports)]
+
+
+def test_vnc_firewall_the_range_open_everywhere_passes() -> None:
+    result = judge_firewall(hosts(3), holding(5900, 5901, 7000))
     assert result.status == Status.PASS
-    assert result.detail == "VNC ports 5900-6105 open on all 3 hosts (rulesets vnc)"
+    assert result.detail == ("VNC ports 5900-6105 open on all 3 hosts (rulesets vnc); 2 VMs of "
+                             "the vCenter hold a port, 204 free")
     assert result.objects == ["vnc"]
+    assert judge_firewall(hosts(1)).detail == ("VNC ports 5900-6105 open on the 1 host "
+                                               "(rulesets vnc); 0 VMs of the vCenter hold a "
+                                               "port, 206 free")
 
 
-@pytest.mark.parametrize(("ranges", "closed"), [
-    (((5900, 6104),), "6105"),
-    (((5901, 6105),), "5900"),
-    (((5900, 6000), (6002, 6105)), "6001"),
+@pytest.mark.parametrize(("ranges", "closed", "status", "fit"), [
+    (((5900, 6104),), "6105", Status.WARN, 205),
+    (((5900, 6000), (6002, 6105)), "6001", Status.WARN, 101),
+    (((5901, 6105),), "5900", Status.FAIL, 0),
 ])
-def test_vnc_firewall_one_port_short_at_either_edge_fails(ranges, closed: str) -> None:
+def test_vnc_firewall_one_port_short_warns_until_nova_reaches_it(
+        ranges, closed: str, status: Status, fit: int) -> None:
     h = hosts(1, make_host("C0_H1", firewall=[make_ruleset("partial", *ranges)]))
     result = judge_firewall(h)
-    assert result.status == Status.FAIL
-    assert result.detail == f"VNC ports 5900-6105 are not all open: C0_H1 leaves {closed} closed"
+    assert result.status == status
     assert result.objects == ["C0_H1"]
-    assert "vmwctl firewall vib build" in result.remedy
+    whole = ("install the VNC firewall VIB on every host ('vmwctl firewall vib build --ports "
+             "5900-6105' then 'vmwctl firewall vib install')")
+    if status == Status.WARN:
+        assert result.detail == (
+            f"only part of VNC ports 5900-6105 is open (C0_H1 leaves {closed} closed): {fit} "
+            f"more consoles fit before Nova hands out port {closed}, which is closed (0 VMs of "
+            "the vCenter hold a port of the range)")
+        assert result.remedy.startswith(f"set [vmware] vnc_port_total = {fit} in nova.conf and "
+                                        "the profile, so that Nova hands out only the open "
+                                        f"ports, or {whole}")
+    else:
+        assert result.detail == ("the first VNC port Nova hands out, 5900, is closed; C0_H1 "
+                                 "leaves 5900 closed")
+        assert result.remedy.startswith(whole)
+
+
+def test_vnc_firewall_counts_the_consoles_that_fit_and_fails_once_they_are_used_up() -> None:
+    partial = [make_host("h", firewall=[make_ruleset("vnc", (5900, 6000))])]  # a real host's
+    result = judge_firewall(partial, holding(*range(5900, 5950), 7000))
+    assert result.status == Status.WARN
+    assert "51 more consoles fit before Nova hands out port 6001" in result.detail
+    assert "(50 VMs of the vCenter hold a port of the range)" in result.detail
+    assert "vnc_port_total = 101" in result.remedy
+    result = judge_firewall(partial, holding(*range(5900, 6000)))
+    assert (result.status, "1 more console fit" in result.detail) == (Status.WARN, True)
+    result = judge_firewall(partial, holding(*range(5900, 6001)))
+    assert result.status == Status.FAIL
+    assert result.detail == ("the next VNC port Nova hands out, 6001, is closed: the open "
+                             "ports before it are used up (101 VMs of the vCenter hold a port "
+                             "of the range); h leaves 6001-6105 closed")
+    assert "vnc_port_total" not in result.remedy  # fewer ports would not help
+
+
+def test_vnc_firewall_novas_default_range_with_the_guides_vib_warns() -> None:
+    profile = make_profile()  # vnc_port_total unset: Nova's 10000 ports
+    ctx = make_context(make_inventory(make_cluster()), profile=profile)
+    result = judge_vnc_firewall(ctx, firewall_data(ctx.connected_hosts))
+    assert result.status == Status.WARN
+    assert result.detail.startswith("only part of VNC ports 5900-15899 is open (C0_H0 leaves "
+                                    "6106-15899 closed; C0_H1 leaves")
+    assert "206 more consoles fit before Nova hands out port 6106" in result.detail
+    assert "vnc_port_total = 206" in result.remedy
+    assert "--ports 5900-15899" in result.remedy
+
+
+def test_vnc_firewall_a_fully_open_range_fails_when_every_port_is_held() -> None:
+    result = judge_firewall(hosts(1), holding(5900, 5901), vnc_port_total=2)
+    assert result.status == Status.FAIL
+    assert result.detail == ("VNC ports 5900-5901 are open, but 2 VMs of the vCenter hold all 2 "
+                             "of them: the next spawn fails (ConsolePortRangeExhausted)")
 
 
 def test_vnc_firewall_rulesets_combine_and_ignore_what_does_not_open_inbound_tcp() -> None:
@@ -510,16 +631,17 @@ def test_vnc_firewall_rulesets_combine_and_ignore_what_does_not_open_inbound_tcp
     result = judge_firewall([make_host("h", firewall=firewall)])
     assert (result.status, result.objects) == (Status.PASS, ["high", "low"])
     result = judge_firewall([make_host("h", firewall=firewall[2:])])
-    assert result.detail == "VNC ports 5900-6105 are not all open: h leaves 5900-6105 closed"
+    assert result.detail == ("the first VNC port Nova hands out, 5900, is closed; h leaves "
+                             "5900-6105 closed")
 
 
-def test_vnc_firewall_the_profiles_range_replaces_the_guides() -> None:
-    result = judge_firewall(hosts(1), vnc_port=5900, vnc_port_total=206)
-    assert result.status == Status.PASS
+def test_vnc_firewall_judges_the_profiles_range() -> None:
     result = judge_firewall(hosts(1), vnc_port_total=207)
-    assert result.detail == "VNC ports 5900-6106 are not all open: C0_H0 leaves 6106 closed"
-    result = judge_firewall(hosts(1), vnc_port=6000)
-    assert result.detail == "VNC ports 6000-15999 are not all open: C0_H0 leaves 6106-15999 closed"
+    assert result.status == Status.WARN
+    assert "(C0_H0 leaves 6106 closed): 206 more consoles fit" in result.detail
+    result = judge_firewall(hosts(1), vnc_port=6000, vnc_port_total=10000)
+    assert result.detail.startswith("only part of VNC ports 6000-15999 is open (C0_H0 leaves "
+                                     "6106-15999 closed): 106 more consoles fit")
 
 
 @pytest.mark.parametrize(("version", "status"), [
@@ -531,19 +653,34 @@ def test_vnc_firewall_esxi_7_has_no_vnc_server(version: str, status: Status) -> 
     result = judge_firewall(h)
     assert result.status == status
     if status == Status.WARN:
-        assert result.detail == "ESXi 7.0 and later have no VNC server: new"
+        assert result.detail == ("VNC ports 5900-6105 open on the 1 host (rulesets vnc); 0 VMs "
+                                 "of the vCenter hold a port, 206 free; no VNC server on new "
+                                 "(ESXi 7.0 and later)")
         assert result.objects == ["new"]
-        assert result.remedy == "use the MKS console ([mks] enabled) for these hosts"
+        assert "use the MKS console ([mks] enabled = true" in result.remedy
+
+
+def test_vnc_firewall_only_esxi_7_hosts_points_to_mks() -> None:
+    result = judge_firewall([make_host("a", version="7.0.3", firewall=[]),
+                             make_host("b", version="8.0.2", firewall=[])])
+    assert result.status == Status.WARN
+    assert result.detail == ("no VNC server on 2 hosts (a, b): ESXi 7.0 and later have none, "
+                             "Nova's VNC consoles cannot connect")
+    assert result.remedy.startswith("ESXi 7.0 and later have no VNC server: use the MKS console")
 
 
 def test_vnc_firewall_closed_ports_fail_before_esxi_7_warns() -> None:
     h = [make_host("old", firewall=[]), make_host("new", version="7.0.3", firewall=[])]
     result = judge_firewall(h)
-    assert (result.status, result.objects) == (Status.FAIL, ["old"])
+    assert (result.status, result.objects) == (Status.FAIL, ["new", "old"])
 
 
 def test_vnc_firewall_a_host_whose_firewall_was_not_read_opens_nothing() -> None:
     ctx = make_context()
+    result = judge_vnc_firewall(ctx, firewall_data(ctx.connected_hosts[:2]))
+    assert result.status == Status.FAIL  # Nova's 10000 ports, and none open on C0_H2
+    assert "C0_H2 leaves 5900-15899 closed" in result.detail
+    ctx = make_context(profile=make_profile(vmware={"vnc_port_total": 206}))
     result = judge_vnc_firewall(ctx, firewall_data(ctx.connected_hosts[:2]))
     assert (result.status, result.objects) == (Status.FAIL, ["C0_H2"])
 
@@ -656,7 +793,7 @@ def test_hosts_some_unusable_warn_with_their_state() -> None:
 def test_hosts_an_unknown_maintenance_state_counts_as_maintenance() -> None:
     result = hosts_result(hosts(2, make_host("C0_H2", in_maintenance=None)))
     assert (result.status, result.objects) == (Status.WARN, ["C0_H2"])
-    assert result.detail.startswith("1 of 3 hosts give Nova nothing: C0_H2 (")
+    assert result.detail.startswith("1 of 3 hosts gives Nova nothing: C0_H2 (")
 
 
 def test_hosts_none_usable_fail() -> None:
@@ -680,7 +817,7 @@ def test_image_cache_leftovers_warn_sorted() -> None:
                            leftover("[shared] OSTACK_IMG_1234")])
     result = judge_image_cache(make_context(), data)
     assert result.status == Status.WARN
-    assert result.detail == ("2 leftover(s) of failed spawns: [shared] OSTACK_IMG_1234, "
+    assert result.detail == ("2 leftovers of failed spawns: [shared] OSTACK_IMG_1234, "
                              "[shared] vmware_temp/71bc")
     assert result.objects == ["[shared] OSTACK_IMG_1234", "[shared] vmware_temp/71bc"]
     assert result.remedy == "remove them with 'vmwctl cache purge --include-temp'"

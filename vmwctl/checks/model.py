@@ -14,9 +14,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from vmwctl.common.words import plural
 from vmwctl.firewall.coverage import coverage
-from vmwctl.firewall.ports import Range, describe_ranges
+from vmwctl.firewall.ports import Range
+from vmwctl.firewall.vnc import vnc_verdict as judge_vnc
 from vmwctl.nova.rules import valid_datastores
+from vmwctl.nova.vnc import held_ports
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Cluster, Datastore, FirewallRuleset, Host, Inventory
 
@@ -106,9 +109,18 @@ class Context:
         return valid_datastores(self.datastores, self.regex)
 
 
-FIREWALL_REMEDY = ("install the VNC firewall VIB on every host ('vmwctl firewall vib build' "
-                   "then 'vmwctl firewall vib install'), or enable a ruleset that covers the "
-                   "range ('vmwctl firewall enable --ruleset ID')")
+def empty_cluster(inventory: Inventory, cluster: Cluster) -> tuple[str, str] | None:
+    """Why Nova gets nothing from the cluster (no hosts, or none it counts), and the remedy;
+    None when some host counts."""
+    hosts = inventory.cluster_hosts(cluster)
+    if not hosts:
+        return (f"{cluster.path} has no hosts: Nova reports no resources for it and can place "
+                "no instance", "add ESXi hosts to the cluster, or name another one")
+    if not any(h.usable for h in hosts):
+        return (f"{cluster.path} has {plural(len(hosts), 'host')}, none connected and out of "
+                "maintenance: Nova counts no resources for it",
+                "reconnect the hosts or take them out of maintenance mode")
+    return None
 
 
 @dataclass
@@ -118,25 +130,15 @@ class FirewallData:
     rulesets: dict[str, list[FirewallRuleset]] = field(default_factory=dict)
 
 
-def vnc_verdict(check_id: str, hosts: list[Host], data: FirewallData,
-                wanted: list[Range]) -> CheckResult:
-    """One verdict from the hosts' coverage of the VNC ports (shared with check nova-conf).
+def vnc_verdict(check_id: str, hosts: list[Host], data: FirewallData, wanted: list[Range],
+                inventory: Inventory) -> CheckResult:
+    """The one VNC verdict (vmwctl.firewall.vnc) as a check result.
 
-    A host whose firewall was not read counts as opening nothing.
+    A host whose firewall was not read counts as opening nothing; the ports
+    held are those of every VM of the vCenter, from the snapshot.
     """
-    span = describe_ranges(wanted)
     reports = [coverage(dataclasses.replace(h, firewall=data.rulesets.get(h.moid)), wanted)
                for h in hosts]
-    gaps = [r for r in reports if r.gaps and not r.no_vnc_server]
-    without_vnc = [r.host for r in reports if r.no_vnc_server]
-    if gaps:
-        detail = "; ".join(f"{r.host} leaves {describe_ranges(r.gaps)} closed" for r in gaps)
-        return failed(check_id, f"VNC ports {span} are not all open: {detail}",
-                      sorted(r.host for r in gaps), FIREWALL_REMEDY)
-    if without_vnc:
-        return warned(check_id, f"ESXi 7.0 and later have no VNC server: "
-                      f"{', '.join(sorted(without_vnc))}", sorted(without_vnc),
-                      "use the MKS console ([mks] enabled) for these hosts")
-    rulesets = sorted({key for r in reports for key in r.rulesets})
-    return passed(check_id, f"VNC ports {span} open on all {len(reports)} hosts (rulesets "
-                  f"{', '.join(rulesets)})", rulesets)
+    verdict = judge_vnc(reports, wanted, held_ports(inventory.vms.values()))
+    return CheckResult(check_id, Status(verdict.status), verdict.detail, verdict.objects,
+                       verdict.remedy)

@@ -27,6 +27,7 @@ from vmwctl.checks.model import (
     Context,
     FirewallData,
     Status,
+    empty_cluster,
     failed,
     passed,
     skipped,
@@ -646,6 +647,9 @@ def _cluster(conf: NovaConf, name: str | None, clusters: list, ctx: Context) -> 
     if not name:
         return skipped("nova-conf.cluster", "no cluster_name (see nova-conf.required)")
     if len(clusters) == 1:
+        if problem := empty_cluster(ctx.inventory, clusters[0]):
+            return failed("nova-conf.cluster", f"{_where(conf, 'vmware', 'cluster_name')}: "
+                          f"{problem[0]}", [clusters[0].path], problem[1])
         return passed("nova-conf.cluster", f"cluster {name} exists ({clusters[0].path})",
                       [clusters[0].path])
     if not clusters:
@@ -697,4 +701,4 @@ def _vnc_ports(conf: NovaConf, cluster: Cluster | None, ctx: Context,
     if isinstance(scope, CheckResult):
         return scope
     hosts, wanted = scope
-    return vnc_verdict("nova-conf.vnc-ports", hosts, data, [wanted])
+    return vnc_verdict("nova-conf.vnc-ports", hosts, data, [wanted], ctx.inventory)

@@ -21,6 +21,7 @@ from vmwctl.checks.model import (
     CheckResult,
     Context,
     FirewallData,
+    empty_cluster,
     failed,
     passed,
     skipped,
@@ -29,20 +30,22 @@ from vmwctl.checks.model import (
 )
 from vmwctl.checks.network import gather_network, judge_network
 from vmwctl.checks.nova_conf import check_nova_conf
+from vmwctl.common.words import every, plural, verb
 from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.nova.owners import OWNERS, vm_owner
 from vmwctl.nova.rules import (
     MIN_VC_VERSION,
     NEXT_MIN_VC_VERSION,
     compile_regex,
     datastore_rejection,
     version_tuple,
-    vnc_range,
 )
+from vmwctl.nova.vnc import vnc_range
 from vmwctl.privileges.held import PrivilegeReport, session_privileges
 from vmwctl.profile.nova_conf import read_nova_conf
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.faults import one_line
-from vmwctl.vsphere.model import Host, Inventory
+from vmwctl.vsphere.model import Host, Inventory, VirtualMachine
 from vmwctl.vsphere.snapshot import read_firewalls, read_inventory
 
 if TYPE_CHECKING:
@@ -101,15 +104,23 @@ def check_cluster(ctx: Context) -> CheckResult:
                       "driver cannot tell them apart", sorted(c.path for c in found),
                       "rename the clusters so that the name is unique in the vCenter")
     cluster = found[0]
-    return passed("cluster", f"{cluster.path} with {len(cluster.hosts)} hosts", [cluster.path])
+    if problem := empty_cluster(ctx.inventory, cluster):
+        return failed("cluster", problem[0], [cluster.path], problem[1])
+    hosts = ctx.inventory.cluster_hosts(cluster)
+    counted = [h for h in hosts if h.usable]
+    return passed("cluster", f"{cluster.path} with {plural(len(hosts), 'host')}"
+                  + (f", {len(counted)} of them counted by Nova" if len(counted) < len(hosts)
+                     else ""), [cluster.path])
 
 
 def check_drs(ctx: Context) -> CheckResult:
     cluster = ctx.cluster
     assert cluster is not None
     hosts = len(cluster.hosts)
-    if hosts <= 1:
-        return passed("drs", f"{cluster.name} has {hosts} host: DRS is not needed", [cluster.name])
+    if hosts == 0:
+        return skipped("drs", f"{cluster.name} has no hosts (see the cluster check)")
+    if hosts == 1:
+        return passed("drs", f"{cluster.name} has 1 host: DRS is not needed", [cluster.name])
     if not cluster.drs_enabled:
         return failed("drs", f"DRS is disabled on {cluster.name}, which has {hosts} hosts: "
                       "vCenter will not place Nova's VMs", [cluster.name],
@@ -155,6 +166,8 @@ def check_shared_storage(ctx: Context) -> CheckResult:
     if not used:
         return skipped("shared-storage", "no datastore passes Nova's filter (see datastores)")
     hosts = ctx.connected_hosts
+    if not hosts:
+        return skipped("shared-storage", "no connected host to check (see the hosts check)")
     gaps = []
     objects = []
     for ds in used:
@@ -168,34 +181,51 @@ def check_shared_storage(ctx: Context) -> CheckResult:
         return failed("shared-storage", "; ".join(gaps), sorted(set(objects)),
                       "mount every datastore Nova uses on every host of the cluster (only "
                       "shared storage is supported)")
-    return passed("shared-storage", f"{len(used)} datastore(s) mounted and accessible on all "
-                  f"{len(hosts)} connected hosts", _names(used))
+    return passed("shared-storage", f"{plural(len(used), 'datastore')} mounted and accessible "
+                  f"on {every(len(hosts), 'connected host')}", _names(used))
+
+
+def _some(names: list[str], limit: int = 5) -> str:
+    shown = sorted(names)[:limit]
+    return ", ".join(shown) + (", ..." if len(names) > limit else "")
 
 
 def check_dedicated(ctx: Context) -> CheckResult:
+    """Only Nova's VMs in the cluster and on its datastores (vSphere's own not counted)."""
     hosts = {h.moid for h in ctx.hosts}
     stores = {ds.moid for ds in ctx.used_datastores}
-    foreign, leftovers = [], []
+    found: dict[str, list[VirtualMachine]] = {owner: [] for owner in OWNERS}
     for vm in ctx.inventory.vms.values():
-        if vm.host not in hosts and not stores.intersection(vm.datastores):
-            continue
-        if vm.vmwctl_marker is not None:
-            leftovers.append(vm.name)
-        elif vm.nova_uuid is None:
-            foreign.append(vm.name)
-    if not foreign and not leftovers:
-        return passed("dedicated", "every VM in the cluster and on its datastores is Nova's")
+        if vm.host in hosts or stores.intersection(vm.datastores):
+            found[vm_owner(vm)].append(vm)
+    system = [vm.name for vm in found["system"]]
+    aside = (f"{plural(len(system), 'system VM')} of vSphere Cluster Services not counted "
+             f"({_some(system)})") if system else ""
+    foreign = [vm.name for vm in found["other"]]
+    managed = sorted(f"{vm.name} ({vm.managed_by})" for vm in found["extension"])
+    leftovers = [vm.name for vm in found["vmwctl"]]
+    if not foreign and not managed and not leftovers:
+        detail = "every VM in the cluster and on its datastores is Nova's"
+        return passed("dedicated", f"{detail}; {aside}" if aside else detail)
     parts = []
     if foreign:
-        parts.append(f"{len(foreign)} VM(s) Nova did not create ({', '.join(sorted(foreign)[:5])}"
-                     f"{', ...' if len(foreign) > 5 else ''}): OpenStack reports wrong usage")
+        parts.append(f"{plural(len(foreign), 'VM')} Nova did not create ({_some(foreign)}): "
+                     "OpenStack reports wrong usage")
+    if managed:
+        parts.append(f"{plural(len(managed), 'VM')} managed by other solutions "
+                     f"({_some(managed, 3)})")
     if leftovers:
-        parts.append(f"{len(leftovers)} VM(s) left by 'vmwctl vm spawn' "
-                     f"({', '.join(sorted(leftovers)[:5])})")
+        parts.append(f"{plural(len(leftovers), 'VM')} left by 'vmwctl vm spawn' "
+                     f"({_some(leftovers)})")
+    if aside:
+        parts.append(aside)
     remedy = "move other VMs off the cluster and its datastores, as the guide says"
+    if managed:
+        remedy += " (the solution that manages a VM moves or removes it)"
     if leftovers:
         remedy += "; delete spawn leftovers with 'vmwctl vm delete'"
-    return warned("dedicated", "; ".join(parts), sorted(foreign) + sorted(leftovers), remedy)
+    objects = sorted(foreign) + sorted(vm.name for vm in found["extension"]) + sorted(leftovers)
+    return warned("dedicated", "; ".join(parts), objects, remedy)
 
 
 def _vnc_firewall_hosts(ctx: Context) -> list[Host] | CheckResult:
@@ -222,7 +252,7 @@ def judge_vnc_firewall(ctx: Context, data: FirewallData) -> CheckResult:
     hosts = _vnc_firewall_hosts(ctx)
     if isinstance(hosts, CheckResult):
         return hosts
-    return vnc_verdict("vnc-firewall", hosts, data, [vnc_range(ctx.profile)])
+    return vnc_verdict("vnc-firewall", hosts, data, [vnc_range(ctx.profile)], ctx.inventory)
 
 
 @dataclass
@@ -286,15 +316,18 @@ def judge_privileges(ctx: Context, data: PrivilegesData) -> CheckResult:
 
 def check_hosts(ctx: Context) -> CheckResult:
     hosts = ctx.hosts
+    if not hosts:
+        return skipped("hosts", "the cluster has no hosts (see the cluster check)")
     unusable = [h for h in hosts if not h.usable]
     if not unusable:
-        return passed("hosts", f"all {len(hosts)} hosts connected and out of maintenance")
+        return passed("hosts", f"{every(len(hosts), 'host')} connected and out of maintenance")
     states = ", ".join(f"{h.name} ({'maintenance' if h.in_maintenance else h.connection_state})"
                        for h in sorted(unusable, key=lambda h: h.name))
     if len(unusable) == len(hosts):
         return failed("hosts", f"no host Nova can use: {states}", _names(unusable),
                       "reconnect the hosts or take them out of maintenance mode")
-    return warned("hosts", f"{len(unusable)} of {len(hosts)} hosts give Nova nothing: {states}",
+    return warned("hosts", f"{len(unusable)} of {plural(len(hosts), 'host')} "
+                  f"{verb(len(unusable), 'gives', 'give')} Nova nothing: {states}",
                   _names(unusable), "reconnect the hosts or take them out of maintenance mode")
 
 
@@ -321,7 +354,7 @@ def judge_image_cache(ctx: Context, data: ImageCacheData) -> CheckResult:
         return skipped("image-cache", "no datastore passes Nova's filter (see datastores)")
     if data.leftovers:
         paths = sorted(x.path for x in data.leftovers)
-        return warned("image-cache", f"{len(paths)} leftover(s) of failed spawns: "
+        return warned("image-cache", f"{plural(len(paths), 'leftover')} of failed spawns: "
                       f"{', '.join(paths)}", paths,
                       "remove them with 'vmwctl cache purge --include-temp'")
     return passed("image-cache", f"no vmware_temp or OSTACK_IMG_* leftovers on "

@@ -27,6 +27,8 @@ from vmwctl.firewall.vib import (
     rule_key,
     ruleset_content,
 )
+from vmwctl.firewall.vnc import VncVerdict, vnc_verdict
+from vmwctl.nova.vnc import held_ports
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import VSphereFault, one_line
 from vmwctl.vsphere.inventory import read_objects
@@ -66,10 +68,16 @@ class FirewallStatus:
     cluster: str
     ports: list[Range]
     hosts: list[HostFirewall]
+    verdict: VncVerdict | None = None  # None: no connected host to judge
 
     @property
     def hosts_with_gaps(self) -> list[str]:
         return [h.host for h in self.hosts if h.checked and not h.open and not h.no_vnc_server]
+
+    @property
+    def status(self) -> str:
+        """The verdict's pass, warn or fail; skip when no host was checked."""
+        return self.verdict.status if self.verdict else "skip"
 
 
 def _state(host: Host) -> str:
@@ -84,16 +92,19 @@ def firewall_status(vc: VCenter, inventory: Inventory, cluster: Cluster,
     hosts = inventory.cluster_hosts(cluster)
     connected = [h for h in hosts if h.connection_state == "connected"]
     read_firewalls(vc, inventory, connected)
-    rows = []
+    rows, reports = [], []
     for host in sorted(hosts, key=lambda h: h.name):
         if host.connection_state != "connected":
             rows.append(HostFirewall(host.name, host.version, _state(host), False, False))
             continue
         found = coverage(host, wanted)
+        reports.append(found)
         rows.append(HostFirewall(host.name, host.version, _state(host), True, found.open,
                                  found.no_vnc_server, found.rulesets, found.gaps,
                                  found.restricted))
-    return FirewallStatus(cluster.name, wanted, rows)
+    verdict = (vnc_verdict(reports, wanted, held_ports(inventory.vms.values()))
+               if reports else None)
+    return FirewallStatus(cluster.name, wanted, rows, verdict)
 
 
 def _managers(vc: VCenter, inventory: Inventory, hosts: list[Host], *paths: str) -> dict[str, Any]:

@@ -7,8 +7,10 @@ and datastore by datastore.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 
+from vmwctl.nova.owners import count_owners
 from vmwctl.nova.rules import (
     GIB,
     MIB,
@@ -111,19 +113,9 @@ def nova_node(inventory: Inventory, cluster: Cluster, profile: Profile) -> NovaN
 def inspect_cluster(inventory: Inventory, cluster: Cluster, profile: Profile) -> ClusterReport:
     regex = compile_regex(profile.vmware.datastore_regex)
     hosts = inventory.cluster_hosts(cluster)
-    vm_counts: dict[str, int] = {}
-    nova = vmwctl = other = 0
     host_ids = {h.moid for h in hosts}
-    for vm in inventory.vms.values():
-        if vm.host not in host_ids:
-            continue
-        vm_counts[vm.host] = vm_counts.get(vm.host, 0) + 1
-        if vm.vmwctl_marker is not None:
-            vmwctl += 1
-        elif vm.nova_uuid is not None:
-            nova += 1
-        else:
-            other += 1
+    vms = [vm for vm in inventory.vms.values() if vm.host in host_ids]
+    vm_counts = Counter(vm.host for vm in vms)
     report = ClusterReport(
         name=cluster.name, moref=cluster.moid, path=cluster.path,
         datacenter=inventory.datacenters[cluster.datacenter].name
@@ -133,7 +125,7 @@ def inspect_cluster(inventory: Inventory, cluster: Cluster, profile: Profile) ->
              "fully_automated": bool(cluster.drs_enabled)
              and cluster.drs_behavior == "fullyAutomated"},
         ha={"enabled": cluster.ha_enabled},
-        vms={"nova": nova, "vmwctl": vmwctl, "other": other})
+        vms=count_owners(vms))
     for host in sorted(hosts, key=lambda h: h.name):
         report.hosts.append(HostRow(
             name=host.name, connection_state=host.connection_state,

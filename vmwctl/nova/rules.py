@@ -75,19 +75,6 @@ def best_datastore(datastores: Iterable[Datastore], regex: re.Pattern[str] | Non
     return max(valid, key=lambda ds: ds.free_space) if valid else None
 
 
-def vnc_range(profile: Profile, *, guide_default: bool = True) -> tuple[int, int]:
-    """The VNC port range to open: vnc_port .. vnc_port + vnc_port_total - 1.
-
-    With ``guide_default`` the guide's 5900-6105 stands in unless the profile
-    sets vnc_port or vnc_port_total itself (Nova's defaults give 5900-15899).
-    """
-    v = profile.vmware
-    explicit = {"vmware.vnc_port", "vmware.vnc_port_total"} & set(profile.origins)
-    if guide_default and not explicit:
-        return GUIDE_VNC_RANGE
-    return v.vnc_port, v.vnc_port + max(v.vnc_port_total, 1) - 1
-
-
 def folder_name_problem(name: str) -> str | None:
     """Why ``name`` cannot be one datastore folder name, or None.
 

@@ -15,6 +15,7 @@ from typing import Any
 
 from vmwctl.common.interrupts import Stopper
 from vmwctl.errors import ConnectError, UsageError, VmwctlError
+from vmwctl.nova.owners import vm_owner
 from vmwctl.vm.spec import Marker, spawned_name
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import InvalidPowerState, VSphereFault
@@ -36,19 +37,11 @@ def parse_duration(text: str) -> dt.timedelta:
     return dt.timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
-def owner(vm: VirtualMachine) -> str:
-    if vm.vmwctl_marker is not None:
-        return "vmwctl"
-    if vm.nova_uuid is not None:
-        return "nova"
-    return "other"
-
-
 @dataclass
 class VmRow:
     name: str
     moid: str
-    owner: str  # vmwctl | nova | other
+    owner: str  # vmwctl | nova | system | extension | other (vmwctl.nova.owners)
     power_state: str | None
     host: str | None
     datastores: list[str]
@@ -59,6 +52,7 @@ class VmRow:
     age_seconds: int | None
     nova_uuid: str | None = None
     image_name: str | None = None  # from the image service, when it answers
+    managed_by: str | None = None  # the extension managing the VM (config.managedBy)
 
 
 @dataclass
@@ -82,12 +76,13 @@ def _row(inventory: Inventory, vm: VirtualMachine, now: dt.datetime) -> VmRow:
             pass
     folder = str(DatastorePath.parse(vm.path).parent) if vm.path else None
     port = str(vm.vnc_port or "").strip()
-    return VmRow(vm.name, vm.moid, owner(vm), vm.power_state,
+    return VmRow(vm.name, vm.moid, vm_owner(vm), vm.power_state,
                  inventory.hosts[vm.host].name if vm.host in inventory.hosts else None,
                  sorted(inventory.datastores[d].name for d in vm.datastores
                         if d in inventory.datastores), folder,
                  int(port) if port.isdigit() else None,
-                 marker.image if marker else None, created, age, vm.nova_uuid)
+                 marker.image if marker else None, created, age, vm.nova_uuid,
+                 managed_by=vm.managed_by)
 
 
 def list_vms(inventory: Inventory, *, everything: bool, now: dt.datetime) -> VmListing:
@@ -181,16 +176,19 @@ def select_for_delete(inventory: Inventory, names: list[str],
             if not found:
                 chosen.absent.append(name)
             for vm in found:
-                if owner(vm) != "vmwctl":
-                    who = "Nova's (it carries nvp.vm-uuid)" if owner(vm) == "nova" else \
-                        "not vmwctl's (no vmwctl.spawned marker)"
+                whose = vm_owner(vm)
+                if whose != "vmwctl":
+                    who = {"nova": "Nova's (it carries nvp.vm-uuid or Nova's managedBy)",
+                           "system": "a vSphere Cluster Services VM",
+                           "extension": f"managed by {vm.managed_by}"}.get(
+                        whose, "not vmwctl's (no vmwctl.spawned marker)")
                     raise UsageError(f"VM {vm.name!r} is {who}: 'vmwctl vm delete' removes "
                                      "only VMs vmwctl spawned; nothing deleted")
                 if vm.moid not in chosen.given:
                     chosen.vms.append(vm)
                     chosen.given[vm.moid] = name
     else:
-        chosen.vms = [vm for vm in inventory.vms.values() if owner(vm) == "vmwctl"]
+        chosen.vms = [vm for vm in inventory.vms.values() if vm_owner(vm) == "vmwctl"]
     if older_than is not None:
         rows = {vm.moid: _row(inventory, vm, now) for vm in chosen.vms}
         chosen.vms = [vm for vm in chosen.vms if rows[vm.moid].age_seconds is not None

@@ -37,6 +37,7 @@ from vmwctl.nova.rules import (
     compile_regex,
     datastore_rejection,
 )
+from vmwctl.nova.vnc import held_port, lowest_free_port, vnc_range
 from vmwctl.profile.schema import Profile
 from vmwctl.vm import spec as specs
 from vmwctl.vm.manage import destroy
@@ -340,20 +341,24 @@ class Spawner:
     def _vnc(self, report: SpawnReport, step: Step) -> None:
 
         v = self.profile.vmware
-        first, last = v.vnc_port, v.vnc_port + max(v.vnc_port_total, 1) - 1
+        first, last = vnc_range(self.profile)
         with _vnc_lock:
-            used = set()
+            held = []
             for record in collect(self.vc, {vim.VirtualMachine: [
                     f'config.extraConfig["{VNC_PORT_KEY}"]']}):
                 option = record.get(f'config.extraConfig["{VNC_PORT_KEY}"]')
-                value = getattr(option, "value", option)
-                if value is not None and str(value).isdigit():
-                    used.add(int(value))
-            port = specs.lowest_free_port(used, first, last)
+                port = held_port(getattr(option, "value", option))
+                if port is not None:
+                    held.append(port)
+            port = lowest_free_port(held, first, last)
+            if port is None:
+                raise OperationFailed(f"every VNC port of {first}-{last} is taken "
+                                      "(ConsolePortRangeExhausted); raise vnc_port_total or "
+                                      "delete VMs")
             self._reconfigure(f"setting VNC port {port} on {report.name}",
                               specs.vnc_spec(port, v.vnc_keymap))
         report.vnc = str(port)
-        step.detail = f"port {port} (lowest free of {first}-{last}, {len(used)} in use)"
+        step.detail = f"port {port} (lowest free of {first}-{last}, {len(set(held))} in use)"
 
     def _cache(self, request: SpawnRequest, ds: Datastore, step: Step) -> None:
         folder = cache_folder(self.profile)

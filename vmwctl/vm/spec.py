@@ -114,15 +114,6 @@ def vnc_spec(port: int, keymap: str) -> Any:
         vim.option.OptionValue(key="RemoteDisplay.vnc.keyMap", value=keymap)])
 
 
-def lowest_free_port(used: set[int], first: int, last: int) -> int:
-    """get_vnc_port: the lowest port of [first, last] no VM of the vCenter uses."""
-    for port in range(first, last + 1):
-        if port not in used:
-            return port
-    raise OperationFailed(f"every VNC port of {first}-{last} is taken (ConsolePortRangeExhausted)"
-                          "; raise vnc_port_total or delete VMs")
-
-
 @dataclass
 class Slot:
     """Where a new disk or CD-ROM goes: a controller (maybe to create) and a unit."""

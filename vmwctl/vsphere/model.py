@@ -116,6 +116,7 @@ class VirtualMachine:
     vnc_port: str | None
     template: bool = False
     path: str | None = None  # config.files.vmPathName: [ds] folder/name.vmx
+    managed_by: str | None = None  # config.managedBy.extensionKey: the extension managing it
 
 
 @dataclass

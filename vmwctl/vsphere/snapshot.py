@@ -34,7 +34,7 @@ PROPERTIES: dict[type, list[str]] = {
     vim.OpaqueNetwork: ["summary.opaqueNetworkId", "summary.opaqueNetworkType"],
     vim.DistributedVirtualSwitch: ["name", "uuid", "summary.hostMember"],
     vim.VirtualMachine: ["name", "runtime.host", "datastore", "runtime.powerState",
-                         "config.template", "config.files.vmPathName",
+                         "config.template", "config.files.vmPathName", "config.managedBy",
                          *[f'config.extraConfig["{key}"]' for key in _VM_KEYS]],
 }
 
@@ -160,7 +160,8 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             vmwctl_marker=_option(record, model.VMWCTL_VM_KEY),
             vnc_port=_option(record, model.VNC_PORT_KEY),
             template=bool(record.get("config.template")),
-            path=record.get("config.files.vmPathName"))
+            path=record.get("config.files.vmPathName"),
+            managed_by=getattr(record.get("config.managedBy"), "extensionKey", None) or None)
 
 
 def read_physical_nics(vc: VCenter, inventory: model.Inventory,

@@ -15,10 +15,10 @@ def ports_option(help_text: str) -> Any:
 
 
 def wanted_ports(app: App, ports: str | None) -> list[Range]:
-    """--ports, else what the vnc-firewall check wants: the guide's 5900-6105, or the
-    profile's vnc_port .. vnc_port + vnc_port_total - 1 when it sets either."""
+    """--ports, else the ports Nova hands out: the profile's vnc_port ..
+    vnc_port + vnc_port_total - 1, as the VNC checks judge them."""
     from vmwctl.firewall.ports import parse_ports
-    from vmwctl.nova.rules import vnc_range
+    from vmwctl.nova.vnc import vnc_range
 
     if ports:
         return parse_ports(ports)

@@ -25,24 +25,31 @@ def status_table(status: Any) -> Any:
     rows = [(h.host, h.version or "-", verdict(h),
              ", ".join(f"{k} ({describe_ranges(v)})" for k, v in h.rulesets.items()) or "-",
              describe_ranges(h.gaps) or "-") for h in status.hosts]
-    gaps = status.hosts_with_gaps
-    caption = (f"{len(gaps)} of {len(status.hosts)} hosts leave ports closed" if gaps else
-               "every checked host opens the ports")
+    verdict = status.verdict
+    if verdict is None:
+        caption = "SKIP: no connected host to check"
+    else:
+        caption = f"{verdict.status.upper()}: {verdict.detail}"
+        if verdict.remedy:
+            caption += f"\nRemedy: {verdict.remedy}"
     return table(f"Cluster {status.cluster}: inbound TCP {describe_ranges(status.ports)}",
                  ("HOST", "ESXI", "PORTS", "OPENED BY", "GAPS"), rows, caption=caption)
 
 
 @click.command("status")
 @cluster_option
-@ports_option("Ports that must be open (default: as the vnc-firewall check: the guide's "
-              "5900-6105, or the profile's vnc_port range when it sets one).")
+@ports_option("Ports that must be open (default: the ones Nova hands out, the profile's "
+              "vnc_port .. vnc_port + vnc_port_total - 1).")
 @click.pass_obj
 def status_command(app: App, cluster: ClusterFlag, ports: str | None) -> int:
     """Show, per host of the cluster, whether enabled inbound TCP rulesets open the VNC ports.
 
-    Names the rulesets that cover them and the gaps. ESXi 7.0 and later have
-    no VNC server: said instead of a gap. Exit status 1 when any host has a
-    gap.
+    Names the rulesets that cover them and the gaps, and gives the verdict
+    check prereqs and check nova-conf give: pass when every port is open, warn
+    when only part is and Nova can still hand out open ports (it says how
+    many, counting the ports the vCenter's VMs hold), fail when the next port
+    it hands out is closed. ESXi 7.0 and later have no VNC server: said
+    instead of a gap. Exit status 1 exactly when the verdict is fail.
     """
     from vmwctl.firewall.hosts import firewall_status
     from vmwctl.vsphere.snapshot import read_inventory
@@ -51,4 +58,4 @@ def status_command(app: App, cluster: ClusterFlag, ports: str | None) -> int:
     inventory = read_inventory(app.vcenter)
     status = firewall_status(app.vcenter, inventory, cluster.resolve(inventory), wanted)
     app.render(status, status_table)
-    return 1 if status.hosts_with_gaps else 0
+    return 1 if status.status == "fail" else 0

@@ -50,12 +50,13 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     from vmwctl.firewall.ports import describe_ranges, parse_ports
     from vmwctl.firewall.rules import check_ruleset_id
     from vmwctl.firewall.vib import VibSpec, build_vib, refuse_other_content
-    from vmwctl.nova.rules import GUIDE_VNC_RANGE, vnc_range
+    from vmwctl.nova.rules import GUIDE_VNC_RANGE
+    from vmwctl.nova.vnc import vnc_range
 
     if ports and from_profile:
         raise UsageError("--ports and --from-profile exclude each other; give one")
     if from_profile:
-        ranges = [vnc_range(app.profile, guide_default=False)]
+        ranges = [vnc_range(app.profile)]
     else:
         ranges = parse_ports(ports) if ports else [GUIDE_VNC_RANGE]
     spec = VibSpec(check_ruleset_id(ruleset_id), ranges, name, vib_version, vendor).validate()
