@@ -9,6 +9,10 @@ its own: its log goes to stderr), the environment, and the command line of every
 process (a PATH shim for qemu-img, the password command's own record, and an audit hook
 that sees every exec and spawn, also in forked children).
 
+A short password (``pass``, a dictionary word) is hidden only where it stands alone, so
+that the words around it survive, and draws one warning per run; the rule itself is
+table-tested in tests/unit/test_redact.py.
+
 What tests/unit/test_profiles.py already covers is not repeated here: profile show
 redacts a plain password, a readable config file with a plain password warns, the
 password command gets only its own arguments. tests/lab_tests/test_vcenter.py checks TLS
@@ -36,6 +40,7 @@ from helpers import (
     run_process,
     run_vmwctl,
     write_clouds,
+    write_config,
     write_profile,
 )
 
@@ -440,6 +445,93 @@ def test_every_password_source_stays_hidden(simulator, lab, lab_env, spy: Spy,
     assert runs == 48
     for line in spy.command_lines():
         assert SECRET not in line and lab.password not in line
+
+
+# ------------------------------------------------------------------ a short password
+
+SHORT = "pass"  # the simulator's default, and many a test lab's
+SHORT_WARNING = ("Warning: the vCenter password has fewer than 8 characters, too short to "
+                 "redact reliably: messages and logs hide it only where it stands alone, not "
+                 "inside longer words; give the vCenter service account a password of 8 "
+                 "characters or more\n")
+
+
+def as_token(secret: str) -> re.Pattern[str]:
+    """``secret`` standing alone: no letter, digit or underscore on either side."""
+    return re.compile(rf"(?<!\w){re.escape(secret)}(?!\w)")
+
+
+def test_a_short_dictionary_word_password(simulator, lab_env, spy: Spy, tmp_path: Path) -> None:
+    """A vCenter that accepts ``pass``: one warning per run, the password hidden where it
+    stands alone, and the words that merely contain it ("passes") intact, in messages, the
+    debug log and the tracebacks of -v."""
+    sim = simulator("-password", SHORT)  # the last -password wins
+    secrets = tmp_path / "secrets"
+    secrets.mkdir(mode=0o700)
+    config = write_profile(sim, secrets / "short.yaml", host_password_file=None,
+                           host_password=SHORT, datastore_regex="no-such-datastore-.*")
+    token = as_token(SHORT)
+    spy.watch()
+
+    result = sim.run("--config", str(config), "about")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == SHORT_WARNING  # once, and the password is not in it
+    assert sim.run("--config", str(config), "-q", "about").stderr == ""
+
+    # an error whose words contain the password: intact; its one token 'pass': hidden
+    refused = ("no datastore of cluster 'DC0_C0' passes Nova's datastore filter; ******** "
+               "--datastore NAME ('vmwctl cluster inspect' shows why each is refused)")
+    for args in (["cache", "list"], ["-vv", "cache", "list"], ["-vv", "-o", "json", "cache",
+                                                                "list"]):
+        result = sim.run("--config", str(config), *args)
+        what = " ".join(args)
+        assert result.exit_code == 2, (what, result.stderr)
+        assert result.stderr.count(SHORT_WARNING) == 1, what
+        assert f"Error: {refused}\n" in result.stderr, what
+        if "json" in args:
+            assert result.json()["error"]["message"] == refused
+        if "-vv" in args:  # the debug log and the traceback, by the same rule
+            assert "Traceback (most recent call last)" in result.stderr, what
+            assert f"vmwctl.errors.UsageError: {refused}\n" in result.stderr, what
+            assert "INFO vmwctl.vsphere.session: logged in to" in result.stderr, what
+        assert not token.search(result.stdout), (what, result.stdout)
+        assert not token.search(result.stderr), (what, result.stderr)
+
+    # a real process (third-party loggers, Python warnings), and check fleet: two services
+    # logging in at once from threads, one warning
+    result = run_process("--config", str(config), "-vv", "about")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.count(SHORT_WARNING) == 1
+    assert not token.search(result.stdout + result.stderr), result.stderr
+    data = yaml.safe_load(config.read_text())
+    data["profiles"]["twin"] = data["profiles"]["sim"]
+    fleet = write_config(secrets / "fleet.yaml", yaml.safe_dump(data))
+    result = sim.run("--config", str(fleet), "-vv", "-o", "json", "check", "fleet")
+    assert result.exit_code in (0, 1), result.stderr
+    report = result.json()
+    assert report["services"] == 2
+    assert report["checks"][0]["status"] == "pass", report["checks"][0]  # both logged in
+    assert result.stderr.count(SHORT_WARNING) == 1
+    assert not token.search(result.stderr)
+    # a check's status "pass" and the summary's key are vmwctl's word, not the password
+    texts = [text for check in report["checks"]
+             for text in (check["detail"], check["remedy"] or "", *check["objects"])]
+    assert texts and not [text for text in texts if token.search(text)], texts
+
+    # a short password vCenter rejects is still used (and warned about)
+    wrong = write_profile(sim, secrets / "wrong.yaml", host_password_file=None,
+                          host_password="word")
+    result = sim.run("--config", str(wrong), "-vv", "about")
+    assert result.exit_code == 3
+    assert result.stderr.count(SHORT_WARNING) == 1
+    assert "rejected the login of" in result.stderr
+    assert not as_token("word").search(result.stdout + result.stderr)
+
+    for line in spy.command_lines():
+        assert not token.search(line), line
+    for path in tmp_path.rglob("*"):  # vmwctl has no log file: what did the runs leave?
+        if path.is_file() and not {secrets, spy.bin.parent} & set(path.parents):
+            assert not token.search(path.read_text(errors="replace")), path
 
 
 def test_a_login_answered_with_a_fault(simulator, lab, lab_env, spy: Spy) -> None:

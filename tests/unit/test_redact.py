@@ -128,6 +128,26 @@ def test_coverage_and_registration() -> None:
     assert redact.redact("pass") == "pass"
 
 
+@pytest.mark.parametrize("password, warned", [
+    ("ab", "fewer than 3 characters"), ("pass", "fewer than 8 characters"),
+    ("a.b*c(", "fewer than 8 characters"), ("1234567", "fewer than 8 characters"),
+    ("12345678", None), ("Zq9-s3cret-PW", None)])
+def test_a_short_password_draws_one_warning_without_the_password(password: str,
+                                                                  warned: str | None) -> None:
+    from vmwctl.profile.passwords import password_warnings
+
+    warnings = password_warnings(password)
+    if warned is None:
+        assert warnings == []
+        return
+    assert len(warnings) == 1
+    assert warned in warnings[0]
+    assert "give the vCenter service account a password of 8 characters or more" in warnings[0]
+    # any word of the message may be a short password: not these ones, and the output
+    # redacts the message like any other
+    assert not as_token(password).search(warnings[0])
+
+
 def _log(message: str, *args: object, exc: BaseException | None = None) -> str:
     """What a handler with the RedactingFilter writes for one record."""
     import io

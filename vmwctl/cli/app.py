@@ -102,7 +102,7 @@ class App:
 
         ``prompt`` allows asking for the password on a terminal.
         """
-        from vmwctl.profile.passwords import resolve_password
+        from vmwctl.profile.passwords import password_warnings, resolve_password
         from vmwctl.vsphere.session import ConnectionSettings, VCenter
 
         require_vcenter(profile)
@@ -116,7 +116,10 @@ class App:
 
         def password() -> str:
             asker = getpass.getpass if prompt and self.stdin_is_terminal() else None
-            return resolve_password(profile, self.env, prompt=asker)
+            secret = resolve_password(profile, self.env, prompt=asker)
+            for warning in password_warnings(secret):
+                self.out.warn(warning)  # once per run, also for check fleet's many logins
+            return secret
 
         settings = ConnectionSettings(
             host=v.host_ip or "", port=v.host_port, username=v.host_username or "",

@@ -13,6 +13,7 @@ import json
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,6 +67,7 @@ class Output:
         self._stderr = stderr
         self._env = os.environ if env is None else env
         self._warned: set[str] = set()
+        self._warned_lock = threading.Lock()  # check fleet logs in from several threads
 
     @property
     def stdout(self) -> IO[str]:
@@ -163,9 +165,13 @@ class Output:
 
     def warn(self, message: str) -> None:
         """A warning on stderr, once per run however often it applies (not shown with -q)."""
-        if not self.quiet and message not in self._warned:
+        if self.quiet:
+            return
+        with self._warned_lock:
+            if message in self._warned:
+                return
             self._warned.add(message)
-            self._message("Warning", redact(message), "yellow")
+        self._message("Warning", redact(message), "yellow")
 
     def info(self, message: str) -> None:
         """A progress note for humans on stderr (not shown with -q)."""

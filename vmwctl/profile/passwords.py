@@ -1,7 +1,9 @@
 """Resolving the vCenter password from the source a profile names.
 
 The password is read only when a connection needs it, registered for
-redaction at once, and never passed on a command line.
+redaction at once, and never passed on a command line. A password too short
+to redact reliably draws a warning (:func:`password_warnings`), which the
+caller shows.
 """
 
 from __future__ import annotations
@@ -100,6 +102,23 @@ def _run_command(argv: list[str]) -> str:
                           f"{done.returncode}; run it by hand to see why")
     lines = done.stdout.decode("utf-8", "replace").splitlines()
     return lines[0] if lines else ""
+
+
+def password_warnings(password: str) -> list[str]:
+    """Warnings about a password in use: one too short for :mod:`vmwctl.common.redact` to
+    hide reliably (the message never quotes the password)."""
+    how = redact.coverage(password)
+    if how == "anywhere":
+        return []
+    if how == "alone":
+        hidden = (f"fewer than {redact.ANYWHERE_LENGTH} characters, too short to redact "
+                  "reliably: messages and logs hide it only where it stands alone, not "
+                  "inside longer words")
+    else:
+        hidden = (f"fewer than {redact.MIN_LENGTH} characters, too short to redact: "
+                  "messages and logs do not hide it")
+    return [f"the vCenter password has {hidden}; give the vCenter service account a "
+            f"password of {redact.ANYWHERE_LENGTH} characters or more"]
 
 
 def profile_warnings(profile: Profile) -> list[str]:
