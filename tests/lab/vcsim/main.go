@@ -54,6 +54,16 @@ func main() {
 	var state State
 	flag.Var(&state.MaintenanceHosts, "maintenance-host", "host NAME in maintenance mode (repeatable)")
 	flag.Var(&state.DisconnectedHosts, "disconnect-host", "host NAME disconnected (repeatable)")
+	flag.Var(&state.NotRespondingHosts, "not-responding-host", "host NAME not responding: runtime.connectionState "+
+		"notResponding, as when vCenter lost its heartbeats (repeatable)")
+	flag.Var(&state.EmptyClusters, "empty-cluster", "cluster NAME without hosts (so without datastores or networks) "+
+		"in the first datacenter, DRS configured as the other clusters (repeatable)")
+	flag.StringVar(&state.AgentVMs, "agent-vms", "", "STYLE: vSphere Cluster Services VMs in every cluster with hosts, "+
+		"min(3, hosts) on different hosts, managed by com.vmware.vim.eam (cluster-agent), in a vCLS folder, named "+
+		"'vCLS (N)' across the vCenter (numbered: 7.0 U1/U2) or 'vCLS-<uuid>' (uuid: 7.0 U3, 8.0); and per "+
+		"datacenter an NSX-T edge VM nsx-edge-01 managed by com.vmware.nsx.management.nsxt (Edge) (default: none)")
+	flag.IntVar(&state.ForeignVMs, "foreign-vms", 0, "N VMs of another application, app-001 ..., not Nova's "+
+		"(even with -nova-vms) nor an extension's, round robin on the first cluster's hosts, on its shared datastore, powered on")
 	flag.Var(&state.MaintenanceDatastores, "maintenance-datastore", "datastore NAME in maintenance (repeatable)")
 	flag.Var(&state.InaccessibleStores, "inaccessible-datastore", "datastore NAME inaccessible (repeatable)")
 	flag.Var(&state.DatastoreTypes, "datastore-type", "NAME=TYPE, e.g. LocalDS_0=NFS (repeatable)")
@@ -66,7 +76,8 @@ func main() {
 	flag.Var(&state.Pnics, "pnic", "HOST=DEV[:down][,DEV[:down]...]: exactly these physical NICs on the host, "+
 		"without link when :down (repeatable, once per host)")
 	flag.Var(&state.Rulesets, "firewall-ruleset", "inbound TCP ruleset ID=BEGIN-END[:disabled] on every host (repeatable)")
-	flag.BoolVar(&state.NovaVMs, "nova-vms", false, "mark every VM as Nova's (extraConfig nvp.vm-uuid)")
+	flag.BoolVar(&state.NovaVMs, "nova-vms", false, "mark every VM of the model as Nova's: extraConfig nvp.vm-uuid, "+
+		"config.managedBy org.openstack.compute (instance); not the -agent-vms and -foreign-vms VMs")
 	flag.StringVar(&state.AboutVersion, "about-version", "", "the version the endpoint reports, e.g. 5.0.0")
 	flag.StringVar(&state.APIType, "api-type", "", "the API type the endpoint reports: VirtualCenter or HostAgent")
 	flag.StringVar(&state.HostVersion, "host-version", "", "the ESXi version every host reports, e.g. 7.0.3")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
 	"fmt"
 	"io/ioutil"
 	"strconv"
@@ -19,6 +18,10 @@ import (
 type State struct {
 	MaintenanceHosts      listFlag
 	DisconnectedHosts     listFlag
+	NotRespondingHosts    listFlag
+	EmptyClusters         listFlag
+	AgentVMs              string // "", numbered or uuid
+	ForeignVMs            int
 	MaintenanceDatastores listFlag
 	InaccessibleStores    listFlag
 	DatastoreTypes        listFlag // NAME=TYPE
@@ -98,6 +101,11 @@ func setDRS(enabled bool, behavior types.DrsBehavior) {
 
 // apply shapes the inventory through the simulator's own API (in process).
 func (s *State) apply(ctx context.Context, c *vim25.Client) error {
+	for _, name := range s.EmptyClusters {
+		if err := addEmptyCluster(ctx, c, name); err != nil {
+			return err
+		}
+	}
 	for _, spec := range s.ExtraDatastores {
 		if err := addDatastore(ctx, c, spec); err != nil {
 			return err
@@ -127,7 +135,11 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 		if err != nil {
 			return err
 		}
+		// A real vCenter shows it on the datastore and on every host's mount.
 		ds.Summary.Accessible = false
+		for i := range ds.Host {
+			ds.Host[i].MountInfo.Accessible = types.NewBool(false)
+		}
 	}
 	for _, name := range s.MaintenanceHosts {
 		host, err := hostNamed(name)
@@ -136,12 +148,11 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 		}
 		host.Runtime.InMaintenanceMode = true
 	}
-	for _, name := range s.DisconnectedHosts {
-		host, err := hostNamed(name)
-		if err != nil {
-			return err
-		}
-		host.Runtime.ConnectionState = types.HostSystemConnectionStateDisconnected
+	if err := setConnectionState(s.DisconnectedHosts, types.HostSystemConnectionStateDisconnected); err != nil {
+		return err
+	}
+	if err := setConnectionState(s.NotRespondingHosts, types.HostSystemConnectionStateNotResponding); err != nil {
+		return err
 	}
 	separateFirewalls()
 	for _, spec := range s.Rulesets {
@@ -154,6 +165,15 @@ func (s *State) apply(ctx context.Context, c *vim25.Client) error {
 	}
 	if s.NovaVMs {
 		markNovaVMs()
+	}
+	// After markNovaVMs: these VMs are never Nova's.
+	if s.AgentVMs != "" {
+		if err := addAgentVMs(ctx, c, s.AgentVMs); err != nil {
+			return err
+		}
+	}
+	if err := addForeignVMs(ctx, c, s.ForeignVMs); err != nil {
+		return err
 	}
 	if s.HostVersion != "" {
 		for _, obj := range simulator.Map.All("HostSystem") {
@@ -321,27 +341,11 @@ func addRuleset(spec string) error {
 	return nil
 }
 
-// markNovaVMs gives every VM the extraConfig key Nova marks its instances with.
-func markNovaVMs() {
-	for _, obj := range simulator.Map.All("VirtualMachine") {
-		vm := obj.(*simulator.VirtualMachine)
-		if vm.Config == nil {
-			continue
-		}
-		vm.Config.ExtraConfig = append(vm.Config.ExtraConfig,
-			&types.OptionValue{Key: "nvp.vm-uuid", Value: vm.Config.InstanceUuid})
-	}
-}
-
 func setAbout(version, apiType, instanceUUID string) {
 	si := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 	about := &si.Content.About
 	if instanceUUID == "" {
-		var b [16]byte
-		_, _ = rand.Read(b[:])
-		b[6] = b[6]&0x0f | 0x40
-		b[8] = b[8]&0x3f | 0x80
-		instanceUUID = fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+		instanceUUID = newUUID()
 	}
 	if about.ApiType == "VirtualCenter" || apiType == "VirtualCenter" {
 		about.InstanceUuid = instanceUUID
