@@ -667,7 +667,12 @@ def _datastores(conf: NovaConf, regex: re.Pattern[str] | None, cluster: Cluster 
     pattern = _value(conf, "vmware", "datastore_regex")
     if pattern and regex is None:
         return skipped("nova-conf.datastores", "datastore_regex is invalid")
-    used = valid_datastores(ctx.inventory.cluster_datastores(cluster), regex)
+    stores = ctx.inventory.cluster_datastores(cluster)
+    used = valid_datastores(stores, regex)
+    if not used and (not pattern or not valid_datastores(stores, None)):
+        return failed("nova-conf.datastores", f"cluster {cluster.name} has no datastore Nova "
+                      "can use (accessible, not in maintenance, VMFS/NFS/NFS41/vsan)", [],
+                      "attach a shared datastore to the cluster")
     if not used:
         return failed("nova-conf.datastores", f"datastore_regex {pattern!r} selects no valid "
                       "datastore of the cluster", [], "fix datastore_regex")

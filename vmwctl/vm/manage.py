@@ -90,8 +90,8 @@ def list_vms(inventory: Inventory, *, everything: bool, now: dt.datetime) -> VmL
     rows = [_row(inventory, vm, now) for vm in inventory.vms.values() if not vm.template]
     if not everything:
         rows = [r for r in rows if r.owner == "vmwctl"]
-    order = {"vmwctl": 0, "nova": 1, "other": 2}
-    rows.sort(key=lambda r: (order[r.owner], r.name))
+    order = ("vmwctl", "nova", "other", "extension", "system")
+    rows.sort(key=lambda r: (order.index(r.owner), r.name))
     return VmListing(everything, rows)
 
 

@@ -39,7 +39,8 @@ def _human(report: Any) -> Any:
                 f"{report.drs['behavior'] or '-'}"),
         ("HA", {True: "enabled", False: "disabled", None: "-"}[report.ha["enabled"]]),
         ("VMs", f"{report.vms['nova']} Nova's, {report.vms['vmwctl']} vmwctl's, "
-                f"{report.vms['other']} others"),
+                f"{report.vms['other']} others, {report.vms['extension']} of other solutions, "
+                f"{report.vms['system']} vSphere Cluster Services"),
     ])
     hosts = table("Hosts", ("HOST", "STATE", "MAINT.", "COUNTED", "ESXI", "THREADS", "MEMORY",
                             "USED MB", "VMS"),

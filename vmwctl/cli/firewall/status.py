@@ -10,6 +10,7 @@ from vmwctl.cli.app import App
 from vmwctl.cli.firewall.shared import ports_option, wanted_ports
 from vmwctl.cli.format import table
 from vmwctl.cli.options import ClusterFlag, cluster_option
+from vmwctl.cli.output import printable
 
 
 def status_table(status: Any) -> Any:
@@ -25,15 +26,19 @@ def status_table(status: Any) -> Any:
     rows = [(h.host, h.version or "-", verdict(h),
              ", ".join(f"{k} ({describe_ranges(v)})" for k, v in h.rulesets.items()) or "-",
              describe_ranges(h.gaps) or "-") for h in status.hosts]
+    from rich.console import Group
+    from rich.text import Text
+
     verdict = status.verdict
     if verdict is None:
-        caption = "SKIP: no connected host to check"
+        summary = "SKIP: no connected host to check"
     else:
-        caption = f"{verdict.status.upper()}: {verdict.detail}"
+        summary = f"{verdict.status.upper()}: {verdict.detail}"
         if verdict.remedy:
-            caption += f"\nRemedy: {verdict.remedy}"
-    return table(f"Cluster {status.cluster}: inbound TCP {describe_ranges(status.ports)}",
-                 ("HOST", "ESXI", "PORTS", "OPENED BY", "GAPS"), rows, caption=caption)
+            summary += f"\nRemedy: {verdict.remedy}"
+    return Group(table(f"Cluster {status.cluster}: inbound TCP {describe_ranges(status.ports)}",
+                       ("HOST", "ESXI", "PORTS", "OPENED BY", "GAPS"), rows),
+                 Text(printable(summary)))
 
 
 @click.command("status")
