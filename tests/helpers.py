@@ -198,3 +198,20 @@ def wait_until(condition: Callable[[], object], process: subprocess.Popen | None
         process.kill()
         output = "".join(reversed(process.communicate()))
     pytest.fail(f"no {what} within {timeout} s: {output}")
+
+
+def refused_simulator_error(lab: Any, tmp_path: Path, flags: list[str]) -> str:
+    """Start the lab's simulator with ``flags`` it must refuse: it exits without ever being
+    ready, with one line on stderr, which is returned."""
+    import labctl
+
+    lab_dir = Path(lab.dir)
+    done = subprocess.run(
+        [str(labctl.build_vcsim()), "-listen", "127.0.0.1:0",
+         "-tlscert", str(lab_dir / "server.pem"), "-tlskey", str(lab_dir / "server.key"),
+         "-username", labctl.LAB_USER, "-password", lab.password, *flags],
+        capture_output=True, text=True, timeout=120, env={"TMPDIR": str(tmp_path)}, check=False)
+    assert done.returncode != 0
+    assert done.stdout == ""  # never ready
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    return done.stderr

@@ -41,14 +41,14 @@ const (
 // hosts or more; a smaller cluster has one per host.
 const agentsPerCluster = 3
 
-// datacenters are the datacenters in inventory order (folders walked depth
-// first), which is their order of creation.
-func datacenters() []*simulator.Datacenter {
-	var found []*simulator.Datacenter
+// below are the objects of type T under ref in inventory order (folders walked
+// depth first), which is their order of creation.
+func below[T any](ref types.ManagedObjectReference) []T {
+	var found []T
 	var walk func(ref types.ManagedObjectReference)
 	walk = func(ref types.ManagedObjectReference) {
 		switch obj := simulator.Map.Get(ref).(type) {
-		case *simulator.Datacenter:
+		case T:
 			found = append(found, obj)
 		case *simulator.Folder:
 			for _, child := range obj.ChildEntity {
@@ -56,26 +56,19 @@ func datacenters() []*simulator.Datacenter {
 			}
 		}
 	}
-	walk(simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance).Content.RootFolder)
+	walk(ref)
 	return found
+}
+
+// datacenters are the datacenters in inventory order.
+func datacenters() []*simulator.Datacenter {
+	root := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance).Content.RootFolder
+	return below[*simulator.Datacenter](root)
 }
 
 // clustersOf are the clusters of a datacenter in inventory order.
 func clustersOf(dc *simulator.Datacenter) []*simulator.ClusterComputeResource {
-	var found []*simulator.ClusterComputeResource
-	var walk func(ref types.ManagedObjectReference)
-	walk = func(ref types.ManagedObjectReference) {
-		switch obj := simulator.Map.Get(ref).(type) {
-		case *simulator.ClusterComputeResource:
-			found = append(found, obj)
-		case *simulator.Folder:
-			for _, child := range obj.ChildEntity {
-				walk(child)
-			}
-		}
-	}
-	walk(dc.HostFolder)
-	return found
+	return below[*simulator.ClusterComputeResource](dc.HostFolder)
 }
 
 // clusterHosts are the hosts of a cluster, by name.
@@ -127,6 +120,31 @@ func newUUID() string {
 }
 
 // vmSpec is a VM to create: where, how big, and whose.
+// placement is a cluster with hosts, and a datastore all of them mount.
+type placement struct {
+	cluster   *simulator.ClusterComputeResource
+	hosts     []*simulator.HostSystem
+	datastore *simulator.Datastore
+}
+
+// placements are the clusters of dc that have hosts, in inventory order; flag
+// names the option in the error when one has no datastore to place VMs on.
+func placements(dc *simulator.Datacenter, flag string) ([]placement, error) {
+	var found []placement
+	for _, cluster := range clustersOf(dc) {
+		hosts := clusterHosts(cluster)
+		if len(hosts) == 0 {
+			continue
+		}
+		ds, err := sharedDatastore(cluster)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", flag, err)
+		}
+		found = append(found, placement{cluster, hosts, ds})
+	}
+	return found, nil
+}
+
 type vmSpec struct {
 	name      string
 	folder    *object.Folder
@@ -184,15 +202,12 @@ func addAgentVMs(ctx context.Context, c *vim25.Client, style string) error {
 		vmFolder := object.NewFolder(c, dc.VmFolder)
 		var agentFolder *object.Folder
 		edgeDone := false
-		for _, cluster := range clustersOf(dc) {
-			hosts := clusterHosts(cluster)
-			if len(hosts) == 0 {
-				continue
-			}
-			ds, err := sharedDatastore(cluster)
-			if err != nil {
-				return fmt.Errorf("-agent-vms: %v", err)
-			}
+		found, err := placements(dc, "-agent-vms")
+		if err != nil {
+			return err
+		}
+		for _, place := range found {
+			cluster, hosts, ds := place.cluster, place.hosts, place.datastore
 			if agentFolder == nil {
 				if agentFolder, err = vmFolder.CreateFolder(ctx, "vCLS"); err != nil {
 					return fmt.Errorf("-agent-vms: creating folder vCLS in %s: %v", dc.Name, err)
@@ -236,15 +251,12 @@ func addForeignVMs(ctx context.Context, c *vim25.Client, n int) error {
 		return nil
 	}
 	for _, dc := range datacenters() {
-		for _, cluster := range clustersOf(dc) {
-			hosts := clusterHosts(cluster)
-			if len(hosts) == 0 {
-				continue
-			}
-			ds, err := sharedDatastore(cluster)
-			if err != nil {
-				return fmt.Errorf("-foreign-vms: %v", err)
-			}
+		found, err := placements(dc, "-foreign-vms")
+		if err != nil {
+			return err
+		}
+		for _, place := range found {
+			cluster, hosts, ds := place.cluster, place.hosts, place.datastore
 			folder := object.NewFolder(c, dc.VmFolder)
 			for i := 0; i < n; i++ {
 				err := createVM(ctx, c, vmSpec{name: fmt.Sprintf("app-%03d", i+1), folder: folder,
