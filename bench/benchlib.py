@@ -333,7 +333,7 @@ def bench_profile(state: labctl.LabState, port: int, cluster: str) -> Profile:
     return build_profile("bench", {"vmware": {
         "host_ip": "127.0.0.1", "host_port": port, "host_username": state.username,
         "host_password_file": state.password_file, "ca_file": state.ca_file,
-        "cluster_name": cluster}})
+        "cluster_name": cluster, "vnc_port_total": 206}})  # the guide's VIB, as the lab's
 
 
 def counting_session(state: labctl.LabState, port: int, tally: Tally) -> CountingVCenter:
@@ -546,7 +546,7 @@ def write_profile(state: labctl.LabState, port: int, path: Path, cluster: str = 
     path.write_text(yaml.safe_dump({"profiles": {"bench": {
         "vmware": {"host_ip": "127.0.0.1", "host_port": port, "host_username": state.username,
                    "host_password_file": state.password_file, "ca_file": state.ca_file,
-                   "cluster_name": cluster},
+                   "cluster_name": cluster, "vnc_port_total": 206},
         "DEFAULT": {"my_ip": labctl.LAB_MY_IP},
         "openstack": {"cloud": state.cloud}}}}))
     path.chmod(0o600)
