@@ -229,7 +229,10 @@ def test_hostile_tgz_payload_members(entries) -> None:
        st.lists(st.tuples(st.integers(0, 2047), st.integers(0, 255)), max_size=6))
 def test_hostile_vmtar_payloads(entries, edits) -> None:
     """vibauthor's vgz: hostile names, and headers with any bytes (sizes, offsets, magic)."""
-    body = bytearray(vmtar(*entries))
+    try:
+        body = bytearray(vmtar(*entries))
+    except UnicodeEncodeError:
+        return  # a name no encoding writes (a lone surrogate); no VIB to judge
     for position, value in edits:
         body[position % len(body)] = value
     payload = gzip.compress(bytes(body), mtime=0)
