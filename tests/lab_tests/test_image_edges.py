@@ -77,9 +77,10 @@ def refusal_inputs(directory: Path) -> dict[str, tuple[Path, str]]:
         "raw": (raw, f"{raw} is raw data, not a VMDK: add --convert"),
         "descriptor": (flat, f"{flat} is a descriptor-only VMDK (monolithicFlat) whose data is "
                              "in pair-flat.vmdk, not a VMDK Glance accepts: add --convert"),
-        "iso": (iso, f"refusing to upload {iso}: an ISO image, not a disk: Nova attaches it as "
-                     "a CD-ROM; upload it as it is, with disk_format=iso: openstack image "
-                     "create --disk-format iso --file cd.iso NAME"),
+        "iso": (iso, f"refusing to upload {iso}: an ISO 9660 signature, but not a readable "
+                     "image: sector 17 of the volume descriptor set holds no descriptor, and "
+                     "no terminator came before it; write the image again (genisoimage or "
+                     "xorriso), or give the original"),
         "unsafe": (evil, f"refusing to upload {evil}: descriptor line 8: extent file "
                          "'/etc/passwd' contains a path separator (it must name a file in the "
                          "descriptor's directory) (qemu-img would read files outside its "

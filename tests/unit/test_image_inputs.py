@@ -3,8 +3,8 @@
 The decision is written down in docs/images.md ("Which inputs are refused"):
 not a disk image (empty, text, compressed, an archive, not whole sectors) is
 bad input, exit 2 in every command; a disk image vmwctl will not read
-(unsafe, empty, an ISO) makes `inspect` exit 1 and `convert` exit 2; each
-refusal names one remedy.
+(unsafe, empty, a broken ISO) makes `inspect` exit 1 and `convert` exit 2;
+each refusal names one remedy. ISO images: tests/unit/test_iso.py.
 """
 
 from __future__ import annotations
@@ -139,22 +139,6 @@ def test_a_qcow2_with_an_external_data_file_is_unsafe(vmwctl, tmp_path: Path) ->
     assert "it keeps its data in another file (data_file), which qemu-img would read; " \
            "OpenStack refuses such images" in report["problems"]
     assert vmwctl("image", "convert", str(path), str(tmp_path / "o.vmdk")).exit_code == 2
-
-
-def test_iso_is_not_a_disk_to_convert(vmwctl, tmp_path: Path) -> None:
-    data = bytearray(0x9000)
-    data[0x8001:0x8006] = b"CD001"
-    iso = tmp_path / "cd.iso"
-    iso.write_bytes(bytes(data))
-    report = inspect(vmwctl, iso).json()
-    assert report["problems"] == ["an ISO image, not a disk: Nova attaches it as a CD-ROM"]
-    assert report["remedy"] == ("upload it as it is, with disk_format=iso: openstack image "
-                                "create --disk-format iso --file cd.iso NAME")
-    refused = vmwctl("image", "convert", str(iso), str(tmp_path / "o.vmdk"))
-    assert (refused.exit_code, refused.stderr) == (
-        2, f"Error: refusing to convert {iso}: an ISO image, not a disk: Nova attaches it as a "
-           "CD-ROM; upload it as it is, with disk_format=iso: openstack image create "
-           "--disk-format iso --file cd.iso NAME\n")
 
 
 def test_unsafe_vmdk_remedy_and_refusal(vmwctl, tmp_path: Path) -> None:

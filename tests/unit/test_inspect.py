@@ -137,15 +137,6 @@ def test_other_formats_are_named_with_a_hint(vmwctl, tmp_path: Path, fmt: str, n
     assert report["glance_accepts"] is False
 
 
-def test_iso(vmwctl, tmp_path: Path) -> None:
-    data = bytearray(0x9000)
-    data[0x8001:0x8006] = b"CD001"
-    (tmp_path / "cd.iso").write_bytes(bytes(data))
-    code, report = inspect_cli(vmwctl, tmp_path / "cd.iso")
-    assert (code, report["format"]) == (1, "iso")
-    assert "disk_format=iso" in report["remedy"]
-
-
 def test_unreadable_input_exits_2(vmwctl, tmp_path: Path) -> None:
     result = vmwctl("image", "inspect", str(tmp_path / "missing.vmdk"))
     assert (result.exit_code, result.stderr) == (2, f"Error: {tmp_path}/missing.vmdk: no such "

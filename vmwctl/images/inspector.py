@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vmwctl.errors import UsageError
-from vmwctl.images import vmdk
+from vmwctl.images import iso, vmdk
 from vmwctl.images.properties import DESCRIPTOR_ADAPTERS
 
 HEAD_BYTES = 64 * 1024
@@ -24,6 +24,7 @@ ISO_OFFSETS = (0x8001, 0x8801, 0x9001)
 GLANCE_FORMAT_MATCH = ("Glance 30 and later refuse raw data uploaded as disk_format=vmdk "
                        "unless [image_format] require_image_format_match is off")
 GIVE_THE_IMAGE = "give the disk image file"
+ISO_IS = "an ISO 9660 image: "  # how the note on what an ISO is begins
 RE_EXPORT = "re-export the disk from its source: vmwctl never reads an unsafe file"
 # Files that are no disk image: (magic, offset, format, what it is, the command that unpacks)
 PACKED = ((b"\x1f\x8b", 0, "gzip", "it is gzip-compressed", "decompress it first: gunzip -k"),
@@ -80,8 +81,10 @@ class ImageReport:
     compressed: bool = False
     header_version: int | None = None
     extents: list[ExtentInfo] = field(default_factory=list)
+    iso: iso.IsoVolume | None = None  # an ISO 9660 image's primary volume descriptor
     safe: bool = False
     glance_accepts: bool = False
+    disk_format: str | None = None  # what Glance accepts the file as, as it is
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     remedy: str | None = None  # the one thing to do when the file is not acceptable
@@ -92,7 +95,8 @@ class ImageReport:
 
     @property
     def acceptable(self) -> bool:
-        """Safe, and a VMDK that current Glance accepts as disk_format=vmdk."""
+        """Safe, and a file current Glance accepts as it is: a VMDK as disk_format=vmdk, an
+        ISO 9660 image as disk_format=iso."""
         return self.safe and self.glance_accepts
 
     def refuse(self, reason: str, remedy: str) -> None:
@@ -148,9 +152,14 @@ def inspect_source(name: str, size: int, read: Reader, *,
         _inspect_descriptor_file(report, head, directory)
     elif not _other_format(report, head, size, read) and not _not_a_disk(report, head):
         _inspect_raw(report, directory)
+    misnamed = iso_name_mismatch(report)
+    if misnamed:
+        report.notes.append(misnamed)
     if report.remedy is None and not report.acceptable:
         report.remedy = report.refusal.remedy if report.refusal else \
             f"vmwctl image convert {Path(report.path).name} OUT.vmdk"
+    if report.acceptable and report.disk_format is None:
+        report.disk_format = "vmdk"
     return report
 
 
@@ -349,7 +358,7 @@ def _other_format(report: ImageReport, head: bytes, size: int, read: Reader) -> 
     elif head[:6] == b"LUKS\xba\xbe":
         detected = "luks"
     elif any(head[o:o + 5] == b"CD001" for o in ISO_OFFSETS):
-        detected, virtual = "iso", size
+        detected = "iso"
     elif size >= 512:
         footer = read(size - 512, 512)
         if footer[:8] == b"conectix":
@@ -361,9 +370,7 @@ def _other_format(report: ImageReport, head: bytes, size: int, read: Reader) -> 
     report.safe = True
     name = Path(report.path).name
     if detected == "iso":
-        report.refuse("an ISO image, not a disk: Nova attaches it as a CD-ROM",
-                      "upload it as it is, with disk_format=iso: openstack image create "
-                      f"--disk-format iso --file {name} NAME")
+        _inspect_iso(report, head)
         return True
     report.problems.append(f"a {detected} image, not a VMDK")
     if detected == "luks":
@@ -380,6 +387,42 @@ def _other_format(report: ImageReport, head: bytes, size: int, read: Reader) -> 
         report.refuse("its virtual size is 0: it holds no disk", "give the image that holds "
                                                                   "the disk")
     return True
+
+
+def _inspect_iso(report: ImageReport, head: bytes) -> None:
+    """An ISO 9660 image: uploaded as it is (disk_format=iso), never converted to a disk."""
+    name = Path(report.path).name
+    check = iso.read_volume(head)
+    if check.volume is None:
+        report.refuse(f"an ISO 9660 signature, but not a readable image: {check.problem}",
+                      "write the image again (genisoimage or xorriso), or give the original")
+        return
+    volume = report.iso = check.volume
+    report.virtual_size = volume.volume_size
+    report.glance_accepts, report.disk_format = True, "iso"
+    # convert refuses it; upload sends it as it is
+    report.refusal = Refusal("an ISO image, not a disk: Nova attaches it as a CD-ROM",
+                             f"upload it as it is: vmwctl image upload {name} --name NAME")
+    report.notes.append(f"{ISO_IS}Nova attaches it as a CD-ROM on an IDE controller, "
+                        "with a blank root disk when the flavor has one; upload it as it is "
+                        f"(disk_format=iso): vmwctl image upload {name} --name NAME")
+    if not volume.bootable:
+        report.notes.append("no El Torito boot record: the VM cannot boot from this CD-ROM")
+    if report.file_size < volume.volume_size:
+        report.notes.append(f"the file holds {report.file_size} bytes, fewer than the "
+                            f"{volume.volume_size} its volume descriptor says: it may be "
+                            "truncated")
+
+
+def iso_name_mismatch(report: ImageReport) -> str | None:
+    """A file named .iso whose data is no ISO 9660 image: what it is instead; else None."""
+    if not report.path.lower().endswith(".iso") or report.format == "iso":
+        return None
+    what = "raw data" if report.format == "raw" else \
+        f"a {report.create_type or 'VMDK'} VMDK" if report.format == "vmdk" else \
+        f"a {report.format} image"
+    return (f"named .iso, but not an ISO 9660 image (no volume descriptor at sector "
+            f"{iso.FIRST_DESCRIPTOR}, CD001 at byte {iso.SIGNATURE_OFFSET}): it holds {what}")
 
 
 def _qcow2_hazard(head: bytes) -> str | None:

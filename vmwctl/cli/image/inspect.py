@@ -25,14 +25,26 @@ def render_report(report: Any) -> Any:
         ("File size", human_size(report.file_size)),
         ("Allocated", human_size(report.allocated_size)),
         ("Hardware version", report.hardware_version or "-"),
+        *(_iso_rows(report.iso) if report.iso else []),
         ("Safe", "yes" if report.safe else "NO"),
-        ("Glance (vmdk)", "accepts" if report.glance_accepts else "refuses"),
+        (f"Glance ({report.disk_format or 'vmdk'})",
+         "accepts" if report.glance_accepts else "refuses"),
     ]
     rows += [("Problem", problem) for problem in report.problems]
     rows += [("Note", note) for note in report.notes]
     if report.remedy:
         rows.append(("Remedy", report.remedy))
     return details(rows)
+
+
+def _iso_rows(volume: Any) -> list[tuple[str, Any]]:
+    """The primary volume descriptor of an ISO 9660 image."""
+    return [("Volume id", volume.volume_id or "-"),
+            ("System id", volume.system_id or "-"),
+            ("Application", volume.application_id or "-"),
+            ("Created", volume.created.isoformat() if volume.created else "-"),
+            ("Bootable", "yes (El Torito)" if volume.bootable else "no"),
+            ("Blocks", f"{volume.blocks} of {volume.block_size} bytes")]
 
 
 @click.command("inspect")
@@ -42,10 +54,11 @@ def inspect_command(app: App, file: Path) -> int:
     """Tell what an image file is and whether Nova and Glance will take it.
 
     Reads only the headers, whatever the image size. Exit status 0 when the
-    file is a safe VMDK that Glance accepts; 1 when it is a disk image that is
-    unsafe or not acceptable as a VMDK (the report says why, and the one
-    remedy); 2 when it is no disk image (empty, text, compressed, an archive,
-    not whole 512-byte sectors) or cannot be read.
+    file is a safe VMDK that Glance accepts, or an ISO 9660 image (uploaded as
+    disk_format=iso); 1 when it is a disk image that is unsafe or not
+    acceptable as a VMDK (the report says why, and the one remedy); 2 when it
+    is no disk image (empty, text, compressed, an archive, not whole 512-byte
+    sectors) or cannot be read.
     """
     from vmwctl.images.inspector import inspect_file
 
