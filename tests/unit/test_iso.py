@@ -45,6 +45,10 @@ def inspect(vmwctl, path: Path) -> tuple[int, dict]:
     return result.exit_code, result.json()
 
 
+def upload(vmwctl, path: Path, *args: str):
+    return vmwctl("image", "upload", str(path), "--name", "cd", *args)
+
+
 # ------------------------------------------------------------------ inspect
 
 def test_a_bootable_iso_is_reported_and_uploadable(vmwctl, tmp_path: Path) -> None:
@@ -155,6 +159,54 @@ def test_a_good_iso_is_still_no_disk_to_convert(vmwctl, tmp_path: Path) -> None:
     assert (refused.exit_code, refused.stderr) == (
         2, f"Error: refusing to convert {image}: an ISO image, not a disk: Nova attaches it as "
            "a CD-ROM; upload it as it is: vmwctl image upload cd.iso --name NAME\n")
+
+
+# ------------------------------------------------------------------ upload refusals
+
+def test_a_file_named_iso_without_a_volume_descriptor_is_refused(vmwctl, tmp_path: Path) -> None:
+    fake = write(tmp_path / "fake.ISO", os.urandom(1 << 20))
+    qcow = tmp_path / "disk.iso"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow), "1M"], check=True)
+    stream = tmp_path / "stream.iso"
+    subprocess.run(["qemu-img", "create", "-q", "-f", "vmdk", "-o", "subformat=streamOptimized",
+                    str(stream), "1M"], check=True)
+    for path, what in ((fake, "raw data"), (qcow, "a qcow2 image"),
+                       (stream, "a streamOptimized VMDK")):
+        line = (f"named .iso, but not an ISO 9660 image (no volume descriptor at sector 16, "
+                f"CD001 at byte 32769): it holds {what}")
+        refused = upload(vmwctl, path, "--convert")
+        assert (refused.exit_code, refused.stderr) == (
+            2, f"Error: refusing to upload {path}: {line}; give the ISO image itself\n")
+        assert refused.stdout == ""
+        assert line in inspect(vmwctl, path)[1]["notes"]
+
+
+@pytest.mark.parametrize("args, line", [
+    (("--convert",), "--convert does not apply to {path}: an ISO image is uploaded as it is "
+                     "(disk_format=iso); drop the flag"),
+    (("--no-linked-clone",), "--linked-clone/--no-linked-clone does not apply to {path}: Nova "
+                             "ignores img_linked_clone for ISO images (the root disk is "
+                             "blank); drop the flag"),
+    (("--disktype", "streamoptimized"), "vmware_disktype=streamOptimized on an ISO image: Nova "
+                                        "fetches it through ImportVApp as a VMDK, which fails; "
+                                        "for an ISO the disk type only sets the blank root "
+                                        "disk's: thin, preallocated, thick, eagerZeroedThick"),
+    (("--property", "hw_disk_type=sparse"), "hw_disk_type=sparse on an ISO image: Nova's "
+                                            "CreateVirtualDisk of the blank root disk fails (no "
+                                            "such disk type); for an ISO the disk type only "
+                                            "sets the blank root disk's: thin, preallocated, "
+                                            "thick, eagerZeroedThick"),
+    (("--property", "hw_vif_model=virtio"), "these properties would not boot: hw_vif_model "
+                                            "'virtio' is not a NIC model the VMware driver "
+                                            "supports (e1000, e1000e, pcnet, sriov, vmxnet, "
+                                            "vmxnet3)"),
+    (("--property", "disk_format=vmdk"), "disk_format is an image attribute, not a property"),
+])
+def test_flags_that_do_not_fit_an_iso(vmwctl, tmp_path: Path, args: tuple[str, ...],
+                                      line: str) -> None:
+    image = write(tmp_path / "cd.iso", isofiles.iso_image())
+    refused = upload(vmwctl, image, *args)
+    assert (refused.exit_code, refused.stderr) == (2, f"Error: {line.format(path=image)}\n")
 
 
 # ------------------------------------------------------------------ fuzz

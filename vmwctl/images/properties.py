@@ -281,3 +281,18 @@ def agreeing_updates(existing: Mapping[str, Any],
             parse_bool(updates["img_linked_clone"]):
         extra["vmware_linked_clone"] = updates["img_linked_clone"]
     return extra
+
+
+# An ISO image boots from a CD-ROM: Nova reads its disk type only for the blank root disk
+# (CreateVirtualDisk), but streamOptimized also picks how the file is fetched.
+ISO_BROKEN_DISK_TYPES = {
+    "streamOptimized": "Nova fetches it through ImportVApp as a VMDK, which fails",
+    "sparse": "Nova's CreateVirtualDisk of the blank root disk fails (no such disk type)"}
+
+
+def iso_disk_type_problem(view: NovaView) -> str | None:
+    """Why an ISO image's disk type breaks its boot; None when it does not."""
+    reason = ISO_BROKEN_DISK_TYPES.get(view.disk_type)
+    if reason is None:
+        return None
+    return f"{view.source['disk_type']}={view.disk_type} on an ISO image: {reason}"

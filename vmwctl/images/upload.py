@@ -30,7 +30,13 @@ from vmwctl.images.convert import (
     raw_source,
 )
 from vmwctl.images.glance import GlanceError, ImageService, glance_reason
-from vmwctl.images.inspector import GLANCE_FORMAT_MATCH, ImageReport, inspect_file
+from vmwctl.images.inspector import (
+    GLANCE_FORMAT_MATCH,
+    ISO_IS,
+    ImageReport,
+    inspect_file,
+    iso_name_mismatch,
+)
 from vmwctl.images.stream import StreamStats, stream_vmdk
 
 CHUNK = 1 << 20
@@ -89,6 +95,8 @@ class UploadResult:
 def plan_upload(request: UploadRequest) -> UploadPlan:
     """Decide the properties from the file and the flags; refuse what would not boot."""
     report = inspect_file(request.path)
+    if report.format == "iso" or iso_name_mismatch(report):
+        return _plan_iso(request, report)
     warnings: list[str] = []
     conversion = None
     if report.refusal is not None:
@@ -111,6 +119,18 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
     disktype = _disktype(request, kind, file_disktype)
     adapter = _adapter(request, descriptor_adapter, file_adapter, warnings)
     final = {"vmware_disktype": disktype, "vmware_adaptertype": adapter}
+    _nova_properties(request, final, warnings, "vmdk")
+    return UploadPlan(source=str(request.path), file=str(request.path), name=request.name,
+                      disk_format="vmdk", container_format="bare", properties=final,
+                      report=report, conversion=conversion,
+                      convert_command=conversion.command if conversion else None,
+                      warnings=warnings)
+
+
+def _nova_properties(request: UploadRequest, final: dict[str, str], warnings: list[str],
+                     disk_format: str) -> props.NovaView:
+    """Add vmware_ostype, hypervisor_type, img_linked_clone and --property to ``final``;
+    refuse what Nova would not boot or would read otherwise than written."""
     if request.ostype:
         final["vmware_ostype"] = props.os_type(request.ostype)
     else:
@@ -120,15 +140,48 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
     if request.linked_clone is not None:
         final["img_linked_clone"] = "true" if request.linked_clone else "false"
     final.update(_extra_properties(request.extra, final))
-    view = props.nova_view(final)
+    view = props.nova_view(final, disk_format=disk_format)
     if view.problems:
         raise UsageError(f"these properties would not boot: {view.problems[0]}")
     if view.warnings:
         raise UsageError(f"refusing to write properties that disagree: {view.warnings[0]}")
-    return UploadPlan(source=str(request.path), file=str(request.path), name=request.name,
-                      disk_format="vmdk", container_format="bare", properties=final,
-                      report=report, conversion=conversion,
-                      convert_command=conversion.command if conversion else None,
+    return view
+
+
+def _plan_iso(request: UploadRequest, report: ImageReport) -> UploadPlan:
+    """An ISO 9660 image as it is: disk_format=iso, container_format=bare.
+
+    Nova reads no disk or adapter type from the file (it is a CD-ROM); the
+    two properties only shape the blank root disk it creates beside the
+    CD-ROM (CreateVirtualDisk), so they are written only when given.
+    """
+    path = request.path
+    misnamed = iso_name_mismatch(report)
+    if misnamed:
+        raise UsageError(f"refusing to upload {path}: {misnamed}; give the ISO image itself")
+    if not report.acceptable:
+        reason = report.refusal.line() if report.refusal else report.problems[0]
+        raise UsageError(f"refusing to upload {path}: {reason}")
+    for given, flag, why in ((request.convert, "--convert", "an ISO image is uploaded as it "
+                              "is (disk_format=iso)"),
+                             (request.linked_clone is not None,
+                              "--linked-clone/--no-linked-clone",
+                              "Nova ignores img_linked_clone for ISO images (the root disk "
+                              "is blank)")):
+        if given:
+            raise UsageError(f"{flag} does not apply to {path}: {why}; drop the flag")
+    final: dict[str, str] = {}
+    if request.disktype != "auto":
+        final["vmware_disktype"] = props.disk_type(request.disktype)
+    if request.adapter_type != "auto":
+        final["vmware_adaptertype"] = props.adapter_type(request.adapter_type)
+    warnings = [note for note in report.notes if not note.startswith(ISO_IS)]
+    problem = props.iso_disk_type_problem(_nova_properties(request, final, warnings, "iso"))
+    if problem:
+        raise UsageError(f"{problem}; for an ISO the disk type only sets the blank root "
+                         "disk's: " + ", ".join(props.FLAT_DISK_TYPES))
+    return UploadPlan(source=str(path), file=str(path), name=request.name, disk_format="iso",
+                      container_format="bare", properties=final, report=report,
                       warnings=warnings)
 
 

@@ -82,14 +82,17 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
                    ostype: str | None, linked_clone: bool | None, hypervisor_type: str,
                    extra: tuple[str, ...], convert: bool, engine: str | None, force: bool,
                    dry_run: bool) -> None:
-    """Upload a VMDK to Glance with the properties Nova's VMware driver needs.
+    """Upload a VMDK or an ISO to Glance with the properties Nova's VMware driver needs.
 
-    disk_format=vmdk, container_format=bare, vmware_disktype and
+    A VMDK: disk_format=vmdk, container_format=bare, vmware_disktype and
     vmware_adaptertype read from the file, vmware_ostype, hypervisor_type=vmware
-    and img_linked_clone when given. An unsafe file is never uploaded; the data
-    is streamed, then Glance's size and sha512 are checked against what was
-    sent, and a failed upload leaves no image behind. A warning says when an
-    image of that name exists already.
+    and img_linked_clone when given. An ISO 9660 image (known by its volume
+    descriptor, not its name): disk_format=iso, container_format=bare,
+    vmware_ostype and hypervisor_type; --disktype and --adapter-type, when
+    given, shape the blank root disk Nova adds. An unsafe file is never
+    uploaded; the data is streamed, then Glance's size and sha512 are checked
+    against what was sent, and a failed upload leaves no image behind. A
+    warning says when an image of that name exists already.
     """
     from vmwctl.images.upload import (
         UploadRequest,
