@@ -1,4 +1,4 @@
-"""ISO 9660 images against the lab's real Glance and simulator: upload, seed.
+"""ISO 9660 images against the lab's real Glance and simulator: upload, list --verify, seed.
 
 The images are built from ECMA-119 by tests/isofiles.py. The lab's default
 Glance checks that the data matches disk_format (Glance 30's
@@ -16,6 +16,7 @@ from pathlib import Path
 
 import isofiles
 import pytest
+from helpers import glance_profile
 from labimages import datastore_leftovers
 
 pytestmark = pytest.mark.lab
@@ -116,6 +117,64 @@ def test_a_file_only_named_iso_leaves_nothing_in_glance(vmwctl, images, tmp_path
         assert (refused.exit_code, refused.stderr, refused.stdout) == (2, line, ""), extra
     assert all_images(images) == before
     assert [image["name"] for image in before] == ["real"]
+
+
+# ------------------------------------------------------------------ list --verify
+
+def test_list_verify_knows_iso_images(vmwctl, images, lab, tmp_path: Path) -> None:
+    cd = iso_file(tmp_path / "rescue.iso", size=1 << 20)
+    result = vmwctl("image", "upload", str(cd), "--name", "rescue", "--ostype", "otherGuest",
+                    "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    image_id = result.json()["image"]["id"]
+    listing = vmwctl("image", "list", "--verify", "-o", "json")
+    assert listing.exit_code == 0, listing.stdout
+    [entry] = listing.json()["images"]
+    assert (entry["id"], entry["disk_format"], entry["problems"], entry["warnings"]) == (
+        image_id, "iso", [], [])
+    assert entry["file"] == {"format": "iso", "create_type": None, "vmware_disktype": None,
+                             "descriptor_adapter_type": None, "safe": True}
+    table = vmwctl("image", "list", "--verify").stdout
+    assert "rescue" in table and " iso " in table and "FAIL" not in table
+
+    images.patch(f"/images/{image_id}", json=[
+        {"op": "add", "path": "/vmware_disktype", "value": "streamOptimized"}],
+        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    listing = vmwctl("image", "list", "-o", "json")
+    assert listing.exit_code == 1
+    assert listing.json()["images"][0]["problems"] == [
+        "vmware_disktype=streamOptimized on an ISO image: Nova fetches it through ImportVApp "
+        "as a VMDK, which fails"]
+
+
+def test_list_verify_flags_data_that_contradicts_disk_format(vmwctl, images, lab,
+                                                             tmp_path: Path) -> None:
+    """Records the default Glance refuses (its format-match check), made in the flat one."""
+    config = glance_profile(lab, tmp_path / "flat.yaml", lab.cloud_flat)
+    flat = glance(lab.cloud_flat)
+    cd = iso_file(tmp_path / "cd.iso", size=1 << 20)
+    raw = tmp_path / "raw.iso"
+    raw.write_bytes(os.urandom(1 << 20))
+    made = {}
+    for name, data, disk_format in (("iso-as-vmdk", cd, "vmdk"), ("raw-as-iso", raw, "iso"),
+                                    ("iso", cd, "iso")):
+        record = flat.post("/images", json={
+            "name": name, "disk_format": disk_format, "container_format": "bare",
+            "hypervisor_type": "vmware", "vmware_disktype": "preallocated",
+            "vmware_adaptertype": "lsiLogic"}).json()
+        flat.put(f"/images/{record['id']}/file", data=data.read_bytes(),
+                 headers={"Content-Type": "application/octet-stream"})
+        made[name] = record["id"]
+    listing = vmwctl("--config", str(config), "image", "list", "--verify", "-o", "json")
+    assert listing.exit_code == 1, listing.stdout
+    problems = {e["name"]: e["problems"] for e in listing.json()["images"]}
+    assert problems == {
+        "iso-as-vmdk": ["the data is an ISO 9660 image but disk_format is vmdk: Nova would "
+                        "attach it as a disk, not a CD-ROM; upload it again with "
+                        "disk_format=iso"],
+        "raw-as-iso": ["disk_format is iso but the data is raw data, not an ISO 9660 image "
+                       "(no volume descriptor at sector 16)"],
+        "iso": []}
 
 
 # ------------------------------------------------------------------ cache seed

@@ -118,8 +118,8 @@ def list_vmware_images(service: ImageService, *, verify: bool = False) -> ImageL
     entries = [_entry(image, mixed) for image in selected]
     if verify:
         by_id = {image["id"]: image for image in selected}
-        candidates = [e for e in entries if e.status == "active" and e.disk_format == "vmdk"
-                      and e.size]
+        candidates = [e for e in entries if e.status == "active"
+                      and e.disk_format in ("vmdk", "iso") and e.size]
         with ThreadPoolExecutor(max_workers=VERIFY_WORKERS) as pool:
             for entry, result in zip(candidates, pool.map(
                     lambda e: _read_back(service, by_id[e.id]), candidates), strict=True):
@@ -140,12 +140,15 @@ def _entry(image: Mapping[str, Any], mixed: bool) -> ImageEntry:
                        disk_type=view.disk_type, adapter_type=view.adapter_type,
                        os_type=view.os_type, linked_clone=view.linked_clone,
                        problems=list(view.problems), warnings=list(view.warnings))
-    if view.source["disk_type"] == "default":
-        entry.warnings.append("no vmware_disktype: Nova assumes preallocated (flat) data, and a "
-                              "sparse or streamOptimized file will not boot")
-    if view.source["adapter_type"] == "default":
-        entry.warnings.append("no vmware_adaptertype: Nova uses lsiLogic, and an IDE disk "
-                              "will not boot on it")
+    if entry.disk_format == "iso":
+        _iso_findings(entry, view)
+    else:
+        if view.source["disk_type"] == "default":
+            entry.warnings.append("no vmware_disktype: Nova assumes preallocated (flat) data, "
+                                  "and a sparse or streamOptimized file will not boot")
+        if view.source["adapter_type"] == "default":
+            entry.warnings.append("no vmware_adaptertype: Nova uses lsiLogic, and an IDE disk "
+                                  "will not boot on it")
     if view.hypervisor_type is None and mixed:
         entry.problems.append("no hypervisor_type in a mixed cloud: the scheduler may place it "
                               "on a non-VMware host; set hypervisor_type=vmware")
@@ -153,6 +156,14 @@ def _entry(image: Mapping[str, Any], mixed: bool) -> ImageEntry:
         entry.problems.append(f"hypervisor_type={view.hypervisor_type}: the scheduler keeps it "
                               "away from the VMware driver")
     return entry
+
+
+def _iso_findings(entry: ImageEntry, view: props.NovaView) -> None:
+    """An ISO boots from a CD-ROM: its disk and adapter types only shape the blank root disk,
+    and a default is no finding; two disk types break its fetch or that disk."""
+    problem = props.iso_disk_type_problem(view)
+    if problem:
+        entry.problems.append(problem)
 
 
 def _read_back(service: ImageService, image: Mapping[str, Any]) -> Any:
@@ -184,6 +195,9 @@ def _compare(entry: ImageEntry, result: Any) -> None:
     if result.not_a_disk is not None:
         entry.problems.append(f"the data is not a disk image: {result.not_a_disk.reason}")
         return
+    if result.format == "iso" or entry.disk_format == "iso":
+        _compare_iso(entry, result)
+        return
     if result.format == "vmdk" and not result.safe:
         entry.problems.append(f"the data is not a safe VMDK: {result.problems[0]}")
         return
@@ -195,3 +209,17 @@ def _compare(entry: ImageEntry, result: Any) -> None:
         entry.problems.append(f"the descriptor says {result.descriptor_adapter_type!r} but Nova "
                               f"will attach the disk to {entry.adapter_type}: an IDE disk "
                               "cannot boot on SCSI, nor a SCSI disk on IDE")
+
+
+def _compare_iso(entry: ImageEntry, result: Any) -> None:
+    """disk_format=iso holds an ISO 9660 image, and an ISO 9660 image has disk_format=iso."""
+    if entry.disk_format != "iso":
+        entry.problems.append(f"the data is an ISO 9660 image but disk_format is "
+                              f"{entry.disk_format}: Nova would attach it as a disk, not a "
+                              "CD-ROM; upload it again with disk_format=iso")
+    elif result.format != "iso":
+        what = "raw data" if result.format == "raw" else f"a {result.format} image"
+        entry.problems.append(f"disk_format is iso but the data is {what}, not an ISO 9660 "
+                              "image (no volume descriptor at sector 16)")
+    elif not result.acceptable:
+        entry.problems.append(f"the data is not a readable ISO 9660 image: {result.problems[0]}")

@@ -17,7 +17,8 @@ def _human(listing: Any) -> Any:
         findings = [f"FAIL: {p}" for p in image.problems] + \
             [f"warn: {w}" for w in image.warnings]
         linked = {None: "default", True: "yes", False: "no"}[image.linked_clone]
-        rows.append((image.name or "-", image.id, image.status, image.disk_type,
+        disk_type = "iso" if image.disk_format == "iso" else image.disk_type  # a CD-ROM
+        rows.append((image.name or "-", image.id, image.status, disk_type,
                      image.adapter_type or "NONE", image.os_type, linked,
                      "\n".join(findings) or "ok"))
     caption = (f"cloud {listing.cloud}; {'mixed' if listing.mixed_cloud else 'VMware-only'}"
