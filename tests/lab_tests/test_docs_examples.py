@@ -3,7 +3,7 @@
 The pages use the lab's names (cluster DC0_C0, datastore LocalDS_0, port group
 br-int, profile prod); tests/docblocks.py says how blocks are read. Each page
 runs in a directory of its own holding the files its examples name
-(ubuntu.qcow2, nova.conf, in-use.txt), against a simulator of its own (healthy
+(ubuntu.qcow2, rescue.iso, nova.conf, in-use.txt), against a simulator of its own (healthy
 scenario) and the lab's Glance, so that pages do not depend on each other.
 """
 
@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import isofiles
 import pytest
 from docblocks import ROOT, commands, doc_pages
 from helpers import delete_images, glance_clouds, write_profile
@@ -64,6 +65,7 @@ class DocsLab:
             "vnc_port = 5900\nvnc_port_total = 206\n")  # the guide's VIB opens 5900-6105
         (work / "nova.conf").chmod(0o600)
         (work / "in-use.txt").write_text("")
+        (work / "rescue.iso").write_bytes(isofiles.iso_image("RESCUE", os.urandom(1 << 20)))
         return work
 
 
