@@ -7,16 +7,12 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from xml.sax.saxutils import escape
 
+from vmwctl.common.safexml import XmlRefused, parse_xml
 from vmwctl.errors import UsageError
 from vmwctl.firewall.ports import Range
 from vmwctl.vsphere.model import FirewallRule, FirewallRuleset
 
 RULESET_ID = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
-MAX_XML = 1 << 20
-
-
-class XmlRefused(ValueError):
-    """XML that vmwctl will not parse (too large, a DTD or entities, malformed)."""
 
 
 def check_ruleset_id(ruleset_id: str) -> str:
@@ -50,18 +46,6 @@ def firewall_xml(ruleset_id: str, ranges: Sequence[Range], *, enabled: bool = Tr
             "  </service>\n"
             "</ConfigRoot>\n")
     return text.encode("ascii")
-
-
-def parse_xml(data: bytes, what: str) -> ET.Element:
-    """The root element of ``data``, refusing what could make a parser misbehave."""
-    if len(data) > MAX_XML:
-        raise XmlRefused(f"{what} is larger than {MAX_XML} bytes")
-    if re.search(rb"<!\s*(DOCTYPE|ENTITY)", data, re.I):
-        raise XmlRefused(f"{what} declares a DTD or entities, which VIB files never need")
-    try:
-        return ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise XmlRefused(f"{what} is not well-formed XML: {exc}") from None
 
 
 def _text(element: ET.Element, tag: str) -> str | None:

@@ -24,10 +24,11 @@ from pathlib import Path
 from typing import BinaryIO, cast
 from xml.sax.saxutils import escape
 
+from vmwctl.common.safexml import XmlRefused, parse_xml
 from vmwctl.errors import UsageError
 from vmwctl.firewall.ar import ArchiveError, Member, read_members, write_ar
 from vmwctl.firewall.ports import Range, describe_ranges
-from vmwctl.firewall.rules import XmlRefused, firewall_xml, parse_firewall_xml, parse_xml
+from vmwctl.firewall.rules import firewall_xml, parse_firewall_xml
 from vmwctl.nova.rules import GUIDE_VNC_RANGE
 
 ACCEPTANCE_LEVELS = ("certified", "accepted", "partner", "community")  # strictest first
