@@ -18,6 +18,10 @@ class XmlRefused(ValueError):
     """XML that vmwctl will not parse (too large, a DTD or entities, malformed)."""
 
 
+class XmlDeclares(XmlRefused):
+    """XML that declares a DTD or entities: hostile, not merely broken."""
+
+
 class _Declared(Exception):
     """Raised from expat's handlers: the document declares a DTD or an entity."""
 
@@ -35,7 +39,7 @@ def parse_xml(data: bytes, what: str, *, limit: int = MAX_XML) -> ET.Element:
     """
     if len(data) > limit:
         raise XmlRefused(f"{what} is larger than {limit} bytes")
-    declared = XmlRefused(f"{what} declares a DTD or entities, which vmwctl never reads")
+    declared = XmlDeclares(f"{what} declares a DTD or entities, which vmwctl never reads")
     if _DECLARATION.search(data):
         raise declared
     scan = expat.ParserCreate()

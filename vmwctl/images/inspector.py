@@ -9,11 +9,13 @@ image read back from Glance.
 from __future__ import annotations
 
 import codecs
+import contextlib
 import os
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from vmwctl.errors import UsageError
 from vmwctl.images import iso, vmdk
@@ -107,26 +109,34 @@ class ImageReport:
             self.refusal = Refusal(reason, remedy)
 
 
-def inspect_file(path: Path) -> ImageReport:
-    """Inspect a local file; UsageError (exit 2) when it cannot be read or is no disk image."""
+@contextlib.contextmanager
+def opened(path: Path, what: str = "an image file") -> Iterator[BinaryIO]:
+    """A regular file opened for reading; any failure to open or read it, inside the block
+    too, becomes one UsageError line (exit 2)."""
     try:
         with open(path, "rb") as handle:
-            st = os.fstat(handle.fileno())
             if not os.path.isfile(path):
                 raise UsageError(f"{path} is not a regular file")
-
-            def read(offset: int, length: int) -> bytes:
-                return os.pread(handle.fileno(), length, offset)
-
-            report = inspect_source(str(path), st.st_size, read, directory=path.parent)
+            yield handle
     except FileNotFoundError:
         raise UsageError(f"{path}: no such file") from None
     except IsADirectoryError:
-        raise UsageError(f"{path} is a directory, not an image file") from None
+        raise UsageError(f"{path} is a directory, not {what}") from None
     except PermissionError:
         raise UsageError(f"{path}: permission denied") from None
     except OSError as exc:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def inspect_file(path: Path) -> ImageReport:
+    """Inspect a local file; UsageError (exit 2) when it cannot be read or is no disk image."""
+    with opened(path) as handle:
+        st = os.fstat(handle.fileno())
+
+        def read(offset: int, length: int) -> bytes:
+            return os.pread(handle.fileno(), length, offset)
+
+        report = inspect_source(str(path), st.st_size, read, directory=path.parent)
     if report.not_a_disk is not None:
         raise UsageError(f"{path} is not a disk image: {report.not_a_disk.line()}")
     report.allocated_size = st.st_blocks * 512
