@@ -35,9 +35,9 @@ def not_disk_inputs(directory: Path) -> dict[str, tuple[Path, str]]:
     notes, empty, zipped = files["text"], files["empty"], files["gzip"]
     odd = directory / "odd.bin"
     odd.write_bytes(bytes(range(256)) * 3)  # 768 bytes: binary, not whole sectors
-    ova = directory / "appliance.ova"
+    ova = directory / "files.tar"  # a tar that is no OVA (those have a reader of their own)
     with tarfile.open(ova, "w") as tar:
-        tar.add(notes, arcname="appliance.ovf")
+        tar.add(notes, arcname="notes.txt")
     return {
         "text": (notes, f"{notes} is not a disk image: it is text (12 bytes); give the disk "
                         "image file"),

@@ -472,3 +472,68 @@ def test_is_ova(tmp_path: Path) -> None:
 def test_stream_vmdk_is_what_vmdkfiles_builds() -> None:
     data = of.stream_vmdk(1 << 20, adapter="ide")
     assert data[:4] == b"KDMV" and struct.unpack_from("<Q", data, 12)[0] == 2048
+
+
+# ---------------------------------------------------------------- image inspect FILE.ova
+
+JSON_KEYS = {"path", "file_size", "format", "members", "descriptor", "ovf_version", "disks",
+             "disk", "manifest", "manifest_algorithms", "signed", "hardware_version",
+             "os_type", "controller", "disk_report", "properties", "safe", "acceptable",
+             "problems", "warnings", "notes", "remedy"}
+
+
+def test_inspect_command_on_a_good_package(vmwctl, tmp_path: Path) -> None:
+    path = of.build(tmp_path / "vm.ova")
+    result = vmwctl("image", "inspect", str(path), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert set(document) == JSON_KEYS
+    assert document["format"] == "ova" and document["acceptable"] is True
+    assert document["properties"] == {"vmware_disktype": "streamOptimized",
+                                      "vmware_adaptertype": "lsiLogic",
+                                      "vmware_ostype": "ubuntu64Guest"}
+    assert set(document["members"][0]) == {"name", "size", "kind", "role", "manifest"}
+    assert set(document["disks"][0]) == {"id", "file_ref", "href", "capacity", "format",
+                                         "file_size", "compression", "controller",
+                                         "adapter_type"}
+    assert document["disk_report"]["create_type"] == "streamOptimized"
+    assert "not_a_disk" not in document["disk_report"]
+    table = vmwctl("image", "inspect", str(path))
+    assert table.exit_code == 0
+    assert "disk.vmdk (disk, 264.0 KiB (270336 bytes), manifest ok)" in table.stdout
+    assert "vmware_adaptertype  lsiLogic" in table.stdout
+
+
+@pytest.mark.parametrize("knobs, problem", [
+    ({"ovf_first": False}, "not the OVF descriptor"),
+    ({"traversal": True}, "climbs out of the package's directory"),
+    ({"mismatch": True}, "does not match the manifest"),
+    ({"missing_disk": True}, "is not in the package"),
+    ({"symlink": True}, "is a symbolic link to '/etc/passwd'"),
+])
+def test_inspect_command_on_broken_packages(vmwctl, tmp_path: Path, knobs: dict,
+                                            problem: str) -> None:
+    result = vmwctl("image", "inspect", str(of.build(tmp_path / "vm.ova", **knobs)), "-o",
+                    "json")
+    assert result.exit_code == 1, result.stderr
+    document = result.json()
+    assert document["acceptable"] is False and document["remedy"]
+    assert any(problem in p for p in document["problems"]), document["problems"]
+
+
+def test_inspect_command_warns_of_sha1_and_passes(vmwctl, tmp_path: Path) -> None:
+    result = vmwctl("image", "inspect", str(of.build(tmp_path / "vm.ova", algorithm="sha1")))
+    assert result.exit_code == 0
+    assert "vSphere 7.0 and later refuse" in result.stdout
+
+
+def test_inspect_command_on_what_is_no_package(vmwctl, tmp_path: Path) -> None:
+    (tmp_path / "x.ova").write_text("not a package\n" * 100)
+    result = vmwctl("image", "inspect", str(tmp_path / "x.ova"))
+    assert result.exit_code == 2
+    assert result.stderr == (f"Error: {tmp_path / 'x.ova'} is not an OVA: not a tar archive "
+                             "(no valid header at its start); give the .ova file exported from "
+                             "vCenter or ovftool\n")
+    plain = of.write_members(tmp_path / "files.tar", [("a.txt", b"x")])
+    result = vmwctl("image", "inspect", str(plain))
+    assert result.exit_code == 2 and "it is a tar archive" in result.stderr
