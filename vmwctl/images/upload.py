@@ -37,6 +37,7 @@ from vmwctl.images.inspector import (
     inspect_file,
     iso_name_mismatch,
 )
+from vmwctl.images.ova import inspect_ova, is_ova
 from vmwctl.images.stream import StreamStats, stream_vmdk
 
 CHUNK = 1 << 20
@@ -94,6 +95,8 @@ class UploadResult:
 
 def plan_upload(request: UploadRequest) -> UploadPlan:
     """Decide the properties from the file and the flags; refuse what would not boot."""
+    if is_ova(request.path):
+        return plan_ova_upload(request)
     report = inspect_file(request.path)
     if report.format == "iso" or iso_name_mismatch(report):
         return _plan_iso(request, report)
@@ -128,11 +131,13 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
 
 
 def _nova_properties(request: UploadRequest, final: dict[str, str], warnings: list[str],
-                     disk_format: str) -> props.NovaView:
-    """Add vmware_ostype, hypervisor_type, img_linked_clone and --property to ``final``;
-    refuse what Nova would not boot or would read otherwise than written."""
-    if request.ostype:
-        final["vmware_ostype"] = props.os_type(request.ostype)
+                     disk_format: str, *, ostype: str | None = None,
+                     container_format: str = "bare") -> props.NovaView:
+    """Add the guest OS (--ostype, else ``ostype`` from the file), hypervisor_type,
+    img_linked_clone and --property to ``final``; refuse what Nova would not boot or would
+    read otherwise than written."""
+    if request.ostype or ostype:
+        final["vmware_ostype"] = props.os_type(request.ostype or ostype or "")
     else:
         warnings.append("no --ostype: Nova creates the VM with guest OS otherGuest; see "
                         "'vmwctl image ostypes'")
@@ -140,7 +145,7 @@ def _nova_properties(request: UploadRequest, final: dict[str, str], warnings: li
     if request.linked_clone is not None:
         final["img_linked_clone"] = "true" if request.linked_clone else "false"
     final.update(_extra_properties(request.extra, final))
-    view = props.nova_view(final, disk_format=disk_format)
+    view = props.nova_view(final, disk_format=disk_format, container_format=container_format)
     if view.problems:
         raise UsageError(f"these properties would not boot: {view.problems[0]}")
     if view.warnings:
@@ -182,6 +187,44 @@ def _plan_iso(request: UploadRequest, report: ImageReport) -> UploadPlan:
                          "disk's: " + ", ".join(props.FLAT_DISK_TYPES))
     return UploadPlan(source=str(path), file=str(path), name=request.name, disk_format="iso",
                       container_format="bare", properties=final, report=report,
+                      warnings=warnings)
+
+
+def plan_ova_upload(request: UploadRequest) -> UploadPlan:
+    """An OVA, sent as it is with container_format=ova: refused before any byte is sent
+    unless Nova boots it; the properties come from its OVF and its disk."""
+    path = request.path
+    if request.convert:
+        raise UsageError(f"{path} is an OVA, uploaded as it is (container_format=ova): drop "
+                         "--convert")
+    report = inspect_ova(path)
+    if not report.acceptable:
+        raise UsageError(f"refusing to upload {path}: {report.line()}")
+    if request.disktype not in ("auto", "streamOptimized"):
+        raise UsageError(f"--disktype {request.disktype}: Nova imports the disk of an OVA "
+                         "through ImportVApp, as streamOptimized, whatever the property says; "
+                         "drop the flag")
+    warnings = list(report.warnings)
+    found = report.properties.get("vmware_adaptertype")
+    if request.adapter_type == "auto":
+        if found is None and report.controller:
+            raise UsageError(f"the disk of {path} sits on a {report.controller} controller, "
+                             "which Nova's VMware driver does not create: pass --adapter-type "
+                             "(one the guest has a driver for)")
+        adapter = found or _adapter(request, None, None, warnings)
+    else:
+        adapter = props.adapter_type(request.adapter_type)
+        if found and adapter != found and not request.force:
+            raise UsageError(f"--adapter-type {adapter} contradicts the OVF, which puts the disk "
+                             f"on a {report.controller} controller ({found}); drop the flag "
+                             "(the OVF's is used) or pass --force")
+    final = {"vmware_disktype": "streamOptimized", "vmware_adaptertype": adapter}
+    _nova_properties(request, final, warnings, "vmdk",
+                     ostype=report.properties.get("vmware_ostype"), container_format="ova")
+    whole = ImageReport(path=str(path), format="ova", file_size=report.file_size, safe=True,
+                        vmware_disktype="streamOptimized", vmware_adaptertype=adapter)
+    return UploadPlan(source=str(path), file=str(path), name=request.name, disk_format="vmdk",
+                      container_format="ova", properties=final, report=whole,
                       warnings=warnings)
 
 

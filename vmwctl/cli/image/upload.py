@@ -82,7 +82,7 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
                    ostype: str | None, linked_clone: bool | None, hypervisor_type: str,
                    extra: tuple[str, ...], convert: bool, engine: str | None, force: bool,
                    dry_run: bool) -> None:
-    """Upload a VMDK or an ISO to Glance with the properties Nova's VMware driver needs.
+    """Upload a VMDK, an ISO or an OVA to Glance with the properties Nova's VMware driver needs.
 
     A VMDK: disk_format=vmdk, container_format=bare, vmware_disktype and
     vmware_adaptertype read from the file, vmware_ostype, hypervisor_type=vmware
@@ -93,6 +93,10 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
     uploaded; the data is streamed, then Glance's size and sha512 are checked
     against what was sent, and a failed upload leaves no image behind. A
     warning says when an image of that name exists already.
+
+    An OVA is read whole first and checked as 'image inspect' does; it is
+    sent as it is, with container_format=ova, the adapter type of its disk's
+    controller and the guest OS its OVF names.
     """
     from vmwctl.images.upload import (
         UploadRequest,
