@@ -14,7 +14,8 @@ vmwctl reads no qemu-img JSON: a file's format comes from its own inspector.
 Fuzzed elsewhere, not repeated here: VMDK headers, descriptors, extents outside
 their directory, truncation and footers (tests/unit/test_inspect_fuzz.py);
 byte edits and cuts of a whole built VIB, payloads outside the host's root in a
-tgz (tests/unit/test_vib.py).
+tgz (tests/unit/test_vib.py); OVA packages, their tar, OVF and manifest
+(tests/reliability/test_fuzz_ova.py).
 """
 
 from __future__ import annotations
