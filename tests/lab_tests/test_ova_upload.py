@@ -97,3 +97,31 @@ def test_dry_run_of_an_ova(vmwctl, images, tmp_path: Path) -> None:
                                   "vmware_adaptertype": "lsiLogic",
                                   "vmware_ostype": "ubuntu64Guest", "hypervisor_type": "vmware"}
     assert all_images(images) == []
+
+
+def stored(images, name: str, data: bytes) -> str:
+    """An image with container_format=ova holding ``data``, created without vmwctl."""
+    image = images.post("/images", json={"name": name, "disk_format": "vmdk",
+                                         "container_format": "ova",
+                                         "vmware_disktype": "streamOptimized",
+                                         "hypervisor_type": "vmware"}).json()
+    images.put(f"/images/{image['id']}/file", data=data,
+               headers={"Content-Type": "application/octet-stream"})
+    return image["id"]
+
+
+def test_list_verify_knows_an_ova(vmwctl, images, tmp_path: Path) -> None:
+    path = of.build(tmp_path / "vm.ova")
+    assert vmwctl("image", "upload", str(path), "--name", "vm").exit_code == 0
+    plain = of.write_members(tmp_path / "plain.tar", [("notes.txt", b"x" * 600)])
+    wrong = stored(images, "plain-tar", plain.read_bytes())
+    listing = vmwctl("image", "list", "--verify", "-o", "json")
+    assert listing.exit_code == 1
+    entries = {e["name"]: e for e in listing.json()["images"]}
+    good = entries["vm"]
+    assert (good["container_format"], good["problems"]) == ("ova", [])
+    assert good["file"] == {"format": "ova", "descriptor": "test-vm.ovf"}
+    assert entries["plain-tar"]["id"] == wrong
+    assert entries["plain-tar"]["problems"] == [
+        "the data is not an OVA: its first member is 'notes.txt', not an OVF descriptor, and "
+        "Nova looks for the disk only after the descriptor"]

@@ -11,6 +11,8 @@ from vmwctl.errors import UsageError, VmwctlError
 from vmwctl.images import properties as props
 from vmwctl.images.glance import ImageService, properties_of
 from vmwctl.images.inspector import HEAD_BYTES, inspect_source
+from vmwctl.images.ova import descriptor_first
+from vmwctl.images.tarstream import BLOCK
 
 VERIFY_WORKERS = 4
 
@@ -166,8 +168,28 @@ def _iso_findings(entry: ImageEntry, view: props.NovaView) -> None:
         entry.problems.append(problem)
 
 
+@dataclass
+class _OvaHead:
+    """The first header of an OVA read back: the descriptor's name, or what is wrong."""
+
+    descriptor: str | None
+    problem: str | None
+
+
+def _compare_ova(entry: ImageEntry, head: _OvaHead) -> None:
+    """An OVA's first member must be its descriptor; the disk inside is not read back."""
+    entry.file = {"format": "ova", "descriptor": head.descriptor}
+    if head.problem:
+        entry.problems.append(f"the data is not an OVA: {head.problem}")
+
+
 def _read_back(service: ImageService, image: Mapping[str, Any]) -> Any:
     """Inspect the head and tail of the stored data with ranged reads (not a download)."""
+    if image.get("container_format") == "ova":
+        try:
+            return _OvaHead(*descriptor_first(service.read_range(image["id"], 0, BLOCK)))
+        except VmwctlError as exc:
+            return exc
     size = int(image["size"])
     cache: dict[tuple[int, int], bytes] = {}
 
@@ -187,6 +209,9 @@ def _read_back(service: ImageService, image: Mapping[str, Any]) -> Any:
 def _compare(entry: ImageEntry, result: Any) -> None:
     if isinstance(result, VmwctlError):
         entry.warnings.append(f"could not read the data back: {result.message}")
+        return
+    if isinstance(result, _OvaHead):
+        _compare_ova(entry, result)
         return
     entry.file = {"format": result.format, "create_type": result.create_type,
                   "vmware_disktype": result.vmware_disktype,

@@ -657,6 +657,18 @@ def is_ova(path: Path) -> bool:
     return name is not None and name.lower().endswith(".ovf")
 
 
+def descriptor_first(block: bytes) -> tuple[str | None, str | None]:
+    """From an OVA's first 512 bytes: the descriptor's name when it is the first member, or
+    why the data is no package Nova reads."""
+    name = first_name(block)
+    if name is None:
+        return None, "no tar header at its start"
+    if not name.lower().endswith(".ovf"):
+        return None, (f"its first member is {name!r}, not an OVF descriptor, and Nova looks "
+                      "for the disk only after the descriptor")
+    return name, None
+
+
 def inspect_ova(path: Path, *, progress: Callable[[int], None] | None = None) -> OvaReport:
     """Judge a local OVA; UsageError (exit 2) when it cannot be read or is no tar at all."""
     with opened(path, "an OVA") as handle:
