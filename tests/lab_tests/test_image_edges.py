@@ -75,8 +75,12 @@ def refusal_inputs(directory: Path) -> dict[str, tuple[Path, str]]:
                          "first: gunzip -k disk.raw.gz"),
         "qcow2": (qcow2, f"{qcow2} is a qcow2 image, not a VMDK: add --convert"),
         "raw": (raw, f"{raw} is raw data, not a VMDK: add --convert"),
-        "descriptor": (flat, f"{flat} is a descriptor-only VMDK (monolithicFlat) whose data is "
-                             "in pair-flat.vmdk, not a VMDK Glance accepts: add --convert"),
+        "descriptor": (flat, f"refusing to upload {directory / 'pair-flat.vmdk'} (the flat "
+                             f"extent of {flat}): raw data, which this image service refuses "
+                             "as disk_format=vmdk (Glance 30 and later do unless [image_format] "
+                             "require_image_format_match is off, and the profile's "
+                             "openstack.image_format_match says it is on); add --convert to "
+                             "upload it as streamOptimized"),
         "iso": (iso, f"refusing to upload {iso}: an ISO 9660 signature, but not a readable "
                      "image: sector 17 of the volume descriptor set holds no descriptor, and "
                      "no terminator came before it; write the image again (genisoimage or "

@@ -83,7 +83,8 @@ def test_flat_extent_is_raw_data_tied_to_its_descriptor(vmwctl, tmp_path: Path) 
                for n in report["notes"])
     code, report = inspect_cli(vmwctl, tmp_path / "disk.vmdk")
     assert report["extents"][0]["present"] is True
-    assert any("upload the extent disk-flat.vmdk" in n for n in report["notes"])
+    assert any("'vmwctl image upload disk.vmdk' sends its extent disk-flat.vmdk with "
+               "vmware_disktype=preallocated" in n for n in report["notes"])
 
 
 def test_thin_vmfs_descriptor(vmwctl, tmp_path: Path) -> None:

@@ -64,6 +64,7 @@ class ExtentInfo:
     filename: str | None
     present: bool | None = None  # next to the descriptor (None: not looked for)
     size: int | None = None
+    offset: int | None = field(default=None, metadata={"internal": True})  # in sectors
 
 
 @dataclass
@@ -294,7 +295,8 @@ def _inspect_descriptor_file(report: ImageReport, head: bytes, directory: Path |
     report.vmware_disktype = _flat_disktype(desc)
     report.virtual_size = sum(e.sectors for e in desc.extents) * vmdk.SECTOR or None
     for extent in desc.extents:
-        info = ExtentInfo(extent.access, extent.sectors, extent.type, extent.filename)
+        info = ExtentInfo(extent.access, extent.sectors, extent.type, extent.filename,
+                          offset=extent.offset)
         if directory is not None and extent.filename \
                 and vmdk.unsafe_extent_name(extent.filename) is None:
             target = directory / extent.filename
@@ -306,8 +308,9 @@ def _inspect_descriptor_file(report: ImageReport, head: bytes, directory: Path |
         "other files, and OpenStack accepts only monolithicSparse and streamOptimized")
     flat = [e for e in report.extents if e.type in ("FLAT", "VMFS")]
     if len(flat) == 1 and flat[0].filename:
-        report.notes.append(f"for Nova's preallocated path upload the extent {flat[0].filename} "
-                            f"with vmware_disktype={report.vmware_disktype}; {GLANCE_FORMAT_MATCH}")
+        report.notes.append(f"a flat pair: 'vmwctl image upload {Path(report.path).name}' sends "
+                            f"its extent {flat[0].filename} with vmware_disktype="
+                            f"{report.vmware_disktype}; {GLANCE_FORMAT_MATCH}")
     for extent in report.extents:
         if extent.present is False:
             report.notes.append(f"extent {extent.filename} is missing")

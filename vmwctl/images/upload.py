@@ -22,6 +22,7 @@ from typing import Any
 from vmwctl.common.streams import coalesced
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
+from vmwctl.images import vmdk
 from vmwctl.images.convert import (
     ConversionPlan,
     convert,
@@ -33,6 +34,7 @@ from vmwctl.images.glance import GlanceError, ImageService, glance_reason
 from vmwctl.images.inspector import (
     GLANCE_FORMAT_MATCH,
     ISO_IS,
+    RE_EXPORT,
     ImageReport,
     inspect_file,
     iso_name_mismatch,
@@ -85,6 +87,8 @@ class UploadPlan:
 @dataclass
 class UploadResult:
     image: dict[str, Any]
+    source: str  # the file given
+    file: str  # the file whose bytes were sent: the source, or a pair's flat extent
     bytes_sent: int
     seconds: float
     bytes_per_second: float
@@ -104,28 +108,32 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
     conversion = None
     if report.refusal is not None:
         raise UsageError(f"refusing to upload {request.path}: {report.refusal.line()}")
+    pair = flat_extent(request.path, report)
+    sent, data = pair if pair is not None else (request.path, report)
     if request.convert and not report.acceptable:
         staged = Path(tempfile.gettempdir()) / f"{request.path.stem}.vmdk"
-        conversion = plan_conversion(request.path, staged, disktype="streamOptimized",
+        # a flat pair's extent is raw already: the writer reads it, no raw copy needed
+        conversion = plan_conversion(sent, staged, disktype="streamOptimized",
                                      adapter_type=_requested_adapter(request, report),
-                                     source_report=report, check_destination=False,
+                                     source_report=data, check_destination=False,
                                      engine=request.engine)
         file_disktype, file_adapter = "streamOptimized", conversion.adapter_type
         descriptor_adapter = file_adapter
         kind = "vmdk"
     else:
-        _refuse_unusable(request, report)
+        if pair is None:
+            _refuse_unusable(request, report)
         file_disktype, file_adapter = report.vmware_disktype, report.vmware_adaptertype
         descriptor_adapter = report.descriptor_adapter_type
-        kind = report.format
+        kind = data.format
 
     disktype = _disktype(request, kind, file_disktype)
     adapter = _adapter(request, descriptor_adapter, file_adapter, warnings)
     final = {"vmware_disktype": disktype, "vmware_adaptertype": adapter}
     _nova_properties(request, final, warnings, "vmdk")
-    return UploadPlan(source=str(request.path), file=str(request.path), name=request.name,
+    return UploadPlan(source=str(request.path), file=str(sent), name=request.name,
                       disk_format="vmdk", container_format="bare", properties=final,
-                      report=report, conversion=conversion,
+                      report=data, conversion=conversion,
                       convert_command=conversion.command if conversion else None,
                       warnings=warnings)
 
@@ -257,6 +265,75 @@ def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
     raise UsageError(f"{path} is {what}, not a VMDK: add --convert")
 
 
+def flat_extent(path: Path, report: ImageReport) -> tuple[Path, ImageReport] | None:
+    """The data file of a flat pair given by its descriptor, and its own report.
+
+    Glance stores one file, so a flat image is the raw bytes of the pair's
+    ``-flat`` extent, sent with the properties the descriptor gives (the
+    guide's "Optimize images"). None when ``report`` is not the descriptor of
+    a pair with one whole extent from its first byte (split or offset
+    extents: ``--convert``); UsageError for an extent that cannot be sent.
+    The inspector has refused extent names outside the descriptor's
+    directory, and missing extents, already.
+    """
+    if report.format != "vmdk" or report.vmware_disktype not in props.FLAT_DISK_TYPES \
+            or len(report.extents) != 1:
+        return None
+    extent = report.extents[0]
+    if extent.type not in ("FLAT", "VMFS") or extent.access == "NOACCESS" \
+            or not extent.filename or not extent.present \
+            or vmdk.unsafe_extent_name(extent.filename) is not None:
+        return None
+    if extent.offset not in (None, 0):
+        return None
+    directory = path.parent
+    data = directory / extent.filename
+    where = f"refusing to upload {path}: its extent {extent.filename}"
+    if data.resolve() == path.resolve():
+        raise UsageError(f"{where} is the descriptor itself; {RE_EXPORT}")
+    if data.resolve().parent != directory.resolve():
+        raise UsageError(f"{where} is a link to {data.resolve()}, outside the descriptor's "
+                         f"directory; copy that file beside {path.name} under the name "
+                         f"{extent.filename}")
+    expected = extent.sectors * vmdk.SECTOR
+    if extent.size != expected:
+        raise UsageError(f"{where} has {extent.size} bytes, the descriptor says {expected} "
+                         f"({extent.sectors} sectors): Nova would write a disk of the wrong "
+                         f"size; copy the whole extent again from the pair's source")
+    found = inspect_file(data)
+    if found.format != "raw":
+        raise UsageError(f"{where} is {_a_format(found)}, not the raw data of a flat disk; "
+                         f"{RE_EXPORT}")
+    return data, found
+
+
+def _a_format(report: ImageReport) -> str:
+    return f"a {report.create_type} VMDK" if report.format == "vmdk" and report.create_type \
+        else f"a {report.format} image"
+
+
+def format_match_refusal(plan: UploadPlan, format_match: bool) -> None:
+    """Refuse, before Glance is touched, raw data that the image service will refuse.
+
+    Glance 30 and later check that the data is of its disk_format
+    (``[image_format] require_image_format_match``, on by default) and refuse
+    a flat disk's raw bytes as ``vmdk``; their API does not say whether the
+    check is on, so the profile does (``openstack.image_format_match``).
+    Off: the data is sent, and a refusal is explained after all (the image
+    record is then deleted).
+    """
+    if not format_match or plan.conversion is not None or plan.report.format != "raw" \
+            or (plan.disk_format, plan.container_format) != ("vmdk", "bare"):
+        return
+    what = plan.file if plan.file == plan.source else \
+        f"{plan.file} (the flat extent of {plan.source})"
+    raise UsageError(f"refusing to upload {what}: raw data, which this image service refuses "
+                     "as disk_format=vmdk (Glance 30 and later do unless [image_format] "
+                     "require_image_format_match is off, and the profile's "
+                     "openstack.image_format_match says it is on); add --convert to upload it "
+                     "as streamOptimized")
+
+
 def name_in_use(service: ImageService, name: str) -> str | None:
     """A warning when an image of that name exists: Glance accepts another, and a name that
     several images share no longer picks one."""
@@ -371,7 +448,7 @@ def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: Conver
         except OSError:
             workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
     try:
-        raw = _raw_copy(conversion, workdir) if workdir else source
+        raw = _raw_copy(conversion, workdir) if workdir else Path(conversion.source)
         stats = StreamStats()
 
         def chunks() -> Iterator[bytes]:
@@ -433,8 +510,8 @@ def _send(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label:
     except BaseException as exc:
         _delete_quietly(service, image["id"], exc)
         raise
-    return UploadResult(image=record, bytes_sent=sent, seconds=seconds,
-                        bytes_per_second=sent / seconds if seconds > 0 else 0.0,
+    return UploadResult(image=record, source=plan.source, file=plan.file, bytes_sent=sent,
+                        seconds=seconds, bytes_per_second=sent / seconds if seconds > 0 else 0.0,
                         sha512=hasher.hexdigest(), verified=verified, warnings=plan.warnings)
 
 

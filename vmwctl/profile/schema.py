@@ -124,9 +124,12 @@ class VncOptions:
 
 @dataclass
 class OpenStackOptions:
-    """How vmwctl reaches the image service: a clouds.yaml entry."""
+    """How vmwctl reaches the image service: a clouds.yaml entry, and what it accepts."""
 
     cloud: str | None = None
+    # Glance's [image_format] require_image_format_match (on by default since Glance 30): its
+    # API does not tell, so the profile says whether raw data is refused as disk_format=vmdk
+    image_format_match: bool = option(True)
 
 
 SECTIONS: dict[str, type] = {

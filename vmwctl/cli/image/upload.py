@@ -23,8 +23,13 @@ DISK_TYPE_CHOICES = ["auto", *DISK_TYPES]
 ADAPTER_CHOICES = ["auto", *ADAPTER_TYPES]
 
 
+def _sent(source: str, file: str) -> str:
+    """The file whose bytes go to Glance: the one given, or the flat extent of a pair."""
+    return file if file == source else f"{file} (the flat extent of {source})"
+
+
 def _human_plan(plan: Any) -> Any:
-    rows = [("Would upload", plan.source), ("As", plan.name),
+    rows = [("Would upload", _sent(plan.source, plan.file)), ("As", plan.name),
             ("disk_format", plan.disk_format), ("container_format", plan.container_format)]
     if plan.convert_command:
         rows.append(("After converting with", plan.convert_command))
@@ -39,6 +44,7 @@ def _human_result(result: Any) -> Any:
         ("Image id", image["id"]),
         ("Name", image.get("name")),
         ("Status", image.get("status")),
+        ("Sent", _sent(result.source, result.file)),
         ("Size", human_size(result.bytes_sent)),
         ("Verified", result.verified),
         ("Transfer", f"{result.seconds:.2f} s, {result.bytes_per_second / (1 << 20):.1f} MiB/s"),
@@ -97,9 +103,17 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
     An OVA is read whole first and checked as 'image inspect' does; it is
     sent as it is, with container_format=ova, the adapter type of its disk's
     controller and the guest OS its OVF names.
+
+    Given the descriptor of a flat pair (X.vmdk beside X-flat.vmdk), it sends
+    the -flat extent with the descriptor's vmware_disktype (thin or
+    preallocated) and adapter type. Glance 30+ refuses such raw data as vmdk
+    unless its [image_format] require_image_format_match is off: unless the
+    profile says so (openstack.image_format_match: false), raw data is
+    refused before anything is sent; --convert sends it as streamOptimized.
     """
     from vmwctl.images.upload import (
         UploadRequest,
+        format_match_refusal,
         name_in_use,
         parse_property,
         plan_upload,
@@ -112,6 +126,7 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
                             extra=dict(parse_property(item) for item in extra),
                             convert=convert, force=force, engine=engine)
     plan = plan_upload(request)
+    format_match_refusal(plan, app.profile.openstack.image_format_match)
     taken = name_in_use(app.images, name)
     if taken:
         plan.warnings.append(taken)
@@ -121,6 +136,6 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
         return
     for warning in plan.warnings:
         app.out.warn(warning)
-    with app.out.progress(f"Uploading {file.name}", plan.report.file_size) as bar:
+    with app.out.progress(f"Uploading {Path(plan.file).name}", plan.report.file_size) as bar:
         result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
     app.render(result, _human_result)
