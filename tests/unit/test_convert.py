@@ -37,7 +37,7 @@ def leftovers(directory: Path) -> list[str]:
 @pytest.mark.parametrize("adapter", list(ADAPTERS))
 @pytest.mark.parametrize(("disktype", "create_type"), [
     ("streamOptimized", "streamOptimized"), ("sparse", "monolithicSparse"),
-    ("preallocated", "monolithicFlat")])
+    ("preallocated", "monolithicFlat"), ("thin", "monolithicFlat")])
 def test_convert_each_disktype_and_adapter(vmwctl, tmp_path: Path, disktype: str,
                                            create_type: str, adapter: str) -> None:
     source = make_raw(tmp_path / "src.raw")
@@ -53,11 +53,18 @@ def test_convert_each_disktype_and_adapter(vmwctl, tmp_path: Path, disktype: str
     inspected = vmwctl("image", "inspect", str(dest), "-o", "json").json()
     assert inspected["create_type"] == create_type
     assert inspected["descriptor_adapter_type"] == ADAPTERS[adapter]
-    if disktype == "preallocated":
+    if create_type == "monolithicFlat":
         flat = tmp_path / "out-flat.vmdk"
         assert plan["upload_file"] == str(flat)
         assert flat.stat().st_size == 16 << 20
-        assert document["report"]["vmware_disktype"] == "preallocated"
+        assert document["report"]["vmware_disktype"] == disktype
+        # the pair as inspect reads it: its one extent whole, beside it, nothing refused
+        assert inspected["vmware_disktype"] == disktype
+        assert inspected["extents"] == [{"access": "RW", "sectors": 32768, "type": "FLAT",
+                                         "filename": "out-flat.vmdk", "present": True,
+                                         "size": 16 << 20}]
+        assert inspected["remedy"] == "vmwctl image convert out.vmdk OUT.vmdk"
+        assert ('ddb.thinProvisioned = "1"' in dest.read_text()) == (disktype == "thin")
     else:
         assert plan["upload_file"] == str(dest)
         assert document["report"]["safe"] and document["report"]["glance_accepts"]
@@ -97,6 +104,16 @@ def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
     subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(source), str(qcow2)], check=True)
     via_raw = vmwctl("image", "convert", str(qcow2), str(tmp_path / "o.vmdk"), "--dry-run")
     assert via_raw.stdout.startswith(f"qemu-img convert -f qcow2 -O raw {qcow2} TEMP.raw")
+    thin = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run",
+                  "--disktype", "thin")
+    assert thin.stdout.splitlines()[:2] == [
+        f"qemu-img convert -f raw -O vmdk -o subformat=monolithicFlat,adapter_type=ide "
+        f"{source} {tmp_path / 'o.vmdk'} -> ddb.thinProvisioned = \"1\" added to "
+        f"{tmp_path / 'o.vmdk'}",
+        f"# engine qemu: would write {tmp_path / 'o.vmdk'}, {tmp_path / 'o-flat.vmdk'} (through "
+        "a temporary directory beside the destination, renamed into place when complete); "
+        "dry run: nothing written"]
+    assert not (tmp_path / "o-flat.vmdk").exists()
     wrong = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--engine",
                    "native", "--disktype", "sparse")
     assert wrong.exit_code == 2 and "streamOptimized only" in wrong.stderr
@@ -130,8 +147,8 @@ def test_existing_destination_and_force(vmwctl, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["--disktype", "thin"], "'thin' is not a valid disk type; valid values: streamOptimized, "
-                             "sparse, preallocated"),
+    (["--disktype", "thick"], "'thick' is not a valid disk type (did you mean 'thin'?); "
+                              "valid values: streamOptimized, sparse, preallocated, thin"),
     (["--adapter-type", "paraVirtual"], "'paraVirtual' is not a valid adapter type; valid "
                                         "values: ide, lsiLogic, busLogic"),
     (["--disktype", "streamoptimised"], "(did you mean 'streamOptimized'?)"),

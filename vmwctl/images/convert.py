@@ -6,7 +6,7 @@ parallel, no seeking, several times qemu-img's speed. It reads raw data
 only, so other formats are first turned into a sparse raw file by qemu-img,
 which stays the one reader of qcow2, vhd, vdi and foreign VMDKs (cheap: no
 compression, holes stay holes). ``qemu`` runs qemu-img for the whole
-conversion; it is the only engine for sparse and preallocated output.
+conversion; it is the only engine for sparse and flat (preallocated, thin) output.
 
 Both write into a temporary directory beside the destination; the result is
 renamed into place only when complete, so a failure or an interrupt never
@@ -34,9 +34,13 @@ from vmwctl.images import qemu
 from vmwctl.images.inspector import ImageReport, inspect_file
 from vmwctl.images.stream import StreamStats, pick_compressor, stream_vmdk
 
-# vmware_disktype -> qemu-img's vmdk subformat
+# vmware_disktype -> qemu-img's vmdk subformat. thin and preallocated are the same flat pair
+# to qemu-img (whose -flat extent is sparse either way: it skips zeros); a thin pair's
+# descriptor also says ddb.thinProvisioned = "1", as ESXi marks its thin disks, which is
+# how the descriptor tells the two apart (and upload sends vmware_disktype=thin).
 SUBFORMATS = {"streamOptimized": "streamOptimized", "sparse": "monolithicSparse",
-              "preallocated": "monolithicFlat"}
+              "preallocated": "monolithicFlat", "thin": "monolithicFlat"}
+THIN_MARK = 'ddb.thinProvisioned = "1"'
 # vmware_adaptertype -> ddb.adapterType as qemu-img writes it
 DESCRIPTOR_VALUES = {"ide": "ide", "lsiLogic": "lsilogic", "busLogic": "buslogic"}
 DEFAULT_ADAPTER = "ide"
@@ -114,6 +118,8 @@ def plan_conversion(source: Path, destination: Path, *, disktype: str = "streamO
     else:
         command = qemu.command_line(_arguments(str(source), fmt, subformat, adapter_type,
                                                str(destination), progress=False))
+        if disktype == "thin":
+            command += f" -> {THIN_MARK} added to {destination}"
     return ConversionPlan(source=str(source), source_format=fmt, destination=str(destination),
                           disktype=disktype, subformat=subformat, adapter_type=adapter_type,
                           command=command, outputs=[str(p) for p in outputs],
@@ -188,6 +194,8 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
             qemu.run(_arguments(plan.source, plan.source_format, plan.subformat,
                                 plan.adapter_type, str(staged), progress=progress is not None),
                      progress=progress)
+            if plan.disktype == "thin":
+                mark_thin(staged)
         # Extents first, the descriptor last: a destination that exists is complete.
         for output in reversed(plan.outputs):
             os.replace(workdir / Path(output).name, output)
@@ -202,6 +210,13 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
         shutil.rmtree(workdir, ignore_errors=True)
     seconds = clock() - started
     return ConversionResult(plan=plan, seconds=seconds, report=inspect_file(Path(plan.upload_file)))
+
+
+def mark_thin(descriptor: Path) -> None:
+    """Add ddb.thinProvisioned = "1" to the descriptor qemu-img wrote (qemu-img ignores it
+    when it reads the pair, and keeps it when it rewrites the CID)."""
+    text = descriptor.read_bytes().split(b"\0", 1)[0].decode("ascii")
+    descriptor.write_text(text.rstrip("\n") + f"\n{THIN_MARK}\n", encoding="ascii")
 
 
 def write_error(exc: OSError) -> str:

@@ -26,20 +26,26 @@ def _human(result: Any) -> Any:
             ("Took", f"{result.seconds:.1f} s"),
             ("Upload", f"vmwctl image upload {plan.upload_file} --name NAME")]
     if plan.subformat == "monolithicFlat":
-        rows.append(("Note", f"upload {Path(plan.upload_file).name}, the flat extent (not the "
-                             "descriptor), with --disktype preallocated; Glance 30+ accepts it "
-                             "only with [image_format] require_image_format_match off"))
+        rows.append(("Note", f"{Path(plan.upload_file).name} is raw data (vmware_disktype="
+                             f"{plan.disktype}, read from {Path(plan.destination).name}): "
+                             "Glance 30+ refuses it as vmdk unless its [image_format] "
+                             "require_image_format_match is off (tell vmwctl with "
+                             "openstack.image_format_match: false in the profile)"))
     return details(rows)
 
 
 @click.command("convert")
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dest", type=click.Path(path_type=Path))
-@click.option("--disktype", type=CanonicalChoice(["streamOptimized", "sparse", "preallocated"],
-                                                "disk type"),
+@click.option("--disktype",
+              type=CanonicalChoice(["streamOptimized", "sparse", "preallocated", "thin"],
+                                   "disk type"),
               default="streamOptimized", show_default=True,
               help="streamOptimized (what current Glance and ESXi import directly), sparse "
-                   "(monolithicSparse), or preallocated (descriptor + -flat.vmdk).")
+                   "(monolithicSparse), preallocated or thin (a flat pair: descriptor + "
+                   "-flat.vmdk, qemu-img's monolithicFlat; the -flat file is sparse on disk "
+                   "either way, and thin's descriptor also says ddb.thinProvisioned = \"1\", "
+                   "as ESXi marks thin disks, so that upload sends vmware_disktype=thin).")
 @click.option("--adapter-type", type=CanonicalChoice(["ide", "lsiLogic", "busLogic"],
                                                     "adapter type"),
               help="Adapter written into the descriptor (default: the source VMDK's, else ide).")
