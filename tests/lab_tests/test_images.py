@@ -145,6 +145,107 @@ def test_flat_extent_refused_by_format_match_then_accepted_without_it(vmwctl, im
     assert result.json()["file"] == result.json()["source"] == str(flat)
 
 
+def thin_pair(vmwctl, directory: Path) -> Path:
+    """``image convert --disktype thin`` of random data and holes, checked by ``inspect``."""
+    raw = directory / "source.raw"
+    with open(raw, "wb") as handle:
+        handle.truncate(16 << 20)
+        handle.write(os.urandom(1 << 20))
+    descriptor = directory / "converted.vmdk"
+    result = vmwctl("image", "convert", str(raw), str(descriptor), "--disktype", "thin",
+                    "--adapter-type", "ide", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    flat = directory / "converted-flat.vmdk"
+    assert result.json()["plan"]["outputs"] == [str(descriptor), str(flat)]
+    subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", str(raw),
+                    str(descriptor)], check=True, capture_output=True)
+    report = vmwctl("image", "inspect", str(descriptor), "-o", "json")
+    assert report.exit_code == 1  # a flat pair is raw data to Glance
+    pair = report.json()
+    assert (pair["create_type"], pair["vmware_disktype"], pair["vmware_adaptertype"]) == (
+        "monolithicFlat", "thin", "ide")
+    assert pair["extents"] == [{"access": "RW", "sectors": 32768, "type": "FLAT",
+                                "filename": "converted-flat.vmdk", "present": True,
+                                "size": 16 << 20}]
+    extent = vmwctl("image", "inspect", str(flat), "-o", "json").json()
+    assert (extent["format"], extent["safe"], extent["vmware_disktype"]) == ("raw", True, "thin")
+    return descriptor
+
+
+@pytest.mark.parametrize("disktype", ["preallocated", "thin"])
+def test_flat_pair_uploaded_from_its_descriptor_to_the_flat_glance(
+        vmwctl, images, lab, tmp_path: Path, disktype: str) -> None:
+    """The guide's converted.vmdk + converted-flat.vmdk: the -flat file is sent, with the
+    descriptor's properties, to a Glance whose format-match check is off."""
+    if disktype == "thin":
+        descriptor, adapter = thin_pair(vmwctl, tmp_path), "ide"
+    else:
+        descriptor, adapter = make_vmdk(tmp_path, "monolithicFlat", "buslogic",
+                                        name="converted.vmdk"), "busLogic"
+    flat = tmp_path / "converted-flat.vmdk"
+    config = profile_with_cloud(lab, tmp_path / "flat.yaml", lab.cloud_flat,
+                                image_format_match=False)
+    result = vmwctl("--config", str(config), "image", "upload", str(descriptor), "--name",
+                    "pair", "--ostype", "ubuntu64Guest", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert (document["source"], document["file"]) == (str(descriptor), str(flat))
+    assert document["verified"] == "size and sha512"
+    image = glance(lab.cloud_flat).get(f"/images/{document['image']['id']}").json()
+    assert (image["status"], image["disk_format"], image["container_format"]) == (
+        "active", "vmdk", "bare")
+    assert (image["vmware_disktype"], image["vmware_adaptertype"]) == (disktype, adapter)
+    assert image["size"] == flat.stat().st_size == 16 << 20 == document["bytes_sent"]
+    assert image["os_hash_algo"] == "sha512"
+    assert image["os_hash_value"] == sha512(flat) == document["sha512"]
+
+    table = vmwctl("--config", str(config), "image", "upload", str(descriptor), "--name",
+                   "pair-2", "--ostype", "ubuntu64Guest", env={"COLUMNS": "400"})
+    assert table.exit_code == 0, table.stderr
+    [sent] = [line for line in table.stdout.splitlines() if line.startswith("Sent ")]
+    assert sent.split(None, 1)[1] == f"{flat} (the flat extent of {descriptor})"
+    assert sorted(i["name"] for i in all_images(glance(lab.cloud_flat))) == ["pair", "pair-2"]
+
+
+def test_flat_pair_refused_before_any_byte_then_converted(vmwctl, images, lab,
+                                                          tmp_path: Path) -> None:
+    """The default profile: this Glance matches formats. Refused before Glance is reached,
+    nothing created; the --convert it offers sends the pair as streamOptimized."""
+    descriptor = make_vmdk(tmp_path, "monolithicFlat", "buslogic", name="converted.vmdk")
+    flat = tmp_path / "converted-flat.vmdk"
+    refusal = f"Error: refusing to upload {flat} (the flat extent of {descriptor}): {REFUSED_RAW}\n"
+    for extra in ([], ["--dry-run"]):
+        result = vmwctl("image", "upload", str(descriptor), "--name", "pair", *extra)
+        assert (result.exit_code, result.stdout, result.stderr) == (2, "", refusal)
+    assert all_images(images) == []
+
+    port = int(lab.glance_url.rsplit(":", 1)[1])
+    with FaultProxy("127.0.0.1", port) as proxy:  # the same Glance, its traffic counted
+        url = f"http://127.0.0.1:{proxy.port}"
+        clouds = tmp_path / "clouds.yaml"
+        clouds.write_text(json.dumps({"clouds": {"counted": {
+            "auth_type": "none", "auth": {"endpoint": url}, "image_endpoint_override": url}}}))
+        config = profile_with_cloud(lab, tmp_path / "counted.yaml", "counted")
+        result = vmwctl("--config", str(config), "image", "upload", str(descriptor), "--name",
+                        "pair", env={"OS_CLIENT_CONFIG_FILE": str(clouds)})
+        assert (result.exit_code, result.stderr) == (2, refusal)
+        assert (proxy.accepted, proxy.carried) == (0, 0)
+
+    result = vmwctl("image", "upload", str(descriptor), "--name", "pair", "--convert", "-o",
+                    "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert (document["source"], document["file"]) == (str(descriptor), str(flat))
+    [image] = all_images(images)
+    assert (image["vmware_disktype"], image["vmware_adaptertype"]) == ("streamOptimized",
+                                                                       "busLogic")
+    downloaded = tmp_path / "back.vmdk"
+    downloaded.write_bytes(images.get(f"/images/{image['id']}/file").content)
+    subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", str(flat),
+                    str(downloaded)], check=True, capture_output=True)
+    assert not list(tmp_path.glob(".vmwctl-upload-*"))  # no raw copy: the extent is raw
+
+
 def test_raw_data_needs_a_flat_disktype(vmwctl, images, tmp_path: Path) -> None:
     raw = tmp_path / "plain.raw"
     raw.write_bytes(os.urandom(1 << 20))
