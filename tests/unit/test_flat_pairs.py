@@ -18,6 +18,7 @@ import vmdkfiles as vf
 from helpers import write_config
 
 from vmwctl.errors import ConfigError, UsageError
+from vmwctl.images.inspector import inspect_file
 from vmwctl.images.upload import UploadRequest, format_match_refusal, plan_upload
 from vmwctl.profile.load import load_profile
 
@@ -191,6 +192,7 @@ def test_split_or_offset_extents_need_convert(tmp_path: Path, create_type: str,
     assert message.startswith(f"{descriptor} is a descriptor-only VMDK ({create_type}) whose "
                               "data is in disk-f001.vmdk")
     assert message.endswith("not a VMDK Glance accepts: add --convert")
+    assert not [n for n in inspect_file(descriptor).notes if n.startswith("a flat pair")]
     assert plan(descriptor, convert=True).conversion is not None
 
 

@@ -307,7 +307,8 @@ def _inspect_descriptor_file(report: ImageReport, head: bytes, directory: Path |
         f"a descriptor-only VMDK ({desc.create_type or 'no createType'}): its data lives in "
         "other files, and OpenStack accepts only monolithicSparse and streamOptimized")
     flat = [e for e in report.extents if e.type in ("FLAT", "VMFS")]
-    if len(flat) == 1 and flat[0].filename:
+    if len(report.extents) == 1 and len(flat) == 1 and flat[0].filename \
+            and flat[0].offset in (None, 0):
         report.notes.append(f"a flat pair: 'vmwctl image upload {Path(report.path).name}' sends "
                             f"its extent {flat[0].filename} with vmware_disktype="
                             f"{report.vmware_disktype}; {GLANCE_FORMAT_MATCH}")
