@@ -220,3 +220,35 @@ def test_hostile_manifests(lines) -> None:
                    allowed={0, 1})
     if problems:
         assert not report.acceptable
+
+
+# ---------------------------------------------------------------- Nova's fetch from a stream
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(GOOD_BYTES) - 1), st.integers(0, 255)),
+                max_size=8),
+       st.integers(0, len(GOOD_BYTES)), st.integers(1, 5000))
+def test_cache_seeds_reading_of_any_edited_package_fails_only_in_one_line(edits, cut,
+                                                                        chunk) -> None:
+    """ova_disk (cache seed's fetch_image_ova) on any edit or cut of a good package, in any
+    chunking: the disk and the rest stream, or one OperationFailed line; never a crash."""
+    from vmwctl.errors import OperationFailed
+    from vmwctl.images.ova import ova_disk
+
+    data = bytearray(GOOD_BYTES)
+    for position, value in edits:
+        data[position] = value
+    data = bytes(data[:cut])
+    try:
+        disk = ova_disk((data[i:i + chunk] for i in range(0, len(data), chunk)), "image x")
+        body = b"".join(disk.data)
+        disk.rest()
+    except OperationFailed as exc:
+        assert exc.message.startswith("image x: ") and "\n" not in exc.message
+        event("failed")
+    else:
+        assert len(body) == disk.size
+        if not edits and cut == len(GOOD_BYTES):
+            assert body == DISK
+        event("streamed")

@@ -8,6 +8,9 @@ Nova's method for each disk type (vmops.py ``_prepare_*_image`` / ``_cache_*_ima
   ``vmware_temp/<r>/<id>/<id>.vmdk``, delete its ``-flat.vmdk``, PUT the data there;
 - streamOptimized: import through an HttpNfc lease as shadow VM ``OSTACK_IMG_<r>``,
   then MoveVirtualDisk its disk to ``vmware_temp/<r>/<id>/<id>.vmdk``;
+- ova (container_format=ova, fetch_image_ova): Glance's stream read as a tar; the
+  disk member the OVF names is imported as streamOptimized, the rest of the
+  archive read so that its size and hash are checked before the move;
 - iso: PUT ``vmware_temp/<r>/<id>/<id>.iso``.
 
 Then the folder ``vmware_temp/<r>/<id>`` moves into ``<cache>/<id>`` in one
@@ -33,6 +36,7 @@ from vmwctl.common.interrupts import deferred_signals
 from vmwctl.common.streams import prefetched
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.glance import properties_of
+from vmwctl.images.ova import ova_disk
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import FileAlreadyExists, FileNotFound
@@ -57,7 +61,7 @@ class SeedSource:
     image_id: str
     name: str | None
     size: int
-    method: str  # sparse | flat | streamOptimized | iso
+    method: str  # sparse | flat | streamOptimized | ova (its disk, streamOptimized) | iso
     disk_type: str  # Nova's disk type (iso: none)
     adapter_type: str
     file_name: str  # <id>.vmdk or <id>.iso
@@ -95,16 +99,20 @@ def seed_source(image: Mapping[str, Any]) -> SeedSource:
     if image.get("status") != "active":
         raise UsageError(f"image {image_id} is {image.get('status')}, not active: it has no data "
                          "to seed")
-    if image.get("container_format") == "ova":
-        raise UsageError(f"image {image_id} is an OVA: 'vmwctl cache seed' does not unpack OVA "
-                         "archives; Nova imports it on its first boot")
     disk_format = image.get("disk_format")
     view = nova_view(properties_of(image), disk_format=disk_format,
                      container_format=image.get("container_format"))
     if view.problems:
         raise UsageError(f"image {image_id} cannot boot on Nova's VMware driver: "
                          f"{view.problems[0]}")
-    if disk_format == "iso":
+    if image.get("container_format") == "ova":
+        if disk_format != "vmdk" or view.disk_type != "streamOptimized":
+            raise UsageError(f"image {image_id} is an OVA with disk_format {disk_format} and "
+                             f"vmware_disktype {view.disk_type}: Nova imports an OVA's disk "
+                             "through ImportVApp but caches it by its disk type, which only "
+                             "works as vmdk and streamOptimized; set them (vmwctl image tag)")
+        method, file_name = "ova", f"{image_id}.vmdk"
+    elif disk_format == "iso":
         method, file_name = "iso", f"{image_id}.iso"
     else:
         method = view.disk_type if view.disk_type in ("sparse", "streamOptimized") else "flat"
@@ -216,7 +224,7 @@ class Seeder:
         temp = DatastorePath(ds.name, TEMP_FOLDER).join(run)
         work = temp.join(source.image_id)
         shadow = DatastorePath(ds.name, f"{IMAGE_VM_PREFIX}{run}") \
-            if source.method == "streamOptimized" else None
+            if source.method in ("streamOptimized", "ova") else None
         record = self.journal.open(folders=[str(p) for p in (temp, shadow) if p],
                                    vms=[shadow.path] if shadow else [])
         try:
@@ -264,10 +272,16 @@ class Seeder:
         dc = self.inventory.datacenter_of(ds)
         if dc.vm_folder is None:
             raise OperationFailed(f"cannot find the VM folder of the datacenter of [{ds.name}]")
+        size, rest = source.size, None
+        if source.method == "ova":  # Nova's fetch_image_ova: the disk the OVF names
+            disk = ova_disk(stream, f"image {source.image_id}")
+            stream, size, rest = disk.data, disk.size, disk.rest
         imported = import_stream_optimized(
             self.vc, pool=self.pool_for(ds), folder=self.inventory.refs[dc.vm_folder],
-            datastore=ds.name, name=shadow.path, chunks=stream, size=source.size,
+            datastore=ds.name, name=shadow.path, chunks=stream, size=size,
             progress=progress)
+        if rest is not None:
+            rest()  # the whole archive read: its size and hash are checked
         files.mkdir(work, parents=True)
         files.move_disk(imported.disk, work.join(source.file_name))
 

@@ -24,14 +24,14 @@ import contextlib
 import hashlib
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.etree.ElementTree import Element
 from xml.parsers import expat
 
 from vmwctl.common.safexml import XmlDeclares, XmlRefused, parse_xml
-from vmwctl.errors import UsageError
+from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images import vmdk
 from vmwctl.images.inspector import ImageReport, inspect_source, opened
 from vmwctl.images.ostypes import OS_TYPES
@@ -678,3 +678,85 @@ def inspect_ova(path: Path, *, progress: Callable[[int], None] | None = None) ->
         raise UsageError(f"{path} is not an OVA: {report.not_an_archive}; give the .ova file "
                          "exported from vCenter or ovftool")
     return report
+
+
+# ---------------------------------------------------------------- Nova's fetch of an OVA
+
+
+class _ChunkRead:
+    """``read(n)`` over an iterable of byte chunks (Glance's download stream)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks = iter(chunks)
+        self._buffer = b""
+
+    def read(self, size: int) -> bytes:
+        while len(self._buffer) < size:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                break
+            self._buffer += chunk
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def drain(self) -> None:
+        self._buffer = b""
+        for _ in self._chunks:
+            pass
+
+
+@dataclass
+class OvaDisk:
+    """The disk member of an OVA read as a stream, as Nova's fetch_image_ova picks it."""
+
+    name: str
+    size: int
+    data: Iterator[bytes]
+    rest: Callable[[], None]  # reads the archive to its end once the disk is consumed
+
+
+def ova_disk(chunks: Iterable[bytes], what: str) -> OvaDisk:
+    """Nova's fetch_image_ova: the first ``.ovf`` member names the disk
+    (DiskSection/Disk@fileRef -> References/File@href); the first member after it whose
+    name starts with that href is the disk. Unsafe members, a descriptor vmwctl does not
+    parse, or no disk raise OperationFailed, naming ``what``."""
+    reader = _ChunkRead(chunks)
+    members = read_members(reader.read)
+    href = None
+    try:
+        for member, data in members:
+            problem = member_problem(member)
+            if problem:
+                raise OperationFailed(f"{what}: {problem}")
+            if member.name.endswith(".ovf") and href is None:
+                if member.size > OVF_MAX:
+                    raise OperationFailed(f"{what}: the OVF descriptor has {member.size} bytes "
+                                          f"(at most {OVF_MAX})")
+                ovf = parse_ovf(b"".join(data))
+                href = ovf.disks[0].href if ovf.disks else None
+                if not href:
+                    raise OperationFailed(f"{what}: the OVF descriptor {member.name!r} names no "
+                                          "disk file (DiskSection/Disk@ovf:fileRef)")
+            elif href is not None and member.name.startswith(href):
+                def rest() -> None:
+                    for _ in _read_as(what, (b for _m, more in members for b in more)):
+                        pass
+                    reader.drain()
+
+                return OvaDisk(member.name, member.size, _read_as(what, data), rest)
+    except XmlRefused as exc:
+        raise OperationFailed(f"{what}: {exc}") from None
+    except TarError as exc:
+        raise OperationFailed(f"{what}: not a readable OVA: {exc}") from None
+    if href is None:
+        raise OperationFailed(f"{what}: no OVF descriptor in the archive")
+    raise OperationFailed(f"{what}: no member holds the disk {href!r} the OVF names "
+                          "(Nova: 'Extracting vmdk from OVA failed')")
+
+
+def _read_as(what: str, chunks: Iterable[bytes]) -> Iterator[bytes]:
+    """The chunks, with an archive that breaks off told as an OperationFailed."""
+    try:
+        yield from chunks
+    except TarError as exc:
+        raise OperationFailed(f"{what}: not a readable OVA: {exc}") from None
