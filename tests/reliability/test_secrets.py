@@ -392,6 +392,18 @@ def test_the_password_shows_nowhere(mode: str, run: Callable[..., Result], simul
             result = run("--config", str(config), "-vv", "-o", "json", *args)
             assert result.exit_code == 0, (args, result.stdout, result.stderr)
             assert_nowhere(secret, result, " ".join(args))
+        # an OVA: packed, uploaded, then seeded as Nova fetches one (the tar read from Glance)
+        ova = files["out"] / "secrets.ova"
+        packed = None
+        for args in (["image", "convert", str(files["raw"]), str(ova), "--force"],
+                     ["image", "upload", str(ova), "--name", "secrets-ova"], ["cache", "seed"]):
+            if packed is not None:
+                args = [*args, packed]
+            result = run("--config", str(config), "-vv", "-o", "json", *args)
+            assert result.exit_code == 0, (args, result.stdout, result.stderr)
+            assert_nowhere(secret, result, " ".join(args))
+            if args[:2] == ["image", "upload"]:
+                packed = result.json()["image"]["id"]
     # check fleet reports an unreachable service (the nova.conf's port is closed)
     fleet = results["check fleet"].json()
     assert fleet["checks"][0]["status"] == "fail"

@@ -32,6 +32,8 @@ from pathlib import Path
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images import qemu
 from vmwctl.images.inspector import ImageReport, inspect_file
+from vmwctl.images.ova import OvaReport, inspect_ova
+from vmwctl.images.ova_write import DEFAULT_OVA_OSTYPE, pack_ova
 from vmwctl.images.stream import StreamStats, pick_compressor, stream_vmdk
 
 # vmware_disktype -> qemu-img's vmdk subformat. thin and preallocated are the same flat pair
@@ -62,31 +64,43 @@ class ConversionPlan:
     outputs: list[str] = field(default_factory=list)
     upload_file: str = ""  # the file to upload to Glance
     engine: str = "qemu"
+    container: str = "bare"  # ova: the disk packed with an OVF and a manifest
+    ostype: str | None = None  # an OVA's guest OS (vmw:osType)
 
 
 @dataclass
 class ConversionResult:
     plan: ConversionPlan
     seconds: float
-    report: ImageReport | None  # the inspected output; None with --dry-run
+    report: ImageReport | None  # the inspected output (an OVA's disk); None with --dry-run
     dry_run: bool = False
+    package: OvaReport | None = None  # an OVA written, as 'image inspect' judges it
 
 
 def plan_conversion(source: Path, destination: Path, *, disktype: str = "streamOptimized",
                     adapter_type: str | None = None, overwrite: bool = False,
                     source_report: ImageReport | None = None,
-                    check_destination: bool = True, engine: str | None = None) -> ConversionPlan:
+                    check_destination: bool = True, engine: str | None = None,
+                    ostype: str | None = None) -> ConversionPlan:
     """Check the request and decide the qemu-img command; changes nothing.
 
     ``check_destination`` is off when the destination is a temporary file that
-    does not exist yet (``image upload --convert``).
+    does not exist yet (``image upload --convert``). A destination ending in
+    .ova gets the streamOptimized disk packed with an OVF naming ``ostype``.
     """
     if disktype not in SUBFORMATS:
         raise UsageError(f"--disktype {disktype} cannot be written by qemu-img; use one of "
                          f"{', '.join(SUBFORMATS)}")
-    if destination.suffix != ".vmdk":
+    container = "ova" if destination.suffix.lower() == ".ova" else "bare"
+    if container == "ova" and disktype != "streamOptimized":
+        raise UsageError(f"an OVA holds a streamOptimized disk (Nova imports it through "
+                         f"ImportVApp): drop --disktype {disktype}, or write a .vmdk")
+    if container == "bare" and destination.suffix != ".vmdk":
         raise UsageError(f"destination {destination} must end in .vmdk (qemu-img names the "
-                         "flat extent after it)")
+                         "flat extent after it), or .ova for a package")
+    if ostype is not None and container != "ova":
+        raise UsageError("--ostype names the guest OS in an OVA's descriptor: give a "
+                         "destination ending in .ova, or pass --ostype to 'vmwctl image upload'")
     report = source_report or inspect_file(source)
     fmt = _source_format(report)
     if adapter_type is None:
@@ -120,10 +134,14 @@ def plan_conversion(source: Path, destination: Path, *, disktype: str = "streamO
                                                str(destination), progress=False))
         if disktype == "thin":
             command += f" -> {THIN_MARK} added to {destination}"
+    if container == "ova":
+        command += (f" -> packed with an OVF (guest OS {ostype or DEFAULT_OVA_OSTYPE}) and a "
+                    f"SHA256 manifest into {destination}")
     return ConversionPlan(source=str(source), source_format=fmt, destination=str(destination),
                           disktype=disktype, subformat=subformat, adapter_type=adapter_type,
                           command=command, outputs=[str(p) for p in outputs],
-                          upload_file=str(upload_file), engine=engine)
+                          upload_file=str(upload_file), engine=engine, container=container,
+                          ostype=(ostype or DEFAULT_OVA_OSTYPE) if container == "ova" else None)
 
 
 def _native_command(source: str, fmt: str, adapter: str, destination: str) -> str:
@@ -186,8 +204,10 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
     destination = Path(plan.destination)
     workdir = Path(tempfile.mkdtemp(prefix=".vmwctl-convert-", dir=destination.parent))
     started = clock()
+    package = None
     try:
-        staged = workdir / destination.name
+        staged = workdir / (f"{destination.stem}-disk1.vmdk" if plan.container == "ova"
+                            else destination.name)
         if plan.engine == "native":
             _write_native(plan, workdir, staged, progress)
         else:
@@ -196,6 +216,15 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
                      progress=progress)
             if plan.disktype == "thin":
                 mark_thin(staged)
+        if plan.container == "ova":
+            disk = inspect_file(staged)
+            packed = workdir / destination.name
+            pack_ova(staged, disk.virtual_size or 0, packed, name=destination.stem,
+                     adapter_type=plan.adapter_type, ostype=plan.ostype or DEFAULT_OVA_OSTYPE)
+            package = inspect_ova(packed)
+            if not package.acceptable:
+                raise OperationFailed(f"the OVA written for {destination} does not pass "
+                                      f"'image inspect': {package.line()}")
         # Extents first, the descriptor last: a destination that exists is complete.
         for output in reversed(plan.outputs):
             os.replace(workdir / Path(output).name, output)
@@ -209,6 +238,9 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     seconds = clock() - started
+    if package is not None:
+        return ConversionResult(plan=plan, seconds=seconds, report=package.disk_report,
+                                package=package)
     return ConversionResult(plan=plan, seconds=seconds, report=inspect_file(Path(plan.upload_file)))
 
 

@@ -20,6 +20,7 @@ from xml.sax.saxutils import quoteattr
 
 STREAM_OPTIMIZED = "http://www.vmware.com/interfaces/specifications/vmdk.html#streamOptimized"
 DEFAULT_HARDWARE_VERSION = "vmx-13"  # ESXi 6.5 and later run it
+DEFAULT_OVA_OSTYPE = "otherGuest"  # what Nova gives a VM whose image names none
 # vmware_adaptertype -> (rasd:ResourceType, rasd:ResourceSubType) of the disk's controller
 CONTROLLERS: dict[str, tuple[int, str | None]] = {
     "ide": (5, None), "lsiLogic": (6, "lsilogic"), "busLogic": (6, "buslogic"),

@@ -25,6 +25,11 @@ def _human(result: Any) -> Any:
             ("Adapter type", plan.adapter_type),
             ("Took", f"{result.seconds:.1f} s"),
             ("Upload", f"vmwctl image upload {plan.upload_file} --name NAME")]
+    if result.package is not None:
+        package = result.package
+        rows[2:2] = [("Package", f"OVA: {', '.join(m.name for m in package.members)}; "
+                                 f"manifest {', '.join(package.manifest_algorithms) or '-'}"),
+                     ("Guest OS", plan.ostype)]
     if plan.subformat == "monolithicFlat":
         rows.append(("Note", f"{Path(plan.upload_file).name} is raw data (vmware_disktype="
                              f"{plan.disktype}, read from {Path(plan.destination).name}): "
@@ -52,22 +57,30 @@ def _human(result: Any) -> Any:
 @click.option("--engine", type=CanonicalChoice(["native", "qemu"], "engine"),
               help="native: vmwctl's parallel streamOptimized writer (the default for "
                    "streamOptimized); qemu: qemu-img for the whole conversion.")
+@click.option("--ostype", metavar="GUEST_ID",
+              help="With DEST.ova: the guest OS its OVF names (vmw:osType, read by upload as "
+                   "vmware_ostype; default otherGuest); see 'vmwctl image ostypes'.")
 @click.option("--force", is_flag=True, help="Replace DEST if it exists.")
 @click.option("--dry-run", is_flag=True, help="Print what would run; write nothing.")
 @click.pass_obj
 def convert_command(app: App, src: Path, dest: Path, disktype: str, adapter_type: str | None,
-                    engine: str | None, force: bool, dry_run: bool) -> None:
-    """Convert any image qemu-img reads into a VMDK that Nova boots.
+                    engine: str | None, ostype: str | None, force: bool,
+                    dry_run: bool) -> None:
+    """Convert any image qemu-img reads into a VMDK (or an OVA) that Nova boots.
 
     streamOptimized output is written by vmwctl's own engine by default:
     sparse reads and grains compressed on every core, several times faster
-    than qemu-img (non-raw sources are first made raw by qemu-img). A
-    failure or an interrupt leaves no partial DEST behind.
+    than qemu-img (non-raw sources are first made raw by qemu-img). DEST
+    ending in .ova packs the streamOptimized disk as vSphere exports one: the
+    OVF first, a SHA256 manifest, the disk; checked as 'image inspect' does.
+    A failure or an interrupt leaves no partial DEST behind.
     """
     from vmwctl.images.convert import ConversionResult, convert, plan_conversion
+    from vmwctl.images.properties import os_type
 
     plan = plan_conversion(src, dest, disktype=disktype, adapter_type=adapter_type,
-                           overwrite=force, engine=engine)
+                           overwrite=force, engine=engine,
+                           ostype=os_type(ostype) if ostype is not None else None)
     if dry_run:
         app.render(ConversionResult(plan=plan, seconds=0.0, report=None, dry_run=True), _human)
         return
