@@ -67,3 +67,25 @@ def datastore_leftovers(root: Path) -> list[str]:
     if temp.exists():
         found += [f"vmware_temp/{p.name}" for p in temp.iterdir()]
     return found
+
+
+def interrupted_seed(config: Path, image_id: str, ready, then) -> tuple[int, str, str]:
+    """Run ``cache seed`` as a process, send it SIGINT once ``ready()`` says the transfer is
+    under way (within 60 s), call ``then()`` (to let the cleanup run at full speed), and
+    return its exit status, stdout and stderr."""
+    import signal
+    import sys
+    import time
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vmwctl", "--config", str(config), "cache", "seed", image_id,
+         "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=os.environ.copy())
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not ready():
+        time.sleep(0.05)
+    assert ready(), process.communicate(timeout=5)
+    process.send_signal(signal.SIGINT)
+    then()
+    stdout, stderr = process.communicate(timeout=60)
+    return process.returncode, stdout, stderr

@@ -9,17 +9,21 @@ CopyVirtualDisk, CreateVirtualDisk and the NFC import).
 from __future__ import annotations
 
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
-from labimages import datastore_leftovers, iso_image, profile_for, raw_disk, same_disk, upload, vmdk
+from labimages import (
+    datastore_leftovers,
+    interrupted_seed,
+    iso_image,
+    profile_for,
+    raw_disk,
+    same_disk,
+    upload,
+    vmdk,
+)
 
 pytestmark = pytest.mark.lab
 
@@ -139,22 +143,14 @@ def test_seed_interrupted_by_ctrl_c_leaves_nothing(simulator, lab_env, tmp_path:
     with FaultProxy("127.0.0.1", sim.port) as proxy:
         config = profile_for(sim, tmp_path, "slow", port=proxy.port)
         proxy.slow_down(0.02)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vmwctl", "--config", str(config), "cache", "seed", image_id,
-             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=os.environ.copy())
-        deadline = time.monotonic() + 60
-        partial = None
-        while time.monotonic() < deadline and partial is None:
+
+        def ready() -> bool:
             found = list(root.glob(f"vmware_temp/*/{image_id}/tmp-sparse.vmdk"))
-            if found and found[0].stat().st_size > (1 << 20):
-                partial = found[0]
-            time.sleep(0.05)
-        assert partial is not None, process.communicate(timeout=5)
-        process.send_signal(signal.SIGINT)
-        proxy.slow_down(0)
-        stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+            return bool(found and found[0].stat().st_size > 1 << 20)
+
+        code, stdout, stderr = interrupted_seed(config, image_id, ready,
+                                                lambda: proxy.slow_down(0))
+    assert code == 130, stderr
     assert json.loads(stdout)["error"]["exit_code"] == 130
     assert not (root / CACHE / image_id).exists()
     assert datastore_leftovers(root) == []

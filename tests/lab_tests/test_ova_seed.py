@@ -6,16 +6,22 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 from faultproxy import FaultProxy
 from helpers import run_vmwctl
-from labimages import datastore_leftovers, profile_for, raw_disk, same_disk, upload, vmdk
+from labimages import (
+    datastore_leftovers,
+    interrupted_seed,
+    profile_for,
+    raw_disk,
+    same_disk,
+    upload,
+    vmdk,
+)
 
 from vmwctl.images.glance import open_image_service
 from vmwctl.profile.load import load_profile
@@ -131,21 +137,16 @@ def test_ctrl_c_during_an_ova_seed_leaves_nothing(simulator, lab_env, tmp_path: 
     with FaultProxy("127.0.0.1", sim.port) as proxy:
         config = profile_for(sim, tmp_path, "slow", port=proxy.port)
         proxy.slow_down(0.02)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "vmwctl", "--config", str(config), "cache", "seed", image_id,
-             "-o", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env=os.environ.copy())
-        deadline = time.monotonic() + 60
-        importing = False
-        while time.monotonic() < deadline and not importing:
-            importing = any(p.name.startswith("OSTACK_IMG_") for p in root.iterdir())
-            time.sleep(0.05)
-        assert importing, process.communicate(timeout=5)
-        time.sleep(0.3)  # well into the disk's transfer
-        process.send_signal(signal.SIGINT)
-        proxy.slow_down(0)
-        stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+        began: list[float] = []
+
+        def ready() -> bool:  # the shadow VM's folder exists: the disk is on its way
+            if not began and any(p.name.startswith("OSTACK_IMG_") for p in root.iterdir()):
+                began.append(time.monotonic())
+            return bool(began and time.monotonic() - began[0] > 0.3)
+
+        code, stdout, stderr = interrupted_seed(config, image_id, ready,
+                                                lambda: proxy.slow_down(0))
+    assert code == 130, stderr
     assert json.loads(stdout)["error"]["exit_code"] == 130
     assert not (root / CACHE / image_id).exists()
     assert datastore_leftovers(root) == []
