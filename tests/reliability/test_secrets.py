@@ -404,6 +404,16 @@ def test_the_password_shows_nowhere(mode: str, run: Callable[..., Result], simul
             assert_nowhere(secret, result, " ".join(args))
             if args[:2] == ["image", "upload"]:
                 packed = result.json()["image"]["id"]
+        # an ISO 9660 image: uploaded as disk_format=iso
+        from isofiles import iso_image
+
+        iso = files["out"] / "secrets.iso"
+        iso.write_bytes(iso_image())
+        result = run("--config", str(config), "-vv", "-o", "json", "image", "upload", str(iso),
+                     "--name", "secrets-iso")
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        assert result.json()["image"]["disk_format"] == "iso"
+        assert_nowhere(secret, result, "image upload secrets.iso")
     # check fleet reports an unreachable service (the nova.conf's port is closed)
     fleet = results["check fleet"].json()
     assert fleet["checks"][0]["status"] == "fail"
