@@ -13,6 +13,7 @@ import vmdkfiles as vf
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from vmwctl.errors import OperationFailed
 from vmwctl.images.inspector import inspect_file
 from vmwctl.images.stream import (
     GD_AT_END,
@@ -22,6 +23,7 @@ from vmwctl.images.stream import (
     data_extents,
     pick_compressor,
     stream_vmdk,
+    stream_vmdk_sequential,
 )
 
 COMPRESSORS = ["isal", "zlib"]  # isal is a dependency; zlib is the fallback
@@ -206,3 +208,45 @@ def test_grains_in_flight_are_bounded(tmp_path: Path) -> None:
     assert len(calls) <= 2 * 4 + 1
     rest = b"".join(stream)
     assert len(calls) == 64 and rest
+
+
+def _sequential(raw: Path, out: Path, chunk: int, size: int | None = None) -> StreamStats:
+    data = raw.read_bytes()
+    stats = StreamStats()
+    pieces = (data[i:i + chunk] for i in range(0, len(data), chunk))
+    with out.open("wb") as handle:
+        for piece in stream_vmdk_sequential(pieces, len(data) if size is None else size,
+                                            adapter_type="lsiLogic", stats=stats):
+            handle.write(piece)
+    return stats
+
+
+@pytest.mark.parametrize("chunk", [4096, 100_000, 1 << 20])
+def test_the_sequential_writer_reads_a_stream_once(tmp_path: Path, chunk: int) -> None:
+    # odd chunk sizes: grains straddle the reads; a zero run inside, a short last grain
+    raw = sparse_file(tmp_path / "disk.raw", 3 * GRAIN * 512 + 7 * SECTOR,
+                      [(0, os.urandom(GRAIN + 3 * SECTOR)), (GRAIN * 600, os.urandom(SECTOR)),
+                       (3 * GRAIN * 512 + 6 * SECTOR, os.urandom(SECTOR))])
+    out = tmp_path / "seq.vmdk"
+    stats = _sequential(raw, out, chunk)
+    assert stats.to_read == stats.read == raw.stat().st_size
+    assert stats.grains == 4  # zero grains left out, as from a file
+    assert qemu("compare", "-f", "raw", "-F", "vmdk", str(raw), str(out)).returncode == 0
+    report = inspect_file(out)
+    assert report.acceptable and report.create_type == "streamOptimized"
+    assert report.vmware_adaptertype == "lsiLogic"
+    by_file, _ = write_vmdk(raw, adapter_type="lsiLogic")
+    assert out.stat().st_size == by_file.stat().st_size
+
+
+@pytest.mark.parametrize("announced, message", [
+    (GRAIN * 3, "the raw data ended after 131072 of the 196608 bytes announced"),
+    (GRAIN, "the raw data runs past the 65536 bytes announced"),
+])
+def test_the_sequential_writer_refuses_a_stream_of_another_size(tmp_path: Path, announced: int,
+                                                                message: str) -> None:
+    raw = tmp_path / "disk.raw"
+    raw.write_bytes(os.urandom(2 * GRAIN))
+    with pytest.raises(OperationFailed) as caught:
+        _sequential(raw, tmp_path / "seq.vmdk", 4096, size=announced)
+    assert caught.value.message == message

@@ -22,9 +22,10 @@ import os
 import struct
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from vmwctl.errors import OperationFailed
@@ -199,52 +200,108 @@ def stream_vmdk(source: Path, *, adapter_type: str = "ide", extent_name: str = "
     waiting to be written), so memory does not depend on the image's size.
     """
     compressor = compressor or pick_compressor()
-    stats = stats if stats is not None else StreamStats()
-    stats.compressor = f"{compressor.name} (level {compressor.level})"
-    workers = workers or max(1, os.cpu_count() or 1)
     fd = os.open(source, os.O_RDONLY)
     try:
         size = os.fstat(fd).st_size
-        capacity = -(-size // SECTOR)
         grains = grains_of(data_extents(fd, size))
-        stats.virtual_size = size
-        stats.to_read = sum(min(GRAIN, size - g * GRAIN) for g in grains)
-        text = descriptor(capacity, adapter_type, extent_name)
-        desc_sectors = max(1, -(-len(text) // SECTOR))
-        layout = _Layout(capacity, stats)
-        yield layout.emit(header(capacity, desc_sectors, GD_AT_END) + _pad(text))
 
         def work(index: int) -> tuple[int, bytes | None, int]:
-            length = min(GRAIN, size - index * GRAIN)
-            data = os.pread(fd, length, index * GRAIN)
-            if len(data) % SECTOR:
-                data += bytes(-len(data) % SECTOR)  # the last grain, to whole sectors
-            if data == _ZERO_GRAIN[:len(data)]:
-                return index, None, length
-            return index, compressor.compress(data), length
+            return _deflate(index, os.pread(fd, min(GRAIN, size - index * GRAIN),
+                                            index * GRAIN), compressor)
 
-        in_flight: deque[Future[tuple[int, bytes | None, int]]] = deque()
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmwctl-deflate") \
-                as pool:
-            try:
-                for index in grains:
-                    in_flight.append(pool.submit(work, index))
-                    if len(in_flight) >= workers * 4:
-                        yield from _written(in_flight.popleft().result(), layout, progress)
-                while in_flight:
-                    yield from _written(in_flight.popleft().result(), layout, progress)
-            finally:
-                for future in in_flight:
-                    future.cancel()
-        yield from layout.flush_table()
-        gd_bytes = _pad(struct.pack(f"<{len(layout.directory)}I", *layout.directory))
-        yield layout.emit(marker(len(gd_bytes) // SECTOR, MARKER_GD))
-        gd_offset = layout.position
-        yield layout.emit(gd_bytes)
-        yield layout.emit(marker(1, MARKER_FOOTER) + header(capacity, desc_sectors, gd_offset)
-                          + marker(0, MARKER_EOS))
+        yield from _stream(size, sum(min(GRAIN, size - g * GRAIN) for g in grains),
+                           (partial(work, index) for index in grains), adapter_type=adapter_type,
+                           extent_name=extent_name, workers=workers, compressor=compressor,
+                           progress=progress, stats=stats)
     finally:
         os.close(fd)
+
+
+def stream_vmdk_sequential(chunks: Iterable[bytes], size: int, *, adapter_type: str = "ide",
+                           extent_name: str = "disk.vmdk", workers: int | None = None,
+                           compressor: Compressor | None = None,
+                           progress: Callable[[int], None] | None = None,
+                           stats: StreamStats | None = None) -> Iterator[bytes]:
+    """The streamOptimized VMDK of ``size`` bytes of raw data read once, in order (an HTTP
+    response: no seeking, no SEEK_DATA).
+
+    The trade-off against :func:`stream_vmdk`: every byte is read, holes
+    included (a file's holes are skipped unread); zero grains are still
+    neither compressed nor written. Reading happens in the caller's thread,
+    compression in the pool, memory stays bounded by the grains in flight.
+    OperationFailed when the data ends before ``size`` bytes or runs past it.
+    """
+    compressor = compressor or pick_compressor()
+
+    def jobs() -> Iterator[Callable[[], tuple[int, bytes | None, int]]]:
+        buffer = bytearray()
+        index = 0
+        total = 0
+        for chunk in chunks:
+            total += len(chunk)
+            if total > size:
+                raise OperationFailed(f"the raw data runs past the {size} bytes announced")
+            buffer += chunk
+            while len(buffer) >= GRAIN:
+                yield partial(_deflate, index, bytes(buffer[:GRAIN]), compressor)
+                del buffer[:GRAIN]
+                index += 1
+        if total != size:
+            raise OperationFailed(f"the raw data ended after {total} of the {size} bytes "
+                                  "announced")
+        if buffer:
+            yield partial(_deflate, index, bytes(buffer), compressor)
+
+    yield from _stream(size, size, jobs(), adapter_type=adapter_type, extent_name=extent_name,
+                       workers=workers, compressor=compressor, progress=progress, stats=stats)
+
+
+def _deflate(index: int, data: bytes, compressor: Compressor) -> tuple[int, bytes | None, int]:
+    """One grain: None when it holds only zeros, else its compressed bytes."""
+    length = len(data)
+    if length % SECTOR:
+        data += bytes(-length % SECTOR)  # the last grain, to whole sectors
+    if data == _ZERO_GRAIN[:len(data)]:
+        return index, None, length
+    return index, compressor.compress(data), length
+
+
+def _stream(size: int, to_read: int, jobs: Iterable[Callable[[], tuple[int, bytes | None, int]]],
+            *, adapter_type: str, extent_name: str, workers: int | None,
+            compressor: Compressor, progress: Callable[[int], None] | None,
+            stats: StreamStats | None) -> Iterator[bytes]:
+    """Header and descriptor, the grains the jobs give (run in a pool, written in order),
+    the grain tables, the directory, the footer."""
+    stats = stats if stats is not None else StreamStats()
+    stats.compressor = f"{compressor.name} (level {compressor.level})"
+    workers = workers or max(1, os.cpu_count() or 1)
+    capacity = -(-size // SECTOR)
+    stats.virtual_size = size
+    stats.to_read = to_read
+    text = descriptor(capacity, adapter_type, extent_name)
+    desc_sectors = max(1, -(-len(text) // SECTOR))
+    layout = _Layout(capacity, stats)
+    yield layout.emit(header(capacity, desc_sectors, GD_AT_END) + _pad(text))
+
+    in_flight: deque[Future[tuple[int, bytes | None, int]]] = deque()
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="vmwctl-deflate") as pool:
+        try:
+            for job in jobs:
+                in_flight.append(pool.submit(job))
+                if len(in_flight) >= workers * 4:
+                    yield from _written(in_flight.popleft().result(), layout, progress)
+            while in_flight:
+                yield from _written(in_flight.popleft().result(), layout, progress)
+        finally:
+            for future in in_flight:
+                future.cancel()
+    yield from layout.flush_table()
+    gd_bytes = _pad(struct.pack(f"<{len(layout.directory)}I", *layout.directory))
+    yield layout.emit(marker(len(gd_bytes) // SECTOR, MARKER_GD))
+    gd_offset = layout.position
+    yield layout.emit(gd_bytes)
+    yield layout.emit(marker(1, MARKER_FOOTER) + header(capacity, desc_sectors, gd_offset)
+                      + marker(0, MARKER_EOS))
 
 
 def _written(done: tuple[int, bytes | None, int], layout: _Layout,
