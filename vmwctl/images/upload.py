@@ -65,6 +65,12 @@ class UploadRequest:
     convert: bool = False
     force: bool = False
     engine: str | None = None  # the conversion's engine (None: native)
+    url: str | None = None  # the URL the data comes from (password hidden), path its copy
+
+    @property
+    def shown(self) -> str:
+        """The source as messages name it: the URL, else the file."""
+        return self.url or str(self.path)
 
 
 @dataclass
@@ -95,6 +101,7 @@ class UploadResult:
     sha512: str
     verified: str
     warnings: list[str]
+    checksum: str | None = None  # the published checksum the source's bytes matched
 
 
 def plan_upload(request: UploadRequest) -> UploadPlan:
@@ -104,14 +111,21 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
     report = inspect_file(request.path)
     if report.format == "iso" or iso_name_mismatch(report):
         return _plan_iso(request, report)
+    return plan_disk(request, report)
+
+
+def plan_disk(request: UploadRequest, report: ImageReport, *,
+              staged_name: str | None = None) -> UploadPlan:
+    """The plan for a VMDK or raw data, judged from ``report`` (a file's, or the head of a
+    URL's body); the source is named as ``request.shown``."""
     warnings: list[str] = []
     conversion = None
     if report.refusal is not None:
-        raise UsageError(f"refusing to upload {request.path}: {report.refusal.line()}")
-    pair = flat_extent(request.path, report)
+        raise UsageError(f"refusing to upload {request.shown}: {report.refusal.line()}")
+    pair = flat_extent(request.path, report) if request.url is None else None
     sent, data = pair if pair is not None else (request.path, report)
     if request.convert and not report.acceptable:
-        staged = Path(tempfile.gettempdir()) / f"{request.path.stem}.vmdk"
+        staged = Path(tempfile.gettempdir()) / (staged_name or f"{request.path.stem}.vmdk")
         # a flat pair's extent is raw already: the writer reads it, no raw copy needed
         conversion = plan_conversion(sent, staged, disktype="streamOptimized",
                                      adapter_type=_requested_adapter(request, report),
@@ -131,7 +145,7 @@ def plan_upload(request: UploadRequest) -> UploadPlan:
     adapter = _adapter(request, descriptor_adapter, file_adapter, warnings)
     final = {"vmware_disktype": disktype, "vmware_adaptertype": adapter}
     _nova_properties(request, final, warnings, "vmdk")
-    return UploadPlan(source=str(request.path), file=str(sent), name=request.name,
+    return UploadPlan(source=request.shown, file=str(sent), name=request.name,
                       disk_format="vmdk", container_format="bare", properties=final,
                       report=data, conversion=conversion,
                       convert_command=conversion.command if conversion else None,
@@ -249,7 +263,7 @@ def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
     What no command reads (report.refusal) is refused before; what is left is
     a disk image qemu-img converts.
     """
-    path = request.path
+    path = request.shown
     if report.acceptable:
         return
     if report.format == "raw":
@@ -353,7 +367,7 @@ def name_in_use(service: ImageService, name: str) -> str | None:
 def _disktype(request: UploadRequest, kind: str, found: str | None) -> str:
     if request.disktype == "auto":
         if found is None:
-            raise UsageError(f"cannot tell the disk type of {request.path}; pass --disktype")
+            raise UsageError(f"cannot tell the disk type of {request.shown}; pass --disktype")
         return found
     wanted = props.disk_type(request.disktype)
     detail = "raw (flat) data" if kind == "raw" else f"a {found} VMDK"

@@ -47,6 +47,7 @@ def _human_result(result: Any) -> Any:
         ("Sent", _sent(result.source, result.file)),
         ("Size", human_size(result.bytes_sent)),
         ("Verified", result.verified),
+        *([("Checksum", result.checksum)] if result.checksum else []),
         ("Transfer", f"{result.seconds:.2f} s, {result.bytes_per_second / (1 << 20):.1f} MiB/s"),
         *[(key, image.get(key)) for key in ("vmware_disktype", "vmware_adaptertype",
                                             "vmware_ostype", "hypervisor_type",
@@ -55,7 +56,7 @@ def _human_result(result: Any) -> Any:
 
 
 @click.command("upload")
-@click.argument("file", type=click.Path(path_type=Path))
+@click.argument("file", metavar="FILE|URL")
 @click.option("--name", required=True, help="Name of the image in Glance.")
 @click.option("--disktype", type=CanonicalChoice(DISK_TYPE_CHOICES, "disk type"),
               default="auto", show_default=True,
@@ -80,14 +81,22 @@ def _human_result(result: Any) -> Any:
                    "but, for non-raw sources, a sparse raw copy).")
 @click.option("--engine", type=click.Choice(["native", "qemu"]),
               help="The --convert engine (default native; qemu converts to a file first).")
+@click.option("--checksum", metavar="ALG:HEX",
+              help="A URL's published checksum (sha256, sha384 or sha512) of the bytes at "
+                   "the URL; a mismatch leaves no image.")
+@click.option("--checksums", metavar="URL",
+              help="A SHA256SUMS-style file; its line for the URL's file name is checked.")
+@click.option("--ca-file", type=click.Path(dir_okay=False),
+              help="The CA that signs an https URL's server (default: the system's store).")
 @click.option("--force", is_flag=True,
               help="Accept a --disktype or --adapter-type that contradicts the file.")
 @click.option("--dry-run", is_flag=True, help="Show what would be created; create nothing.")
 @click.pass_obj
-def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type: str,
+def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: str,
                    ostype: str | None, linked_clone: bool | None, hypervisor_type: str,
-                   extra: tuple[str, ...], convert: bool, engine: str | None, force: bool,
-                   dry_run: bool) -> None:
+                   extra: tuple[str, ...], convert: bool, engine: str | None,
+                   checksum: str | None, checksums: str | None, ca_file: str | None,
+                   force: bool, dry_run: bool) -> None:
     """Upload a VMDK, an ISO or an OVA to Glance with the properties Nova's VMware driver needs.
 
     A VMDK: disk_format=vmdk, container_format=bare, vmware_disktype and
@@ -110,24 +119,106 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
     unless its [image_format] require_image_format_match is off: unless the
     profile says so (openstack.image_format_match: false), raw data is
     refused before anything is sent; --convert sends it as streamOptimized.
+
+    An http:// or https:// URL: a streamOptimized VMDK, or raw data with
+    --convert, is streamed from the URL into Glance (no local copy); other
+    formats are downloaded to a temporary file first (under $TMPDIR). TLS is
+    verified (the system's CAs, or --ca-file), proxies come from the
+    environment, redirects are followed within the URL's scheme only.
+    --checksum or --checksums is checked over the bytes read from the URL
+    before the image goes active.
     """
+    from vmwctl.errors import UsageError
+    from vmwctl.images.remote import is_url
     from vmwctl.images.upload import (
         UploadRequest,
         format_match_refusal,
-        name_in_use,
         parse_property,
         plan_upload,
         upload,
     )
 
-    request = UploadRequest(path=file, name=name, disktype=disktype, adapter_type=adapter_type,
+    if checksum and checksums:
+        raise UsageError("give --checksum or --checksums, not both")
+    url = is_url(file)
+    if not url and (checksum or checksums or ca_file):
+        flag = "--checksum" if checksum else "--checksums" if checksums else "--ca-file"
+        raise UsageError(f"{flag} applies to an http(s) URL, and {file} is a file; drop it")
+    request = UploadRequest(path=Path(file), name=name, disktype=disktype,
+                            adapter_type=adapter_type,
                             ostype=ostype, linked_clone=linked_clone,
                             hypervisor_type=hypervisor_type,
                             extra=dict(parse_property(item) for item in extra),
                             convert=convert, force=force, engine=engine)
+    if url:
+        _upload_url(app, file, request, checksum, checksums, ca_file, dry_run)
+        return
     plan = plan_upload(request)
     format_match_refusal(plan, app.profile.openstack.image_format_match)
-    taken = name_in_use(app.images, name)
+    _warn_or_show(app, plan, dry_run)
+    if dry_run:
+        return
+    with app.out.progress(f"Uploading {Path(plan.file).name}", plan.report.file_size) as bar:
+        result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
+    app.render(result, _human_result)
+
+
+def _upload_url(app: App, url: str, request: Any, checksum: str | None,
+                checksums: str | None, ca_file: str | None, dry_run: bool) -> None:
+    """Stream the URL into Glance, or download it first and upload the copy."""
+    import shutil
+
+    from vmwctl.images import digests, remote, url_upload
+    from vmwctl.images.upload import format_match_refusal, plan_upload, upload
+
+    expected = digests.parse_checksum(checksum) if checksum else None
+    if checksums:
+        text = remote.read_text(checksums, ca_file=ca_file, what="the checksums file")
+        expected = digests.from_checksums_file(text, remote.file_name(url),
+                                               remote.shown(checksums))
+    source = remote.open_url(url, ca_file=ca_file)
+    request.url, request.path = source.url, Path(source.name or "image")
+    try:
+        decided = url_upload.plan_url(request, source)
+        plan = decided.plan
+        if plan is not None:
+            plan.file = source.url
+            _warn_or_show(app, plan, dry_run)
+            if dry_run:
+                return
+            with app.out.progress(f"Uploading {source.name}", source.size) as bar:
+                result = url_upload.upload_streamed(app.images, plan, source, expected,
+                                                    progress=bar.advance)
+            _render_url_result(app, result, expected)
+            return
+        if not dry_run:
+            app.out.warn(f"{decided.why_download}: downloading {source.name} to a temporary "
+                         "file first")
+        with app.out.progress(f"Downloading {source.name}", source.size) as bar:
+            path = url_upload.download(source, expected, progress=bar.advance)
+    finally:
+        source.close()
+    try:
+        request.url, request.path = None, path
+        plan = plan_upload(request)
+        format_match_refusal(plan, app.profile.openstack.image_format_match)
+        if dry_run:
+            plan.source = plan.file = source.url
+        _warn_or_show(app, plan, dry_run)
+        if dry_run:
+            return
+        with app.out.progress(f"Uploading {path.name}", plan.report.file_size) as bar:
+            result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
+        result.source = result.file = source.url
+        _render_url_result(app, result, expected)
+    finally:
+        shutil.rmtree(path.parent, ignore_errors=True)
+
+
+def _warn_or_show(app: App, plan: Any, dry_run: bool) -> None:
+    from vmwctl.images.upload import name_in_use
+
+    taken = name_in_use(app.images, plan.name)
     if taken:
         plan.warnings.append(taken)
     if dry_run:
@@ -136,6 +227,10 @@ def upload_command(app: App, file: Path, name: str, disktype: str, adapter_type:
         return
     for warning in plan.warnings:
         app.out.warn(warning)
-    with app.out.progress(f"Uploading {Path(plan.file).name}", plan.report.file_size) as bar:
-        result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
+
+
+def _render_url_result(app: App, result: Any, expected: Any) -> None:
+    if expected is not None:
+        origin = "--checksum" if expected.origin == "--checksum" else expected.origin
+        result.checksum = f"{expected.algorithm} of the source matches {origin}"
     app.render(result, _human_result)

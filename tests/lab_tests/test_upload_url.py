@@ -1,0 +1,274 @@
+"""``image upload URL`` against the lab's real Glance, from loopback HTTP(S) servers started
+here: streamed VMDKs and raw data, a qcow2 through a temporary file, published checksums, and
+servers that fail (drop the connection, lie about Content-Length, 404, change scheme)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import ssl
+import subprocess
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+from test_images import all_images, make_vmdk, sha512
+
+# the fixture that empties both Glances, requested by name (a re-export, for ruff)
+from test_images import images as images
+
+pytestmark = pytest.mark.lab
+
+
+class Files:
+    """A loopback server of ``files``; paths under /drop/ send half the body and close, under
+    /lie/ announce 1 MiB more than they send, under /to-http/ redirect to the http twin."""
+
+    def __init__(self, context: ssl.SSLContext | None = None) -> None:
+        self.files: dict[str, bytes] = {}
+        self.twin: Files | None = None
+        owner = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                kind, _, name = self.path.lstrip("/").partition("/")
+                if kind == "to-http" and owner.twin is not None:
+                    self.send_response(302)
+                    self.send_header("Location", f"{owner.twin.url}/files/{name}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = owner.files.get(name)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length",
+                                 str(len(body) + (1 << 20 if kind == "lie" else 0)))
+                self.end_headers()
+                if kind == "drop":
+                    self.wfile.write(body[:len(body) // 2])
+                    self.wfile.flush()
+                    self.connection.shutdown(2)
+                    self.close_connection = True
+                    return
+                self.wfile.write(body)
+                if kind == "lie":
+                    self.wfile.flush()
+                    self.close_connection = True
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        scheme = "http"
+        if context is not None:
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def add(self, path: Path) -> str:
+        self.files[path.name] = path.read_bytes()
+        return f"{self.url}/files/{path.name}"
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def served() -> Iterator[Files]:
+    files = Files()
+    yield files
+    files.close()
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def glance_data(images, image_id: str, path: Path) -> Path:
+    path.write_bytes(images.get(f"/images/{image_id}/file").content)
+    return path
+
+
+def raw_disk(path: Path, size: int = 8 << 20) -> Path:
+    with path.open("wb") as handle:
+        handle.truncate(size)
+        for offset in range(0, size, 3 << 20):
+            handle.seek(offset)
+            handle.write(os.urandom(512 << 10))
+    return path
+
+
+def no_temporary_copies(tmp_path: Path) -> list[str]:
+    return [p.name for p in Path(os.environ.get("TMPDIR", "/tmp")).glob("vmwctl-url-*")]
+
+
+def test_a_stream_optimized_vmdk_is_streamed_with_its_checksum(vmwctl, images, served,
+                                                               tmp_path: Path) -> None:
+    disk = make_vmdk(tmp_path, adapter="lsilogic")
+    url = served.add(disk)
+    result = vmwctl("image", "upload", url, "--name", "from-url", "--ostype", "ubuntu64Guest",
+                    "--checksum", f"sha256:{sha256(disk)}", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    assert "downloading" not in result.stderr
+    assert document["source"] == document["file"] == url
+    assert document["bytes_sent"] == disk.stat().st_size
+    assert document["checksum"] == "sha256 of the source matches --checksum"
+    image = images.get(f"/images/{document['image']['id']}").json()
+    assert image["status"] == "active"
+    assert (image["disk_format"], image["container_format"]) == ("vmdk", "bare")
+    assert (image["vmware_disktype"], image["vmware_adaptertype"], image["vmware_ostype"],
+            image["hypervisor_type"]) == ("streamOptimized", "lsiLogic", "ubuntu64Guest",
+                                          "vmware")
+    assert image["os_hash_value"] == sha512(disk) and image["size"] == disk.stat().st_size
+
+
+def test_raw_data_is_converted_on_the_way(vmwctl, images, served, tmp_path: Path) -> None:
+    raw = raw_disk(tmp_path / "disk.img")
+    url = served.add(raw)
+    refused = vmwctl("image", "upload", url, "--name", "raw")
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines()[-1] == f"Error: {url} is raw data, not a VMDK: add --convert"
+    result = vmwctl("image", "upload", url, "--name", "raw", "--convert", "--adapter-type", "ide",
+                    "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    document = result.json()
+    image = images.get(f"/images/{document['image']['id']}").json()
+    assert (image["status"], image["vmware_disktype"], image["vmware_adaptertype"]) == (
+        "active", "streamOptimized", "ide")
+    copy = glance_data(images, image["id"], tmp_path / "glance.vmdk")
+    compared = subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", str(raw),
+                               str(copy)], capture_output=True, text=True)
+    assert compared.returncode == 0, compared.stdout + compared.stderr
+
+
+def test_a_qcow2_goes_through_a_temporary_file(vmwctl, images, served, tmp_path: Path) -> None:
+    raw = raw_disk(tmp_path / "source.raw")
+    qcow2 = tmp_path / "cloud.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw),
+                    str(qcow2)], check=True)
+    url = served.add(qcow2)
+    refused = vmwctl("image", "upload", url, "--name", "cloud")
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines()[-1] == (
+        f"Error: {url} is a qcow2 image, not a VMDK: add --convert")
+    assert all_images(images) == []
+    checksums = tmp_path / "SHA256SUMS"
+    checksums.write_text(f"{'0' * 64}  other.qcow2\n{sha256(qcow2)} *cloud.qcow2\n")
+    result = vmwctl("image", "upload", url, "--name", "cloud", "--convert",
+                    "--checksums", served.add(checksums), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert "qcow2 data is not streamed: downloading cloud.qcow2 to a temporary file first" \
+        in result.stderr
+    document = result.json()
+    assert document["source"] == url
+    assert document["checksum"].startswith("sha256 of the source matches http://")
+    image = images.get(f"/images/{document['image']['id']}").json()
+    assert (image["status"], image["vmware_disktype"]) == ("active", "streamOptimized")
+    copy = glance_data(images, image["id"], tmp_path / "glance.vmdk")
+    assert subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", str(raw),
+                           str(copy)]).returncode == 0
+    assert no_temporary_copies(tmp_path) == []
+
+
+@pytest.mark.parametrize("source", ["vmdk", "raw", "qcow2"])
+def test_a_checksum_mismatch_leaves_nothing(vmwctl, images, served, tmp_path: Path,
+                                            source: str) -> None:
+    if source == "vmdk":
+        path, flags = make_vmdk(tmp_path), []
+    elif source == "raw":
+        path, flags = raw_disk(tmp_path / "disk.img"), ["--convert"]
+    else:
+        raw = raw_disk(tmp_path / "source.raw")
+        path, flags = tmp_path / "disk.qcow2", ["--convert"]
+        subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw),
+                        str(path)], check=True)
+    url = served.add(path)
+    wrong = "1" * 64
+    result = vmwctl("image", "upload", url, "--name", "bad", "--checksum", f"sha256:{wrong}",
+                    *flags)
+    assert result.exit_code == 1
+    line = result.stderr.splitlines()[-1]
+    assert line.startswith(f"Error: the sha256 of the bytes read from {url} is {sha256(path)}, "
+                           f"--checksum says {wrong}: not the published image")
+    assert all_images(images) == []
+    assert no_temporary_copies(tmp_path) == []
+
+
+@pytest.mark.parametrize("kind", ["drop", "lie"])
+@pytest.mark.parametrize("source", ["vmdk", "raw"])
+def test_a_broken_transfer_leaves_nothing(vmwctl, images, served, tmp_path: Path, kind: str,
+                                          source: str) -> None:
+    path = make_vmdk(tmp_path) if source == "vmdk" else raw_disk(tmp_path / "disk.img")
+    served.add(path)
+    url = f"{served.url}/{kind}/{path.name}"
+    size = path.stat().st_size
+    result = vmwctl("image", "upload", url, "--name", "broken",
+                    *(["--convert"] if source == "raw" else []))
+    assert result.exit_code == 1, result.stderr
+    line = result.stderr.splitlines()[-1]
+    announced = size + (1 << 20) if kind == "lie" else size
+    sent = size if kind == "lie" else size // 2
+    assert line.startswith(f"Error: the download of {url} broke off after {sent} of the "
+                           f"{announced} bytes its Content-Length announced"), line
+    assert "was deleted" in line
+    assert all_images(images) == []
+
+
+def test_a_url_the_server_does_not_have(vmwctl, images, served) -> None:
+    url = f"{served.url}/files/nothing.vmdk"
+    result = vmwctl("image", "upload", url, "--name", "none")
+    assert result.exit_code == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"Error: cannot read the image at {url}: HTTP 404 Not Found; no such file on the server")
+    secret = served.url.replace("://", "://ops:s3cret-Passw0rd@") + "/files/nothing.vmdk"
+    hidden = vmwctl("image", "upload", secret, "--name", "none", "-v")
+    assert hidden.exit_code == 2
+    assert "s3cret-Passw0rd" not in hidden.stderr + hidden.stdout
+    assert "ops:********@127.0.0.1" in hidden.stderr
+    unreachable = vmwctl("image", "upload", "http://127.0.0.1:9/disk.vmdk", "--name", "none")
+    assert unreachable.exit_code == 3
+    assert unreachable.stderr.splitlines()[-1].startswith(
+        "Error: cannot reach http://127.0.0.1:9/disk.vmdk: ")
+    assert all_images(images) == []
+
+
+def test_https_is_verified_and_a_redirect_to_http_is_refused(vmwctl, images, served, lab,
+                                                             tmp_path: Path) -> None:
+    state = Path(lab.ca_file).parent
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(state / "server.pem", state / "server.key")
+    secure = Files(context)
+    try:
+        secure.twin = served
+        disk = make_vmdk(tmp_path, size=4 << 20)
+        url = secure.add(disk)
+        served.add(disk)
+        untrusted = vmwctl("image", "upload", url, "--name", "tls")
+        assert untrusted.exit_code == 3
+        assert "TLS verification failed" in untrusted.stderr
+        assert "give the server's CA with --ca-file" in untrusted.stderr
+        ok = vmwctl("image", "upload", url, "--name", "tls", "--ca-file", lab.ca_file,
+                    "-o", "json")
+        assert ok.exit_code == 0, ok.stderr
+        assert images.get(f"/images/{ok.json()['image']['id']}").json()["status"] == "active"
+        redirected = f"{secure.url}/to-http/{disk.name}"
+        refused = vmwctl("image", "upload", redirected, "--name", "tls2", "--ca-file",
+                         lab.ca_file)
+        assert refused.exit_code == 2
+        assert refused.stderr.splitlines()[-1] == (
+            f"Error: {redirected} redirects to {served.url}/files/{disk.name}, another scheme "
+            "(https to http): refused; give the URL you mean to trust")
+        assert [image["name"] for image in all_images(images)] == ["tls"]
+    finally:
+        secure.close()
