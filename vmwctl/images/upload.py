@@ -136,7 +136,7 @@ def plan_disk(request: UploadRequest, report: ImageReport, *,
         kind = "vmdk"
     else:
         if pair is None:
-            _refuse_unusable(request, report)
+            refuse_unusable(request, report)
         file_disktype, file_adapter = report.vmware_disktype, report.vmware_adaptertype
         descriptor_adapter = report.descriptor_adapter_type
         kind = data.format
@@ -257,11 +257,14 @@ def _requested_adapter(request: UploadRequest, report: ImageReport) -> str | Non
     return report.vmware_adaptertype
 
 
-def _refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
-    """Refuse a file that is not sent as it is: one line, one remedy (exit 2).
+def refuse_unusable(request: UploadRequest, report: ImageReport) -> None:
+    """Refuse, without --convert, a source Glance would not take as it is (UsageError, exit 2).
 
-    What no command reads (report.refusal) is refused before; what is left is
-    a disk image qemu-img converts.
+    Returns when the report is acceptable, or for raw data that is a flat
+    extent (a --disktype or the descriptor says so). Otherwise one line that
+    says what the source is and the remedy (--convert). What no command reads
+    (report.refusal) must be refused by the caller before; what is left is a
+    disk image qemu-img converts. Used for local files and for URLs.
     """
     path = request.shown
     if report.acceptable:
@@ -437,7 +440,7 @@ def upload(service: ImageService, plan: UploadPlan, *,
             if not checked.acceptable:
                 raise OperationFailed(f"the conversion of {plan.source} is not acceptable: "
                                       f"{checked.problems[0]}")
-        return _send(service, plan, _file_chunks(path), path.name, progress, clock)
+        return send_image(service, plan, _file_chunks(path), path.name, progress, clock)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -475,7 +478,7 @@ def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: Conver
                     told = True
                 yield chunk
 
-        return _send(service, plan, coalesced(chunks()), f"{source.stem}.vmdk", None, clock)
+        return send_image(service, plan, coalesced(chunks()), f"{source.stem}.vmdk", None, clock)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
@@ -493,8 +496,19 @@ def _raw_copy(conversion: ConversionPlan, workdir: Path) -> Path:
                               f"{workdir.parent.resolve()}: {room} ({exc.message})") from None
 
 
-def _send(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label: str,
-          progress: Callable[[int], None] | None, clock: Callable[[], float]) -> UploadResult:
+def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label: str,
+               progress: Callable[[int], None] | None,
+               clock: Callable[[], float]) -> UploadResult:
+    """Create the image of `plan` in Glance, send `data` into it and verify what arrived.
+
+    Every chunk is hashed (sha512) and counted as it goes out (and passed to
+    `progress`); afterwards Glance's size and hash of the image are compared
+    with those. `label` names the data in the error of a broken transfer;
+    `clock` times the transfer. On any failure or interruption, an exception
+    raised by `data` included (the caller's way to break an upload off), the
+    image is deleted and the error re-raised: a GlanceError's refusal or a
+    ConnectError as OperationFailed. Returns the verified UploadResult.
+    """
     image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
                            container_format=plan.container_format)
     hasher = hashlib.sha512()

@@ -38,9 +38,9 @@ from vmwctl.images.upload import (
     UploadPlan,
     UploadRequest,
     UploadResult,
-    _refuse_unusable,
-    _send,
     plan_disk,
+    refuse_unusable,
+    send_image,
 )
 
 HEAD = 1 << 20  # the inspector's head and an embedded descriptor of up to 1 MiB
@@ -87,7 +87,7 @@ def plan_url(request: UploadRequest, source: HttpSource) -> UrlPlan:
     if report.refusal is not None:
         raise UsageError(f"refusing to upload {source.url}: {report.refusal.line()}")
     if report.format not in ("iso", "raw") and not request.convert:
-        _refuse_unusable(request, report)
+        refuse_unusable(request, report)
     what = f"a {report.create_type} VMDK" if report.format == "vmdk" and report.create_type \
         else f"{report.format} data"
     return UrlPlan(None, report, f"{what} is not streamed")
@@ -175,7 +175,7 @@ def upload_streamed(service: ImageService, plan: UploadPlan, source: HttpSource,
         data = coalesced(stream_vmdk_sequential(
             body, source.size, adapter_type=plan.conversion.adapter_type,
             extent_name=f"{Path(source.name).stem or 'disk'}.vmdk"))
-    result = _send(service, plan, data, source.url, None, clock)
+    result = send_image(service, plan, data, source.url, None, clock)
     result.file = source.url
     return result
 
