@@ -642,8 +642,11 @@ class Glance:
             raw = response.read()
         return json.loads(raw) if raw else None
 
-    def create(self, name: str) -> str:
-        body = {"name": name, "disk_format": "vmdk", "container_format": "bare"}
+    def create(self, name: str, properties: dict[str, Any] | None = None) -> str:
+        """A queued image record; properties (disk_format etc. included) override the
+        defaults vmdk/bare."""
+        body = {"name": name, "disk_format": "vmdk", "container_format": "bare",
+                **(properties or {})}
         return self._call("POST", "/images", body)["id"]
 
     def put_data(self, image_id: str, data: bytes) -> None:
