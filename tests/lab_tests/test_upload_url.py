@@ -29,6 +29,7 @@ class Files:
 
     def __init__(self, context: ssl.SSLContext | None = None) -> None:
         self.files: dict[str, bytes] = {}
+        self.sent: dict[str, int] = {}  # body bytes the client took, per file name
         self.twin: Files | None = None
         owner = self
 
@@ -60,7 +61,14 @@ class Files:
                     self.connection.shutdown(2)
                     self.close_connection = True
                     return
-                self.wfile.write(body)
+                owner.sent[name] = 0
+                try:
+                    for offset in range(0, len(body), 1 << 16):
+                        self.wfile.write(body[offset:offset + (1 << 16)])
+                        owner.sent[name] = min(len(body), offset + (1 << 16))
+                except OSError:  # the client stopped reading
+                    self.close_connection = True
+                    return
                 if kind == "lie":
                     self.wfile.flush()
                     self.close_connection = True
@@ -179,6 +187,38 @@ def test_a_qcow2_goes_through_a_temporary_file(vmwctl, images, served, tmp_path:
     assert subprocess.run(["qemu-img", "compare", "-f", "raw", "-F", "vmdk", str(raw),
                            str(copy)]).returncode == 0
     assert no_temporary_copies(tmp_path) == []
+
+
+def test_a_dry_run_plans_a_download_from_the_head_alone(vmwctl, images, served,
+                                                       tmp_path: Path) -> None:
+    raw = raw_disk(tmp_path / "source.raw", size=96 << 20)
+    qcow2 = tmp_path / "cloud.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(raw),
+                    str(qcow2)], check=True)
+    size = qcow2.stat().st_size
+    url = served.add(qcow2)
+    result = vmwctl("image", "upload", url, "--name", "cloud", "--convert", "--ostype",
+                    "ubuntu64Guest", "--dry-run", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    plan = result.json()
+    assert plan["dry_run"] is True
+    assert plan["source"] == plan["file"] == url
+    assert plan["download"].startswith("a temporary file under ")
+    assert plan["download"].endswith(f"(qcow2 data is not streamed; {size} bytes)")
+    assert (plan["disk_format"], plan["container_format"]) == ("vmdk", "bare")
+    assert plan["properties"]["vmware_disktype"] == "streamOptimized"
+    assert plan["properties"]["vmware_ostype"] == "ubuntu64Guest"
+    assert "downloading" not in result.stderr
+    # the head was read, not the file (the rest stopped in the sockets' buffers at most)
+    assert served.sent["cloud.qcow2"] < size // 2
+    assert all_images(images) == [] and no_temporary_copies(tmp_path) == []
+    human = vmwctl("image", "upload", url, "--name", "cloud", "--convert", "--dry-run")
+    assert human.exit_code == 0, human.stderr
+    assert "Downloaded first to" in human.stdout and "qcow2 data is not streamed" in human.stdout
+    refused = vmwctl("image", "upload", url, "--name", "cloud", "--dry-run")
+    assert refused.exit_code == 2
+    assert refused.stderr.splitlines()[-1] == (
+        f"Error: {url} is a qcow2 image, not a VMDK: add --convert")
 
 
 @pytest.mark.parametrize("source", ["vmdk", "raw", "qcow2"])

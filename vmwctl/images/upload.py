@@ -88,6 +88,7 @@ class UploadPlan:
     convert_command: str | None = None
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
+    download: str | None = None  # a URL downloaded first: where to, and why
 
 
 @dataclass

@@ -93,6 +93,37 @@ def plan_url(request: UploadRequest, source: HttpSource) -> UrlPlan:
     return UrlPlan(None, report, f"{what} is not streamed")
 
 
+def plan_download(request: UploadRequest, source: HttpSource, decided: UrlPlan) -> UploadPlan:
+    """The dry run's plan for a URL that a real run downloads first, from its head alone.
+
+    Nothing more is read: a disk image (qcow2, a VMDK to convert, raw data for
+    qemu-img) is planned from the head's report as a real run plans the
+    downloaded file; an ISO, an OVA or a body of unknown length gets the formats
+    the head shows and a warning that the properties are read from the
+    downloaded file. ``download`` says where the copy would go and why.
+    """
+    report = decided.report
+    where = (f"a temporary file under {tempfile.gettempdir()} ({decided.why_download}; "
+             f"{_size(source.size)})")
+    if report.format not in ("iso", "tar", "unknown"):
+        plan = plan_disk(request, report, staged_name=f"{request.path.stem}.vmdk")
+    else:
+        disk_format, container_format = {"iso": ("iso", "bare"), "tar": ("vmdk", "ova")}.get(
+            report.format, ("?", "?"))
+        plan = UploadPlan(source=source.url, file=source.url, name=request.name,
+                          disk_format=disk_format, container_format=container_format,
+                          properties={}, report=report,
+                          warnings=["the properties are read from the downloaded file: a "
+                                    "dry run does not download it"])
+    plan.source = plan.file = source.url
+    plan.download = where
+    return plan
+
+
+def _size(size: int | None) -> str:
+    return f"{size} bytes" if size is not None else "size unknown"
+
+
 class _HeadTail:
     """The inspector's reads answered from the head and the last bytes of the body."""
 

@@ -29,7 +29,9 @@ def _sent(source: str, file: str) -> str:
 
 
 def _human_plan(plan: Any) -> Any:
-    rows = [("Would upload", _sent(plan.source, plan.file)), ("As", plan.name),
+    rows = [("Would upload", _sent(plan.source, plan.file)),
+            *([("Downloaded first to", plan.download)] if plan.download else []),
+            ("As", plan.name),
             ("disk_format", plan.disk_format), ("container_format", plan.container_format)]
     if plan.convert_command:
         rows.append(("After converting with", plan.convert_command))
@@ -191,9 +193,13 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
                                                     progress=bar.advance)
             _render_url_result(app, result, expected)
             return
-        if not dry_run:
-            app.out.warn(f"{decided.why_download}: downloading {source.name} to a temporary "
-                         "file first")
+        if dry_run:
+            plan = url_upload.plan_download(request, source, decided)
+            format_match_refusal(plan, app.profile.openstack.image_format_match)
+            _warn_or_show(app, plan, dry_run)
+            return
+        app.out.warn(f"{decided.why_download}: downloading {source.name} to a temporary "
+                     "file first")
         with app.out.progress(f"Downloading {source.name}", source.size) as bar:
             path = url_upload.download(source, expected, progress=bar.advance)
     finally:
@@ -202,11 +208,7 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
         request.url, request.path = None, path
         plan = plan_upload(request)
         format_match_refusal(plan, app.profile.openstack.image_format_match)
-        if dry_run:
-            plan.source = plan.file = source.url
         _warn_or_show(app, plan, dry_run)
-        if dry_run:
-            return
         with app.out.progress(f"Uploading {path.name}", plan.report.file_size) as bar:
             result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
         result.source = result.file = source.url
