@@ -16,6 +16,9 @@ import (
 //     behaviour overrides) with modify semantics, then the simulator answers;
 //   - an NFC upload (PUT or POST under /nfc/) writes the imported disk, which
 //     0.24.2 discards (see nfcUpload);
+//   - VirtualMachine.ExportVm, which 0.24.2 lacks, returns a lease whose GET
+//     under /nfc/ serves the VM's disk as streamOptimized (export.go); GET
+//     /lab/exports lists the export leases still open;
 //   - a call that a -fail-method asks to fail is answered with the injected
 //     fault, and not executed (see faultInjector);
 //   - with -guest-tools, a powered-on VM's guest reports in later (guestTools);
@@ -31,6 +34,14 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/calls" {
 			calls.serve(w)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/lab/exports" {
+			serveExports(w)
+			return
+		}
+		if r.Method == http.MethodGet && strings.HasPrefix(r.URL.Path, "/nfc/") {
+			exportGet(next, w, r)
 			return
 		}
 		if (r.Method == http.MethodPut || r.Method == http.MethodPost) && strings.HasPrefix(r.URL.Path, "/nfc/") {
@@ -49,6 +60,9 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 				defer calls.end(method.Name)
 				if sessions.answer(w, r, method) || faults.answer(w, method) ||
 					privileges.answer(w, r, method) {
+					return
+				}
+				if req, ok := method.Body.(*types.ExportVm); ok && exportVM(w, req) {
 					return
 				}
 				if req, ok := method.Body.(*types.Login); ok {

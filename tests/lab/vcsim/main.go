@@ -88,6 +88,8 @@ func main() {
 	guestAfter := flag.Float64("guest-tools", -1, "seconds after power-on when a VM's guest reports Tools running, a heartbeat and an IP (default: never)")
 	flag.Var(&failMethods, "fail-method", "METHOD or METHOD:N: fail every call of the method, or only its N-th (from 1), "+
 		"with a SystemError; a _Task method returns a task that fails (repeatable)")
+	flag.Int64Var(&exportFailAfter, "export-fail-after", -1, "BYTES: an export (ExportVm lease) GET stops after "+
+		"BYTES bytes, the connection dropped and the lease in state error, as when vCenter times a lease out (default: never)")
 	flag.Parse()
 
 	apply, ok := scenarios[*scenario]
