@@ -14,7 +14,7 @@ from pyVmomi import vim
 from vmwctl.images.ova_write import pack_ova
 from vmwctl.vsphere.datastore import DatastorePath, https_connection, put_stream
 from vmwctl.vsphere.inventory import collect, read_paths
-from vmwctl.vsphere.nfc import _wait_ready
+from vmwctl.vsphere.nfc import wait_ready
 
 pytestmark = pytest.mark.lab
 
@@ -64,7 +64,7 @@ def test_a_packed_ova_imports_through_ovf_manager(simulator, tmp_path: Path,
     assert any(isinstance(c, kind) for c in controllers), controllers
 
     lease = pool.ImportVApp(spec=result.importSpec, folder=folder)
-    info = _wait_ready(vc, lease, "ova", lambda: 0.0)
+    info = wait_ready(vc, lease, "importing ova", lambda: 0.0)
     url = next(d.url for d in info.deviceUrl if d.disk)
     path = url.split("://", 1)[1].split("/", 1)[1]
     body = found["appliance-disk1.vmdk"]

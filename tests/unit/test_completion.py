@@ -93,8 +93,8 @@ def test_bash_completes_a_command_name() -> None:
 
 
 def test_bash_completes_a_lazy_groups_subcommands() -> None:
-    assert bash_complete("vmwctl image ")[0] == ["convert", "inspect", "list", "ostypes",
-                                                  "tag", "upload"]
+    assert bash_complete("vmwctl image ")[0] == ["convert", "export", "inspect", "list",
+                                                  "ostypes", "tag", "upload"]
 
 
 def test_bash_completes_a_nested_lazy_group() -> None:

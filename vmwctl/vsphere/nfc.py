@@ -68,7 +68,7 @@ def import_stream_optimized(vc: VCenter, *, pool: Any, folder: Any, datastore: s
     vm = None
     completed = False
     try:
-        info = _wait_ready(vc, lease, name, clock)
+        info = wait_ready(vc, lease, f"importing {name}", clock)
         vm = info.entity
         url = next((d.url for d in info.deviceUrl or [] if d.disk), None)
         if url is None:
@@ -92,7 +92,9 @@ def import_stream_optimized(vc: VCenter, *, pool: Any, folder: Any, datastore: s
         raise
 
 
-def _wait_ready(vc: VCenter, lease: Any, name: str, clock: Callable[[], float]) -> Any:
+def wait_ready(vc: VCenter, lease: Any, what: str, clock: Callable[[], float]) -> Any:
+    """The lease's info once it is ready; its error, or a timeout, as the failure of ``what``
+    ("importing X")."""
     deadline = clock() + LEASE_READY_TIMEOUT
     while True:
         state = read_paths(vc, lease, ("state", "error"))
@@ -101,10 +103,10 @@ def _wait_ready(vc: VCenter, lease: Any, name: str, clock: Callable[[], float]) 
         if state.get("state") == "error":
             error = state.get("error")
             if error is None:
-                raise OperationFailed(f"importing {name} failed: lease error")
-            raise vc.stub.translate(error, what=f"importing {name}")
+                raise OperationFailed(f"{what} failed: lease error")
+            raise vc.stub.translate(error, what=what)
         if clock() > deadline:
-            raise OperationFailed(f"importing {name} failed: the lease was not ready within "
+            raise OperationFailed(f"{what} failed: the lease was not ready within "
                                   f"{LEASE_READY_TIMEOUT:g} s")
         time.sleep(0.2)
 
