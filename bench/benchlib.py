@@ -700,3 +700,39 @@ def peer_venv() -> Path:
         raise BenchError(f"installing the peer failed:\n{done.stdout}{done.stderr}")
     (venv / ".complete").touch()
     return venv
+
+
+# ------------------------------------------------------------------ rounds of tools
+
+def alternating_runs(tools: tuple[str, ...], runs: int, run_one: Callable[[str, int], Any]
+                     ) -> list[Any]:
+    """Each tool ``runs`` times, the order reversed every other round. A run has ``error``
+    (None when it completed), ``wall_seconds``, ``bytes_per_second``, ``peak_rss_bytes``
+    and ``image_status``."""
+    results = []
+    for round_ in range(1, runs + 1):
+        order = tools if round_ % 2 else tuple(reversed(tools))
+        for tool in order:
+            log(f"round {round_}/{runs}: {tool}")
+            run = run_one(tool, round_)
+            if run.error is None:
+                log(f"  {run.wall_seconds:.2f} s, {run.bytes_per_second / 1e6:.1f} MB/s, "
+                    f"peak RSS {run.peak_rss_bytes / 1e6:.1f} MB, {run.image_status}")
+            results.append(run)
+    return results
+
+
+def best_runs(runs: list[Any]) -> dict[str, Any]:
+    """Per tool, the intact completed run with the shortest wall time."""
+    best: dict[str, Any] = {}
+    for run in runs:
+        if run.error is None and run.intact and (
+                run.tool not in best or run.wall_seconds < best[run.tool].wall_seconds):
+            best[run.tool] = run
+    return best
+
+
+def peak_rss_of(runs: list[Any], tool: str) -> int | None:
+    """The highest peak RSS over a tool's completed runs."""
+    peaks = [run.peak_rss_bytes for run in runs if run.tool == tool and run.error is None]
+    return max(peaks) if peaks else None

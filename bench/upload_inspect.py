@@ -181,31 +181,6 @@ def warm_up(uploader: Uploader, small_vmdk: Path) -> None:
         subprocess.run(argv, env=uploader.env, capture_output=True, check=False)
 
 
-def run_uploads(uploader: Uploader, runs: int) -> list[UploadRun]:
-    """Each tool `runs` times, the order reversed every other round."""
-    results = []
-    for round_ in range(1, runs + 1):
-        order = TOOLS if round_ % 2 else tuple(reversed(TOOLS))
-        for tool in order:
-            log(f"round {round_}/{runs}: {tool}")
-            run = uploader.run(tool, round_)
-            if run.error is None:
-                log(f"  {run.wall_seconds:.2f} s, {run.bytes_per_second / MB:.1f} MB/s, "
-                    f"peak RSS {run.peak_rss_bytes / MB:.1f} MB, {run.image_status}")
-            results.append(run)
-    return results
-
-
-def best_runs(runs: list[UploadRun]) -> dict[str, UploadRun]:
-    """Per tool, the intact run with the shortest wall time."""
-    best: dict[str, UploadRun] = {}
-    for run in runs:
-        if run.error is None and run.intact and (
-                run.tool not in best or run.wall_seconds < best[run.tool].wall_seconds):
-            best[run.tool] = run
-    return best
-
-
 # ------------------------------------------------------------------ inspect
 
 def inspect_in_process(path: Path, calls: int, warm: int = 5) -> dict[str, Any]:
@@ -261,17 +236,11 @@ def _rss(peak: int | None) -> str:
     return f"{peak / MB:.1f} MB" if peak is not None else "failed"
 
 
-def peak_rss(runs: list[UploadRun], tool: str) -> int | None:
-    """The highest peak RSS over a tool's completed runs."""
-    peaks = [run.peak_rss_bytes for run in runs if run.tool == tool and run.error is None]
-    return max(peaks) if peaks else None
-
-
 def upload_rows(runs: list[UploadRun]) -> list[Row]:
     """Best throughput against curl's and the client's, and the highest peak RSS."""
-    best = best_runs(runs)
+    best = benchlib.best_runs(runs)
     mine, curl, osc = best.get("vmwctl"), best.get("curl"), best.get("openstack")
-    rss = {tool: peak_rss(runs, tool) for tool in TOOLS}
+    rss = {tool: benchlib.peak_rss_of(runs, tool) for tool in TOOLS}
     rows = []
     if mine and curl:
         floor = CURL_RATIO_MIN * curl.bytes_per_second
@@ -349,7 +318,7 @@ class Measurements:
 
     @property
     def best(self) -> dict[str, UploadRun]:
-        return best_runs(self.runs)
+        return benchlib.best_runs(self.runs)
 
     def rows(self) -> list[Row]:
         return upload_rows(self.runs) + inspect_rows(self.small, self.big, self.processes)
@@ -360,7 +329,7 @@ def measure(args: argparse.Namespace, uploader: Uploader, big: Path) -> Measurem
     if removed := uploader.glance.delete_leftovers():
         log(f"deleted {removed} images left by an earlier run")
     warm_up(uploader, big)
-    runs = run_uploads(uploader, args.runs)
+    runs = benchlib.alternating_runs(TOOLS, args.runs, uploader.run)
     log("inspect: in-process")
     small = inspect_in_process(uploader.image, args.inspect_calls)
     large = inspect_in_process(big, args.inspect_calls)

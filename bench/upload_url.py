@@ -236,37 +236,6 @@ def warm_up(uploader: Uploader) -> None:
                    check=False)
 
 
-def run_uploads(uploader: Uploader, runs: int) -> list[UploadRun]:
-    """Each tool `runs` times, the order reversed every other round."""
-    results = []
-    for round_ in range(1, runs + 1):
-        order = TOOLS if round_ % 2 else tuple(reversed(TOOLS))
-        for tool in order:
-            log(f"round {round_}/{runs}: {tool}")
-            run = uploader.run(tool, round_)
-            if run.error is None:
-                log(f"  {run.wall_seconds:.2f} s, {run.bytes_per_second / MB:.1f} MB/s, "
-                    f"peak RSS {run.peak_rss_bytes / MB:.1f} MB, {run.image_status}")
-            results.append(run)
-    return results
-
-
-def best_runs(runs: list[UploadRun]) -> dict[str, UploadRun]:
-    """Per tool, the intact run with the shortest wall time."""
-    best: dict[str, UploadRun] = {}
-    for run in runs:
-        if run.error is None and run.intact and (
-                run.tool not in best or run.wall_seconds < best[run.tool].wall_seconds):
-            best[run.tool] = run
-    return best
-
-
-def peak_rss(runs: list[UploadRun], tool: str) -> int | None:
-    """The highest peak RSS over a tool's completed runs."""
-    peaks = [run.peak_rss_bytes for run in runs if run.tool == tool and run.error is None]
-    return max(peaks) if peaks else None
-
-
 # ------------------------------------------------------------------ verdicts and output
 
 def _mbs(run: UploadRun | None) -> str:
@@ -279,7 +248,7 @@ def _rss(peak: int | None) -> str:
 
 def rows(runs: list[UploadRun]) -> list[Row]:
     """Best throughput against the curl pipe's best, and the highest peak RSS."""
-    best = best_runs(runs)
+    best = benchlib.best_runs(runs)
     mine, curl = best.get("vmwctl"), best.get("curl")
     found = []
     if mine and curl:
@@ -293,9 +262,10 @@ def rows(runs: list[UploadRun]) -> list[Row]:
         found.append(Row("upload URL throughput vs curl", _mbs(mine),
                          f">= {CURL_RATIO_MIN}x curl", f"curl | curl {_mbs(curl)}",
                          verdict(None)))
-    mine_rss = peak_rss(runs, "vmwctl")
+    mine_rss = benchlib.peak_rss_of(runs, "vmwctl")
+    curl_rss = benchlib.peak_rss_of(runs, "curl")
     found.append(Row("peak RSS while uploading (max)", _rss(mine_rss),
-                     f"< {RSS_MAX / MB:.0f} MB", f"curl | curl {_rss(peak_rss(runs, 'curl'))}",
+                     f"< {RSS_MAX / MB:.0f} MB", f"curl | curl {_rss(curl_rss)}",
                      verdict(mine_rss < RSS_MAX if mine_rss is not None else None)))
     return found
 
@@ -367,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
             uploader = Uploader(glance, url, info["file_size"], served, properties, env,
                                 workdir, vmwctl)
             warm_up(uploader)
-            runs = run_uploads(uploader, args.runs)
+            runs = benchlib.alternating_runs(TOOLS, args.runs, uploader.run)
     finally:
         if args.keep:
             log(f"the test image stays in {workdir}")
@@ -379,7 +349,7 @@ def main(argv: list[str] | None = None) -> int:
 def report(args: argparse.Namespace, runs: list[UploadRun], info: dict[str, Any],
            properties: dict[str, Any], vmwctl: Path) -> int:
     """Print the tables, write the JSON; 1 when an upload failed, else 0."""
-    best = best_runs(runs)
+    best = benchlib.best_runs(runs)
     table = rows(runs)
     size = info["file_size"]
     print(f"\nStreaming a {size / MB:.1f} MB streamOptimized VMDK ({info['data_bytes'] // MIB} "

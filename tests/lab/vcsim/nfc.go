@@ -128,23 +128,12 @@ func importDisks(name string) []importDisk {
 				if !ok {
 					continue
 				}
-				info := backing.GetVirtualDeviceFileBackingInfo()
-				var file object.DatastorePath
-				if !file.FromString(info.FileName) || path.Base(file.Path) != name {
-					continue
-				}
-				var ds *simulator.Datastore
-				if info.Datastore != nil {
-					ds, _ = simulator.Map.Get(*info.Datastore).(*simulator.Datastore)
-				}
-				if ds == nil {
-					ds = findDatastore(nil, file.Datastore)
-				}
-				if ds == nil {
+				local := localFile(backing.GetVirtualDeviceFileBackingInfo())
+				if local == "" || filepath.Base(local) != name {
 					continue
 				}
 				found = append(found, importDisk{
-					file:    filepath.Join(ds.Info.GetDatastoreInfo().Url, filepath.FromSlash(file.Path)),
+					file:    local,
 					adapter: controllerAdapter(devices.FindByKey(device.GetVirtualDevice().ControllerKey)),
 				})
 			}
