@@ -78,6 +78,8 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
                                "--from-profile"],
         "firewall vib inspect": ["firewall", "vib", "inspect", str(vib)],
         "firewall vib install": ["firewall", "vib", "install", str(vib), "--dry-run"],
+        "image export": ["image", "export", "DC0_C0_RP0_VM0", "--name", "secrets-export",
+                         "--allow-running", "--dry-run"],
         "image convert": ["image", "convert", "--engine", "qemu", "--force", str(raw),
                           str(out / "converted.vmdk")],
         "image inspect": ["image", "inspect", str(raw)],
@@ -101,6 +103,7 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
 # commands that need the vCenter before anything else can fail
 VCENTER_FIRST = {"about", "cache list", "cache purge", "check nova-conf", "check prereqs",
                  "check privileges", "cluster inspect", "cluster list", "firewall disable",
+                 "image export",
                  "firewall enable", "firewall status", "firewall vib install", "role create",
                  "vm delete", "vm list"}
 # commands that look the image up in Glance first, then go to the vCenter
