@@ -21,6 +21,7 @@ from labexports import open_exports, vm_with_disks
 from pyVmomi import vim
 
 from vmwctl.vsphere.faults import InvalidPowerState, VSphereFault
+from vmwctl.vsphere.nfc import wait_ready
 from vmwctl.vsphere.tasks import wait_for_task
 
 pytestmark = pytest.mark.lab
@@ -37,12 +38,10 @@ def raw_file(tmp_path: Path, name: str, size: int = 2 * MIB) -> Path:
     return path
 
 
-def ready_lease(vm):
+def ready_lease(vc, vm):
+    """An export lease of ``vm``, once ready (vmwctl's own wait: a lease error fails it)."""
     lease = vm.ExportVm()
-    deadline = time.monotonic() + 30
-    while lease.state != "ready":
-        assert lease.state == "initializing" and time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_ready(vc, lease, "exporting", time.monotonic)
     return lease
 
 
@@ -60,7 +59,7 @@ def get(sim, vc, path: str) -> tuple[int, bytes]:
 def test_export_serves_each_disk_as_stream_optimized(sim, vc, ds_dir, tmp_path) -> None:
     raws = [raw_file(tmp_path, "a.raw"), raw_file(tmp_path, "b.raw", 1 * MIB)]
     vm, _ = vm_with_disks(vc, ds_dir, raws, controller="busLogic")
-    lease = ready_lease(vm)
+    lease = ready_lease(vc, vm)
     info = lease.info
     assert info.entity == vm
     assert [(d.targetId, d.disk) for d in info.deviceUrl] == [("disk-0.vmdk", True),
@@ -92,7 +91,7 @@ def test_export_serves_each_disk_as_stream_optimized(sim, vc, ds_dir, tmp_path) 
 def test_abort_ends_the_lease_and_a_second_export_waits_for_the_first(sim, vc, ds_dir,
                                                                        tmp_path) -> None:
     vm, _ = vm_with_disks(vc, ds_dir, [raw_file(tmp_path, "a.raw")])
-    lease = ready_lease(vm)
+    lease = ready_lease(vc, vm)
     with pytest.raises(VSphereFault, match="export lease is held"):
         vm.ExportVm()
     path = urlsplit(lease.info.deviceUrl[0].url).path
@@ -100,7 +99,7 @@ def test_abort_ends_the_lease_and_a_second_export_waits_for_the_first(sim, vc, d
     assert open_exports(sim) == []
     assert get(sim, vc, path)[0] == 404
     assert get(sim, vc, path.rsplit("/", 2)[0] + "/no-lease/disk-0.vmdk")[0] == 404
-    again = ready_lease(vm)
+    again = ready_lease(vc, vm)
     assert get(sim, vc, path.replace(lease._moId, again._moId).replace(
         "disk-0", "disk-9"))[0] == 404
     again.HttpNfcLeaseComplete()
@@ -113,7 +112,7 @@ def test_export_of_a_powered_on_vm_is_refused(sim, vc, ds_dir, tmp_path) -> None
         vm.ExportVm()
     assert open_exports(sim) == []
     wait_for_task(vc, vm.SuspendVM_Task(), what="suspending")
-    lease = ready_lease(vm)  # a suspended VM's disk is not written to
+    lease = ready_lease(vc, vm)  # a suspended VM's disk is not written to
     lease.HttpNfcLeaseComplete()
 
 
@@ -122,7 +121,7 @@ def test_export_fail_after_fails_the_lease_mid_transfer(simulator, tmp_path) -> 
     vc = sim.connect()
     ds_dir = Path(sim.datastores["LocalDS_0"])
     vm, _ = vm_with_disks(vc, ds_dir, [raw_file(tmp_path, "a.raw")])
-    lease = ready_lease(vm)
+    lease = ready_lease(vc, vm)
     context = ssl.create_default_context(cafile=vc.settings.ca_file)
     conn = http.client.HTTPSConnection("127.0.0.1", sim.port, context=context, timeout=60)
     conn.request("GET", urlsplit(lease.info.deviceUrl[0].url).path)
