@@ -53,6 +53,8 @@ def parse_xml(data: bytes, what: str, *, limit: int = MAX_XML) -> ET.Element:
         raise declared from None
     except expat.ExpatError as exc:
         raise XmlRefused(f"{what} is not well-formed XML: {exc}") from None
+    except LookupError as exc:  # the declaration names an encoding Python does not know
+        raise XmlRefused(f"{what} is not readable XML: {exc}") from None
     try:
         return ET.fromstring(data)
     except ET.ParseError as exc:
