@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from vmwctl.common.streams import prefetched
+from vmwctl.common.streams import pieces, prefetched
 
 
 def test_chunks_arrive_in_order() -> None:
@@ -48,3 +48,12 @@ def test_reads_ahead_at_most_depth_chunks_and_stops_when_abandoned() -> None:
     stream.close()
     threading.Event().wait(0.3)
     assert len(produced) <= 1 + 3 + 2
+
+
+@pytest.mark.parametrize("length", [0, 1, 5, 6, 7, 12, 13])
+def test_pieces_are_views_of_the_chunk_in_order(length: int) -> None:
+    chunk = bytes(range(length))
+    got = list(pieces(chunk, 6))
+    assert b"".join(got) == chunk
+    assert all(isinstance(piece, memoryview) and 0 < len(piece) <= 6 for piece in got)
+    assert len(got) == -(-length // 6)

@@ -62,3 +62,19 @@ def coalesced(chunks: Iterable[bytes], size: int = 1 << 20) -> Iterator[bytes]:
             buffer.clear()
     if buffer:
         yield bytes(buffer)
+
+
+SEND_PIECE = 1 << 18
+
+
+def pieces(chunk: bytes, size: int = SEND_PIECE) -> Iterator[memoryview]:
+    """``chunk`` as views of at most ``size`` bytes, without a copy.
+
+    urllib3 copies every piece of a chunked upload into its framing; 256 KiB
+    pieces keep those copies small enough for the allocator to reuse its
+    memory, where 1 MiB ones cost fresh pages each time (0.8 s of CPU more per
+    GB in a measurement on the lab's Glance).
+    """
+    view = memoryview(chunk)
+    for offset in range(0, len(view), size):
+        yield view[offset:offset + size]

@@ -85,7 +85,7 @@ class ImageService:
         return self._request("POST", "/images", json=body, expect=(201,),
                              what=f"creating image {name!r}").json()
 
-    def upload(self, image_id: str, chunks: Iterable[bytes]) -> None:
+    def upload(self, image_id: str, chunks: Iterable[bytes | memoryview]) -> None:
         """Stream the data (chunked transfer encoding); nothing is held in memory."""
         # No retries: the body is a stream already consumed; a retry would send nothing.
         self._request("PUT", f"/images/{image_id}/file", data=chunks, expect=(204,),

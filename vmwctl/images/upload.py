@@ -14,12 +14,12 @@ import shutil
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmwctl.common.streams import coalesced
+from vmwctl.common.streams import coalesced, pieces, prefetched
 from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
 from vmwctl.images import vmdk
@@ -502,27 +502,28 @@ def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], l
                clock: Callable[[], float]) -> UploadResult:
     """Create the image of `plan` in Glance, send `data` into it and verify what arrived.
 
-    Every chunk is hashed (sha512) and counted as it goes out (and passed to
-    `progress`); afterwards Glance's size and hash of the image are compared
-    with those. `label` names the data in the error of a broken transfer;
-    `clock` times the transfer. On any failure or interruption, an exception
-    raised by `data` included (the caller's way to break an upload off), the
-    image is deleted and the error re-raised: a GlanceError's refusal or a
-    ConnectError as OperationFailed. Returns the verified UploadResult.
+    Every chunk is hashed (sha512, in a read-ahead thread, beside the sending)
+    and counted as it goes out (and passed to `progress`); afterwards Glance's
+    size and hash of the image are compared with those. `label` names the data
+    in the error of a broken transfer; `clock` times the transfer. On any
+    failure or interruption, an exception raised by `data` included (the
+    caller's way to break an upload off), the image is deleted and the error
+    re-raised: a GlanceError's refusal or a ConnectError as OperationFailed.
+    Returns the verified UploadResult.
     """
     image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
                            container_format=plan.container_format)
     hasher = hashlib.sha512()
     sent = 0
+    hashed = prefetched(_hashed(data, hasher))
 
-    def chunks() -> Iterator[bytes]:
+    def chunks() -> Iterator[bytes | memoryview]:
         nonlocal sent
-        for chunk in data:
-            hasher.update(chunk)
+        for chunk in hashed:
             sent += len(chunk)
             if progress is not None:
                 progress(len(chunk))
-            yield chunk
+            yield from pieces(chunk)
 
     started = clock()
     try:
@@ -539,9 +540,17 @@ def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], l
     except BaseException as exc:
         _delete_quietly(service, image["id"], exc)
         raise
+    finally:
+        hashed.close()  # the read-ahead thread stops with it
     return UploadResult(image=record, source=plan.source, file=plan.file, bytes_sent=sent,
                         seconds=seconds, bytes_per_second=sent / seconds if seconds > 0 else 0.0,
                         sha512=hasher.hexdigest(), verified=verified, warnings=plan.warnings)
+
+
+def _hashed(data: Iterable[bytes], hasher: Any) -> Iterator[bytes]:
+    for chunk in data:
+        hasher.update(chunk)
+        yield chunk
 
 
 def _delete_with_retries(service: ImageService, image_id: str,
