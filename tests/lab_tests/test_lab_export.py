@@ -88,6 +88,30 @@ def test_export_serves_each_disk_as_stream_optimized(sim, vc, ds_dir, tmp_path) 
     assert not any(p.name.startswith(".nfc-") for p in (ds_dir / vm.name).iterdir())
 
 
+def test_a_disk_is_converted_again_once_its_data_changed(sim, vc, ds_dir, tmp_path) -> None:
+    """The simulator converts a disk once per version of its files, outside the datastore."""
+    first = raw_file(tmp_path, "a.raw")
+    vm, name = vm_with_disks(vc, ds_dir, [first])
+    served = []
+    for round_ in range(3):
+        if round_ == 2:  # new data in the -flat extent, same size: a new conversion
+            second = raw_file(tmp_path, "b.raw")
+            with open(ds_dir / name / f"{name}-flat.vmdk", "r+b") as flat:
+                flat.write(second.read_bytes())
+        lease = ready_lease(vc, vm)
+        status, body = get(sim, vc, urlsplit(lease.info.deviceUrl[0].url).path)
+        lease.HttpNfcLeaseComplete()
+        assert status == 200
+        out = tmp_path / f"export-{round_}.vmdk"
+        out.write_bytes(body)
+        served.append(out)
+    for out, raw in zip(served, [first, first, second], strict=True):
+        assert subprocess.run(["qemu-img", "compare", "-q", "-f", "raw", "-F", "vmdk",
+                               str(raw), str(out)]).returncode == 0, out.name
+    assert not any(p.name.startswith(".nfc") for p in (ds_dir / name).iterdir())
+    assert [p.name.startswith("nfc-export-") for p in ds_dir.parent.iterdir()].count(True) == 1
+
+
 def test_abort_ends_the_lease_and_a_second_export_waits_for_the_first(sim, vc, ds_dir,
                                                                        tmp_path) -> None:
     vm, _ = vm_with_disks(vc, ds_dir, [raw_file(tmp_path, "a.raw")])

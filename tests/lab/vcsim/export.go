@@ -14,6 +14,7 @@ import (
 	"reflect"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/vmware/govmomi/object"
@@ -180,7 +181,7 @@ func localFile(info *types.VirtualDeviceFileBackingInfo) string {
 }
 
 // exportGet serves GET /nfc/<lease>/<disk>: the disk converted to
-// streamOptimized (qemu-img, into a temporary file beside it), sent with its
+// streamOptimized (qemu-img, once per version of the disk: converted), sent with its
 // Content-Length. Not an export lease: the simulator's own ServeNFC; a lease
 // completed or aborted, or a disk it does not have: 404. With
 // -export-fail-after N the lease fails after N bytes, as when vCenter times a
@@ -201,15 +202,8 @@ func exportGet(next http.Handler, w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	work, err := os.MkdirTemp(filepath.Dir(disk.file), ".nfc-export-")
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	defer os.RemoveAll(work)
-	stream := filepath.Join(work, "disk.vmdk")
-	if fault := qemuImg("convert", "-q", "-O", "vmdk", "-o",
-		"subformat=streamOptimized,adapter_type="+qemuAdapterType(disk.adapter), disk.file, stream); fault != nil {
+	stream, fault := converted(disk)
+	if fault != nil {
 		log.Printf("nfc GET %s: %s", disk.file, fault.message)
 		http.Error(w, fault.message, http.StatusInternalServerError)
 		return
@@ -239,6 +233,64 @@ func exportGet(next http.Handler, w http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // drop the connection: the client reads a short body
 	}
 	log.Printf("nfc GET %s: sent %d bytes of streamOptimized data (%v)", disk.file, n, err)
+}
+
+// conversions holds the streamOptimized conversion of each exported disk,
+// under the simulator's TMPDIR (the lab's datastore root, beside the
+// datastores, never in one), for as long as the disk's files are unchanged.
+// ESXi converts while it sends, at the speed of the transfer; qemu-img needs
+// the whole file first, 25 s for a GiB of random data, which a lab export
+// then pays once per disk rather than on every GET.
+var (
+	conversionsMu sync.Mutex
+	conversions   = map[string]conversion{} // by the disk's descriptor path
+)
+
+type conversion struct {
+	key  string // the disk's files' sizes and modification times, and its adapter
+	file string
+}
+
+// converted is the disk as streamOptimized: the conversion made for the same
+// files, or a new one (which replaces it; a GET still sending the old file
+// reads it to its end).
+func converted(disk exportDisk) (string, *diskError) {
+	key := disk.adapter
+	for _, name := range []string{disk.file, strings.TrimSuffix(disk.file, ".vmdk") + "-flat.vmdk"} {
+		if info, err := os.Stat(name); err == nil {
+			key += fmt.Sprintf("|%s %d %d", name, info.Size(), info.ModTime().UnixNano())
+		}
+	}
+	conversionsMu.Lock()
+	defer conversionsMu.Unlock()
+	if known, ok := conversions[disk.file]; ok {
+		if known.key == key && exists(known.file) {
+			return known.file, nil
+		}
+		os.RemoveAll(filepath.Dir(known.file))
+		delete(conversions, disk.file)
+	}
+	work, err := os.MkdirTemp("", "nfc-export-")
+	if err != nil {
+		return "", systemError(err.Error())
+	}
+	stream := filepath.Join(work, "disk.vmdk")
+	if fault := qemuImg("convert", "-q", "-O", "vmdk", "-o",
+		"subformat=streamOptimized,adapter_type="+qemuAdapterType(disk.adapter), disk.file, stream); fault != nil {
+		os.RemoveAll(work)
+		return "", fault
+	}
+	conversions[disk.file] = conversion{key: key, file: stream}
+	return stream, nil
+}
+
+// removeConversions deletes every conversion, when the simulator stops.
+func removeConversions() {
+	conversionsMu.Lock()
+	defer conversionsMu.Unlock()
+	for _, known := range conversions {
+		os.RemoveAll(filepath.Dir(known.file))
+	}
 }
 
 // fail puts the lease in state error with a SystemError, as vCenter does

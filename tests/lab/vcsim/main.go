@@ -168,6 +168,7 @@ func main() {
 	for _, dir := range extraDirs {
 		_ = os.RemoveAll(dir)
 	}
+	removeConversions()
 	os.Exit(0)
 }
 
