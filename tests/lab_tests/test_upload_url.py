@@ -189,6 +189,26 @@ def test_a_qcow2_goes_through_a_temporary_file(vmwctl, images, served, tmp_path:
     assert no_temporary_copies(tmp_path) == []
 
 
+def test_a_damaged_download_is_refused_naming_the_url(vmwctl, images, served,
+                                                      tmp_path: Path) -> None:
+    """A qcow2 cut short on the server (its Content-Length honest): qemu-img check refuses
+    the downloaded copy, and the error names the URL, not the copy that is gone."""
+    whole, cut = tmp_path / "whole.qcow2", tmp_path / "cut.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2",
+                    str(raw_disk(tmp_path / "source.raw", 16 << 20)), str(whole)], check=True)
+    cut.write_bytes(whole.read_bytes()[:whole.stat().st_size // 2])
+    url = served.add(cut)
+    for engine in ("native", "qemu"):
+        refused = vmwctl("image", "upload", url, "--name", "cut", "--convert", "--engine",
+                         engine)
+        assert refused.exit_code == 2, refused.stderr
+        last = refused.stderr.splitlines()[-1]
+        assert last.startswith(f"Error: refusing to convert {url}: qemu-img check finds ")
+        assert "vmwctl-url-" not in refused.stderr
+    assert all_images(images) == []
+    assert no_temporary_copies(tmp_path) == []
+
+
 def test_a_dry_run_plans_a_download_from_the_head_alone(vmwctl, images, served,
                                                        tmp_path: Path) -> None:
     raw = raw_disk(tmp_path / "source.raw", size=96 << 20)

@@ -119,19 +119,39 @@ def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
     assert wrong.exit_code == 2 and "streamOptimized only" in wrong.stderr
 
 
+def compressed_qcow2_with_bad_data(path: Path) -> Path:
+    """A qcow2 whose tables are sound (qemu-img check passes) but whose first compressed
+    cluster does not decompress: qemu-img convert fails while reading it."""
+    raw = path.with_suffix(".raw")
+    with open(raw, "wb") as handle:
+        handle.write((b"compressible " * 400_000)[:4 << 20])
+        handle.truncate(8 << 20)
+    subprocess.run(["qemu-img", "convert", "-c", "-f", "raw", "-O", "qcow2", str(raw),
+                    str(path)], check=True, capture_output=True)
+    raw.unlink()
+    data = bytearray(path.read_bytes())
+    cluster_bits = int.from_bytes(data[20:24], "big")
+    l1_offset = int.from_bytes(data[40:48], "big")
+    l2_offset = int.from_bytes(data[l1_offset:l1_offset + 8], "big") & 0x00FFFFFFFFFFFE00
+    entry = int.from_bytes(data[l2_offset:l2_offset + 8], "big")
+    assert entry >> 62 & 1, "the first cluster is not compressed"
+    offset = entry & ((1 << (62 - (cluster_bits - 8))) - 1)
+    data[offset + 10:offset + 200] = bytes(190)
+    path.write_bytes(data)
+    assert subprocess.run(["qemu-img", "check", str(path)], capture_output=True).returncode == 0
+    return path
+
+
 def test_qemu_failure_leaves_nothing(vmwctl, tmp_path: Path) -> None:
-    broken = tmp_path / "broken.qcow2"
-    subprocess.run(["qemu-img", "create", "-f", "qcow2", str(broken), "64M"], check=True,
-                   capture_output=True)
-    with open(broken, "r+b") as handle:
-        handle.seek(40)  # l1_size and l1_table_offset: point the L1 table far past the end
-        handle.write((1 << 30).to_bytes(4, "big") + (1 << 40).to_bytes(8, "big"))
-    result = vmwctl("image", "convert", str(broken), str(tmp_path / "o.vmdk"))
-    assert result.exit_code == 1
-    assert result.stderr.startswith("Error: qemu-img failed: ")
-    assert "Traceback" not in result.stderr
-    assert not (tmp_path / "o.vmdk").exists()
-    assert leftovers(tmp_path) == []
+    broken = compressed_qcow2_with_bad_data(tmp_path / "broken.qcow2")
+    for engine in ("native", "qemu"):
+        result = vmwctl("image", "convert", str(broken), str(tmp_path / "o.vmdk"), "--engine",
+                        engine)
+        assert result.exit_code == 1
+        assert result.stderr.startswith("Error: qemu-img failed: ")
+        assert "Traceback" not in result.stderr
+        assert not (tmp_path / "o.vmdk").exists()
+        assert leftovers(tmp_path) == []
 
 
 def test_existing_destination_and_force(vmwctl, tmp_path: Path) -> None:

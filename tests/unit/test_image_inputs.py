@@ -131,6 +131,38 @@ def test_an_image_naming_a_backing_file_is_unsafe_and_never_read(vmwctl, tmp_pat
     assert not (tmp_path / "o.vmdk").exists()
 
 
+@pytest.mark.parametrize("engine", ["native", "qemu"])
+def test_a_qcow2_cut_short_is_refused_not_converted_with_zeros(vmwctl, tmp_path: Path,
+                                                                engine: str) -> None:
+    raw = tmp_path / "source.raw"
+    with open(raw, "wb") as handle:
+        handle.truncate(8 << 20)
+        handle.write(os.urandom(4 << 20))
+    whole, cut, lost = (tmp_path / "in" / name for name in ("whole.qcow2", "cut.qcow2",
+                                                            "lost.qcow2"))
+    whole.parent.mkdir()
+    qemu_img("convert", "-f", "raw", "-O", "qcow2", raw, whole)
+    cut.write_bytes(whole.read_bytes()[:2_000_000])  # the last ~40 data clusters missing
+    lost.write_bytes(whole.read_bytes())
+    with open(lost, "r+b") as handle:  # an L1 table offset qemu-img cannot open
+        handle.seek(40)
+        handle.write((1 << 30).to_bytes(4, "big") + (1 << 40).to_bytes(8, "big"))
+    out = tmp_path / "in" / "o.vmdk"
+    refused = vmwctl("image", "convert", str(cut), str(out), "--engine", engine)
+    assert (refused.exit_code, refused.stderr) == (
+        2, f"Error: refusing to convert {cut}: qemu-img check finds 38 errors in its tables (a "
+           "damaged file, or one cut short); fetch the image again and compare it with its "
+           "published checksum\n")
+    refused = vmwctl("image", "convert", str(lost), str(out), "--engine", engine)
+    assert refused.exit_code == 2
+    assert refused.stderr.startswith(f"Error: refusing to convert {lost}: qemu-img check "
+                                     "cannot read its tables (")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["cut.qcow2", "lost.qcow2",
+                                                            "whole.qcow2"]
+    done = vmwctl("image", "convert", str(whole), str(out), "--engine", engine)
+    assert done.exit_code == 0, done.stderr
+
+
 def test_a_qcow2_with_an_external_data_file_is_unsafe(vmwctl, tmp_path: Path) -> None:
     path = tmp_path / "split.qcow2"
     qemu_img("create", "-f", "qcow2", "-o", f"data_file={tmp_path / 'split.data'}", path, "1M")

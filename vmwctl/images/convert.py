@@ -158,10 +158,22 @@ def raw_source(plan: ConversionPlan, workdir: Path,
     """The source as raw data for the native writer: itself, or a sparse raw copy by qemu-img."""
     if plan.source_format == "raw":
         return Path(plan.source)
+    refuse_damaged(plan)
     raw = workdir / "source.raw"
     qemu.run(["convert", *(["-p"] if progress else []), "-f", plan.source_format, "-O", "raw",
               _file(plan.source), str(raw)], progress=progress)
     return raw
+
+
+def refuse_damaged(plan: ConversionPlan) -> None:
+    """UsageError when qemu-img check finds the source's tables damaged: qemu-img would
+    convert it, reading what is missing as zeros."""
+    if plan.source_format == "raw":
+        return
+    problem = qemu.damage(_file(plan.source), plan.source_format)
+    if problem is not None:
+        raise UsageError(f"refusing to convert {plan.source}: {problem}; fetch the image "
+                         "again and compare it with its published checksum")
 
 
 def _source_format(report: ImageReport) -> str:
@@ -211,6 +223,7 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
         if plan.engine == "native":
             _write_native(plan, workdir, staged, progress)
         else:
+            refuse_damaged(plan)
             qemu.run(_arguments(plan.source, plan.source_format, plan.subformat,
                                 plan.adapter_type, str(staged), progress=progress is not None),
                      progress=progress)

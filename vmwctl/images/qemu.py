@@ -40,8 +40,10 @@ def command_line(args: Sequence[str]) -> str:
     return shlex.join([QEMU_IMG, *args])
 
 
-def run(args: Sequence[str], *, progress: Callable[[float], None] | None = None) -> str:
-    """Run qemu-img; return its stdout. Progress (-p) is parsed into percentages."""
+def run(args: Sequence[str], *, progress: Callable[[float], None] | None = None,
+        ok_codes: Sequence[int] = (0,)) -> str:
+    """Run qemu-img; return its stdout. Progress (-p) is parsed into percentages; an exit
+    status outside ``ok_codes`` is OperationFailed with qemu-img's last line."""
     import sh
 
     log.info("running %s", command_line(args))
@@ -66,7 +68,8 @@ def run(args: Sequence[str], *, progress: Callable[[float], None] | None = None)
             with deferred_signals() as stopper:  # one that comes while qemu-img starts: below
                 process = qemu(*args, _out=on_stdout, _out_bufsize=0, _tty_out=False,
                                _bg=True, _bg_exc=False, _decode_errors="replace",
-                               _encoding="utf-8", _err_to_out=False)
+                               _encoding="utf-8", _err_to_out=False,
+                               _ok_code=list(ok_codes))
             stopper.check()
             process.wait()
         except BaseException:  # Ctrl-C, SIGTERM: qemu-img must not outlive vmwctl
@@ -79,6 +82,34 @@ def run(args: Sequence[str], *, progress: Callable[[float], None] | None = None)
     except sh.ErrorReturnCode as exc:
         raise OperationFailed(f"qemu-img failed: {_reason(exc.stderr)}") from None
     return "".join(output)
+
+
+# qemu-img check's exit statuses that leave a readable image: 0 clean, 3 leaked clusters
+# only (space lost, no data), 63 a format it has no checks for (raw, vpc). 2 is
+# corruption; 1 a check that could not finish.
+_CHECK_READABLE = (0, 2, 3, 63)
+
+
+def damage(source: str, fmt: str) -> str | None:
+    """What ``qemu-img check`` finds wrong in the image's tables (a qcow2 or a sparse VMDK
+    cut short, clusters past the end of the file), or None when nothing is. qemu-img reads
+    what is missing as zeros: converting such a file loses data without an error."""
+    import json
+
+    try:
+        output = run(["check", "-f", fmt, "--output=json", source], ok_codes=_CHECK_READABLE)
+    except OperationFailed as exc:
+        reason = exc.message.removeprefix("qemu-img failed: ")
+        return f"qemu-img check cannot read its tables ({reason})"
+    try:
+        found = json.loads(output) if output.strip() else {}
+    except ValueError:
+        return None
+    errors = int(found.get("corruptions") or 0) + int(found.get("check-errors") or 0)
+    if errors == 0:
+        return None
+    return (f"qemu-img check finds {errors} error{'s' if errors != 1 else ''} in its tables "
+            "(a damaged file, or one cut short)")
 
 
 def _stop(process: Any) -> None:

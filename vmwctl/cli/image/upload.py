@@ -11,6 +11,7 @@ from vmwctl.cli.app import App
 from vmwctl.cli.format import details
 from vmwctl.cli.format import size as human_size
 from vmwctl.cli.options import CanonicalChoice
+from vmwctl.errors import VmwctlError
 from vmwctl.images.ostypes import OS_TYPES
 from vmwctl.images.properties import (
     ADAPTER_TYPES,
@@ -213,6 +214,10 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
             result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
         result.source = result.file = source.url
         _render_url_result(app, result, expected)
+    except VmwctlError as exc:  # the temporary copy is gone: the error names the URL
+        exc.message = exc.message.replace(str(path), source.url)
+        exc.args = (exc.message,)
+        raise
     finally:
         shutil.rmtree(path.parent, ignore_errors=True)
 
