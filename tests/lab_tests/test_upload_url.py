@@ -40,7 +40,7 @@ class Files:
                 pass
 
             def do_GET(self) -> None:
-                kind, _, name = self.path.lstrip("/").partition("/")
+                kind, _, name = self.path.split("?", 1)[0].lstrip("/").partition("/")
                 if kind == "to-http" and owner.twin is not None:
                     self.send_response(302)
                     self.send_header("Location", f"{owner.twin.url}/files/{name}")
@@ -301,6 +301,28 @@ def test_a_url_the_server_does_not_have(vmwctl, images, served) -> None:
     assert unreachable.stderr.splitlines()[-1].startswith(
         "Error: cannot reach http://127.0.0.1:9/disk.vmdk: ")
     assert all_images(images) == []
+
+
+def test_a_signed_url_never_shows_its_signature(vmwctl, images, served,
+                                                tmp_path: Path) -> None:
+    signature = "9c1f0e4b7a2d5c8e1f3a6b9d0c2e4f6a8b0d2f4a6c8e0a2c4e6f8a0b2d4f6a8c"
+    query = (f"?X-Amz-Credential=AKIAEXAMPLE%2F20261203%2Fs3&X-Amz-Expires=600"
+             f"&X-Amz-Signature={signature}")
+    url = served.add(make_vmdk(tmp_path)) + query
+    shown = url.replace(signature, "********").replace(
+        "AKIAEXAMPLE%2F20261203%2Fs3", "********")
+    result = vmwctl("-v", "-o", "json", "image", "upload", url, "--name", "signed")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["source"] == shown
+    missing = vmwctl("-v", "image", "upload", f"{served.url}/files/none.vmdk{query}",
+                     "--name", "none")
+    assert missing.exit_code == 2
+    assert missing.stderr.splitlines()[-1].startswith(
+        f"Error: cannot read the image at {served.url}/files/none.vmdk?X-Amz-Credential=")
+    for run in (result, missing):
+        text = run.stdout + run.stderr
+        assert signature not in text and "AKIAEXAMPLE" not in text
+    assert [image["name"] for image in all_images(images)] == ["signed"]
 
 
 def test_https_is_verified_and_a_redirect_to_http_is_refused(vmwctl, images, served, lab,

@@ -6,7 +6,7 @@ import pytest
 
 from vmwctl.errors import UsageError
 from vmwctl.images.digests import from_checksums_file, parse_checksum
-from vmwctl.images.remote import file_name, is_url, shown
+from vmwctl.images.remote import file_name, is_url, secret_values, shown
 
 A = "ab" * 32
 B = "cd" * 64
@@ -57,4 +57,27 @@ def test_urls_as_shown() -> None:
     assert shown("https://ops:p%40ss@h:8443/a/b.vmdk?x=1") == \
         "https://ops:********@h:8443/a/b.vmdk?x=1"
     assert shown("https://h/a") == "https://h/a"
+
+
+def test_signed_urls_as_shown() -> None:
+    signature = "0f3a9c5e7b1d2f4a6c8e0b2d4f6a8c0e"
+    s3 = ("https://bucket.s3.amazonaws.com/images/disk.vmdk?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+          "&X-Amz-Credential=AKIAEXAMPLE%2F20261203%2Fus-east-1%2Fs3%2Faws4_request"
+          f"&X-Amz-Date=20261203T000000Z&X-Amz-Expires=3600&X-Amz-Signature={signature}")
+    assert shown(s3) == (
+        "https://bucket.s3.amazonaws.com/images/disk.vmdk?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+        "&X-Amz-Credential=********&X-Amz-Date=20261203T000000Z&X-Amz-Expires=3600"
+        "&X-Amz-Signature=********")
+    assert secret_values(s3) == ["AKIAEXAMPLE%2F20261203%2Fus-east-1%2Fs3%2Faws4_request",
+                                 "AKIAEXAMPLE/20261203/us-east-1/s3/aws4_request",
+                                 signature, signature]
+    swift = f"https://h/v1/AUTH_x/c/o.vmdk?temp_url_sig={signature}&temp_url_expires=17"
+    assert shown(swift) == "https://h/v1/AUTH_x/c/o.vmdk?temp_url_sig=********" \
+                           "&temp_url_expires=17"
+    sas = "https://a.blob.core.windows.net/c/d.vmdk?sv=2022&sig=abc%2Bdef%3D&token=&x=1"
+    assert shown(sas) == "https://a.blob.core.windows.net/c/d.vmdk?sv=2022&sig=********" \
+                         "&token=&x=1"
+    assert secret_values(sas) == ["abc%2Bdef%3D", "abc+def="]
+    assert secret_values("https://h/x?X-Amz-SignedHeaders=host") == []
+    assert shown("https://ops:pw@h/x?token=t0k3n") == "https://ops:********@h/x?token=********"
     assert file_name("https://h/a/my%20disk.vmdk?x=1") == "my disk.vmdk"

@@ -22,6 +22,7 @@ is 1.
 from __future__ import annotations
 
 import os
+import re
 import ssl
 import urllib.parse
 from collections.abc import Iterator
@@ -42,14 +43,39 @@ def is_url(text: str) -> bool:
     return text.split("://", 1)[0].lower() in SCHEMES and "://" in text
 
 
+# Query parameters that carry a credential in signed URLs: S3 (X-Amz-Signature,
+# X-Amz-Credential, X-Amz-Security-Token), GCS (X-Goog-Signature), Swift temp URLs
+# (temp_url_sig), Azure SAS (sig), and tokens, keys and passwords by any name.
+_SECRET_PARAMETER = re.compile(r"sig|token|key|password|passwd|secret|credential|auth",
+                               re.IGNORECASE)
+_PARAMETER = re.compile(r"(^|[&;])([^&;=]*)=([^&;]*)")
+
+
+def secret_values(url: str) -> list[str]:
+    """The values of the URL's secret query parameters (as written and unquoted) long enough
+    to be hidden wherever they appear: signatures and tokens are; a short value such as
+    X-Amz-SignedHeaders=host would hide a common word from every message."""
+    values = []
+    for _, name, value in _PARAMETER.findall(urllib.parse.urlsplit(url).query):
+        if _SECRET_PARAMETER.search(urllib.parse.unquote(name)):
+            values += [v for v in (value, urllib.parse.unquote_plus(value))
+                       if redact.coverage(v) == "anywhere"]
+    return values
+
+
 def shown(url: str) -> str:
-    """The URL as messages show it: a password in its userinfo replaced by ********."""
+    """The URL as messages show it: a password in its userinfo and the values of a signed
+    URL's secret query parameters replaced by ********."""
     parts = urllib.parse.urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urllib.parse.urlunsplit(parts._replace(
-        netloc=f"{parts.username}:{redact.REDACTED}@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username}:{redact.REDACTED}@{host}")
+    if parts.query:
+        parts = parts._replace(query=_PARAMETER.sub(
+            lambda m: m.group(0) if not m.group(3) or not _SECRET_PARAMETER.search(
+                urllib.parse.unquote(m.group(2)))
+            else f"{m.group(1)}{m.group(2)}={redact.REDACTED}", parts.query))
+    return urllib.parse.urlunsplit(parts)
 
 
 def file_name(url: str) -> str:
@@ -157,6 +183,8 @@ def open_url(url: str, *, ca_file: str | None = None, what: str = "the image") -
         raise UsageError(f"{shown(url)}: not an http:// or https:// URL")
     redact.register(given.password)
     redact.register(urllib.parse.unquote(given.password or "") or None)
+    for value in secret_values(url):
+        redact.register(value)
     auth = (urllib.parse.unquote(given.username or ""),
             urllib.parse.unquote(given.password or "")) if given.username else None
     display = shown(url)
