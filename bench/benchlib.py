@@ -736,3 +736,58 @@ def peak_rss_of(runs: list[Any], tool: str) -> int | None:
     """The highest peak RSS over a tool's completed runs."""
     peaks = [run.peak_rss_bytes for run in runs if run.tool == tool and run.error is None]
     return max(peaks) if peaks else None
+
+
+def print_runs(runs: list[Any], best: dict[str, Any]) -> None:
+    """Every run of alternating_runs (round, tool, wall s, MB/s, peak RSS, Glance's status),
+    each tool's best marked *."""
+    width = max([4, *(len(run.tool) for run in runs)])
+    print(f"round  {'tool':<{width}}  wall s     MB/s  peak RSS MB  Glance           best")
+    for run in runs:
+        if run.error is not None:
+            print(f"{run.round:<5}  {run.tool:<{width}}  failed: {run.error[:100]}")
+            continue
+        state = f"{run.image_status} {'intact' if run.intact else 'NOT INTACT'}"
+        mark = "*" if best.get(run.tool) is run else ""
+        print(f"{run.round:<5}  {run.tool:<{width}}  {run.wall_seconds:>6.2f}  "
+              f"{run.bytes_per_second / 1e6:>7.1f}  {run.peak_rss_bytes / 1e6:>11.1f}  "
+              f"{state:<15}  {mark}".rstrip())
+
+
+def runs_document(runs: list[Any], best: dict[str, Any], rows: list[Row]) -> dict[str, Any]:
+    """The runs, each tool's best and the target rows, JSON-ready."""
+    return {"upload": {"runs": [asdict(run) for run in runs],
+                       "best": {tool: asdict(run) for tool, run in best.items()}},
+            "targets": [asdict(row) for row in rows]}
+
+
+def exit_status(runs: list[Any]) -> int:
+    """1 (said on stderr) when a run failed or its image did not arrive intact, else 0."""
+    failed = [run for run in runs if run.error is not None or not run.intact]
+    if failed:
+        log(f"{len(failed)} run(s) failed or did not arrive intact")
+        return 1
+    return 0
+
+
+def vmwctl_beside_python(script: str) -> Path:
+    """The vmwctl of the virtualenv running the benchmark."""
+    vmwctl = Path(sys.executable).parent / "vmwctl"
+    if not vmwctl.exists():
+        raise BenchError(f"no vmwctl beside {sys.executable}: run this with the project's "
+                         f"virtualenv (.venv/bin/python bench/{script})")
+    return vmwctl
+
+
+def vmwctl_upload(vmwctl: Path, source: str, name: str, env: dict[str, str], scratch: Path,
+                  glance: Glance) -> tuple[Timed, str | None, dict[str, Any]]:
+    """``vmwctl -o json image upload SOURCE --name NAME`` under GNU time: the run, the
+    image's id (None when none was made) and vmwctl's own figures."""
+    run = timed([str(vmwctl), "-o", "json", "image", "upload", source, "--name", name],
+                env, scratch)
+    image_id = glance.find(name)
+    run.check(f"vmwctl image upload {source}")
+    result = json.loads(run.stdout)
+    reported = {key: result.get(key) for key in ("bytes_sent", "seconds",
+                                                 "bytes_per_second", "verified")}
+    return run, image_id, reported

@@ -194,7 +194,7 @@ def main() -> int:
             f"{r.tool} round {r.round}: {r.error or r.image_status}" for r in runs))
     written = max(r.written for r in runs if r.tool == "vmwctl")
     size = ours.bytes_per_second * ours.wall_seconds
-    print_runs(runs, best)
+    benchlib.print_runs(runs, best)
     rows = [
         Row("wall seconds (best)", f"{ours.wall_seconds:.2f}", "< naive",
             f"{peer.wall_seconds:.2f} ({peer.parts['download']:.2f} + "
@@ -214,19 +214,8 @@ def main() -> int:
     benchlib.write_results("image_export", {
         **benchlib.environment(benchlib.vsphere_versions()),
         "image_bytes": size, "conversion_seconds": conversion,
-        "runs": [run.__dict__ for run in runs], "rows": [row.__dict__ for row in rows]})
-    return 0
-
-
-def print_runs(runs: list[ExportRun], best: dict[str, ExportRun]) -> None:
-    print(f"\n{'round':<6} {'way':<7} {'wall s':>7} {'MB/s':>7} {'RSS MB':>7} "
-          f"{'written MB':>11}  {'image':<15} best")
-    for run in runs:
-        mark = "*" if best.get(run.tool) is run else ""
-        print(f"{run.round:<6} {run.tool:<7} {run.wall_seconds:>7.2f} "
-              f"{run.bytes_per_second / MB:>7.1f} {run.peak_rss_bytes / MB:>7.1f} "
-              f"{run.written / MB:>11.1f}  "
-              f"{run.image_status + (' intact' if run.intact else ' CHANGED'):<15} {mark}")
+        **benchlib.runs_document(runs, best, rows)})
+    return benchlib.exit_status(runs)
 
 
 if __name__ == "__main__":

@@ -13,18 +13,16 @@ status is 0 unless something crashed), and writes bench/results/upload_inspect.j
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.error
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -135,14 +133,8 @@ class Uploader:
         return run, image_id, {}
 
     def vmwctl_upload(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
-        run = timed([str(self.vmwctl), "-o", "json", "image", "upload", str(self.image),
-                     "--name", name], self.env, self.scratch)
-        image_id = self.glance.find(name)
-        run.check("vmwctl image upload")
-        result = json.loads(run.stdout)
-        reported = {key: result.get(key) for key in ("bytes_sent", "seconds",
-                                                     "bytes_per_second", "verified")}
-        return run, image_id, reported
+        return benchlib.vmwctl_upload(self.vmwctl, str(self.image), name, self.env, self.scratch,
+                                      self.glance)
 
     def run(self, tool: str, round_: int) -> UploadRun:
         """Upload once with tool, check what Glance holds, delete the image."""
@@ -286,19 +278,6 @@ def inspect_rows(small: dict[str, Any], big: dict[str, Any],
     ]
 
 
-def print_runs(runs: list[UploadRun], best: dict[str, UploadRun]) -> None:
-    print("round  tool       wall s     MB/s  peak RSS MB  Glance           best")
-    for run in runs:
-        if run.error is not None:
-            print(f"{run.round:<5}  {run.tool:<9}  failed: {run.error[:100]}")
-            continue
-        state = f"{run.image_status} {'intact' if run.intact else 'NOT INTACT'}"
-        mark = "*" if best.get(run.tool) is run else ""
-        print(f"{run.round:<5}  {run.tool:<9}  {run.wall_seconds:>6.2f}  "
-              f"{run.bytes_per_second / MB:>7.1f}  {run.peak_rss_bytes / MB:>11.1f}  "
-              f"{state:<15}  {mark}".rstrip())
-
-
 def versions(openstack: Path, vmwctl: Path) -> dict[str, str]:
     return {"vmwctl": output_of([str(vmwctl), "--version"]),
             "openstack": output_of([str(openstack), "--version"]),
@@ -346,11 +325,9 @@ def document(found: Measurements, image: dict[str, Any], openstack: Path,
         **benchlib.environment(versions(openstack, vmwctl)),
         "units": {"MB": MB, "throughput": "file bytes / GNU time wall seconds"},
         "test_image": image,
-        "upload": {"runs": [asdict(run) for run in found.runs],
-                   "best": {tool: asdict(run) for tool, run in found.best.items()}},
+        **benchlib.runs_document(found.runs, found.best, found.rows()),
         "inspect": {"in_process": {"test_image": found.small, "big_image": found.big},
                     "process": found.processes},
-        "targets": [asdict(row) for row in found.rows()],
     }
 
 
@@ -374,10 +351,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    vmwctl = Path(sys.executable).parent / "vmwctl"
-    if not vmwctl.exists():
-        raise BenchError(f"no vmwctl beside {sys.executable}: run this with the project's "
-                         "virtualenv (.venv/bin/python bench/upload_inspect.py)")
+    vmwctl = benchlib.vmwctl_beside_python("upload_inspect.py")
     openstack = benchlib.peer_venv() / "bin" / "openstack"
     workdir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-"))
     try:
@@ -411,15 +385,11 @@ def report(found: Measurements, results: dict[str, Any]) -> int:
     print(f"\nUploads of a {size / GIB:.2f} GiB monolithicSparse VMDK (2 GiB virtual) to the "
           "lab's Glance, best of each tool marked *;\nthroughput = file bytes / wall seconds "
           "(GNU time); MB = 10^6 bytes\n")
-    print_runs(found.runs, found.best)
+    benchlib.print_runs(found.runs, found.best)
     print()
     benchlib.print_table(found.rows(), value_header="vmwctl")
     benchlib.write_results("upload_inspect", results)
-    failed = [run for run in found.runs if run.error is not None or not run.intact]
-    if failed:
-        log(f"{len(failed)} upload(s) failed or did not arrive intact")
-        return 1
-    return 0
+    return benchlib.exit_status(found.runs)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -26,7 +25,7 @@ import urllib.error
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -177,14 +176,8 @@ class Uploader:
         return run, image_id, {}
 
     def vmwctl_upload(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
-        run = timed([str(self.vmwctl), "-o", "json", "image", "upload", self.url,
-                     "--name", name], self.env, self.scratch)
-        image_id = self.glance.find(name)
-        run.check("vmwctl image upload URL")
-        result = json.loads(run.stdout)
-        reported = {key: result.get(key) for key in ("bytes_sent", "seconds",
-                                                     "bytes_per_second", "verified")}
-        return run, image_id, reported
+        return benchlib.vmwctl_upload(self.vmwctl, self.url, name, self.env, self.scratch,
+                                      self.glance)
 
     def run(self, tool: str, round_: int) -> UploadRun:
         """Upload once with tool, check what Glance holds and what was served, delete."""
@@ -270,19 +263,6 @@ def rows(runs: list[UploadRun]) -> list[Row]:
     return found
 
 
-def print_runs(runs: list[UploadRun], best: dict[str, UploadRun]) -> None:
-    print("round  tool     wall s     MB/s  peak RSS MB  Glance           best")
-    for run in runs:
-        if run.error is not None:
-            print(f"{run.round:<5}  {run.tool:<7}  failed: {run.error[:100]}")
-            continue
-        state = f"{run.image_status} {'intact' if run.intact else 'NOT INTACT'}"
-        mark = "*" if best.get(run.tool) is run else ""
-        print(f"{run.round:<5}  {run.tool:<7}  {run.wall_seconds:>6.2f}  "
-              f"{run.bytes_per_second / MB:>7.1f}  {run.peak_rss_bytes / MB:>11.1f}  "
-              f"{state:<15}  {mark}".rstrip())
-
-
 def versions(vmwctl: Path) -> dict[str, str]:
     return {"vmwctl": output_of([str(vmwctl), "--version"]),
             "curl": output_of(["curl", "--version"]),
@@ -309,10 +289,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    vmwctl = Path(sys.executable).parent / "vmwctl"
-    if not vmwctl.exists():
-        raise BenchError(f"no vmwctl beside {sys.executable}: run this with the project's "
-                         "virtualenv (.venv/bin/python bench/upload_url.py)")
+    vmwctl = benchlib.vmwctl_beside_python("upload_url.py")
     data = QUICK_DATA if args.quick else FULL_DATA
     workdir = Path(tempfile.mkdtemp(prefix="vmwctl-bench-"))
     try:
@@ -355,7 +332,7 @@ def report(args: argparse.Namespace, runs: list[UploadRun], info: dict[str, Any]
     print(f"\nStreaming a {size / MB:.1f} MB streamOptimized VMDK ({info['data_bytes'] // MIB} "
           "MiB of data) from a loopback HTTP server into the lab's Glance,\nbest of each tool "
           "marked *; throughput = file bytes / wall seconds (GNU time); MB = 10^6 bytes\n")
-    print_runs(runs, best)
+    benchlib.print_runs(runs, best)
     print()
     benchlib.print_table(table, value_header="vmwctl")
     benchlib.write_results("upload_url", {
@@ -364,15 +341,9 @@ def report(args: argparse.Namespace, runs: list[UploadRun], info: dict[str, Any]
         "units": {"MB": MB, "throughput": "file bytes / GNU time wall seconds"},
         "test_image": info,
         "peer_properties": properties,
-        "upload": {"runs": [asdict(run) for run in runs],
-                   "best": {tool: asdict(run) for tool, run in best.items()}},
-        "targets": [asdict(row) for row in table],
+        **benchlib.runs_document(runs, best, table),
     })
-    failed = [run for run in runs if run.error is not None or not run.intact]
-    if failed:
-        log(f"{len(failed)} upload(s) failed or did not arrive intact")
-        return 1
-    return 0
+    return benchlib.exit_status(runs)
 
 
 if __name__ == "__main__":
