@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from vmwctl.errors import UsageError, VmwctlError
+from vmwctl.errors import OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
 from vmwctl.images.glance import ImageService, properties_of
 from vmwctl.images.inspector import HEAD_BYTES, inspect_source
@@ -95,6 +95,8 @@ class ImageEntry:
     problems: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     file: dict[str, Any] | None = None  # with --verify: what the data itself is
+    owner: str | None = None  # the project id that owns the image
+    visibility: str | None = None
 
 
 @dataclass
@@ -103,15 +105,34 @@ class ImageListing:
     mixed_cloud: bool
     verified: bool
     images: list[ImageEntry]
+    project: str | None = None  # the caller's project (name, else id); None without Keystone
+    project_id: str | None = None
+    all_projects: bool = False
+
+    @property
+    def foreign(self) -> bool:
+        """Some image belongs to another project than the caller's."""
+        return self.project_id is not None and any(
+            image.owner not in (None, self.project_id) for image in self.images)
 
     @property
     def broken(self) -> int:
         return sum(1 for image in self.images if image.problems)
 
 
-def list_vmware_images(service: ImageService, *, verify: bool = False) -> ImageListing:
-    """Images with disk_format=vmdk or hypervisor_type=vmware, judged as Nova would."""
-    everything = service.list()
+def list_vmware_images(service: ImageService, *, verify: bool = False,
+                       all_projects: bool = False) -> ImageListing:
+    """Images with disk_format=vmdk or hypervisor_type=vmware, judged as Nova would: those
+    the caller's project sees, or with ``all_projects`` (an admin's) every project's."""
+    scope = service.scope()
+    if all_projects:
+        if scope is not None and "admin" not in scope.roles:
+            raise OperationFailed(
+                f"your role in project {scope.project} ({', '.join(scope.roles) or 'none'}) "
+                "cannot list other projects' images: --all-projects needs the admin role")
+        everything = service.list(visibility="all")
+    else:
+        everything = service.list()
     mixed = any(image.get("disk_format") not in (None, "vmdk", "iso")
                 or image.get("hypervisor_type") not in (None, "vmware")
                 for image in everything)
@@ -127,7 +148,10 @@ def list_vmware_images(service: ImageService, *, verify: bool = False) -> ImageL
                     lambda e: _read_back(service, by_id[e.id]), candidates), strict=True):
                 _compare(entry, result)
     entries.sort(key=lambda e: (e.name.lower(), e.id))
-    return ImageListing(cloud=service.cloud, mixed_cloud=mixed, verified=verify, images=entries)
+    return ImageListing(cloud=service.cloud, mixed_cloud=mixed, verified=verify, images=entries,
+                        project=scope.project if scope else None,
+                        project_id=scope.project_id if scope else None,
+                        all_projects=all_projects)
 
 
 def _entry(image: Mapping[str, Any], mixed: bool) -> ImageEntry:
@@ -141,7 +165,8 @@ def _entry(image: Mapping[str, Any], mixed: bool) -> ImageEntry:
                                    if k in properties},
                        disk_type=view.disk_type, adapter_type=view.adapter_type,
                        os_type=view.os_type, linked_clone=view.linked_clone,
-                       problems=list(view.problems), warnings=list(view.warnings))
+                       problems=list(view.problems), warnings=list(view.warnings),
+                       owner=image.get("owner"), visibility=image.get("visibility"))
     if entry.disk_format == "iso":
         _iso_findings(entry, view)
     else:

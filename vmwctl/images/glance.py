@@ -9,12 +9,15 @@ properties exactly as Nova will read them.
 
 from __future__ import annotations
 
+import datetime
 import logging
 import re
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
+from vmwctl.common import redact
 from vmwctl.common.choices import did_you_mean
 from vmwctl.errors import AuthError, ConfigError, ConnectError, MissingExtra, OperationFailed
 from vmwctl.profile.schema import Profile
@@ -43,9 +46,44 @@ class GlanceError(OperationFailed):
         self.body = body
 
 
+# Auth types whose token cannot be renewed, and the pace at which vmwctl assumes data
+# reaches Glance when it judges whether such a token outlives an upload.
+TOKEN_AUTH_TYPES = ("v3token", "token", "v2token")
+TOKEN_RATE = 25_000_000  # bytes per second
+TOKEN_MARGIN = 120  # seconds: creating, verifying and, on failure, deleting the image
+
+
+# Glance policies an operator meets, and what each refuses (Glance's default policies:
+# publicizing and communitizing are admin-only, readers cannot create).
+POLICY_ACTIONS = {
+    "publicize_image": ("publish images", "upload it with --visibility private or shared, "
+                                          "or ask an admin to publish it"),
+    "communitize_image": ("make images community images", "ask an admin"),
+    "add_image": ("create images", "a reader lists and inspects; uploading needs the member "
+                                   "role"),
+    "upload_image": ("upload image data", "ask for the role the cloud's policy names"),
+    "modify_image": ("change this image", "it belongs to another project"),
+    "delete_image": ("delete this image", "it belongs to another project"),
+}
+
+
+def _minutes(seconds: float) -> str:
+    minutes = max(0, round(seconds / 60))
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
 def properties_of(image: Mapping[str, Any]) -> dict[str, Any]:
     """An image's custom properties (everything that is not a core attribute)."""
     return {k: v for k, v in image.items() if k not in CORE_ATTRIBUTES}
+
+
+@dataclass
+class Scope:
+    """Whom Keystone's token speaks for: a project and the roles held in it."""
+
+    project: str  # its name, else its id
+    project_id: str
+    roles: list[str]
 
 
 class ImageService:
@@ -56,6 +94,22 @@ class ImageService:
         self.cloud = cloud
 
     @property
+    def auth_url(self) -> str | None:
+        """The Keystone URL the cloud authenticates at (None without Keystone)."""
+        try:
+            return self.connection.config.config.get("auth", {}).get("auth_url")
+        except AttributeError:
+            return None
+
+    @property
+    def region(self) -> str | None:
+        return getattr(self.connection.config, "region_name", None) or None
+
+    @property
+    def interface(self) -> str:
+        return getattr(self.connection.config, "interface", None) or "public"
+
+    @property
     def proxy(self) -> Any:
         return self.connection.image
 
@@ -63,9 +117,41 @@ class ImageService:
     def endpoint(self) -> str:
         return self.proxy.get_endpoint()
 
+    def token_expires_at(self) -> datetime.datetime | None:
+        """When the cloud's token expires, for auth that cannot get a new one (a token given
+        in clouds.yaml or OS_TOKEN); None when keystoneauth re-authenticates by itself."""
+        auth_type = str(self.connection.config.config.get("auth_type") or "")
+        if auth_type not in TOKEN_AUTH_TYPES:
+            return None
+        session = self.connection.session
+        with translate_errors(self):
+            reference = session.auth.get_auth_ref(session)
+        return reference.expires
+
+    def require_token_for(self, size: int, what: str,
+                          now: datetime.datetime | None = None) -> None:
+        """AuthError when a given token would expire before ``what`` (``size`` bytes at
+        TOKEN_RATE, plus TOKEN_MARGIN) could end: with an expired token nothing can be done,
+        not even deleting a half-made image."""
+        expires = self.token_expires_at()
+        if expires is None:
+            return
+        now = now or datetime.datetime.now(datetime.UTC)
+        left = (expires - now).total_seconds()
+        needed = size / TOKEN_RATE + TOKEN_MARGIN
+        if left >= needed:
+            return
+        said = "has expired" if left <= 0 else f"expires in {_minutes(left)}"
+        raise AuthError(f"the token of cloud '{self.cloud}' {said} ({expires:%Y-%m-%d %H:%M:%S} "
+                        f"UTC); {what} ({size} bytes) may take {_minutes(needed)} at the "
+                        f"{TOKEN_RATE // 1_000_000} MB/s vmwctl assumes, and a token that "
+                        "expires midway leaves no way to finish or clean up: get a fresh "
+                        "token, or authenticate with a password or an application credential "
+                        "(keystoneauth renews those)")
+
     def _request(self, method: str, url: str, *, expect: tuple[int, ...], what: str,
                  **kwargs: Any) -> Any:
-        with translate_errors(self.cloud):
+        with translate_errors(self):
             response = self.proxy.request(url, method, raise_exc=False, **kwargs)
         if response.status_code not in expect:
             body = response.text.strip() if response.content else ""
@@ -82,8 +168,43 @@ class ImageService:
                container_format: str = "bare") -> dict[str, Any]:
         body = {"name": name, "disk_format": disk_format, "container_format": container_format,
                 **properties}
-        return self._request("POST", "/images", json=body, expect=(201,),
-                             what=f"creating image {name!r}").json()
+        try:
+            return self._request("POST", "/images", json=body, expect=(201,),
+                                 what=f"creating image {name!r}").json()
+        except GlanceError as exc:
+            if exc.status != 403:
+                raise
+            raise OperationFailed(f"creating image {name!r}: {self.policy_refusal(exc)}; "
+                                  "nothing created") from None
+
+    def scope(self) -> Scope | None:
+        """The project the token is scoped to and the roles held there; None without
+        Keystone (auth_type none) or when it cannot be read."""
+        try:
+            session = self.connection.session
+            reference = session.auth.get_auth_ref(session)
+        except Exception:  # no Keystone, or the error in hand is the one to tell
+            return None
+        project_id = getattr(reference, "project_id", None)
+        if project_id is None:
+            return None
+        return Scope(project=getattr(reference, "project_name", None) or project_id,
+                     project_id=project_id, roles=list(getattr(reference, "role_names", [])))
+
+    def policy_refusal(self, exc: GlanceError) -> str:
+        """A 403 from Glance in words: which policy refused what, to whom."""
+        reason = glance_reason(exc.body) if exc.body else exc.message
+        match = re.search(r"\b([a-z]+(?:_[a-z]+)+)\b action", reason)
+        policy = match.group(1) if match else None
+        scope = self.scope()
+        whose = f"your role in project {scope.project}" if scope else "your role"
+        known = POLICY_ACTIONS.get(policy or "")
+        if known is not None:
+            doing, remedy = known
+            return f"{whose} cannot {doing} (Glance policy {policy}): {remedy}"
+        if policy:
+            return f"Glance policy {policy} refuses it to {whose}"
+        return f"Glance refuses it to {whose}: {reason}"
 
     def upload(self, image_id: str, chunks: Iterable[bytes | memoryview]) -> None:
         """Stream the data (chunked transfer encoding); nothing is held in memory."""
@@ -111,9 +232,15 @@ class ImageService:
         ops.extend({"op": "remove", "path": f"/{key}"} for key in remove if key in current)
         if not ops:
             return dict(current)
-        return self._request("PATCH", f"/images/{image_id}", json=ops, expect=(200,),
-                             headers={"Content-Type": PATCH_TYPE},
-                             what=f"updating image {image_id}").json()
+        try:
+            return self._request("PATCH", f"/images/{image_id}", json=ops, expect=(200,),
+                                 headers={"Content-Type": PATCH_TYPE},
+                                 what=f"updating image {image_id}").json()
+        except GlanceError as exc:
+            if exc.status != 403:
+                raise
+            raise OperationFailed(f"updating image {image_id}: {self.policy_refusal(exc)}; "
+                                  "nothing changed") from None
 
     def list(self, **filters: str) -> list[dict[str, Any]]:
         """Every image matching Glance's filters, following the pages."""
@@ -137,6 +264,11 @@ class ImageService:
                     raise
         matches = self.list(name=reference)
         if not matches:
+            scope = self.scope()
+            if scope is not None:
+                raise OperationFailed(f"no image {reference!r} visible to project "
+                                      f"{scope.project} in cloud '{self.cloud}' (another "
+                                      "project's private image is not)")
             raise OperationFailed(f"no image {reference!r} in the image service of cloud "
                                   f"'{self.cloud}'")
         if len(matches) > 1:
@@ -190,9 +322,12 @@ class ImageService:
 def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService:
     """Connect to the clouds.yaml entry the profile names (or $OS_CLOUD) and check it."""
     cloud = profile.openstack.cloud or env.get("OS_CLOUD") or None
+    if cloud is None and env.get("OS_AUTH_URL"):
+        cloud = env.get("OS_CLOUD_NAME") or "envvars"  # openstacksdk's cloud of OS_* variables
     if cloud is None:
         raise ConfigError(f"profile '{profile.name}' names no image service: set openstack.cloud "
-                          "to a clouds.yaml entry, or set OS_CLOUD")
+                          "to a clouds.yaml entry, or set OS_CLOUD (or the OS_AUTH_URL, "
+                          "OS_USERNAME, ... variables of an openrc file)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -210,9 +345,26 @@ def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService
         source = f"the openstack.cloud of profile '{profile.name}'" \
             if profile.openstack.cloud else "$OS_CLOUD"
         raise _unusable_cloud(cloud, source, exc, env) from None
+    register_auth_secrets(connection)
     service = ImageService(connection, cloud)
     service.ping()
     return service
+
+
+AUTH_SECRETS = ("password", "application_credential_secret", "token", "passcode", "secret")
+
+
+def register_auth_secrets(connection: Any) -> None:
+    """Hide the cloud's password, application credential secret or token from every message
+    and log of this run (clouds.yaml, secure.yaml and OS_* alike)."""
+    try:
+        auth = connection.config.config.get("auth", {}) or {}
+    except AttributeError:
+        return
+    for key in AUTH_SECRETS:
+        value = auth.get(key)
+        if isinstance(value, str):
+            redact.register(value)
 
 
 def _unusable_cloud(cloud: str, source: str, exc: Exception,
@@ -242,8 +394,8 @@ def _unusable_cloud(cloud: str, source: str, exc: Exception,
 class translate_errors:  # noqa: N801 (used as a context manager)
     """Map openstacksdk / keystoneauth failures to vmwctl errors with exit codes."""
 
-    def __init__(self, cloud: str) -> None:
-        self.cloud = cloud
+    def __init__(self, service: ImageService) -> None:
+        self.service = service
 
     def __enter__(self) -> None:
         return None
@@ -254,10 +406,21 @@ class translate_errors:  # noqa: N801 (used as a context manager)
         from keystoneauth1 import exceptions as ks
         from openstack import exceptions as sdk
 
-        where = f"the image service of cloud '{self.cloud}'"
+        cloud, auth_url = self.service.cloud, self.service.auth_url
+        where = f"the image service of cloud '{cloud}'"
+        if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog):
+            region = f"region {self.service.region}" if self.service.region else "any region"
+            raise ConnectError(f"the service catalog of cloud '{cloud}' (from {auth_url}) has "
+                               f"no image service for {region}, interface "
+                               f"{self.service.interface}: set region_name or interface in "
+                               "clouds.yaml, or ask for the catalog to list Glance") from None
         if isinstance(exc, ks.ConnectFailure | ks.DiscoveryFailure | ks.ConnectTimeout):
             raise ConnectError(f"cannot reach {where}: {_first_line(exc)}; check the endpoint "
                                "in clouds.yaml") from None
+        if isinstance(exc, ks.Unauthorized) and auth_url:
+            raise AuthError(f"Keystone at {auth_url} refused the credentials of cloud "
+                            f"'{cloud}': {_first_line(exc)}; check them in clouds.yaml "
+                            "(and secure.yaml)") from None
         if isinstance(exc, ks.Unauthorized | sdk.ForbiddenException) or (
                 isinstance(exc, sdk.HttpException) and exc.status_code in (401, 403)):
             raise AuthError(f"{where} refused the credentials: {_first_line(exc)}") from None

@@ -22,6 +22,8 @@ ADAPTER_TYPES = ("ide", "lsiLogic", "lsiLogicsas", "busLogic", "paraVirtual")
 SCSI_ADAPTER_TYPES = ("lsiLogic", "lsiLogicsas", "busLogic", "paraVirtual")
 VIF_MODELS = ("e1000", "e1000e", "pcnet", "sriov", "vmxnet", "vmxnet3")
 HYPERVISOR_TYPES = ("vmware", "hyperv", "ironic", "lxc", "qemu", "uml", "xen")
+# Glance image visibilities (core attribute, not a property).
+VISIBILITIES = ("private", "shared", "community", "public")
 DISK_FORMATS = ("vmdk", "iso", "vstorageobject")
 CONTAINER_FORMATS = ("bare", "ova")
 

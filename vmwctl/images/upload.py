@@ -61,6 +61,7 @@ class UploadRequest:
     ostype: str | None = None
     linked_clone: bool | None = None
     hypervisor_type: str = "vmware"
+    visibility: str | None = None  # Glance's, when None
     extra: dict[str, str] = field(default_factory=dict)
     convert: bool = False
     force: bool = False
@@ -168,6 +169,8 @@ def _nova_properties(request: UploadRequest, final: dict[str, str], warnings: li
     if request.linked_clone is not None:
         final["img_linked_clone"] = "true" if request.linked_clone else "false"
     final.update(_extra_properties(request.extra, final))
+    if request.visibility is not None:
+        final["visibility"] = request.visibility
     view = props.nova_view(final, disk_format=disk_format, container_format=container_format)
     if view.problems:
         raise UsageError(f"these properties would not boot: {view.problems[0]}")

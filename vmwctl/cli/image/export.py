@@ -85,6 +85,7 @@ def export_command(app: App, vm: str, name: str, disk: int | None, allow_running
         plan.dry_run = True
         app.render(plan, _human_plan)
         return
+    app.images.require_token_for(plan.capacity, f"exporting disk {plan.disk} of {source.name}")
     for warning in plan.warnings:
         app.out.warn(warning)
     with app.out.progress(f"Exporting {source.name}", plan.capacity) as bar, \

@@ -18,21 +18,31 @@ def _human(listing: Any) -> Any:
             [f"warn: {w}" for w in image.warnings]
         linked = {None: "default", True: "yes", False: "no"}[image.linked_clone]
         disk_type = "iso" if image.disk_format == "iso" else image.disk_type  # a CD-ROM
-        rows.append((image.name or "-", image.id, image.status, disk_type,
-                     image.adapter_type or "NONE", image.os_type, linked,
-                     "\n".join(findings) or "ok"))
-    caption = (f"cloud {listing.cloud}; {'mixed' if listing.mixed_cloud else 'VMware-only'}"
+        owner = ("yours" if image.owner == listing.project_id else image.owner or "-",) \
+            if listing.foreign else ()
+        rows.append((image.name or "-", image.id, image.status, *owner,
+                     image.visibility or "-", disk_type, image.adapter_type or "NONE",
+                     image.os_type, linked, "\n".join(findings) or "ok"))
+    scope = f"; project {listing.project}" if listing.project else ""
+    if listing.all_projects:
+        scope += " (all projects)"
+    caption = (f"cloud {listing.cloud}{scope}; "
+               f"{'mixed' if listing.mixed_cloud else 'VMware-only'}"
                f"{'; data verified' if listing.verified else ''}; values as Nova reads them")
-    return table(None, ("NAME", "ID", "STATUS", "DISK TYPE", "ADAPTER", "OS TYPE", "LINKED",
-                        "FINDINGS"), rows, caption=caption, whole=("ID",))
+    headers = ("NAME", "ID", "STATUS", *(("OWNER",) if listing.foreign else ()), "VISIBILITY",
+               "DISK TYPE", "ADAPTER", "OS TYPE", "LINKED", "FINDINGS")
+    return table(None, headers, rows, caption=caption, whole=("ID",))
 
 
 @click.command("list")
 @click.option("--verify", is_flag=True,
               help="Also read the head of each image back from Glance (ranged reads, not a "
                    "download) and compare the data with the properties.")
+@click.option("--all-projects", is_flag=True,
+              help="Every project's images, not only those your project sees (needs the "
+                   "admin role).")
 @click.pass_obj
-def list_command(app: App, verify: bool) -> int:
+def list_command(app: App, verify: bool, all_projects: bool) -> int:
     """List images for VMware (disk_format=vmdk or hypervisor_type=vmware) as Nova reads them.
 
     Flags what would break a boot: invalid or missing values, a missing
@@ -42,6 +52,6 @@ def list_command(app: App, verify: bool) -> int:
     """
     from vmwctl.images.catalog import list_vmware_images
 
-    listing = list_vmware_images(app.images, verify=verify)
+    listing = list_vmware_images(app.images, verify=verify, all_projects=all_projects)
     app.render(listing, _human)
     return EXIT_FAILED if listing.broken else EXIT_OK

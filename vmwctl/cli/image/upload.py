@@ -18,6 +18,7 @@ from vmwctl.images.properties import (
     DISK_TYPES,
     HYPERVISOR_TYPES,
     OS_TYPES_LISTING,
+    VISIBILITIES,
 )
 
 DISK_TYPE_CHOICES = ["auto", *DISK_TYPES]
@@ -76,6 +77,9 @@ def _human_result(result: Any) -> Any:
 @click.option("--hypervisor-type", type=CanonicalChoice(HYPERVISOR_TYPES, "hypervisor type"),
               default="vmware", show_default=True,
               help="hypervisor_type, for mixed clouds.")
+@click.option("--visibility", type=CanonicalChoice(VISIBILITIES, "visibility"),
+              help="Who sees the image (Glance's default: shared, i.e. the project and its "
+                   "members). public is admin-only under Glance's default policy.")
 @click.option("--property", "extra", multiple=True, metavar="KEY=VALUE",
               help="Another image property (repeatable).")
 @click.option("--convert", is_flag=True,
@@ -97,6 +101,7 @@ def _human_result(result: Any) -> Any:
 @click.pass_obj
 def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: str,
                    ostype: str | None, linked_clone: bool | None, hypervisor_type: str,
+                   visibility: str | None,
                    extra: tuple[str, ...], convert: bool, engine: str | None,
                    checksum: str | None, checksums: str | None, ca_file: str | None,
                    force: bool, dry_run: bool) -> None:
@@ -150,7 +155,7 @@ def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: 
     request = UploadRequest(path=Path(file), name=name, disktype=disktype,
                             adapter_type=adapter_type,
                             ostype=ostype, linked_clone=linked_clone,
-                            hypervisor_type=hypervisor_type,
+                            hypervisor_type=hypervisor_type, visibility=visibility,
                             extra=dict(parse_property(item) for item in extra),
                             convert=convert, force=force, engine=engine)
     if url:
@@ -161,6 +166,7 @@ def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: 
     _warn_or_show(app, plan, dry_run)
     if dry_run:
         return
+    app.images.require_token_for(plan.report.file_size, f"uploading {file}")
     with app.out.progress(f"Uploading {Path(plan.file).name}", plan.report.file_size) as bar:
         result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
     app.render(result, _human_result)
@@ -182,6 +188,8 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
     source = remote.open_url(url, ca_file=ca_file)
     request.url, request.path = source.url, Path(source.name or "image")
     try:
+        if not dry_run:
+            app.images.require_token_for(source.size or 0, f"uploading {source.url}")
         decided = url_upload.plan_url(request, source)
         plan = decided.plan
         if plan is not None:
