@@ -27,11 +27,13 @@ import secrets
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import textwrap
 import time
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -128,12 +130,19 @@ def _venv_for(name: str, requirements: Path) -> Path:
     return cache_dir() / f"{name}-{digest}"
 
 
-def _install_venv(venv: Path, requirements: Path, what: str, took: str) -> Path:
-    """Install ``requirements`` into ``venv`` once; a lock keeps concurrent sessions (other
-    worktrees) from installing into the same directory at once."""
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    with open(venv.with_name(venv.name + ".lock"), "w") as lock:
+@contextlib.contextmanager
+def _cache_lock(path: Path) -> Iterator[None]:
+    """Hold ``path``'s lock file in the cache: concurrent sessions (other worktrees) wait
+    instead of building the same thing into the same directory at once."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path.with_name(path.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
+def _install_venv(venv: Path, requirements: Path, what: str, took: str) -> Path:
+    """Install ``requirements`` into ``venv`` once, under the cache's lock."""
+    with _cache_lock(venv):
         if (venv / ".complete").exists():
             return venv
         log(f"installing {what} into its own virtualenv ({took}, once per machine)")
@@ -356,8 +365,40 @@ policy_file = {dir}/etc/policy.yaml
 """
 
 
-def start_glance(state_dir: Path, name: str, *, format_match: bool,
-                 tie_to_parent: bool = False, hashing_algorithm: str = "sha512") -> Service:
+def _wait_until_answers(proc: subprocess.Popen, url: str, name: str, log_path: Path, *,
+                        timeout: float = 90, context: ssl.SSLContext | None = None) -> None:
+    """Wait until ``url`` answers 200; stop the process if it never does."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with contextlib.suppress(OSError), \
+                urllib.request.urlopen(url, timeout=2, context=context) as response:
+            if response.status == 200:
+                return
+        if proc.poll() is not None:
+            raise RuntimeError(f"{name} exited with status {proc.returncode}; see {log_path}")
+        time.sleep(0.1)
+    proc.terminate()
+    raise RuntimeError(f"{name} did not answer within {timeout:.0f} s")
+
+
+@dataclass
+class Starting:
+    """A service whose process runs but may not answer yet: up() launches several and then
+    waits for them, so that their start-ups overlap."""
+    service: Service
+    proc: subprocess.Popen
+    ready_url: str
+    context: ssl.SSLContext | None = None
+
+    def wait(self) -> Service:
+        _wait_until_answers(self.proc, self.ready_url, self.service.name,
+                            Path(self.service.log), context=self.context)
+        return self.service
+
+
+def launch_glance(state_dir: Path, name: str, *, format_match: bool,
+                  tie_to_parent: bool = False, hashing_algorithm: str = "sha512") -> Starting:
+    """Launch a Glance in ``state_dir/name``; start_glance also waits until it answers."""
     venv = install_glance()
     root = state_dir / name
     for sub in ("etc", "images", "staging", "tasks"):
@@ -374,23 +415,20 @@ def start_glance(state_dir: Path, name: str, *, format_match: bool,
     env = {**os.environ, "OS_GLANCE_CONFIG_DIR": str(root / "etc")}
     subprocess.run([str(venv / "bin" / "glance-manage"), "--config-dir", str(root / "etc"),
                     "db_sync"], env=env, check=True, capture_output=True)
+    log_path = root / "gunicorn.log"
     proc = _spawn([str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}",
                    "--workers", "1", "--threads", "8", "--timeout", "3600",
-                   "glance.wsgi.api:application"], root / "gunicorn.log", env=env,
+                   "glance.wsgi.api:application"], log_path, env=env,
                   tie_to_parent=tie_to_parent)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError), \
-                urllib.request.urlopen(f"{url}/healthcheck", timeout=2) as response:
-            if response.status == 200:
-                return Service(name, proc.pid, url, str(root / "gunicorn.log"))
-        if proc.poll() is not None:
-            raise RuntimeError(f"{name} exited with status {proc.returncode}; see "
-                               f"{root / 'gunicorn.log'}")
-        time.sleep(0.2)
-    proc.terminate()
-    raise RuntimeError(f"{name} did not answer within 90 s")
+    return Starting(Service(name, proc.pid, url, str(log_path)), proc, f"{url}/healthcheck")
 
+
+def start_glance(state_dir: Path, name: str, *, format_match: bool,
+                 tie_to_parent: bool = False, hashing_algorithm: str = "sha512") -> Service:
+    """Start a Glance (launch_glance) and wait until it answers."""
+    return launch_glance(state_dir, name, format_match=format_match,
+                         tie_to_parent=tie_to_parent,
+                         hashing_algorithm=hashing_algorithm).wait()
 
 def _profile(state: LabState, name: str, port: int, comment: str) -> str:
     return textwrap.indent(textwrap.dedent(f"""\
@@ -444,14 +482,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
     if scenario not in SCENARIOS:
         raise RuntimeError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
     install()
-    state_dir.mkdir(parents=True, exist_ok=True)
-    state_dir.chmod(0o700)
-    # Every lab starts from a known state: no images, datastores or logs of a previous one.
-    for leftover in ("glance", "glance-flat", "vcsim-datastores", "vcsim-slow-datastores",
-                     "vcsim-fresh-datastores"):
-        shutil.rmtree(state_dir / leftover, ignore_errors=True)
-    for log_file in state_dir.glob("*.log"):
-        log_file.unlink()
+    _reset_state_dir(state_dir)
     _make_certificates(state_dir)
     password_file = state_dir / "vc-password"
     password_file.write_text(secrets.token_urlsafe(18) + "\n")
@@ -461,13 +492,17 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         vcsim, ready = start_vcsim(state_dir, scenario, extra_args=vcsim_args,
                                    tie_to_parent=tie_to_parent)
         services.append(vcsim)
-        glance = start_glance(state_dir, "glance", format_match=True, tie_to_parent=tie_to_parent)
-        services.append(glance)
-        flat = None
+        # Every gunicorn is launched first and waited for after: their start-ups overlap.
+        starting: dict[str, Starting] = {}
+        glances = {"glance": True}  # name: require_image_format_match
         if flat_glance:
-            flat = start_glance(state_dir, "glance-flat", format_match=False,
-                                tie_to_parent=tie_to_parent)
-            services.append(flat)
+            glances["glance-flat"] = False
+        for name, format_match in glances.items():
+            starting[name] = launch_glance(state_dir, name, format_match=format_match,
+                                           tie_to_parent=tie_to_parent)
+            services.append(starting[name].service)
+        for launched in starting.values():
+            launched.wait()
         fresh_port = None
         if fresh:
             second, fresh_ready = start_vcsim(state_dir, "fresh", tie_to_parent=tie_to_parent,
@@ -479,40 +514,60 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
             fresh_port = int(fresh_ready["url"].split("//", 1)[1].split("/", 1)[0]
                              .rsplit(":", 1)[1])
     except BaseException:
-        for service in services:
-            stop_process(service.pid)
+        stop_processes([service.pid for service in services])
         raise
     host_port = ready["url"].split("//", 1)[1].split("/", 1)[0]
+    flat = starting.get("glance-flat")
     state = LabState(
         dir=str(state_dir), scenario=scenario, vcenter_url=ready["url"],
         vcenter_host=host_port.rsplit(":", 1)[0], vcenter_port=int(host_port.rsplit(":", 1)[1]),
         username=lab_user(scenario), password_file=str(password_file),
         ca_file=str(state_dir / "ca.pem"),
         config_file=str(state_dir / "vmwctl.yaml"), clouds_file=str(state_dir / "clouds.yaml"),
-        cloud=LAB_CLOUD, glance_url=glance.url, datastores=ready["datastores"],
-        glance_flat_url=flat.url if flat else None, cloud_flat=LAB_CLOUD_FLAT if flat else None,
-        fresh_port=fresh_port, services=services)
+        cloud=LAB_CLOUD, glance_url=starting["glance"].service.url,
+        datastores=ready["datastores"], glance_flat_url=flat.service.url if flat else None,
+        cloud_flat=LAB_CLOUD_FLAT if flat else None, fresh_port=fresh_port, services=services)
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state
 
 
+def _reset_state_dir(state_dir: Path) -> None:
+    """Every lab starts from a known state: no images, datastores or logs of a previous
+    one."""
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_dir.chmod(0o700)
+    for leftover in ("glance", "glance-flat", "vcsim-datastores", "vcsim-slow-datastores",
+                     "vcsim-fresh-datastores"):
+        shutil.rmtree(state_dir / leftover, ignore_errors=True)
+    for log_file in state_dir.glob("*.log"):
+        log_file.unlink()
+
+
 # ------------------------------------------------------------------ down
 
 def stop_process(pid: int, timeout: float = 15) -> None:
-    try:
-        os.killpg(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
+    stop_processes([pid], timeout)
+
+
+def stop_processes(pids: list[int], timeout: float = 15) -> None:
+    """SIGTERM to each process group at once, then wait for all of them (so that their
+    shutdowns overlap); SIGKILL to those still there after ``timeout``."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, os.WNOHANG)
-        if not _alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
+    waiting = list(pids)
+    while waiting and time.monotonic() < deadline:
+        for pid in waiting:
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
+        waiting = [pid for pid in waiting if _alive(pid)]
+        if waiting:
+            time.sleep(0.05)
+    for pid in waiting:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL)
 
 
 def down(state_dir: Path | None = None) -> bool:
@@ -521,13 +576,10 @@ def down(state_dir: Path | None = None) -> bool:
     state = load_state(state_dir)
     if state is None:
         return False
-    running = False
-    for service in state.services:
-        if _alive(service.pid):
-            running = True
-            stop_process(service.pid)
+    alive = [service.pid for service in state.services if _alive(service.pid)]
+    stop_processes(alive)
     _state_file(state_dir).unlink(missing_ok=True)
-    return running
+    return bool(alive)
 
 
 def status(state_dir: Path | None = None) -> dict:
