@@ -51,16 +51,22 @@ def vmwctl() -> Any:
 
 @pytest.fixture(scope="session")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labctl.LabState]:
-    """The lab (vcsim + Glance + a Glance with format-match off), once per test session.
+    """The lab (vcsim + Glance + a Glance with format-match off + Keystone and a Glance
+    behind it), once per test session; its profile names the Keystone-less Glance.
 
     Set VMWCTL_TEST_LAB_DIR to reuse a lab started with 'tests/lab/lab --dir DIR up
-    --flat-glance' while iterating; otherwise a private one is started and stopped.
+    --flat-glance --profile-cloud vmwctl-lab' while iterating; otherwise a private one is
+    started and stopped.
     """
     reuse = os.environ.get("VMWCTL_TEST_LAB_DIR")
     if reuse:
         state = labctl.load_state(Path(reuse).resolve())
         if state is None:
             pytest.exit(f"VMWCTL_TEST_LAB_DIR={reuse} holds no running lab", returncode=2)
+        if state.profile_cloud not in (None, state.cloud):
+            pytest.exit(f"VMWCTL_TEST_LAB_DIR={reuse}: its profile names cloud "
+                        f"{state.profile_cloud}; the tests want {state.cloud} (start it with "
+                        f"'up --flat-glance --profile-cloud {state.cloud}')", returncode=2)
         yield state
         return
     state_dir = tmp_path_factory.mktemp("lab")

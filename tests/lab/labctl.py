@@ -5,11 +5,15 @@
 * Image service: a real Glance under gunicorn, SQLite, file store, no Keystone.
   Optionally a second Glance with ``require_image_format_match = False`` for
   preallocated (flat) images.
+* Identity: a real Keystone under gunicorn (SQLite, fernet tokens) and a second
+  Glance behind it (keystonemiddleware, Glance's default policies), with users
+  in three projects and an image of another project (on by default).
 * qemu-img from Debian's qemu-utils.
 
 Standard library only, so that it runs before anything is installed:
 
-    tests/lab/lab install            apt packages, simulator binary, Glance and Nova venvs
+    tests/lab/lab install            apt packages, simulator binary, Glance, Keystone and
+                                     Nova venvs, Keystone's bootstrapped template
     tests/lab/lab up [--scenario S]  start everything, write profile + clouds.yaml
     tests/lab/lab status | env | down
 """
@@ -20,9 +24,11 @@ import argparse
 import contextlib
 import ctypes
 import fcntl
+import grp
 import hashlib
 import json
 import os
+import pwd
 import secrets
 import shutil
 import signal
@@ -32,9 +38,11 @@ import subprocess
 import sys
 import textwrap
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
+from email.message import Message
 from pathlib import Path
 
 LAB_SRC = Path(__file__).resolve().parent
@@ -42,6 +50,7 @@ REPO = LAB_SRC.parents[1]
 VCSIM_SRC = LAB_SRC / "vcsim"
 GLANCE_REQUIREMENTS = LAB_SRC / "glance-requirements.txt"
 NOVA_REQUIREMENTS = LAB_SRC / "nova-requirements.txt"
+KEYSTONE_REQUIREMENTS = LAB_SRC / "keystone-requirements.txt"
 # zsh and fish: the tests source the committed completion scripts in them.
 APT_PACKAGES = ["golang-go", "golang-github-vmware-govmomi-dev", "qemu-utils", "binutils",
                 "openssl", "curl", "zsh", "fish"]
@@ -174,11 +183,20 @@ def install_nova() -> Path:
     return _install_venv(nova_venv(), NOVA_REQUIREMENTS, "Nova", "about a minute")
 
 
+def keystone_venv() -> Path:
+    return _venv_for("keystone", KEYSTONE_REQUIREMENTS)
+
+
+def install_keystone() -> Path:
+    return _install_venv(keystone_venv(), KEYSTONE_REQUIREMENTS, "Keystone", "about 30 s")
+
+
 def install() -> None:
     install_packages()
     build_vcsim()
     install_glance()
     install_nova()
+    build_keystone_template()
 
 
 # ------------------------------------------------------------------ state
@@ -211,23 +229,48 @@ class LabState:
     glance_flat_url: str | None = None
     cloud_flat: str | None = None
     fresh_port: int | None = None  # a second simulator in the fresh scenario (profile "fresh")
+    # Keystone (up(keystone=True)): its URL, the Glance behind it, and the clouds.yaml
+    # entries of its users (passwords and the application credential's secret in
+    # secure_file, which openstacksdk reads through OS_CLIENT_SECURE_FILE).
+    keystone_url: str | None = None
+    glance_keystone_url: str | None = None
+    secure_file: str | None = None
+    cloud_admin: str | None = None
+    cloud_operator: str | None = None
+    cloud_auditor: str | None = None
+    cloud_outsider: str | None = None
+    cloud_app_credential: str | None = None
+    others_image: str | None = None  # the id of outsider's image in project others
+    profile_cloud: str | None = None  # the cloud the profile and OS_CLOUD name (else cloud)
     services: list[Service] = field(default_factory=list)
 
     @property
     def password(self) -> str:
         return Path(self.password_file).read_text().strip()
 
+    def keystone_password(self, user: str) -> str:
+        """The Keystone password of ``user`` (admin, glance, operator, auditor, outsider)."""
+        return _read_secret(Path(self.dir) / "keystone" / f"{user}.password")
+
+    def app_credential(self) -> tuple[str, str]:
+        """The id and secret of operator's application credential."""
+        credential = json.loads(_read_secret(Path(self.dir) / "keystone" / APP_CREDENTIAL_FILE))
+        return credential["id"], credential["secret"]
+
     def env(self) -> dict[str, str]:
         """Environment that points vmwctl, openstacksdk and govc at this lab."""
-        return {
+        env = {
             "VMWCTL_CONFIG": self.config_file,
             "OS_CLIENT_CONFIG_FILE": self.clouds_file,
-            "OS_CLOUD": self.cloud,
+            "OS_CLOUD": self.profile_cloud or self.cloud,
             "GOVC_URL": self.vcenter_url,
             "GOVC_USERNAME": self.username,
             "GOVC_PASSWORD": self.password_file,
             "GOVC_TLS_CA_CERTS": self.ca_file,
         }
+        if self.secure_file:
+            env["OS_CLIENT_SECURE_FILE"] = self.secure_file
+        return env
 
 
 def _state_file(state_dir: Path) -> Path:
@@ -342,7 +385,7 @@ debug = False
 connection = sqlite:///{dir}/glance.sqlite
 
 [paste_deploy]
-flavor =
+flavor = {flavor}
 config_file = {dir}/etc/glance-api-paste.ini
 
 [glance_store]
@@ -360,9 +403,44 @@ filesystem_store_datadir = {dir}/tasks
 [image_format]
 require_image_format_match = {format_match}
 
+{auth}"""
+
+# No Keystone: every request runs in an unauthenticated context, which the policy must
+# treat as admin.
+_GLANCE_NO_AUTH = """\
 [oslo_policy]
 policy_file = {dir}/etc/policy.yaml
 """
+
+# Behind Keystone: keystonemiddleware checks every token as the glance service user, and
+# Glance's default policies apply (no policy file).
+_GLANCE_KEYSTONE_AUTH = """\
+[keystone_authtoken]
+www_authenticate_uri = {keystone_url}/v3
+auth_url = {keystone_url}/v3
+auth_type = password
+username = glance
+password = {password}
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+"""
+
+
+@dataclass(frozen=True)
+class ServiceUser:
+    """The Keystone and the service user a Glance checks tokens with."""
+    keystone_url: str
+    password: str
+
+
+def _glance_auth(root: Path, keystone: ServiceUser | None) -> tuple[str, str]:
+    """The paste flavor and the auth sections of a Glance's configuration."""
+    if keystone is None:
+        (root / "etc" / "policy.yaml").write_text('"context_is_admin": "@"\n')
+        return "", _GLANCE_NO_AUTH.format(dir=root)
+    return "keystone", _GLANCE_KEYSTONE_AUTH.format(keystone_url=keystone.keystone_url,
+                                                     password=keystone.password)
 
 
 def _wait_until_answers(proc: subprocess.Popen, url: str, name: str, log_path: Path, *,
@@ -397,21 +475,23 @@ class Starting:
 
 
 def launch_glance(state_dir: Path, name: str, *, format_match: bool,
-                  tie_to_parent: bool = False, hashing_algorithm: str = "sha512") -> Starting:
-    """Launch a Glance in ``state_dir/name``; start_glance also waits until it answers."""
+                  tie_to_parent: bool = False, hashing_algorithm: str = "sha512",
+                  keystone: ServiceUser | None = None) -> Starting:
+    """Launch a Glance in ``state_dir/name``: without Keystone, or behind ``keystone``
+    (which need not answer yet: keystonemiddleware calls it at the first request)."""
     venv = install_glance()
     root = state_dir / name
     for sub in ("etc", "images", "staging", "tasks"):
         (root / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(venv / "etc" / "glance" / "glance-api-paste.ini", root / "etc")
-    # No Keystone: every request runs in an unauthenticated context, which the
-    # policy must treat as admin.
-    (root / "etc" / "policy.yaml").write_text('"context_is_admin": "@"\n')
+    flavor, auth = _glance_auth(root, keystone)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
-    (root / "etc" / "glance-api.conf").write_text(_GLANCE_CONF.format(
-        url=url, dir=root, format_match=str(format_match),
+    conf = root / "etc" / "glance-api.conf"
+    conf.write_text(_GLANCE_CONF.format(
+        url=url, dir=root, format_match=str(format_match), flavor=flavor, auth=auth,
         hashing_algorithm=hashing_algorithm))
+    conf.chmod(0o600)  # the service user's password, behind Keystone
     env = {**os.environ, "OS_GLANCE_CONFIG_DIR": str(root / "etc")}
     subprocess.run([str(venv / "bin" / "glance-manage"), "--config-dir", str(root / "etc"),
                     "db_sync"], env=env, check=True, capture_output=True)
@@ -424,11 +504,413 @@ def launch_glance(state_dir: Path, name: str, *, format_match: bool,
 
 
 def start_glance(state_dir: Path, name: str, *, format_match: bool,
-                 tie_to_parent: bool = False, hashing_algorithm: str = "sha512") -> Service:
+                 tie_to_parent: bool = False, hashing_algorithm: str = "sha512",
+                 keystone: ServiceUser | None = None) -> Service:
     """Start a Glance (launch_glance) and wait until it answers."""
     return launch_glance(state_dir, name, format_match=format_match,
-                         tie_to_parent=tie_to_parent,
-                         hashing_algorithm=hashing_algorithm).wait()
+                         tie_to_parent=tie_to_parent, hashing_algorithm=hashing_algorithm,
+                         keystone=keystone).wait()
+
+# ------------------------------------------------------------------ keystone
+
+# The template (database, key repositories, passwords) is built once per machine and
+# keyed by the requirements and this recipe version: bump it when the recipe changes.
+KEYSTONE_RECIPE = 1
+KEYSTONE_REGION = "RegionOne"
+# The template's catalog names this address until a lab points it at its own services.
+KEYSTONE_PLACEHOLDER_URL = "http://127.0.0.1:9"
+KEYSTONE_TOKEN_EXPIRATION = 3600
+# Made by keystone-manage bootstrap, with roles admin, manager, member, reader, service.
+KEYSTONE_ADMIN = "admin"
+APP_CREDENTIAL = "vmwctl-lab"  # operator's, in project operators
+APP_CREDENTIAL_FILE = "app-credential.json"
+OTHERS_IMAGE = "outsider-image"  # outsider's, in project others: another project's image
+OTHERS_VMDK = "outsider-image.vmdk"
+OPERATOR_CLOUD = "vmwctl-lab-operator"  # the profile's cloud for make lab and make demo
+
+
+@dataclass(frozen=True)
+class KeystoneUser:
+    """A user of the lab's Keystone: its project (domain Default), its roles there, and its
+    clouds.yaml entry (None: not a user a client logs in as)."""
+    name: str
+    project: str
+    roles: tuple[str, ...]
+    cloud: str | None
+
+
+KEYSTONE_USERS = (
+    KeystoneUser(KEYSTONE_ADMIN, "admin", ("admin",), "vmwctl-lab-admin"),
+    # keystonemiddleware checks tokens as this user; Glance's default policies want both.
+    KeystoneUser("glance", "service", ("service", "admin"), None),
+    KeystoneUser("operator", "operators", ("member",), OPERATOR_CLOUD),
+    KeystoneUser("auditor", "operators", ("reader",), "vmwctl-lab-auditor"),
+    KeystoneUser("outsider", "others", ("member",), "vmwctl-lab-outsider"),
+)
+APP_CREDENTIAL_CLOUD = "vmwctl-lab-app-credential"
+
+_KEYSTONE_CONF = """\
+[DEFAULT]
+log_file = {dir}/keystone.log
+debug = False
+
+[database]
+connection = sqlite:///{dir}/keystone.sqlite
+
+[token]
+provider = fernet
+expiration = {expiration}
+
+[fernet_tokens]
+key_repository = {dir}/fernet-keys
+
+[credential]
+key_repository = {dir}/credential-keys
+
+[identity]
+# The fewest bcrypt rounds: every password check costs about 1 ms instead of 250.
+password_hash_rounds = 4
+# bcrypt's own limit: a longer one makes Keystone warn at every password check.
+max_password_length = 72
+"""
+
+
+def _keystone_user(name: str) -> KeystoneUser:
+    return next(user for user in KEYSTONE_USERS if user.name == name)
+
+
+def _read_secret(path: Path) -> str:
+    return path.read_text().strip()
+
+
+def _write_secret(path: Path, text: str) -> None:
+    """Write a file only its owner can read (created so, never readable by others)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(text + "\n")
+
+
+def _write_keystone_conf(root: Path, expiration: int) -> None:
+    (root / "keystone.conf").write_text(_KEYSTONE_CONF.format(dir=root, expiration=expiration))
+
+
+def _http_json(method: str, url: str, *, token: str | None = None, body: object = None,
+               data: bytes | None = None, context: ssl.SSLContext | None = None,
+               ) -> tuple[dict, Message]:
+    """One call to an OpenStack REST API: its JSON answer (empty for none) and headers.
+
+    ``body`` is sent as JSON, ``data`` as an octet stream; an error answer raises a
+    RuntimeError naming the call and the status."""
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["X-Auth-Token"] = token
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    elif data is not None:
+        headers["Content-Type"] = "application/octet-stream"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=60, context=context) as response:
+            raw = response.read()
+            return (json.loads(raw) if raw else {}), response.headers
+    except urllib.error.HTTPError as exc:
+        answer = exc.read().decode(errors="replace")[:300]
+        raise RuntimeError(f"{method} {url} answered {exc.code}: {answer}") from None
+
+
+def keystone_token(url: str, user: str, password: str, project: str, *,
+                   context: ssl.SSLContext | None = None) -> str:
+    """A token of ``user`` scoped to ``project`` (both in domain Default)."""
+    domain = {"id": "default"}
+    body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+        "name": user, "domain": domain, "password": password}}},
+        "scope": {"project": {"name": project, "domain": domain}}}}
+    _, headers = _http_json("POST", f"{url}/v3/auth/tokens", body=body, context=context)
+    return headers["X-Subject-Token"]
+
+
+class _KeystoneAdmin:
+    """The calls the lab makes to Keystone's v3 API as admin."""
+
+    def __init__(self, url: str, admin_password: str,
+                 context: ssl.SSLContext | None = None) -> None:
+        self.url = url
+        self.context = context
+        self.token = keystone_token(url, KEYSTONE_ADMIN, admin_password, "admin",
+                                    context=context)
+
+    def call(self, method: str, path: str, body: object = None) -> dict:
+        return _http_json(method, f"{self.url}/v3{path}", token=self.token, body=body,
+                          context=self.context)[0]
+
+    def create(self, kind: str, **fields: object) -> str:
+        """Create a ``kind`` (project, user, service, endpoint); return its id."""
+        return self.call("POST", f"/{kind}s", {kind: fields})[kind]["id"]
+
+    def ids(self, kind: str) -> dict[str, str]:
+        """The ids of every ``kind`` by name (projects, roles, users)."""
+        return {item["name"]: item["id"] for item in self.call("GET", f"/{kind}")[kind]}
+
+
+def _keystone_manage(root: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    """Run keystone-manage on ``root``'s configuration; its output only if it fails."""
+    argv = [str(keystone_venv() / "bin" / "keystone-manage"), "--config-file",
+            str(root / "keystone.conf"), *args]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env=env or os.environ.copy())
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise RuntimeError(f"keystone-manage {args[0]} failed (status {done.returncode})")
+
+
+def _bootstrap_keystone(root: Path, admin_password: str) -> None:
+    """A new database and key repositories in ``root``; domain Default, project and user
+    admin, the roles, region RegionOne, and Keystone's own service in the catalog."""
+    _write_keystone_conf(root, KEYSTONE_TOKEN_EXPIRATION)
+    owner = ["--keystone-user", pwd.getpwuid(os.getuid()).pw_name,
+             "--keystone-group", grp.getgrgid(os.getgid()).gr_name]
+    _keystone_manage(root, "db_sync")
+    _keystone_manage(root, "fernet_setup", *owner)
+    _keystone_manage(root, "credential_setup", *owner)
+    placeholder = f"{KEYSTONE_PLACEHOLDER_URL}/v3"
+    # The password reaches keystone-manage through its environment, never its argv.
+    _keystone_manage(root, "bootstrap", "--bootstrap-username", KEYSTONE_ADMIN,
+                     "--bootstrap-project-name", "admin", "--bootstrap-role-name", "admin",
+                     "--bootstrap-service-name", "keystone",
+                     "--bootstrap-region-id", KEYSTONE_REGION,
+                     "--bootstrap-public-url", placeholder,
+                     "--bootstrap-internal-url", placeholder,
+                     "--bootstrap-admin-url", placeholder,
+                     env={**os.environ, "OS_BOOTSTRAP_PASSWORD": admin_password})
+
+
+def _populate_keystone(url: str, passwords: dict[str, str]) -> dict[str, str]:
+    """Through the API of a Keystone serving a bootstrapped database: the projects, users
+    and roles of KEYSTONE_USERS, Glance's service with placeholder endpoints, and
+    operator's application credential, whose id and secret are returned."""
+    admin = _KeystoneAdmin(url, passwords[KEYSTONE_ADMIN])
+    projects = admin.ids("projects")
+    roles = admin.ids("roles")
+    for user in KEYSTONE_USERS:
+        if user.project not in projects:
+            projects[user.project] = admin.create("project", name=user.project,
+                                                  domain_id="default")
+    for user in KEYSTONE_USERS:
+        if user.name == KEYSTONE_ADMIN:
+            continue
+        user_id = admin.create("user", name=user.name, password=passwords[user.name],
+                               domain_id="default", default_project_id=projects[user.project])
+        for role in user.roles:
+            admin.call("PUT", f"/projects/{projects[user.project]}/users/{user_id}/roles/"
+                              f"{roles[role]}")
+    image = admin.create("service", type="image", name="glance")
+    for interface in ("public", "internal", "admin"):
+        admin.create("endpoint", service_id=image, interface=interface,
+                     region_id=KEYSTONE_REGION, url=KEYSTONE_PLACEHOLDER_URL)
+    operator = _keystone_user("operator")
+    token = keystone_token(url, operator.name, passwords[operator.name], operator.project)
+    operator_id = admin.ids("users")[operator.name]
+    secret = secrets.token_urlsafe(24)
+    created = _http_json("POST", f"{url}/v3/users/{operator_id}/application_credentials",
+                         token=token, body={"application_credential": {
+                             "name": APP_CREDENTIAL, "secret": secret,
+                             "description": "vmwctl's lab"}})[0]
+    return {"name": APP_CREDENTIAL, "id": created["application_credential"]["id"],
+            "secret": secret}
+
+
+def _make_others_vmdk(path: Path) -> None:
+    """A small valid streamOptimized VMDK (1 MiB, some data) for outsider's image."""
+    raw = path.with_suffix(".raw")
+    with open(raw, "wb") as out:
+        out.write(b"\0" * (256 << 10) + b"vmwctl lab: outsider's image\n".ljust(64 << 10, b".")
+                  + b"\0" * ((1 << 20) - (320 << 10)))
+    subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "vmdk", "-o",
+                    "subformat=streamOptimized", str(raw), str(path)],
+                   check=True, capture_output=True)
+    raw.unlink()
+
+
+def keystone_template() -> Path:
+    """The bootstrapped template's directory for the current requirements and recipe."""
+    digest = hashlib.sha256(KEYSTONE_REQUIREMENTS.read_bytes()
+                            + f"\0recipe {KEYSTONE_RECIPE}".encode())
+    return cache_dir() / f"keystone-template-{digest.hexdigest()[:12]}"
+
+
+def build_keystone_template() -> Path:
+    """The template every lab copies, built once per machine under the cache's lock: the
+    database with KEYSTONE_USERS and the catalog, the fernet and credential key
+    repositories, one ``USER.password`` per user and the application credential (mode
+    0600), and outsider's VMDK."""
+    install_keystone()
+    template = keystone_template()
+    with _cache_lock(template):
+        if (template / ".complete").exists():
+            return template
+        log("bootstrapping Keystone's template (about 20 s, once per machine)")
+        work = template.with_name(template.name + ".tmp")
+        for leftover in (work, template):
+            shutil.rmtree(leftover, ignore_errors=True)
+        work.mkdir(mode=0o700)
+        passwords = {user.name: secrets.token_urlsafe(18) for user in KEYSTONE_USERS}
+        _bootstrap_keystone(work, passwords[KEYSTONE_ADMIN])
+        service = start_keystone(work, name="keystone-template", tie_to_parent=True)
+        try:
+            credential = _populate_keystone(service.url, passwords)
+        finally:
+            stop_process(service.pid)
+        for name, password in passwords.items():
+            _write_secret(work / f"{name}.password", password)
+        _write_secret(work / APP_CREDENTIAL_FILE, json.dumps(credential))
+        _make_others_vmdk(work / OTHERS_VMDK)
+        (work / "keystone.sqlite").chmod(0o600)  # password hashes, the credential's
+        for leftover in ("keystone.conf", "keystone.log", "gunicorn.log"):
+            (work / leftover).unlink(missing_ok=True)
+        work.rename(template)
+        (template / ".complete").touch()
+    return template
+
+
+def prepare_keystone(root: Path, *, expiration: int = KEYSTONE_TOKEN_EXPIRATION) -> Path:
+    """A copy of the template in ``root`` (modes kept) with a configuration of its own."""
+    template = build_keystone_template()
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(template, root, ignore=shutil.ignore_patterns(".complete"))
+    root.chmod(0o700)
+    _write_keystone_conf(root, expiration)
+    return root
+
+
+def lab_ssl_context(ca_file: str | Path) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(ca_file))
+
+
+def launch_keystone(root: Path, *, name: str = "keystone", tie_to_parent: bool = False,
+                    tls: tuple[Path, Path, Path] | None = None) -> Starting:
+    """Launch the Keystone of ``root`` (keystone.conf) under gunicorn on a free loopback
+    port; over HTTPS with ``tls`` (certificate, key, the CA that signed them)."""
+    venv = install_keystone()
+    port = _free_port()
+    argv = [str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}", "--workers", "1",
+            "--threads", "4", "--no-control-socket", "--pythonpath", str(LAB_SRC)]
+    context = None
+    if tls:
+        certificate, key, ca = tls
+        argv += ["--certfile", str(certificate), "--keyfile", str(key)]
+        context = lab_ssl_context(ca)
+    url = f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+    log_path = root / "gunicorn.log"
+    proc = _spawn([*argv, "oslo_wsgi:keystone()"], log_path,
+                  env={**os.environ, "OS_KEYSTONE_CONFIG_DIR": str(root)},
+                  tie_to_parent=tie_to_parent)
+    return Starting(Service(name, proc.pid, url, str(log_path)), proc, f"{url}/v3", context)
+
+
+def start_keystone(root: Path, *, name: str = "keystone", tie_to_parent: bool = False,
+                   tls: tuple[Path, Path, Path] | None = None) -> Service:
+    """Start a Keystone (launch_keystone) and wait until it answers."""
+    return launch_keystone(root, name=name, tie_to_parent=tie_to_parent, tls=tls).wait()
+
+
+def point_catalog(keystone_url: str, admin_password: str, image_url: str | None, *,
+                  context: ssl.SSLContext | None = None) -> None:
+    """Set the catalog's identity endpoints to this Keystone, the image ones to
+    ``image_url`` (None: left as they are)."""
+    admin = _KeystoneAdmin(keystone_url, admin_password, context)
+    services = {service["type"]: service["id"]
+                for service in admin.call("GET", "/services")["services"]}
+    targets = {services["identity"]: f"{keystone_url}/v3"}
+    if image_url:
+        targets[services["image"]] = image_url
+    for endpoint in admin.call("GET", "/endpoints")["endpoints"]:
+        target = targets.get(endpoint["service_id"])
+        if target and endpoint["url"] != target:
+            admin.call("PATCH", f"/endpoints/{endpoint['id']}", {"endpoint": {"url": target}})
+
+
+def upload_others_image(keystone_url: str, glance_url: str, password: str,
+                        vmdk: Path) -> str:
+    """As outsider, a private image in project others (another project's, to the
+    operator); return its id."""
+    outsider = _keystone_user("outsider")
+    token = keystone_token(keystone_url, outsider.name, password, outsider.project)
+    image = _http_json("POST", f"{glance_url}/v2/images", token=token, body={
+        "name": OTHERS_IMAGE, "disk_format": "vmdk", "container_format": "bare",
+        "visibility": "private", "vmware_disktype": "streamOptimized",
+        "vmware_adaptertype": "lsiLogic"})[0]
+    _http_json("PUT", f"{glance_url}/v2/images/{image['id']}/file", token=token,
+               data=vmdk.read_bytes())
+    return image["id"]
+
+
+def start_keystone_tls(state: LabState, directory: Path, *,
+                       tie_to_parent: bool = False) -> Service:
+    """A second Keystone of the lab's users, over HTTPS with the lab's certificate (CA
+    state.ca_file), from a fresh copy of the template in ``directory``: for a test that
+    checks clients verify it."""
+    root = prepare_keystone(directory / "keystone-tls")
+    state_dir = Path(state.dir)
+    service = start_keystone(root, name="keystone-tls", tie_to_parent=tie_to_parent,
+                             tls=(state_dir / "server.pem", state_dir / "server.key",
+                                  Path(state.ca_file)))
+    try:
+        point_catalog(service.url, _read_secret(root / f"{KEYSTONE_ADMIN}.password"), None,
+                      context=lab_ssl_context(state.ca_file))
+    except BaseException:
+        stop_process(service.pid)
+        raise
+    return service
+
+
+def launch_keystone_lab(state_dir: Path, *, expiration: int = KEYSTONE_TOKEN_EXPIRATION,
+                        tie_to_parent: bool = False) -> tuple[Starting, Starting]:
+    """Keystone from a copy of the template and the Glance behind it (glance-keystone),
+    launched; finish_keystone_lab completes them once both answer."""
+    root = prepare_keystone(state_dir / "keystone", expiration=expiration)
+    keystone = launch_keystone(root, tie_to_parent=tie_to_parent)
+    try:
+        glance = launch_glance(state_dir, "glance-keystone", format_match=True,
+                               tie_to_parent=tie_to_parent, keystone=ServiceUser(
+                                   keystone.service.url,
+                                   _read_secret(root / "glance.password")))
+    except BaseException:
+        stop_process(keystone.service.pid)
+        raise
+    return keystone, glance
+
+
+def finish_keystone_lab(state_dir: Path, keystone_url: str, glance_url: str) -> str:
+    """Point the catalog at this lab's Keystone and Glance, and upload outsider's image in
+    project others; return its id."""
+    root = state_dir / "keystone"
+    point_catalog(keystone_url, _read_secret(root / f"{KEYSTONE_ADMIN}.password"), glance_url)
+    return upload_others_image(keystone_url, glance_url,
+                               _read_secret(root / "outsider.password"), root / OTHERS_VMDK)
+
+
+def keystone_clouds(state: LabState) -> tuple[dict, dict]:
+    """clouds.yaml entries for the Keystone's users and the application credential, and
+    their secrets for secure.yaml (openstacksdk merges the two)."""
+    auth_url = f"{state.keystone_url}/v3"
+    common = {"identity_api_version": 3, "region_name": KEYSTONE_REGION,
+              "interface": "public"}
+    clouds, secure = {}, {}
+    for user in KEYSTONE_USERS:
+        if user.cloud is None:
+            continue
+        clouds[user.cloud] = {**common, "auth_type": "password", "auth": {
+            "auth_url": auth_url, "username": user.name, "project_name": user.project,
+            "user_domain_name": "Default", "project_domain_name": "Default"}}
+        secure[user.cloud] = {"auth": {"password": state.keystone_password(user.name)}}
+    credential_id, secret = state.app_credential()
+    clouds[APP_CREDENTIAL_CLOUD] = {**common, "auth_type": "v3applicationcredential",
+                                    "auth": {"auth_url": auth_url,
+                                             "application_credential_id": credential_id}}
+    secure[APP_CREDENTIAL_CLOUD] = {"auth": {"application_credential_secret": secret}}
+    return clouds, secure
+
 
 def _profile(state: LabState, name: str, port: int, comment: str) -> str:
     return textwrap.indent(textwrap.dedent(f"""\
@@ -447,7 +929,7 @@ def _profile(state: LabState, name: str, port: int, comment: str) -> str:
             reserved_host_memory_mb: 0
           availability_zone: az1
           openstack:
-            cloud: {state.cloud}
+            cloud: {state.profile_cloud or state.cloud}
         """), "  ")
 
 
@@ -463,6 +945,10 @@ def _write_profiles(state: LabState) -> None:
     clouds = {"clouds": {state.cloud: glance_cloud(state.glance_url)}}
     if state.glance_flat_url and state.cloud_flat:
         clouds["clouds"][state.cloud_flat] = glance_cloud(state.glance_flat_url)
+    if state.keystone_url and state.secure_file:
+        keystone, secure = keystone_clouds(state)
+        clouds["clouds"].update(keystone)
+        _write_secret(Path(state.secure_file), json.dumps({"clouds": secure}, indent=2))
     Path(state.clouds_file).write_text(json.dumps(clouds, indent=2) + "\n")
 
 
@@ -473,14 +959,23 @@ def glance_cloud(url: str) -> dict:
 
 def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance: bool = False,
        vcsim_args: list[str] | None = None, tie_to_parent: bool = False,
-       fresh: bool = False) -> LabState:
-    """Install what is missing, start the services, write the lab's profile."""
+       fresh: bool = False, keystone: bool = True, profile_cloud: str | None = None,
+       token_expiration: int = KEYSTONE_TOKEN_EXPIRATION) -> LabState:
+    """Install what is missing, start the services, write the lab's profile.
+
+    ``keystone``: also Keystone and the Glance behind it. ``profile_cloud``: the cloud the
+    lab's profile names; None for the Keystone-less vmwctl-lab (the tests), the operator's
+    Keystone cloud for make lab and make demo."""
     state_dir = (state_dir or default_state_dir()).resolve()
     existing = load_state(state_dir)
     if existing and any(_alive(s.pid) for s in existing.services):
         raise RuntimeError(f"a lab is already running in {state_dir}; run 'lab down' first")
     if scenario not in SCENARIOS:
         raise RuntimeError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    clouds = lab_clouds(flat_glance=flat_glance, keystone=keystone)
+    if profile_cloud not in (None, *clouds):
+        raise RuntimeError(f"the profile cannot name cloud {profile_cloud!r}: this lab's "
+                           f"clouds are {', '.join(clouds)}")
     install()
     _reset_state_dir(state_dir)
     _make_certificates(state_dir)
@@ -494,6 +989,11 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         services.append(vcsim)
         # Every gunicorn is launched first and waited for after: their start-ups overlap.
         starting: dict[str, Starting] = {}
+        if keystone:
+            for launched in launch_keystone_lab(state_dir, expiration=token_expiration,
+                                                tie_to_parent=tie_to_parent):
+                starting[launched.service.name] = launched
+                services.append(launched.service)
         glances = {"glance": True}  # name: require_image_format_match
         if flat_glance:
             glances["glance-flat"] = False
@@ -513,6 +1013,10 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
             services.append(second)
             fresh_port = int(fresh_ready["url"].split("//", 1)[1].split("/", 1)[0]
                              .rsplit(":", 1)[1])
+        others_image = None
+        if keystone:
+            others_image = finish_keystone_lab(state_dir, starting["keystone"].service.url,
+                                               starting["glance-keystone"].service.url)
     except BaseException:
         stop_processes([service.pid for service in services])
         raise
@@ -527,21 +1031,49 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         cloud=LAB_CLOUD, glance_url=starting["glance"].service.url,
         datastores=ready["datastores"], glance_flat_url=flat.service.url if flat else None,
         cloud_flat=LAB_CLOUD_FLAT if flat else None, fresh_port=fresh_port, services=services)
+    if others_image:
+        _add_keystone(state, starting["keystone"].service.url,
+                      starting["glance-keystone"].service.url, others_image)
+    state.profile_cloud = profile_cloud
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")
     return state
 
 
 def _reset_state_dir(state_dir: Path) -> None:
-    """Every lab starts from a known state: no images, datastores or logs of a previous
-    one."""
+    """Every lab starts from a known state: no images, datastores, logs or secrets of a
+    previous one."""
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    for leftover in ("glance", "glance-flat", "vcsim-datastores", "vcsim-slow-datastores",
-                     "vcsim-fresh-datastores"):
+    for leftover in ("glance", "glance-flat", "glance-keystone", "keystone", "vcsim-datastores",
+                     "vcsim-slow-datastores", "vcsim-fresh-datastores"):
         shutil.rmtree(state_dir / leftover, ignore_errors=True)
-    for log_file in state_dir.glob("*.log"):
-        log_file.unlink()
+    for stale in (*state_dir.glob("*.log"), state_dir / "secure.yaml"):
+        stale.unlink(missing_ok=True)
+
+
+def lab_clouds(*, flat_glance: bool, keystone: bool) -> list[str]:
+    """The names of the clouds.yaml entries a lab with these services writes."""
+    clouds = [LAB_CLOUD, *([LAB_CLOUD_FLAT] if flat_glance else [])]
+    if keystone:
+        clouds += [user.cloud for user in KEYSTONE_USERS if user.cloud]
+        clouds.append(APP_CREDENTIAL_CLOUD)
+    return clouds
+
+
+def _add_keystone(state: LabState, keystone_url: str, glance_url: str,
+                  others_image: str) -> None:
+    """Record the Keystone lab's URLs, outsider's image and the clouds in ``state``."""
+    state.keystone_url = keystone_url
+    state.glance_keystone_url = glance_url
+    state.others_image = others_image
+    state.secure_file = str(Path(state.dir) / "secure.yaml")
+    clouds = {user.name: user.cloud for user in KEYSTONE_USERS}
+    state.cloud_admin = clouds[KEYSTONE_ADMIN]
+    state.cloud_operator = clouds["operator"]
+    state.cloud_auditor = clouds["auditor"]
+    state.cloud_outsider = clouds["outsider"]
+    state.cloud_app_credential = APP_CREDENTIAL_CLOUD
 
 
 # ------------------------------------------------------------------ down
@@ -595,13 +1127,20 @@ def status(state_dir: Path | None = None) -> dict:
 
 # ------------------------------------------------------------------ command line
 
+def _seconds(text: str) -> int:
+    """argparse type: a whole number of seconds, at least 1."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (1 or more)")
+    return int(text)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="lab", description=__doc__.split("\n\n")[0])
     parser.add_argument("--dir", type=Path, default=None,
                         help="state directory (default: $VMWCTL_LAB_DIR or .lab in the repo)")
     sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("install", help="install packages, build the simulator, install Glance "
-                   "and Nova")
+    sub.add_parser("install", help="install packages, build the simulator, install Glance, "
+                   "Keystone and Nova, bootstrap Keystone's template")
     start = sub.add_parser("up", help="start the lab")
     start.add_argument("--scenario", choices=SCENARIOS, default="healthy")
     start.add_argument("--flat-glance", action="store_true",
@@ -610,6 +1149,14 @@ def main(argv: list[str] | None = None) -> int:
                        help="extra simulator flag, e.g. --vcsim-arg=-host=32 (repeatable)")
     start.add_argument("--fresh", action="store_true",
                        help="also start a simulator in the fresh scenario (profile 'fresh')")
+    start.add_argument("--no-keystone", dest="keystone", action="store_false",
+                       help="no Keystone and no Glance behind it")
+    start.add_argument("--profile-cloud", metavar="CLOUD",
+                       help=f"the cloud the lab's profile names (default {OPERATOR_CLOUD}, "
+                       f"or {LAB_CLOUD} with --no-keystone; the tests want {LAB_CLOUD})")
+    start.add_argument("--token-expiration", type=_seconds, default=KEYSTONE_TOKEN_EXPIRATION,
+                       metavar="SECONDS", help="Keystone's [token] expiration (default "
+                       "%(default)s)")
     sub.add_parser("down", help="stop the lab")
     sub.add_parser("status", help="show what runs")
     sub.add_parser("env", help="print shell exports that point vmwctl at the lab")
@@ -619,8 +1166,15 @@ def main(argv: list[str] | None = None) -> int:
             install()
         elif args.command == "up":
             state = up(args.dir, scenario=args.scenario, flat_glance=args.flat_glance,
-                       vcsim_args=args.vcsim_arg, fresh=args.fresh)
+                       vcsim_args=args.vcsim_arg, fresh=args.fresh, keystone=args.keystone,
+                       profile_cloud=args.profile_cloud or (OPERATOR_CLOUD if args.keystone
+                                                            else None),
+                       token_expiration=args.token_expiration)
             log(f"vCenter {state.vcenter_url} ({state.scenario}), Glance {state.glance_url}")
+            if state.keystone_url:
+                log(f"Keystone {state.keystone_url}, Glance behind it "
+                    f"{state.glance_keystone_url}")
+            log(f"the profile uses cloud {state.profile_cloud or state.cloud}")
             log(f"profile {state.config_file}; use: eval \"$(tests/lab/lab env)\"")
         elif args.command == "down":
             log("stopped" if down(args.dir) else "nothing was running")

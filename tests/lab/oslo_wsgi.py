@@ -1,0 +1,29 @@
+"""WSGI entry points for OpenStack services under gunicorn: ``oslo_wsgi:keystone()``.
+
+oslo.config parses ``sys.argv`` when a service loads its configuration and
+refuses gunicorn's options, so each entry point clears the arguments first and
+the service reads its configuration files alone. Keystone finds its file
+through ``OS_KEYSTONE_CONFIG_DIR`` (``keystone.conf`` in that directory), which
+the lab sets in gunicorn's environment. The same trick serves any oslo service.
+
+gunicorn imports this module from tests/lab (``--pythonpath``) and calls the
+factory in its worker.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+
+def _clear_argv() -> None:
+    """Leave oslo.config nothing of gunicorn's command line to parse."""
+    del sys.argv[1:]
+
+
+def keystone() -> Any:
+    """Keystone's public (and only, since v2.0 went) WSGI application."""
+    _clear_argv()
+    from keystone.server import wsgi
+
+    return wsgi.initialize_public_application()
