@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from helpers import write_profile
 
@@ -89,3 +90,28 @@ def interrupted_seed(config: Path, image_id: str, ready, then) -> tuple[int, str
     then()
     stdout, stderr = process.communicate(timeout=60)
     return process.returncode, stdout, stderr
+
+
+def _as_keystone_admin(lab: Any, method: str, path: str) -> Any:
+    """A request to the Keystone-protected Glance with the admin's token."""
+    import json
+    import urllib.request
+
+    import labctl
+
+    token = labctl.keystone_token(lab.keystone_url, "admin", lab.keystone_password("admin"),
+                                  "admin")
+    request = urllib.request.Request(f"{lab.glance_keystone_url}/v2{path}", method=method,
+                                     headers={"X-Auth-Token": token})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        body = response.read()
+    return json.loads(body) if body else None
+
+
+def protected_images(lab: Any) -> list[dict[str, Any]]:
+    """Every image of every project in the Keystone-protected Glance, as its admin sees it."""
+    return _as_keystone_admin(lab, "GET", "/images?visibility=all&limit=1000")["images"]
+
+
+def delete_protected_image(lab: Any, image_id: str) -> None:
+    _as_keystone_admin(lab, "DELETE", f"/images/{image_id}")

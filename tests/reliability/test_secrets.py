@@ -29,13 +29,14 @@ import shutil
 import socket
 import stat
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import yaml
 from helpers import (
     Result,
+    delete_images,
     leaf_commands,
     run_process,
     run_vmwctl,
@@ -252,18 +253,20 @@ def files(tmp_path: Path, lab) -> dict[str, Path]:
 
 @pytest.fixture
 def glance_image(simulator, lab_env, files, private_glance: str, tmp_path: Path,
-                 monkeypatch: pytest.MonkeyPatch) -> str:
-    """A small streamOptimized image in the private Glance (cloud GLANCE_CLOUD)."""
+                 monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A small streamOptimized image in the private Glance (cloud GLANCE_CLOUD); afterwards
+    the private Glance is emptied of it and of what the test uploaded there."""
     from labimages import upload, vmdk
 
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE",
-                       str(write_clouds(tmp_path, GLANCE_CLOUD, private_glance)))
+    clouds = write_clouds(tmp_path, GLANCE_CLOUD, private_glance)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
     sim = simulator()
     uploader = write_profile(sim, files["secrets"] / "uploader.yaml", cloud=GLANCE_CLOUD)
     stream = vmdk(files["raw"], "streamOptimized")
     image_id = upload(uploader, stream, "secrets-seed", vmware_disktype="streamOptimized")
     stream.unlink()
-    return image_id
+    yield image_id
+    delete_images(clouds, GLANCE_CLOUD)
 
 
 # ------------------------------------------------------------------ the search
@@ -798,3 +801,102 @@ def test_insecure_warns_on_every_run(simulator, lab_env, tmp_path: Path,
     result = sim.run("--config", str(config), "check", "fleet")
     assert result.exit_code == 0, result.stdout
     assert result.stderr == expected
+
+
+# ------------------------------------------------------------------ Keystone's secrets
+
+def keystone_clouds(lab, directory: Path, auth: str, secret: str) -> Path:
+    """clouds.yaml (no secret) and secure.yaml (``secret``) of one cloud, ``ks-secrets``, that
+    authenticates to the lab's Keystone as the operator by ``auth``."""
+    base = {"auth_url": f"{lab.keystone_url}/v3"}
+    if auth == "password":
+        public = {**base, "username": "operator", "project_name": "operators",
+                  "user_domain_name": "Default", "project_domain_name": "Default"}
+        hidden = {"password": secret}
+        auth_type = "password"
+    elif auth == "application-credential":
+        secure = yaml.safe_load(Path(lab.secure_file).read_text())
+        credential = secure["clouds"][lab.cloud_app_credential]["auth"]
+        clouds = yaml.safe_load(Path(lab.clouds_file).read_text())
+        public = {**base, **{k: v for k, v in clouds["clouds"][lab.cloud_app_credential]
+                             ["auth"].items() if k != "auth_url"}}
+        public.setdefault("application_credential_id",
+                          credential.get("application_credential_id"))
+        hidden = {"application_credential_secret": secret}
+        auth_type = "v3applicationcredential"
+    else:
+        public = {**base, "project_name": "operators", "project_domain_name": "Default"}
+        hidden = {"token": secret}
+        auth_type = "v3token"
+    clouds_file = directory / "clouds.yaml"
+    clouds_file.write_text(yaml.safe_dump({"clouds": {"ks-secrets": {
+        "auth_type": auth_type, "identity_api_version": 3, "auth": public}}}))
+    (directory / "secure.yaml").write_text(yaml.safe_dump({"clouds": {"ks-secrets": {
+        "auth": hidden}}}))
+    (directory / "secure.yaml").chmod(0o600)
+    return clouds_file
+
+
+def keystone_secret(lab, auth: str) -> str:
+    import labctl
+
+    if auth == "password":
+        return lab.keystone_password("operator")
+    if auth == "application-credential":
+        secure = yaml.safe_load(Path(lab.secure_file).read_text())
+        return secure["clouds"][lab.cloud_app_credential]["auth"]["application_credential_secret"]
+    return labctl.keystone_token(lab.keystone_url, "operator", lab.keystone_password("operator"),
+                                 "operators")
+
+
+@pytest.mark.parametrize("auth", ["password", "application-credential", "token"])
+@pytest.mark.parametrize("right", [True, False], ids=["accepted", "refused"])
+def test_keystone_secrets_show_nowhere(auth: str, right: bool, simulator, lab, lab_env,
+                                       spy: Spy, files: dict[str, Path], tmp_path: Path,
+                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The operator's Keystone password, application credential secret and token: in no
+    output, file, environment or child command line, whether Keystone accepts them or not,
+    in-process and (for the image list) in a process of its own."""
+    secret = keystone_secret(lab, auth)
+    if not right:  # a secret of the same kind that Keystone refuses
+        secret = "gAAAAAB" + secret[7:][::-1] if auth == "token" else secret[::-1]
+    clouds = keystone_clouds(lab, files["secrets"], auth, secret)
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", str(clouds))
+    monkeypatch.setenv("OS_CLIENT_SECURE_FILE", str(clouds.with_name("secure.yaml")))
+    sim = simulator()
+    config = write_profile(sim, files["secrets"] / "profile.yaml", cloud="ks-secrets")
+    stream = files["out"] / "secrets.vmdk"
+    assert run_vmwctl("image", "convert", str(files["raw"]), str(stream)).exit_code == 0
+    table = {
+        "image list": ["image", "list"],
+        "image list --verify": ["image", "list", "--verify"],
+        "image upload": ["image", "upload", str(stream), "--name", "vmwctl-ks-secrets",
+                         "--visibility", "private"],
+        "image tag": ["image", "tag", "vmwctl-ks-secrets", "--ostype", "otherGuest"],
+        "cache seed": ["cache", "seed", "vmwctl-ks-secrets", "--dry-run"],
+    }
+    spy.watch()
+    results = run_matrix(config, table, secret, f"keystone {auth}")
+    process = run_process("--config", str(config), "-vv", "-o", "json", "image", "list")
+    assert_nowhere(secret, process, f"keystone {auth}: image list in a process")
+    if right:
+        assert {name for name, result in results.items() if result.exit_code == 0} == \
+            set(table), {name: r.stderr[-300:] for name, r in results.items()}
+        deleted = [image for image in
+                   run_vmwctl("--config", str(config), "-o", "json", "image",
+                              "list").json()["images"] if image["name"] == "vmwctl-ks-secrets"]
+        assert len(deleted) == 1
+        from labimages import delete_protected_image
+
+        delete_protected_image(lab, deleted[0]["id"])
+    else:
+        for name, result in results.items():
+            assert result.exit_code == 3, (name, result.stderr)
+            assert "refused the credentials of cloud 'ks-secrets'" in \
+                result.json()["error"]["message"], name
+        assert process.exit_code == 3
+    for line in spy.command_lines():
+        assert secret not in line, f"secret on a child's command line: {line}"
+    assert secret not in spy.child_environments()
+    assert_no_file_holds(secret, [tmp_path, Path(sim.datastores["LocalDS_0"])],
+                         [files["secrets"], spy.bin.parent])

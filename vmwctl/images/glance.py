@@ -189,7 +189,8 @@ class ImageService:
         if project_id is None:
             return None
         return Scope(project=getattr(reference, "project_name", None) or project_id,
-                     project_id=project_id, roles=list(getattr(reference, "role_names", [])))
+                     project_id=project_id,
+                     roles=sorted(getattr(reference, "role_names", None) or []))
 
     def policy_refusal(self, exc: GlanceError) -> str:
         """A 403 from Glance in words: which policy refused what, to whom."""
@@ -408,7 +409,8 @@ class translate_errors:  # noqa: N801 (used as a context manager)
 
         cloud, auth_url = self.service.cloud, self.service.auth_url
         where = f"the image service of cloud '{cloud}'"
-        if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog):
+        if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog |
+                      sdk.ServiceDisabledException):
             region = f"region {self.service.region}" if self.service.region else "any region"
             raise ConnectError(f"the service catalog of cloud '{cloud}' (from {auth_url}) has "
                                f"no image service for {region}, interface "
@@ -417,7 +419,9 @@ class translate_errors:  # noqa: N801 (used as a context manager)
         if isinstance(exc, ks.ConnectFailure | ks.DiscoveryFailure | ks.ConnectTimeout):
             raise ConnectError(f"cannot reach {where}: {_first_line(exc)}; check the endpoint "
                                "in clouds.yaml") from None
-        if isinstance(exc, ks.Unauthorized) and auth_url:
+        # Glance's own answers do not raise (raise_exc=False): an HTTP error here is
+        # Keystone's, refusing the credentials (401) or not knowing the token (404).
+        if isinstance(exc, ks.Unauthorized | ks.NotFound) and auth_url:
             raise AuthError(f"Keystone at {auth_url} refused the credentials of cloud "
                             f"'{cloud}': {_first_line(exc)}; check them in clouds.yaml "
                             "(and secure.yaml)") from None
@@ -436,6 +440,9 @@ def glance_reason(body: str) -> str:
 
 
 def _first_line(exc: BaseException) -> str:
+    """The exception's first line, without keystoneauth's "(Request-ID: req-...)" (the -v
+    log keeps it): the same failure then reads the same on every run."""
     text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    line = text.splitlines()[0] if text else type(exc).__name__
+    return re.sub(r"\s*\(Request-ID: [^)]*\)", "", line)
 
