@@ -626,16 +626,20 @@ NAME_PREFIX = "vmwctl-bench-"  # of the images the benchmarks make (and delete)
 
 
 class Glance:
-    """The few Glance v2 calls the benchmarks make themselves (plain HTTP, no Keystone)."""
+    """The few Glance v2 calls the benchmarks make themselves (plain HTTP; with ``token``, a
+    Keystone token sent as X-Auth-Token, for the Keystone-protected Glance)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
+        self.token = token
 
     def _call(self, method: str, path: str, body: Any = None, *, data: bytes | None = None,
               content_type: str = "application/json") -> Any:
         if body is not None:
             data = json.dumps(body).encode()
         headers = {"Content-Type": content_type} if data is not None else {}
+        if self.token:
+            headers["X-Auth-Token"] = self.token
         request = urllib.request.Request(f"{self.url}/v2{path}", data=data, method=method,
                                          headers=headers)
         with urllib.request.urlopen(request, timeout=120) as response:

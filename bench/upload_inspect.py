@@ -13,6 +13,7 @@ status is 0 unless something crashed), and writes bench/results/upload_inspect.j
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import shutil
 import statistics
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
+import yaml
 from benchlib import (
     NAME_PREFIX,
     BenchError,
@@ -47,6 +49,8 @@ IMAGE_VIRTUAL = 2 * GIB
 IMAGE_STRIDE = 2 * MIB  # 1 MiB of random data at the start of every 2 MiB
 BIG_VIRTUAL = "10G"
 TOOLS = ("curl", "openstack", "vmwctl")
+KEYSTONE = "+ks"  # the same tools against the Keystone-protected Glance, as the operator
+KEYSTONE_TOOLS = tuple(tool + KEYSTONE for tool in TOOLS)
 
 # Targets (informational).
 CURL_RATIO_MIN = 0.9  # vmwctl's throughput >= 0.9x curl's
@@ -112,20 +116,24 @@ class Uploader:
     scratch: Path
     openstack: Path
     vmwctl: Path
+    cloud: str = ""  # the openstack client's --os-cloud (the lab's plain cloud when empty)
+    header_file: Path | None = None  # curl's X-Auth-Token header (-H @FILE: not on argv)
 
     def curl(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
         image_id = self.glance.create(name)
         url = f"{self.glance.url}/v2/images/{image_id}/file"
+        token = ["-H", f"@{self.header_file}"] if self.header_file else []
         run = timed(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-T",
                      str(self.image), "-X", "PUT", "-H", "Content-Type: application/octet-stream",
-                     url], self.env, self.scratch)
+                     *token, url], self.env, self.scratch)
         run.check("curl")
         if run.stdout.strip() != "204":
             raise BenchError(f"curl: Glance answered HTTP {run.stdout.strip()}")
         return run, image_id, {}
 
     def openstack_client(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
-        run = timed([str(self.openstack), "--os-cloud", self.state.cloud, "image", "create",
+        run = timed([str(self.openstack), "--os-cloud", self.cloud or self.state.cloud,
+                     "image", "create",
                      "--disk-format", "vmdk", "--container-format", "bare",
                      "--file", str(self.image), "-f", "json", name], self.env, self.scratch)
         image_id = self.glance.find(name)
@@ -140,7 +148,7 @@ class Uploader:
         """Upload once with tool, check what Glance holds, delete the image."""
         action: Callable[[str], tuple[Timed, str | None, dict[str, Any]]] = {
             "curl": self.curl, "openstack": self.openstack_client,
-            "vmwctl": self.vmwctl_upload}[tool]
+            "vmwctl": self.vmwctl_upload}[tool.removesuffix(KEYSTONE)]
         name = f"{NAME_PREFIX}{tool}-{round_}-{uuid.uuid4().hex[:8]}"
         size = self.image.stat().st_size
         image_id = None
@@ -228,33 +236,37 @@ def _rss(peak: int | None) -> str:
     return f"{peak / MB:.1f} MB" if peak is not None else "failed"
 
 
-def upload_rows(runs: list[UploadRun]) -> list[Row]:
-    """Best throughput against curl's and the client's, and the highest peak RSS."""
+def upload_rows(runs: list[UploadRun], suffix: str = "") -> list[Row]:
+    """Best throughput against curl's and the client's, and the highest peak RSS (of the
+    tools whose names end in ``suffix``: "" the plain Glance, KEYSTONE the protected one)."""
     best = benchlib.best_runs(runs)
-    mine, curl, osc = best.get("vmwctl"), best.get("curl"), best.get("openstack")
-    rss = {tool: benchlib.peak_rss_of(runs, tool) for tool in TOOLS}
+    mine, curl, osc = (best.get(tool + suffix) for tool in ("vmwctl", "curl", "openstack"))
+    rss = {tool: benchlib.peak_rss_of(runs, tool + suffix) for tool in TOOLS}
+    where = " (Keystone)" if suffix else ""
     rows = []
     if mine and curl:
         floor = CURL_RATIO_MIN * curl.bytes_per_second
-        rows.append(Row("upload throughput vs curl", _mbs(mine),
+        rows.append(Row(f"upload throughput vs curl{where}", _mbs(mine),
                         f">= {CURL_RATIO_MIN}x curl = {floor / MB:.1f} MB/s",
                         f"curl {_mbs(curl)}; vmwctl/curl "
                         f"{mine.bytes_per_second / curl.bytes_per_second:.2f}x",
                         verdict(mine.bytes_per_second >= floor)))
     else:
-        rows.append(Row("upload throughput vs curl", _mbs(mine), f">= {CURL_RATIO_MIN}x curl",
+        rows.append(Row(f"upload throughput vs curl{where}", _mbs(mine),
+                        f">= {CURL_RATIO_MIN}x curl",
                         f"curl {_mbs(curl)}", verdict(None)))
     if mine and osc:
-        rows.append(Row("upload throughput vs openstack", _mbs(mine),
+        rows.append(Row(f"upload throughput vs openstack{where}", _mbs(mine),
                         f"> openstack = {osc.bytes_per_second / MB:.1f} MB/s",
                         f"openstack {_mbs(osc)}; vmwctl/openstack "
                         f"{mine.bytes_per_second / osc.bytes_per_second:.2f}x",
                         verdict(mine.bytes_per_second > osc.bytes_per_second)))
     else:
-        rows.append(Row("upload throughput vs openstack", _mbs(mine), "> openstack",
+        rows.append(Row(f"upload throughput vs openstack{where}", _mbs(mine), "> openstack",
                         f"openstack {_mbs(osc)}", verdict(None)))
     mine_rss = rss["vmwctl"]
-    rows.append(Row("peak RSS while uploading (max)", _rss(mine_rss), f"< {RSS_MAX / MB:.0f} MB",
+    rows.append(Row(f"peak RSS while uploading (max){where}", _rss(mine_rss),
+                    f"< {RSS_MAX / MB:.0f} MB",
                     f"curl {_rss(rss['curl'])}, openstack {_rss(rss['openstack'])}",
                     verdict(mine_rss < RSS_MAX if mine_rss is not None else None)))
     return rows
@@ -300,15 +312,52 @@ class Measurements:
         return benchlib.best_runs(self.runs)
 
     def rows(self) -> list[Row]:
-        return upload_rows(self.runs) + inspect_rows(self.small, self.big, self.processes)
+        keystone = upload_rows(self.runs, KEYSTONE) \
+            if any(run.tool.endswith(KEYSTONE) for run in self.runs) else []
+        return upload_rows(self.runs) + keystone + \
+            inspect_rows(self.small, self.big, self.processes)
+
+
+def keystone_uploader(uploader: Uploader) -> Uploader | None:
+    """The same uploads into the lab's Keystone-protected Glance, as the member of project
+    operators: a token for curl (in a header file) and the benchmark's own calls, the
+    operator's cloud for the openstack client and vmwctl (secrets from secure.yaml)."""
+    state = uploader.state
+    if not getattr(state, "keystone_url", None):
+        return None
+    token = labctl.keystone_token(state.keystone_url, "operator",
+                                  state.keystone_password("operator"), "operators")
+    header = uploader.scratch / "auth-header"
+    header.touch(mode=0o600)
+    header.write_text(f"X-Auth-Token: {token}\n")
+    profile = yaml.safe_load(Path(state.config_file).read_text())
+    for entry in profile["profiles"].values():
+        entry.setdefault("openstack", {})["cloud"] = state.cloud_operator
+    config = uploader.scratch / "keystone-profile.yaml"
+    config.write_text(yaml.safe_dump(profile))
+    config.chmod(0o600)
+    env = uploader.env | {"VMWCTL_CONFIG": str(config),
+                          "OS_CLIENT_SECURE_FILE": state.secure_file}
+    return dataclasses.replace(uploader, glance=Glance(state.glance_keystone_url, token),
+                               env=env, cloud=state.cloud_operator, header_file=header)
 
 
 def measure(args: argparse.Namespace, uploader: Uploader, big: Path) -> Measurements:
     """Every measurement, on a running lab."""
-    if removed := uploader.glance.delete_leftovers():
-        log(f"deleted {removed} images left by an earlier run")
+    protected = keystone_uploader(uploader)
+    for each in (uploader, protected):
+        if each is not None and (removed := each.glance.delete_leftovers()):
+            log(f"deleted {removed} images left by an earlier run")
     warm_up(uploader, big)
-    runs = benchlib.alternating_runs(TOOLS, args.runs, uploader.run)
+    if protected is not None:
+        warm_up(protected, big)
+
+    def run_one(tool: str, round_: int) -> UploadRun:
+        return (protected if tool.endswith(KEYSTONE) and protected else uploader).run(
+            tool, round_)
+
+    tools = TOOLS + (KEYSTONE_TOOLS if protected is not None else ())
+    runs = benchlib.alternating_runs(tools, args.runs, run_one)
     log("inspect: in-process")
     small = inspect_in_process(uploader.image, args.inspect_calls)
     large = inspect_in_process(big, args.inspect_calls)
