@@ -276,3 +276,39 @@ def test_zz_nothing_left_queued_or_saving(lab) -> None:
     stuck = [(image["name"], image["status"]) for image in protected_images(lab)
              if image["status"] in ("queued", "saving", "importing")]
     assert stuck == []
+
+
+def test_a_tls_keystone_is_verified(vmwctl, lab, profile_without_cloud, tmp_path: Path,
+                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """cacert in clouds.yaml, or OS_CACERT, verifies a TLS Keystone; without either, the
+    system's CA store does not know the lab's CA and the command exits 3."""
+    service = labctl.start_keystone_tls(lab, tmp_path, tie_to_parent=True)
+    try:
+        labctl.point_catalog(service.url, lab.keystone_password("admin"),
+                             lab.glance_keystone_url,
+                             context=labctl.lab_ssl_context(lab.ca_file))
+        auth = {"auth_url": f"{service.url}/v3", "username": "operator",
+                "password": lab.keystone_password("operator"), "project_name": "operators",
+                "user_domain_name": "Default", "project_domain_name": "Default"}
+        cloud = {"auth_type": "password", "identity_api_version": 3, "auth": auth}
+        clouds = tmp_path / "clouds.yaml"
+        clouds.write_text(yaml.safe_dump({"clouds": {
+            "ks-tls": {**cloud, "cacert": lab.ca_file}, "ks-tls-no-ca": cloud}}))
+        monkeypatch.delenv("OS_CLIENT_SECURE_FILE")
+        listed = run(vmwctl, profile_without_cloud, "ks-tls", "-o", "json", "image", "list",
+                     clouds=str(clouds))
+        assert listed.exit_code in (0, 1), listed.stderr
+        assert listed.json()["project"] == "operators"
+        refused = run(vmwctl, profile_without_cloud, "ks-tls-no-ca", "image", "list",
+                      clouds=str(clouds))
+        assert refused.exit_code == 3, refused.stderr
+        assert refused.stderr == (
+            f"Error: cannot verify the TLS certificate of cloud 'ks-tls-no-ca' ({service.url}"
+            "/v3): certificate verify failed: unable to get local issuer certificate; give its "
+            "CA with cacert in clouds.yaml or OS_CACERT\n")
+        assert lab.keystone_password("operator") not in refused.stderr
+        with_env = run(vmwctl, profile_without_cloud, "ks-tls-no-ca", "-o", "json", "image",
+                       "list", clouds=str(clouds), env={"OS_CACERT": lab.ca_file})
+        assert with_env.exit_code in (0, 1), with_env.stderr
+    finally:
+        labctl.stop_process(service.pid)

@@ -341,7 +341,9 @@ def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService
     # openstacksdk's deprecation notices are for its developers, not for operators.
     warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
     try:
-        connection = openstack.connect(cloud=cloud)
+        # OS_CACERT applies to a clouds.yaml cloud too, as the openstack client does it.
+        overrides = {"cacert": env["OS_CACERT"]} if env.get("OS_CACERT") else {}
+        connection = openstack.connect(cloud=cloud, **overrides)
     except sdk_exceptions.ConfigException as exc:
         source = f"the openstack.cloud of profile '{profile.name}'" \
             if profile.openstack.cloud else "$OS_CLOUD"
@@ -416,6 +418,12 @@ class translate_errors:  # noqa: N801 (used as a context manager)
                                f"no image service for {region}, interface "
                                f"{self.service.interface}: set region_name or interface in "
                                "clouds.yaml, or ask for the catalog to list Glance") from None
+        if isinstance(exc, ks.SSLError):
+            found = re.search(r"certificate verify failed: [^(\]'\"]*", str(exc))
+            reason = found.group(0).strip() if found else _first_line(exc)
+            raise ConnectError(f"cannot verify the TLS certificate of cloud '{cloud}' "
+                               f"({auth_url or where}): {reason}; give its CA with cacert in "
+                               "clouds.yaml or OS_CACERT") from None
         if isinstance(exc, ks.ConnectFailure | ks.DiscoveryFailure | ks.ConnectTimeout):
             raise ConnectError(f"cannot reach {where}: {_first_line(exc)}; check the endpoint "
                                "in clouds.yaml") from None
