@@ -92,8 +92,10 @@ def interrupted_seed(config: Path, image_id: str, ready, then) -> tuple[int, str
     return process.returncode, stdout, stderr
 
 
-def _as_keystone_admin(lab: Any, method: str, path: str) -> Any:
-    """A request to the Keystone-protected Glance with the admin's token."""
+def _as_keystone_admin(lab: Any, method: str, path: str, body: Any = None,
+                       data: bytes | None = None) -> Any:
+    """A request to the Keystone-protected Glance with the admin's token (a JSON ``body``,
+    or image ``data``)."""
     import json
     import urllib.request
 
@@ -101,8 +103,14 @@ def _as_keystone_admin(lab: Any, method: str, path: str) -> Any:
 
     token = labctl.keystone_token(lab.keystone_url, "admin", lab.keystone_password("admin"),
                                   "admin")
+    headers = {"X-Auth-Token": token}
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    elif data is not None:
+        headers["Content-Type"] = "application/octet-stream"
     request = urllib.request.Request(f"{lab.glance_keystone_url}/v2{path}", method=method,
-                                     headers={"X-Auth-Token": token})
+                                     headers=headers, data=data)
     with urllib.request.urlopen(request, timeout=30) as response:
         body = response.read()
     return json.loads(body) if body else None
@@ -115,3 +123,13 @@ def protected_images(lab: Any) -> list[dict[str, Any]]:
 
 def delete_protected_image(lab: Any, image_id: str) -> None:
     _as_keystone_admin(lab, "DELETE", f"/images/{image_id}")
+
+
+def public_protected_image(lab: Any, name: str, data: Path) -> str:
+    """An active public image of the admin's project in the Keystone-protected Glance."""
+    image = _as_keystone_admin(lab, "POST", "/images", {
+        "name": name, "disk_format": "vmdk", "container_format": "bare",
+        "visibility": "public", "vmware_disktype": "streamOptimized",
+        "vmware_adaptertype": "lsiLogic"})
+    _as_keystone_admin(lab, "PUT", f"/images/{image['id']}/file", data=data.read_bytes())
+    return image["id"]

@@ -16,7 +16,7 @@ from typing import Any
 import labctl
 import pytest
 import yaml
-from labimages import delete_protected_image, protected_images
+from labimages import delete_protected_image, protected_images, public_protected_image
 
 pytestmark = pytest.mark.lab
 
@@ -232,6 +232,10 @@ def test_a_reader_lists_but_cannot_upload(vmwctl, lab, profile_without_cloud,
                  "list")
     assert listed.exit_code in (0, 1), listed.stderr
     assert listed.json()["project"] == "operators"
+    verified = run(vmwctl, profile_without_cloud, lab.cloud_auditor, "-o", "json", "image",
+                   "list", "--verify")
+    assert verified.exit_code in (0, 1), verified.stderr
+    assert verified.json()["verified"] is True
     refused = run(vmwctl, profile_without_cloud, lab.cloud_auditor, "image", "upload",
                   str(small_vmdk), "--name", f"{PREFIX}reader")
     assert refused.exit_code == 1, refused.stderr
@@ -252,6 +256,22 @@ def test_another_project_s_image(vmwctl, lab, profile_without_cloud) -> None:
     seen = run(vmwctl, profile_without_cloud, lab.cloud_outsider, "-o", "json", "image",
                "list")
     assert lab.others_image in {image["id"] for image in seen.json()["images"]}
+
+
+def test_another_project_s_public_image_is_listed_but_not_changed(
+        vmwctl, lab, profile_without_cloud, small_vmdk, clean) -> None:
+    image_id = public_protected_image(lab, f"{PREFIX}admins-public", small_vmdk)
+    human = run(vmwctl, profile_without_cloud, lab.cloud_operator, "image", "list")
+    row = next(line for line in human.stdout.splitlines() if image_id[:8] in line)
+    assert "public" in row and "OWNER" in human.stdout
+    refused = run(vmwctl, profile_without_cloud, lab.cloud_operator, "image", "tag", image_id,
+                  "--ostype", "ubuntu64Guest")
+    assert refused.exit_code == 1, refused.stderr
+    assert refused.stderr.splitlines()[-1] == (
+        f"Error: updating image {image_id}: your role in project operators cannot change this "
+        "image (Glance policy modify_image): it belongs to another project; nothing changed")
+    record = next(image for image in protected_images(lab) if image["id"] == image_id)
+    assert "vmware_ostype" not in record
 
 
 def test_all_projects_needs_the_admin_role(vmwctl, lab, profile_without_cloud) -> None:
