@@ -150,14 +150,20 @@ class ImageService:
                         "(keystoneauth renews those)")
 
     def _request(self, method: str, url: str, *, expect: tuple[int, ...], what: str,
-                 **kwargs: Any) -> Any:
+                 refused: str | None = None, **kwargs: Any) -> Any:
+        """Glance's answer; GlanceError when its status is not in ``expect``. With
+        ``refused`` (what is left as it was: "nothing created"), a 403 is told as the policy
+        that refused it (OperationFailed)."""
         with translate_errors(self):
             response = self.proxy.request(url, method, raise_exc=False, **kwargs)
         if response.status_code not in expect:
             body = response.text.strip() if response.content else ""
-            raise GlanceError(f"{what} failed: Glance answered HTTP {response.status_code}"
-                              f"{': ' + glance_reason(body) if body else ''}",
-                              response.status_code, body)
+            error = GlanceError(f"{what} failed: Glance answered HTTP {response.status_code}"
+                                f"{': ' + glance_reason(body) if body else ''}",
+                                response.status_code, body)
+            if refused is not None and response.status_code == 403:
+                raise OperationFailed(f"{what}: {self.policy_refusal(error)}; {refused}")
+            raise error
         return response
 
     def ping(self) -> None:
@@ -168,14 +174,8 @@ class ImageService:
                container_format: str = "bare") -> dict[str, Any]:
         body = {"name": name, "disk_format": disk_format, "container_format": container_format,
                 **properties}
-        try:
-            return self._request("POST", "/images", json=body, expect=(201,),
-                                 what=f"creating image {name!r}").json()
-        except GlanceError as exc:
-            if exc.status != 403:
-                raise
-            raise OperationFailed(f"creating image {name!r}: {self.policy_refusal(exc)}; "
-                                  "nothing created") from None
+        return self._request("POST", "/images", json=body, expect=(201,),
+                             what=f"creating image {name!r}", refused="nothing created").json()
 
     def scope(self) -> Scope | None:
         """The project the token is scoped to and the roles held there; None without
@@ -233,15 +233,9 @@ class ImageService:
         ops.extend({"op": "remove", "path": f"/{key}"} for key in remove if key in current)
         if not ops:
             return dict(current)
-        try:
-            return self._request("PATCH", f"/images/{image_id}", json=ops, expect=(200,),
-                                 headers={"Content-Type": PATCH_TYPE},
-                                 what=f"updating image {image_id}").json()
-        except GlanceError as exc:
-            if exc.status != 403:
-                raise
-            raise OperationFailed(f"updating image {image_id}: {self.policy_refusal(exc)}; "
-                                  "nothing changed") from None
+        return self._request("PATCH", f"/images/{image_id}", json=ops, expect=(200,),
+                             headers={"Content-Type": PATCH_TYPE},
+                             what=f"updating image {image_id}", refused="nothing changed").json()
 
     def list(self, **filters: str) -> list[dict[str, Any]]:
         """Every image matching Glance's filters, following the pages."""
