@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import collections
 import queue
 import threading
 from collections.abc import Iterable, Iterator
@@ -78,3 +79,44 @@ def pieces(chunk: bytes, size: int = SEND_PIECE) -> Iterator[memoryview]:
     view = memoryview(chunk)
     for offset in range(0, len(view), size):
         yield view[offset:offset + size]
+
+
+class Replayable:
+    """An iterator whose first ``limit`` bytes can be given again, once (``rewind``).
+
+    For a request body that the server may refuse before reading it: the chunks
+    already taken from a stream that cannot be read twice are kept until more
+    than ``limit`` bytes have gone, then dropped. The chunks must not change
+    after they are yielded (bytes, or views of buffers never reused).
+    """
+
+    def __init__(self, source: Iterable[bytes], limit: int) -> None:
+        self.source = iter(source)
+        self.limit = limit
+        self.kept: list[bytes] = []
+        self.kept_bytes = 0
+        self.replaying: collections.deque[bytes] = collections.deque()
+        self.keeping = True
+
+    def __iter__(self) -> Replayable:
+        return self
+
+    def __next__(self) -> bytes:
+        if self.replaying:
+            return self.replaying.popleft()
+        chunk = next(self.source)
+        if self.keeping:
+            self.kept_bytes += len(chunk)
+            if self.kept_bytes <= self.limit:
+                self.kept.append(chunk)
+            else:
+                self.keeping, self.kept = False, []
+        return chunk
+
+    def rewind(self) -> bool:
+        """Give the kept chunks again from the start; False when they were dropped."""
+        if not self.keeping:
+            return False
+        self.replaying.extend(self.kept)
+        self.keeping, self.kept = False, []
+        return True

@@ -97,6 +97,7 @@ class ImageEntry:
     file: dict[str, Any] | None = None  # with --verify: what the data itself is
     owner: str | None = None  # the project id that owns the image
     visibility: str | None = None
+    stores: list[str] = field(default_factory=list)  # where a multi-store Glance keeps it
 
 
 @dataclass
@@ -114,6 +115,11 @@ class ImageListing:
         """Some image belongs to another project than the caller's."""
         return self.project_id is not None and any(
             image.owner not in (None, self.project_id) for image in self.images)
+
+    @property
+    def multi_store(self) -> bool:
+        """Some image names its stores (Glance with enabled_backends)."""
+        return any(image.stores for image in self.images)
 
     @property
     def broken(self) -> int:
@@ -166,7 +172,9 @@ def _entry(image: Mapping[str, Any], mixed: bool) -> ImageEntry:
                        disk_type=view.disk_type, adapter_type=view.adapter_type,
                        os_type=view.os_type, linked_clone=view.linked_clone,
                        problems=list(view.problems), warnings=list(view.warnings),
-                       owner=image.get("owner"), visibility=image.get("visibility"))
+                       owner=image.get("owner"), visibility=image.get("visibility"),
+                       stores=[name for name in str(image.get("stores") or "").split(",")
+                               if name])
     if entry.disk_format == "iso":
         _iso_findings(entry, view)
     else:

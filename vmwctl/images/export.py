@@ -19,7 +19,7 @@ from typing import Any, Protocol
 from vmwctl.errors import UsageError
 from vmwctl.images.glance import ImageService
 from vmwctl.images.ostypes import OS_TYPES
-from vmwctl.images.upload import UploadPlan, send_image
+from vmwctl.images.upload import Delivery, UploadPlan, send_image
 
 # A disk controller's type -> vmware_adaptertype (Nova's names).
 ADAPTER_FOR_CONTROLLER = {
@@ -84,6 +84,8 @@ class ExportResult:
     sha512: str
     verified: str
     warnings: list[str]
+    method: str = "direct"
+    stores: list[str] = field(default_factory=list)
 
 
 def plan_export(source: Source, *, name: str, disk: int | None = None,
@@ -157,6 +159,7 @@ def _adapter(source: Source, disk: Any) -> str:
 
 
 def send_export(service: ImageService, plan: ExportPlan, chunks: Iterator[bytes], *,
+                delivery: Delivery | None = None,
                 clock: Callable[[], float] = time.monotonic) -> ExportResult:
     """Create the image, stream the chunks into it, verify size and sha512; the image is
     deleted on any failure (Ctrl-C too), as ``image upload`` does."""
@@ -164,9 +167,10 @@ def send_export(service: ImageService, plan: ExportPlan, chunks: Iterator[bytes]
                              disk_format=plan.disk_format,
                              container_format=plan.container_format,
                              properties=plan.properties, report=None,  # type: ignore[arg-type]
-                             warnings=plan.warnings)
+                             warnings=plan.warnings, delivery=delivery or Delivery())
     sent = send_image(service, upload_plan, chunks, f"disk {plan.disk} of {plan.vm}", None, clock)
     return ExportResult(image=sent.image, vm=plan.vm, disk=plan.disk, file=plan.file,
                         hardware_version=plan.hardware_version, bytes_sent=sent.bytes_sent,
                         seconds=sent.seconds, bytes_per_second=sent.bytes_per_second,
-                        sha512=sent.sha512, verified=sent.verified, warnings=plan.warnings)
+                        sha512=sent.sha512, verified=sent.verified, warnings=sent.warnings,
+                        method=sent.method, stores=sent.stores)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import re
+import time
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -70,6 +71,10 @@ POLICY_ACTIONS = {
 def _minutes(seconds: float) -> str:
     minutes = max(0, round(seconds / 60))
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else _minutes(seconds)
 
 
 def properties_of(image: Mapping[str, Any]) -> dict[str, Any]:
@@ -207,13 +212,125 @@ class ImageService:
             return f"Glance policy {policy} refuses it to {whose}"
         return f"Glance refuses it to {whose}: {reason}"
 
-    def upload(self, image_id: str, chunks: Iterable[bytes | memoryview]) -> None:
-        """Stream the data (chunked transfer encoding); nothing is held in memory."""
-        # No retries: the body is a stream already consumed; a retry would send nothing.
-        self._request("PUT", f"/images/{image_id}/file", data=chunks, expect=(204,),
-                      headers={"Content-Type": "application/octet-stream"},
-                      what=f"uploading the data of image {image_id}", connect_retries=0,
-                      status_code_retries=0, retriable_status_codes=[])
+    def upload(self, image_id: str, chunks: Iterable[bytes | memoryview], *,
+               store: str | None = None) -> None:
+        """Stream the data (chunked transfer encoding) into ``store`` (None: Glance's
+        default); nothing is held in memory."""
+        headers = {"X-Image-Meta-Store": store} if store else {}
+        self._send_body("PUT", f"/images/{image_id}/file", chunks, headers,
+                        f"uploading the data of image {image_id}")
+
+    def stage(self, image_id: str, chunks: Iterable[bytes | memoryview]) -> None:
+        """Stream the data into Glance's staging area (the glance-direct import's first
+        step); the image becomes ``uploading``."""
+        self._send_body("PUT", f"/images/{image_id}/stage", chunks, {},
+                        f"staging the data of image {image_id}")
+
+    def _send_body(self, method: str, url: str, chunks: Iterable[bytes | memoryview],
+                   headers: Mapping[str, str], what: str) -> None:
+        # No retries, no new token and a second try after a 401: the body is a stream
+        # already consumed, and a retry would send nothing.
+        self._watch_early_answers()
+        life = self.token_life()
+        started = time.monotonic()
+        try:
+            self._request(method, url, data=chunks, expect=(204,),
+                          headers={"Content-Type": "application/octet-stream", **headers},
+                          what=what, connect_retries=0, status_code_retries=0,
+                          retriable_status_codes=[], allow_reauth=False)
+        except GlanceError as exc:
+            if exc.status != 401:
+                raise
+            raise AuthError(self._token_expired_midway(what, time.monotonic() - started,
+                                                       life)) from None
+
+    def token_life(self) -> float | None:
+        """How long Keystone's tokens live here, in seconds (None without Keystone)."""
+        try:
+            session = self.connection.session
+            reference = session.auth.get_auth_ref(session) if session.auth.auth_ref is None \
+                else session.auth.auth_ref
+            return (reference.expires - reference.issued).total_seconds()
+        except Exception:  # no Keystone, or no expiry to read
+            return None
+
+    def _token_expired_midway(self, what: str, seconds: float, life: float | None) -> str:
+        lives = f" (Keystone's tokens here live {_duration(life)})" if life else ""
+        auth_type = str(self.connection.config.config.get("auth_type") or "")
+        if auth_type in TOKEN_AUTH_TYPES:
+            remedy = ("get a fresh token, or authenticate with a password or an application "
+                      "credential (keystoneauth renews those)")
+        else:
+            remedy = ("a proxy in front of Glance that buffers whole requests (nginx's default "
+                      "proxy_request_buffering) hands the request over only once all of it "
+                      "has arrived: have it stream requests, or raise Keystone's [token] "
+                      "expiration above the transfer's time")
+        return (f"{what}: the image service of cloud '{self.cloud}' refused the token as "
+                f"expired after {seconds:.0f} s of transfer{lives}; Glance checks the token "
+                f"when it starts reading the request, and by then it had expired: {remedy}")
+
+    def _watch_early_answers(self) -> None:
+        """Bodies to Glance stop once Glance has answered (a refusal before the data)."""
+        if getattr(self, "_watching", False):
+            return
+        from vmwctl.images.transport import stop_bodies_on_early_answers
+
+        try:
+            requests_session = self.connection.session.session
+        except AttributeError:
+            return
+        stop_bodies_on_early_answers(requests_session, self.endpoint)
+        self._watching = True
+
+    def start_import(self, image_id: str, method: Mapping[str, Any], *,
+                     stores: list[str] | None = None, all_stores: bool = False) -> None:
+        """Ask Glance to import the image (``method``: {"name": "glance-direct"} or
+        {"name": "web-download", "uri": ...}) into ``stores`` (None: the default store)."""
+        body: dict[str, Any] = {"method": dict(method)}
+        if all_stores:
+            body["all_stores"] = True
+        elif stores:
+            body["stores"] = list(stores)
+        self._request("POST", f"/images/{image_id}/import", json=body, expect=(202,),
+                      what=f"importing image {image_id} ({method['name']})")
+
+    def tasks(self, image_id: str) -> list[dict[str, Any]]:
+        """The import tasks of an image, newest first ([] where Glance cannot list them)."""
+        try:
+            response = self._request("GET", f"/images/{image_id}/tasks", expect=(200,),
+                                     what=f"reading the tasks of image {image_id}")
+        except GlanceError:
+            return []
+        tasks = response.json().get("tasks", [])
+        return sorted(tasks, key=lambda task: task.get("created_at") or "", reverse=True)
+
+    def stores(self) -> list[dict[str, Any]] | None:
+        """The stores Glance offers (/v2/info/stores, read once; the default one has
+        ``default: true``); None when Glance has a single, unnamed store."""
+        if not hasattr(self, "_stores"):
+            try:
+                response = self._request("GET", "/info/stores", expect=(200,),
+                                         what="reading the image service's stores")
+                self._stores: list[dict[str, Any]] | None = response.json().get("stores", [])
+            except GlanceError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                self._stores = None
+        return self._stores
+
+    def import_methods(self) -> list[str]:
+        """The import methods Glance offers (/v2/info/import, read once)."""
+        if not hasattr(self, "_import_methods"):
+            try:
+                response = self._request("GET", "/info/import", expect=(200,),
+                                         what="reading the image service's import methods")
+                self._import_methods: list[str] = list(
+                    response.json().get("import-methods", {}).get("value", []))
+            except GlanceError as exc:
+                if exc.status not in (404, 410):
+                    raise
+                self._import_methods = []
+        return self._import_methods
 
     def get(self, image_id: str) -> dict[str, Any]:
         return self._request("GET", f"/images/{image_id}", expect=(200,),

@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vmwctl.common.streams import coalesced, pieces, prefetched
-from vmwctl.errors import ConnectError, OperationFailed, UsageError, VmwctlError
+from vmwctl.common.streams import Replayable, coalesced, pieces, prefetched
+from vmwctl.errors import AuthError, ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
 from vmwctl.images import vmdk
 from vmwctl.images.convert import (
@@ -50,6 +50,63 @@ FLAGGED = {"vmware_disktype": "--disktype", "vmware_adaptertype": "--adapter-typ
            "vmware_linked_clone": "--linked-clone/--no-linked-clone"}
 RESERVED = ("name", "id", "disk_format", "container_format", "visibility", "protected",
             "status", "size", "checksum", "owner", "os_hash_algo", "os_hash_value")
+
+
+METHODS = ("auto", "direct", "import")
+URL_METHODS = (*METHODS, "web-download")
+# What a direct upload refused by policy may have taken from a stream before Glance's answer
+# stopped it: kept to be staged again (sockets' buffers hold a few MiB).
+REPLAY_LIMIT = 16 << 20
+IMPORT_WAIT = 600.0  # seconds an import may take, plus IMPORT_RATE
+IMPORT_RATE = 10_000_000  # bytes per second Glance copies from staging into its stores
+
+
+@dataclass
+class Delivery:
+    """How the data reaches Glance: its direct upload, the glance-direct import, or (auto)
+    the direct upload and, when a policy refuses it, the import; and into which stores."""
+
+    method: str = "auto"
+    store: str | None = None  # one store (the direct upload's X-Image-Meta-Store)
+    stores: list[str] = field(default_factory=list)  # several: only the import takes them
+    all_stores: bool = False
+
+    @property
+    def imports(self) -> bool:
+        return self.method in ("import", "web-download") or len(self.stores) > 1 \
+            or self.all_stores
+
+    @property
+    def import_stores(self) -> list[str] | None:
+        return self.stores or ([self.store] if self.store else None)
+
+
+def check_delivery(service: ImageService, delivery: Delivery) -> None:
+    """Refuse (exit 2, nothing created) stores Glance does not have and an import it does not
+    offer; reads /v2/info/stores and /v2/info/import once."""
+    wanted = list(dict.fromkeys([*([delivery.store] if delivery.store else []),
+                                 *delivery.stores]))
+    if wanted or delivery.all_stores:
+        offered = service.stores()
+        if offered is None:
+            flag = "--store" if delivery.store else "--stores"
+            raise UsageError(f"{flag}: the image service of cloud '{service.cloud}' has a "
+                             "single store (no enabled_backends); drop the flag")
+        names = [store.get("id") for store in offered]
+        unknown = [name for name in wanted if name not in names]
+        if unknown:
+            raise UsageError(f"no store {unknown[0]!r} in the image service of cloud "
+                             f"'{service.cloud}'; its stores: {', '.join(map(str, names))}")
+    needed = "web-download" if delivery.method == "web-download" else "glance-direct"
+    if delivery.imports and needed not in service.import_methods():
+        offered_methods = ", ".join(service.import_methods()) or "none"
+        why = f"--method {delivery.method}:" if delivery.method != "auto" else \
+            "several stores are reached through the import API, and"
+        remedy = "drop --method web-download (vmwctl then reads the URL itself)" \
+            if needed == "web-download" else "use --method direct with one --store"
+        raise UsageError(f"{why} the image service of cloud '{service.cloud}' does not offer "
+                         f"the {needed} import (its import methods: {offered_methods}); "
+                         f"{remedy}")
 
 
 @dataclass
@@ -90,6 +147,7 @@ class UploadPlan:
     warnings: list[str] = field(default_factory=list)
     dry_run: bool = False
     download: str | None = None  # a URL downloaded first: where to, and why
+    delivery: Delivery = field(default_factory=Delivery, metadata={"internal": True})
 
 
 @dataclass
@@ -104,6 +162,8 @@ class UploadResult:
     verified: str
     warnings: list[str]
     checksum: str | None = None  # the published checksum the source's bytes matched
+    method: str = "direct"  # how the data went: direct, glance-direct or web-download import
+    stores: list[str] = field(default_factory=list)  # where Glance keeps it (multi-store)
 
 
 def plan_upload(request: UploadRequest) -> UploadPlan:
@@ -502,9 +562,14 @@ def _raw_copy(conversion: ConversionPlan, workdir: Path) -> Path:
 
 def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label: str,
                progress: Callable[[int], None] | None,
-               clock: Callable[[], float]) -> UploadResult:
+               clock: Callable[[], float], *,
+               sleep: Callable[[float], None] = time.sleep) -> UploadResult:
     """Create the image of `plan` in Glance, send `data` into it and verify what arrived.
 
+    The data goes as ``plan.delivery`` says: Glance's direct upload, or staged
+    and imported with glance-direct (followed until every store has it), or
+    the direct upload first and, when Glance's upload_image policy refuses it
+    before reading the data, the import of the same queued image (auto).
     Every chunk is hashed (sha512, in a read-ahead thread, beside the sending)
     and counted as it goes out (and passed to `progress`); afterwards Glance's
     size and hash of the image are compared with those. `label` names the data
@@ -514,40 +579,124 @@ def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], l
     re-raised: a GlanceError's refusal or a ConnectError as OperationFailed.
     Returns the verified UploadResult.
     """
+    delivery = plan.delivery
     image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
                            container_format=plan.container_format)
     hasher = hashlib.sha512()
-    sent = 0
+    sent = told = 0
+    notes = list(plan.warnings)
     hashed = prefetched(_hashed(data, hasher))
+    replay = Replayable(hashed, REPLAY_LIMIT if delivery.method == "auto" else 0)
 
     def chunks() -> Iterator[bytes | memoryview]:
-        nonlocal sent
-        for chunk in hashed:
+        nonlocal sent, told
+        sent = 0
+        for chunk in replay:
             sent += len(chunk)
-            if progress is not None:
-                progress(len(chunk))
+            if progress is not None and sent > told:
+                progress(sent - told)
+                told = sent
             yield from pieces(chunk)
 
     started = clock()
     try:
         try:
-            service.upload(image["id"], chunks())
+            method = _transfer(service, image["id"], delivery, chunks, replay, notes)
+        except AuthError:
+            raise
         except GlanceError as exc:
-            raise OperationFailed(_upload_refusal(exc)) from None
+            raise OperationFailed(_upload_refusal(exc, service)) from None
         except ConnectError as exc:
             raise OperationFailed(f"the upload of {label} broke off after {sent} bytes: "
                                   f"{exc.message}") from None
-        seconds = clock() - started
-        record = service.get(image["id"])
+        if method == "direct":
+            seconds = clock() - started
+            record = service.get(image["id"])
+        else:
+            record = follow_import(service, image["id"], sent, clock=clock, sleep=sleep)
+            seconds = clock() - started
         verified = _verify(record, sent, hasher.hexdigest())
     except BaseException as exc:
-        _delete_quietly(service, image["id"], exc)
+        delete_quietly(service, image["id"], exc)
         raise
     finally:
         hashed.close()  # the read-ahead thread stops with it
     return UploadResult(image=record, source=plan.source, file=plan.file, bytes_sent=sent,
                         seconds=seconds, bytes_per_second=sent / seconds if seconds > 0 else 0.0,
-                        sha512=hasher.hexdigest(), verified=verified, warnings=plan.warnings)
+                        sha512=hasher.hexdigest(), verified=verified, warnings=notes,
+                        method=method, stores=stores_of(record))
+
+
+def _transfer(service: ImageService, image_id: str, delivery: Delivery,
+              chunks: Callable[[], Iterator[bytes | memoryview]], replay: Replayable,
+              notes: list[str]) -> str:
+    """Send the data as ``delivery`` says; how it went: direct or glance-direct (a fallback
+    is added to ``notes``)."""
+    if not delivery.imports:
+        try:
+            service.upload(image_id, chunks(), store=delivery.store)
+            return "direct"
+        except GlanceError as exc:
+            if delivery.method != "auto" or exc.status != 403 \
+                    or "upload_image" not in exc.body:
+                raise
+            refusal = service.policy_refusal(exc)
+            if "glance-direct" not in service.import_methods():
+                raise OperationFailed(f"{refusal}; and the image service offers no "
+                                      "glance-direct import to fall back on") from None
+            if not replay.rewind():
+                raise OperationFailed(f"{refusal}; Glance answered only after more than "
+                                      f"{REPLAY_LIMIT >> 20} MiB had gone, which cannot be "
+                                      "sent again: rerun with --method import") from None
+            notes.append(f"the direct upload is refused ({refusal}): the image was staged "
+                         "and imported with glance-direct instead")
+    service.stage(image_id, chunks())
+    service.start_import(image_id, {"name": "glance-direct"}, stores=delivery.import_stores,
+                         all_stores=delivery.all_stores)
+    return "glance-direct"
+
+
+def stores_of(record: dict[str, Any]) -> list[str]:
+    """The stores Glance keeps an image in (its ``stores`` attribute, multi-store only)."""
+    return _names(record.get("stores"))
+
+
+def _names(value: Any) -> list[str]:
+    return [name for name in str(value or "").split(",") if name]
+
+
+def follow_import(service: ImageService, image_id: str, size: int, *,
+                  clock: Callable[[], float] = time.monotonic,
+                  sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """Wait until Glance's import of the image has finished in every store it was asked for;
+    the image record then. OperationFailed with Glance's reason when a store failed, the
+    import task failed or the image fell back to queued, and when it takes longer than
+    IMPORT_WAIT plus the time to copy ``size`` bytes at IMPORT_RATE."""
+    deadline = clock() + IMPORT_WAIT + size / IMPORT_RATE
+    interval = 0.1
+    while True:
+        record = service.get(image_id)
+        status = record.get("status")
+        importing = _names(record.get("os_glance_importing_to_stores"))
+        failed = _names(record.get("os_glance_failed_import"))
+        if status == "active" and not importing and not failed:
+            return record
+        task = next(iter(service.tasks(image_id)), None)
+        task_failed = task is not None and task.get("status") == "failure"
+        if failed or task_failed or status in ("killed", "deleted", "deactivated") \
+                or (status == "queued" and not importing and task is not None
+                    and task.get("status") not in ("pending", "processing")):
+            where = f" into store {', '.join(failed)}" if failed else ""
+            reason = (task or {}).get("message") or f"the image is {status}"
+            raise OperationFailed(f"Glance's import of image {image_id}{where} failed: "
+                                  f"{reason}")
+        if clock() > deadline:
+            raise OperationFailed(f"Glance's import of image {image_id} has not finished "
+                                  f"after {IMPORT_WAIT + size / IMPORT_RATE:.0f} s (the image "
+                                  f"is {status}, importing to "
+                                  f"{', '.join(importing) or 'no store'})")
+        sleep(interval)
+        interval = min(interval * 1.5, 2.0)
 
 
 def _hashed(data: Iterable[bytes], hasher: Any) -> Iterator[bytes]:
@@ -571,8 +720,10 @@ def _delete_with_retries(service: ImageService, image_id: str,
         sleep(0.25 * 2 ** attempt)
 
 
-def _upload_refusal(exc: GlanceError) -> str:
+def _upload_refusal(exc: GlanceError, service: ImageService) -> str:
     reason = glance_reason(exc.body) if exc.body else exc.message
+    if exc.status == 403:
+        return f"{exc.message.split(' failed:')[0]}: {service.policy_refusal(exc)}"
     if exc.status == 415 or "does not match" in reason:
         return (f"Glance refused the data: {reason}. {GLANCE_FORMAT_MATCH}: upload "
                 "streamOptimized instead (vmwctl image upload --convert), or use an image "
@@ -602,7 +753,7 @@ def _verify(record: dict[str, Any], sent: int, sha512: str) -> str:
 CLEANUP_ATTEMPTS = 5
 
 
-def _delete_quietly(service: ImageService, image_id: str, cause: BaseException, *,
+def delete_quietly(service: ImageService, image_id: str, cause: BaseException, *,
                     sleep: Callable[[float], None] = time.sleep) -> None:
     try:
         _delete_with_retries(service, image_id, sleep)

@@ -22,6 +22,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +31,7 @@ from vmwctl.common.streams import coalesced, prefetched
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images import vmdk
 from vmwctl.images.digests import Expected
-from vmwctl.images.glance import ImageService
+from vmwctl.images.glance import GlanceError, ImageService
 from vmwctl.images.inspector import ImageReport, inspect_source
 from vmwctl.images.remote import HttpSource
 from vmwctl.images.stream import stream_vmdk_sequential
@@ -38,9 +39,12 @@ from vmwctl.images.upload import (
     UploadPlan,
     UploadRequest,
     UploadResult,
+    delete_quietly,
+    follow_import,
     plan_disk,
     refuse_unusable,
     send_image,
+    stores_of,
 )
 
 HEAD = 1 << 20  # the inspector's head and an embedded descriptor of up to 1 MiB
@@ -230,3 +234,82 @@ def download(source: HttpSource, expected: Expected | None,
         shutil.rmtree(workdir, ignore_errors=True)
         raise
     return path
+
+
+def plan_web_download(request: UploadRequest, source: HttpSource,
+                      decided: UrlPlan) -> UploadPlan:
+    """The plan of a URL Glance fetches itself (web-download): judged from the head vmwctl
+    read, as it is: Glance converts nothing, so only a streamOptimized VMDK qualifies."""
+    plan = decided.plan
+    if source.final_url != source.url:
+        raise UsageError(f"--method web-download: {source.url} redirects to "
+                         f"{source.final_url}; give Glance the final URL")
+    if urllib.parse.urlsplit(source.url).password is not None or "@" in \
+            urllib.parse.urlsplit(source.url).netloc:
+        raise UsageError("--method web-download: Glance keeps the URL in its import task, "
+                         "where a user name and password do not belong; drop --method "
+                         "web-download (vmwctl then reads the URL itself)")
+    if plan is None or plan.conversion is not None or decided.report.format != "vmdk":
+        what = decided.why_download or "it needs converting"
+        raise UsageError(f"--method web-download: Glance takes {source.url} as it is, and it "
+                         f"is not a streamOptimized VMDK ({what}); drop --method web-download "
+                         "(vmwctl then converts it on the way)")
+    plan.source = plan.file = source.url
+    return plan
+
+
+def upload_web_download(service: ImageService, plan: UploadPlan, url: str, size: int | None,
+                        expected: Expected | None, *,
+                        clock: Callable[[], float] = time.monotonic,
+                        sleep: Callable[[float], None] = time.sleep) -> UploadResult:
+    """Create the image and have Glance fetch ``url`` into it (the web-download import);
+    verify the size (Content-Length) and a published checksum; delete it on any failure."""
+    image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
+                           container_format=plan.container_format)
+    delivery = plan.delivery
+    started = clock()
+    try:
+        try:
+            service.start_import(image["id"], {"name": "web-download", "uri": url},
+                                 stores=delivery.import_stores,
+                                 all_stores=delivery.all_stores)
+        except GlanceError as exc:
+            if exc.status == 400 and "filtering" in exc.body:
+                raise OperationFailed(f"Glance refuses to fetch {plan.source}: its "
+                                      "[import_filtering_opts] do not allow that scheme, "
+                                      "host or port; drop --method web-download (vmwctl "
+                                      "then reads the URL itself)") from None
+            raise OperationFailed(exc.message) from None
+        record = follow_import(service, image["id"], size or 0, clock=clock, sleep=sleep)
+        seconds = clock() - started
+        verified = _verify_fetched(service, record, size, expected, plan.source)
+    except BaseException as exc:
+        delete_quietly(service, image["id"], exc)
+        raise
+    got = int(record.get("size") or 0)
+    return UploadResult(image=record, source=plan.source, file=plan.source, bytes_sent=got,
+                        seconds=seconds, bytes_per_second=got / seconds if seconds > 0 else 0.0,
+                        sha512=str(record.get("os_hash_value") or ""), verified=verified,
+                        warnings=list(plan.warnings), method="web-download",
+                        stores=stores_of(record))
+
+
+def _verify_fetched(service: ImageService, record: dict, size: int | None,
+                    expected: Expected | None, url: str) -> str:
+    """What Glance fetched against the URL's Content-Length and the published checksum (by
+    Glance's own hash when it is the same algorithm, else read back from Glance)."""
+    if size is not None and record.get("size") != size:
+        raise OperationFailed(f"Glance fetched {record.get('size')} bytes from {url}, which "
+                              f"announced {size}")
+    verified = "size" if size is not None else "nothing (no Content-Length)"
+    if expected is None:
+        return verified
+    if record.get("os_hash_algo") == expected.algorithm:
+        found = str(record.get("os_hash_value"))
+    else:
+        hasher = expected.hasher()
+        for chunk in service.download(record["id"]):
+            hasher.update(chunk)
+        found = hasher.hexdigest()
+    mismatch(expected, found, url)
+    return f"{verified} and {expected.algorithm}"

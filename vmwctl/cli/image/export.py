@@ -9,17 +9,24 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.format import details
 from vmwctl.cli.format import size as human_size
+from vmwctl.cli.image.delivery import (
+    delivery_from,
+    delivery_options,
+    delivery_rows,
+    result_rows,
+)
 
 
 def _disk(plan: Any) -> str:
     return f"disk {plan.disk} of VM {plan.vm}" + (f" ({plan.file})" if plan.file else "")
 
 
-def _human_plan(plan: Any) -> Any:
+def _human_plan(plan: Any, delivery: list[tuple[str, str]]) -> Any:
     rows = [("Would export", _disk(plan)), ("Power state", plan.power_state),
             ("Disk size", human_size(plan.capacity)), ("As", plan.name),
             ("disk_format", plan.disk_format), ("container_format", plan.container_format),
             ("Hardware version", plan.hardware_version or "unknown")]
+    rows += delivery
     rows += [(key, value) for key, value in plan.properties.items()]
     rows += [("Warning", warning) for warning in plan.warnings]
     return details(rows)
@@ -36,6 +43,7 @@ def _human_result(result: Any) -> Any:
         ("Size", human_size(result.bytes_sent)),
         ("Verified", result.verified),
         ("Transfer", f"{result.seconds:.2f} s, {result.bytes_per_second / (1 << 20):.1f} MiB/s"),
+        *result_rows(result),
         *[(key, image.get(key)) for key in ("vmware_disktype", "vmware_adaptertype",
                                             "vmware_ostype", "hw_vif_model",
                                             "hypervisor_type") if key in image],
@@ -50,9 +58,11 @@ def _human_result(result: Any) -> Any:
                    "several).")
 @click.option("--allow-running", is_flag=True,
               help="Export a VM that is not powered off (its disk may be inconsistent).")
+@delivery_options()
 @click.option("--dry-run", is_flag=True, help="Show what would be exported; create nothing.")
 @click.pass_obj
 def export_command(app: App, vm: str, name: str, disk: int | None, allow_running: bool,
+                   method: str, store: str | None, stores: str | None,
                    dry_run: bool) -> None:
     """Export a VM's disk from vCenter into Glance, without a local copy.
 
@@ -73,17 +83,19 @@ def export_command(app: App, vm: str, name: str, disk: int | None, allow_running
     exported).
     """
     from vmwctl.images.export import plan_export, send_export
-    from vmwctl.images.upload import name_in_use
+    from vmwctl.images.upload import check_delivery, name_in_use
     from vmwctl.vsphere.export import export_disk, find_vm
 
+    delivery = delivery_from(method, store, stores)
     source = find_vm(app.vcenter, vm)
     plan = plan_export(source, name=name, disk=disk, allow_running=allow_running)
+    check_delivery(app.images, delivery)
     taken = name_in_use(app.images, name)
     if taken:
         plan.warnings.append(taken)
     if dry_run:
         plan.dry_run = True
-        app.render(plan, _human_plan)
+        app.render(plan, lambda plan: _human_plan(plan, delivery_rows(delivery)))
         return
     app.images.require_token_for(plan.capacity, f"exporting disk {plan.disk} of {source.name}")
     for warning in plan.warnings:
@@ -91,5 +103,8 @@ def export_command(app: App, vm: str, name: str, disk: int | None, allow_running
     with app.out.progress(f"Exporting {source.name}", plan.capacity) as bar, \
             export_disk(app.vcenter, source, source.disks[plan.disk]) as export:
         result = send_export(app.images, plan,
-                             export.chunks(progress=bar.advance, on_total=bar.set_total))
+                             export.chunks(progress=bar.advance, on_total=bar.set_total),
+                             delivery=delivery)
+    for note in result.warnings[len(plan.warnings):]:  # what the transfer found
+        app.out.warn(note)
     app.render(result, _human_result)

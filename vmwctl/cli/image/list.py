@@ -20,8 +20,9 @@ def _human(listing: Any) -> Any:
         disk_type = "iso" if image.disk_format == "iso" else image.disk_type  # a CD-ROM
         owner = ("yours" if image.owner == listing.project_id else image.owner or "-",) \
             if listing.foreign else ()
+        stores = (", ".join(image.stores) or "-",) if listing.multi_store else ()
         rows.append((image.name or "-", image.id, image.status, *owner,
-                     image.visibility or "-", disk_type, image.adapter_type or "NONE",
+                     image.visibility or "-", *stores, disk_type, image.adapter_type or "NONE",
                      image.os_type, linked, "\n".join(findings) or "ok"))
     scope = f"; project {listing.project}" if listing.project else ""
     if listing.all_projects:
@@ -30,7 +31,8 @@ def _human(listing: Any) -> Any:
                f"{'mixed' if listing.mixed_cloud else 'VMware-only'}"
                f"{'; data verified' if listing.verified else ''}; values as Nova reads them")
     headers = ("NAME", "ID", "STATUS", *(("OWNER",) if listing.foreign else ()), "VISIBILITY",
-               "DISK TYPE", "ADAPTER", "OS TYPE", "LINKED", "FINDINGS")
+               *(("STORES",) if listing.multi_store else ()), "DISK TYPE", "ADAPTER", "OS TYPE",
+               "LINKED", "FINDINGS")
     return table(None, headers, rows, caption=caption, whole=("ID",))
 
 

@@ -10,6 +10,12 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.format import details
 from vmwctl.cli.format import size as human_size
+from vmwctl.cli.image.delivery import (
+    delivery_from,
+    delivery_options,
+    delivery_rows,
+    result_rows,
+)
 from vmwctl.cli.options import CanonicalChoice
 from vmwctl.errors import VmwctlError
 from vmwctl.images.ostypes import OS_TYPES
@@ -37,6 +43,7 @@ def _human_plan(plan: Any) -> Any:
             ("disk_format", plan.disk_format), ("container_format", plan.container_format)]
     if plan.convert_command:
         rows.append(("After converting with", plan.convert_command))
+    rows += delivery_rows(plan.delivery)
     rows += [(key, value) for key, value in plan.properties.items()]
     rows += [("Warning", warning) for warning in plan.warnings]
     return details(rows)
@@ -53,6 +60,7 @@ def _human_result(result: Any) -> Any:
         ("Verified", result.verified),
         *([("Checksum", result.checksum)] if result.checksum else []),
         ("Transfer", f"{result.seconds:.2f} s, {result.bytes_per_second / (1 << 20):.1f} MiB/s"),
+        *result_rows(result),
         *[(key, image.get(key)) for key in ("vmware_disktype", "vmware_adaptertype",
                                             "vmware_ostype", "hypervisor_type",
                                             "img_linked_clone") if key in image],
@@ -95,6 +103,7 @@ def _human_result(result: Any) -> Any:
               help="A SHA256SUMS-style file; its line for the URL's file name is checked.")
 @click.option("--ca-file", type=click.Path(dir_okay=False),
               help="The CA that signs an https URL's server (default: the system's store).")
+@delivery_options(web_download=True)
 @click.option("--force", is_flag=True,
               help="Accept a --disktype or --adapter-type that contradicts the file.")
 @click.option("--dry-run", is_flag=True, help="Show what would be created; create nothing.")
@@ -104,6 +113,7 @@ def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: 
                    visibility: str | None,
                    extra: tuple[str, ...], convert: bool, engine: str | None,
                    checksum: str | None, checksums: str | None, ca_file: str | None,
+                   method: str, store: str | None, stores: str | None,
                    force: bool, dry_run: bool) -> None:
     """Upload a VMDK, an ISO or an OVA to Glance with the properties Nova's VMware driver needs.
 
@@ -135,6 +145,15 @@ def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: 
     environment, redirects are followed within the URL's scheme only.
     --checksum or --checksums is checked over the bytes read from the URL
     before the image goes active.
+
+    The data reaches Glance through its direct upload or, with --method
+    import, --stores, or (auto) when Glance's upload_image policy refuses the
+    direct upload, through the interoperable import API (staged, then
+    imported with glance-direct; vmwctl follows the import until every store
+    has the image). --method web-download hands Glance a URL to fetch itself.
+    The token that starts a transfer need only be valid when Glance starts
+    reading it: with a password or an application credential, vmwctl
+    authenticates again for the calls after a transfer that outlived it.
     """
     from vmwctl.errors import UsageError
     from vmwctl.images.remote import is_url
@@ -158,22 +177,27 @@ def upload_command(app: App, file: str, name: str, disktype: str, adapter_type: 
                             hypervisor_type=hypervisor_type, visibility=visibility,
                             extra=dict(parse_property(item) for item in extra),
                             convert=convert, force=force, engine=engine)
+    delivery = delivery_from(method, store, stores)
+    if method == "web-download" and not url:
+        raise UsageError(f"--method web-download hands Glance a URL to fetch, and {file} is a "
+                         "file; drop it")
     if url:
-        _upload_url(app, file, request, checksum, checksums, ca_file, dry_run)
+        _upload_url(app, file, request, checksum, checksums, ca_file, dry_run, delivery)
         return
     plan = plan_upload(request)
     format_match_refusal(plan, app.profile.openstack.image_format_match)
-    _warn_or_show(app, plan, dry_run)
+    _warn_or_show(app, plan, dry_run, delivery)
     if dry_run:
         return
     app.images.require_token_for(plan.report.file_size, f"uploading {file}")
     with app.out.progress(f"Uploading {Path(plan.file).name}", plan.report.file_size) as bar:
         result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
-    app.render(result, _human_result)
+    _render_result(app, plan, result)
 
 
 def _upload_url(app: App, url: str, request: Any, checksum: str | None,
-                checksums: str | None, ca_file: str | None, dry_run: bool) -> None:
+                checksums: str | None, ca_file: str | None, dry_run: bool,
+                delivery: Any) -> None:
     """Stream the URL into Glance, or download it first and upload the copy."""
     import shutil
 
@@ -192,20 +216,32 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
             app.images.require_token_for(source.size or 0, f"uploading {source.url}")
         decided = url_upload.plan_url(request, source)
         plan = decided.plan
+        if delivery.method == "web-download":
+            plan = url_upload.plan_web_download(request, source, decided)
+            plan.file = source.url
+            _warn_or_show(app, plan, dry_run, delivery)
+            if dry_run:
+                return
+            source.close()
+            with app.out.progress(f"Glance is fetching {source.name}", None):
+                result = url_upload.upload_web_download(app.images, plan, url, source.size,
+                                                        expected)
+            _render_result(app, plan, result, expected)
+            return
         if plan is not None:
             plan.file = source.url
-            _warn_or_show(app, plan, dry_run)
+            _warn_or_show(app, plan, dry_run, delivery)
             if dry_run:
                 return
             with app.out.progress(f"Uploading {source.name}", source.size) as bar:
                 result = url_upload.upload_streamed(app.images, plan, source, expected,
                                                     progress=bar.advance)
-            _render_url_result(app, result, expected)
+            _render_result(app, plan, result, expected)
             return
         if dry_run:
             plan = url_upload.plan_download(request, source, decided)
             format_match_refusal(plan, app.profile.openstack.image_format_match)
-            _warn_or_show(app, plan, dry_run)
+            _warn_or_show(app, plan, dry_run, delivery)
             return
         app.out.warn(f"{decided.why_download}: downloading {source.name} to a temporary "
                      "file first")
@@ -217,11 +253,11 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
         request.url, request.path = None, path
         plan = plan_upload(request)
         format_match_refusal(plan, app.profile.openstack.image_format_match)
-        _warn_or_show(app, plan, dry_run)
+        _warn_or_show(app, plan, dry_run, delivery)
         with app.out.progress(f"Uploading {path.name}", plan.report.file_size) as bar:
             result = upload(app.images, plan, progress=bar.advance, on_total=bar.set_total)
         result.source = result.file = source.url
-        _render_url_result(app, result, expected)
+        _render_result(app, plan, result, expected)
     except VmwctlError as exc:  # the temporary copy is gone: the error names the URL
         exc.message = exc.message.replace(str(path), source.url)
         exc.args = (exc.message,)
@@ -230,9 +266,13 @@ def _upload_url(app: App, url: str, request: Any, checksum: str | None,
         shutil.rmtree(path.parent, ignore_errors=True)
 
 
-def _warn_or_show(app: App, plan: Any, dry_run: bool) -> None:
-    from vmwctl.images.upload import name_in_use
+def _warn_or_show(app: App, plan: Any, dry_run: bool, delivery: Any) -> None:
+    """Check the stores and the import method against Glance (the plan takes them), then
+    show the plan (a dry run) or its warnings."""
+    from vmwctl.images.upload import check_delivery, name_in_use
 
+    check_delivery(app.images, delivery)
+    plan.delivery = delivery
     taken = name_in_use(app.images, plan.name)
     if taken:
         plan.warnings.append(taken)
@@ -244,7 +284,9 @@ def _warn_or_show(app: App, plan: Any, dry_run: bool) -> None:
         app.out.warn(warning)
 
 
-def _render_url_result(app: App, result: Any, expected: Any) -> None:
+def _render_result(app: App, plan: Any, result: Any, expected: Any = None) -> None:
+    for note in result.warnings[len(plan.warnings):]:  # what the transfer found
+        app.out.warn(note)
     if expected is not None:
         origin = "--checksum" if expected.origin == "--checksum" else expected.origin
         result.checksum = f"{expected.algorithm} of the source matches {origin}"
