@@ -41,7 +41,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from email.message import Message
 from pathlib import Path
 
@@ -241,6 +241,19 @@ class LabState:
     cloud_outsider: str | None = None
     cloud_app_credential: str | None = None
     others_image: str | None = None  # the id of outsider's image in project others
+    # glance-keystone's import API (docs/lab.md, "Import and stores"): its stores' directories
+    # by name (the default first), its staging directory, and whether project members may
+    # upload directly (PUT /file; False: lab up --no-direct-upload, upload_image admin-only).
+    glance_keystone_stores: dict[str, str] | None = None
+    glance_keystone_staging: str | None = None
+    direct_upload: bool = True
+    # A second Keystone-protected Glance whose policy forbids the direct upload
+    # (start_import_only_glance; None in the lab itself) and its clouds (operator's and
+    # admin's, the image endpoint overridden to it).
+    glance_import_only_url: str | None = None
+    glance_import_only_stores: dict[str, str] | None = None
+    cloud_import_only: str | None = None
+    cloud_import_only_admin: str | None = None
     profile_cloud: str | None = None  # the cloud the profile and OS_CLOUD name (else cloud)
     services: list[Service] = field(default_factory=list)
 
@@ -374,12 +387,12 @@ def start_vcsim(state_dir: Path, scenario: str, *, extra_args: list[str] | None 
 
 _GLANCE_CONF = """\
 [DEFAULT]
-enabled_backends = file:file
+enabled_backends = {backends}
 hashing_algorithm = {hashing_algorithm}
 worker_self_reference_url = {url}
 log_file = {dir}/glance-api.log
-enabled_import_methods = []
-debug = False
+enabled_import_methods = [{import_methods}]
+{staging_uri}debug = False
 
 [database]
 connection = sqlite:///{dir}/glance.sqlite
@@ -389,12 +402,9 @@ flavor = {flavor}
 config_file = {dir}/etc/glance-api-paste.ini
 
 [glance_store]
-default_backend = file
+default_backend = {default_backend}
 
-[file]
-filesystem_store_datadir = {dir}/images
-
-[os_glance_staging_store]
+{stores}[os_glance_staging_store]
 filesystem_store_datadir = {dir}/staging
 
 [os_glance_tasks_store]
@@ -403,7 +413,36 @@ filesystem_store_datadir = {dir}/tasks
 [image_format]
 require_image_format_match = {format_match}
 
-{auth}"""
+{auth}{import_filtering}"""
+
+
+@dataclass(frozen=True)
+class GlanceStore:
+    """One file store of a lab Glance: its name in enabled_backends, its directory (under
+    the Glance's own), and the description /v2/info/stores shows (None: no description)."""
+    name: str
+    directory: str
+    description: str | None = None
+
+
+# The Keystone-less Glances: one store, no import methods.
+PLAIN_STORES = (GlanceStore("file", "images"),)
+# The Keystone-protected Glance: two stores (the first is the default) and the import API.
+IMPORT_STORES = (GlanceStore("fast", "fast", "the lab's default store (a directory)"),
+                 GlanceStore("slow", "slow", "the lab's second store (another directory)"))
+IMPORT_METHODS = ("glance-direct", "web-download", "copy-image")
+# web-download refuses loopback unless its host is listed (glance.common.utils
+# resolve_pinned_address), and by default ports other than 80 and 443: the lab's Glances
+# fetch from the tests' own servers on 127.0.0.1, on any port. A listed host makes every
+# other one refused; the lab has no other network anyway. Never for a real cloud.
+_IMPORT_FILTERING = """
+[import_filtering_opts]
+allowed_schemes = [http, https]
+allowed_hosts = [127.0.0.1, ::1]
+allowed_ports = []
+"""
+# What an import-only cloud's policy says (Glance's default: admin or project member).
+UPLOAD_IMAGE_RULE = "role:admin"
 
 # No Keystone: every request runs in an unauthenticated context, which the policy must
 # treat as admin.
@@ -434,13 +473,47 @@ class ServiceUser:
     password: str
 
 
-def _glance_auth(root: Path, keystone: ServiceUser | None) -> tuple[str, str]:
-    """The paste flavor and the auth sections of a Glance's configuration."""
+def _glance_auth(root: Path, keystone: ServiceUser | None, *,
+                 direct_upload: bool = True) -> tuple[str, str]:
+    """The paste flavor and the auth sections of a Glance's configuration; behind Keystone
+    without ``direct_upload``, a policy file that limits upload_image (the direct PUT) to
+    admins, Glance's other default policies staying."""
     if keystone is None:
+        if not direct_upload:
+            raise ValueError("only a Glance behind Keystone can forbid the direct upload")
         (root / "etc" / "policy.yaml").write_text('"context_is_admin": "@"\n')
         return "", _GLANCE_NO_AUTH.format(dir=root)
-    return "keystone", _GLANCE_KEYSTONE_AUTH.format(keystone_url=keystone.keystone_url,
-                                                     password=keystone.password)
+    auth = _GLANCE_KEYSTONE_AUTH.format(keystone_url=keystone.keystone_url,
+                                        password=keystone.password)
+    if not direct_upload:
+        (root / "etc" / "policy.yaml").write_text(f'"upload_image": "{UPLOAD_IMAGE_RULE}"\n')
+        auth += "\n" + _GLANCE_NO_AUTH.format(dir=root)
+    return "keystone", auth
+
+
+def _glance_conf(root: Path, url: str, *, format_match: bool, flavor: str, auth: str,
+                 hashing_algorithm: str, imports: bool) -> str:
+    """A Glance's glance-api.conf: with ``imports``, the import API (staging in
+    ``root/staging``), the two IMPORT_STORES and web-download's lab filters; else one
+    store and no import method."""
+    stores = IMPORT_STORES if imports else PLAIN_STORES
+    sections = ""
+    for store in stores:
+        sections += f"[{store.name}]\nfilesystem_store_datadir = {root / store.directory}\n"
+        if store.description:
+            sections += f"store_description = {store.description}\n"
+        sections += "\n"
+    return _GLANCE_CONF.format(
+        url=url, dir=root, format_match=str(format_match), flavor=flavor, auth=auth,
+        hashing_algorithm=hashing_algorithm,
+        backends=", ".join(f"{store.name}:file" for store in stores),
+        default_backend=stores[0].name, stores=sections,
+        import_methods=", ".join(IMPORT_METHODS) if imports else "",
+        # Glance 33 stages into [os_glance_staging_store] once enabled_backends is set;
+        # node_staging_uri (default file:///tmp/staging/) names the same directory so that
+        # nothing of a lab lands in /tmp.
+        staging_uri=f"node_staging_uri = file://{root}/staging\n" if imports else "",
+        import_filtering=_IMPORT_FILTERING if imports else "")
 
 
 def _wait_until_answers(proc: subprocess.Popen, url: str, name: str, log_path: Path, *,
@@ -476,26 +549,32 @@ class Starting:
 
 def launch_glance(state_dir: Path, name: str, *, format_match: bool,
                   tie_to_parent: bool = False, hashing_algorithm: str = "sha512",
-                  keystone: ServiceUser | None = None) -> Starting:
+                  keystone: ServiceUser | None = None, imports: bool = False,
+                  direct_upload: bool = True) -> Starting:
     """Launch a Glance in ``state_dir/name``: without Keystone, or behind ``keystone``
-    (which need not answer yet: keystonemiddleware calls it at the first request)."""
+    (which need not answer yet: keystonemiddleware calls it at the first request).
+    ``imports``: the import API and two stores (_glance_conf); ``direct_upload`` False: a
+    policy that leaves the direct upload (PUT /file) to admins (behind Keystone only)."""
     venv = install_glance()
     root = state_dir / name
-    for sub in ("etc", "images", "staging", "tasks"):
+    stores = IMPORT_STORES if imports else PLAIN_STORES
+    for sub in ("etc", "staging", "tasks", *(store.directory for store in stores)):
         (root / sub).mkdir(parents=True, exist_ok=True)
     shutil.copy(venv / "etc" / "glance" / "glance-api-paste.ini", root / "etc")
-    flavor, auth = _glance_auth(root, keystone)
+    flavor, auth = _glance_auth(root, keystone, direct_upload=direct_upload)
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
     conf = root / "etc" / "glance-api.conf"
-    conf.write_text(_GLANCE_CONF.format(
-        url=url, dir=root, format_match=str(format_match), flavor=flavor, auth=auth,
-        hashing_algorithm=hashing_algorithm))
+    conf.write_text(_glance_conf(root, url, format_match=format_match, flavor=flavor,
+                                 auth=auth, hashing_algorithm=hashing_algorithm,
+                                 imports=imports))
     conf.chmod(0o600)  # the service user's password, behind Keystone
     env = {**os.environ, "OS_GLANCE_CONFIG_DIR": str(root / "etc")}
     subprocess.run([str(venv / "bin" / "glance-manage"), "--config-dir", str(root / "etc"),
                     "db_sync"], env=env, check=True, capture_output=True)
     log_path = root / "gunicorn.log"
+    # The import API runs its taskflow in a thread of this process (Glance's native
+    # thread pool under WSGI): no other worker is needed.
     proc = _spawn([str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}",
                    "--workers", "1", "--threads", "8", "--timeout", "3600",
                    "glance.wsgi.api:application"], log_path, env=env,
@@ -505,11 +584,19 @@ def launch_glance(state_dir: Path, name: str, *, format_match: bool,
 
 def start_glance(state_dir: Path, name: str, *, format_match: bool,
                  tie_to_parent: bool = False, hashing_algorithm: str = "sha512",
-                 keystone: ServiceUser | None = None) -> Service:
+                 keystone: ServiceUser | None = None, imports: bool = False,
+                 direct_upload: bool = True) -> Service:
     """Start a Glance (launch_glance) and wait until it answers."""
     return launch_glance(state_dir, name, format_match=format_match,
                          tie_to_parent=tie_to_parent, hashing_algorithm=hashing_algorithm,
-                         keystone=keystone).wait()
+                         keystone=keystone, imports=imports,
+                         direct_upload=direct_upload).wait()
+
+
+def glance_stores(glance_dir: Path) -> dict[str, str]:
+    """The directory of each store of a Glance started with ``imports`` in
+    ``glance_dir``, by store name, the default first."""
+    return {store.name: str(glance_dir / store.directory) for store in IMPORT_STORES}
 
 # ------------------------------------------------------------------ keystone
 
@@ -831,18 +918,32 @@ def point_catalog(keystone_url: str, admin_password: str, image_url: str | None,
 
 
 def upload_others_image(keystone_url: str, glance_url: str, password: str,
-                        vmdk: Path) -> str:
+                        vmdk: Path, *, direct_upload: bool = True) -> str:
     """As outsider, a private image in project others (another project's, to the
-    operator); return its id."""
+    operator); return its id. Sent by the direct upload, or (``direct_upload`` False, the
+    policy forbids it) staged and imported with glance-direct."""
     outsider = _keystone_user("outsider")
     token = keystone_token(keystone_url, outsider.name, password, outsider.project)
     image = _http_json("POST", f"{glance_url}/v2/images", token=token, body={
         "name": OTHERS_IMAGE, "disk_format": "vmdk", "container_format": "bare",
         "visibility": "private", "vmware_disktype": "streamOptimized",
         "vmware_adaptertype": "lsiLogic"})[0]
-    _http_json("PUT", f"{glance_url}/v2/images/{image['id']}/file", token=token,
-               data=vmdk.read_bytes())
-    return image["id"]
+    path = f"{glance_url}/v2/images/{image['id']}"
+    if direct_upload:
+        _http_json("PUT", f"{path}/file", token=token, data=vmdk.read_bytes())
+        return image["id"]
+    _http_json("PUT", f"{path}/stage", token=token, data=vmdk.read_bytes())
+    _http_json("POST", f"{path}/import", token=token,
+               body={"method": {"name": "glance-direct"}})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        status = _http_json("GET", path, token=token)[0]["status"]
+        if status == "active":
+            return image["id"]
+        if status not in ("uploading", "importing"):
+            break
+        time.sleep(0.1)
+    raise RuntimeError(f"importing {OTHERS_IMAGE} into {glance_url} ended {status}")
 
 
 def start_keystone_tls(state: LabState, directory: Path, *,
@@ -865,29 +966,69 @@ def start_keystone_tls(state: LabState, directory: Path, *,
 
 
 def launch_keystone_lab(state_dir: Path, *, expiration: int = KEYSTONE_TOKEN_EXPIRATION,
-                        tie_to_parent: bool = False) -> tuple[Starting, Starting]:
-    """Keystone from a copy of the template and the Glance behind it (glance-keystone),
-    launched; finish_keystone_lab completes them once both answer."""
+                        tie_to_parent: bool = False,
+                        direct_upload: bool = True) -> tuple[Starting, Starting]:
+    """Keystone from a copy of the template and the Glance behind it (glance-keystone: the
+    import API, two stores; ``direct_upload`` False: upload_image admin-only), launched;
+    finish_keystone_lab completes them once both answer."""
     root = prepare_keystone(state_dir / "keystone", expiration=expiration)
     keystone = launch_keystone(root, tie_to_parent=tie_to_parent)
     try:
         glance = launch_glance(state_dir, "glance-keystone", format_match=True,
                                tie_to_parent=tie_to_parent, keystone=ServiceUser(
                                    keystone.service.url,
-                                   _read_secret(root / "glance.password")))
+                                   _read_secret(root / "glance.password")),
+                               imports=True, direct_upload=direct_upload)
     except BaseException:
         stop_process(keystone.service.pid)
         raise
     return keystone, glance
 
 
-def finish_keystone_lab(state_dir: Path, keystone_url: str, glance_url: str) -> str:
+def finish_keystone_lab(state_dir: Path, keystone_url: str, glance_url: str, *,
+                        direct_upload: bool = True) -> str:
     """Point the catalog at this lab's Keystone and Glance, and upload outsider's image in
     project others; return its id."""
     root = state_dir / "keystone"
     point_catalog(keystone_url, _read_secret(root / f"{KEYSTONE_ADMIN}.password"), glance_url)
     return upload_others_image(keystone_url, glance_url,
-                               _read_secret(root / "outsider.password"), root / OTHERS_VMDK)
+                               _read_secret(root / "outsider.password"), root / OTHERS_VMDK,
+                               direct_upload=direct_upload)
+
+
+IMPORT_ONLY_GLANCE = "glance-keystone-import-only"
+# user -> the clouds.yaml entry whose image endpoint is the import-only Glance
+IMPORT_ONLY_CLOUDS = {"operator": "vmwctl-lab-import-only",
+                      KEYSTONE_ADMIN: "vmwctl-lab-import-only-admin"}
+
+
+def start_import_only_glance(state: LabState, directory: Path, *,
+                             tie_to_parent: bool = False) -> tuple[Service, LabState]:
+    """A second Glance behind the lab's Keystone (IMPORT_ONLY_GLANCE, in ``directory``) as
+    glance-keystone is, except that its policy leaves the direct upload to admins, as some
+    clouds do; and a copy of ``state`` that knows it: its URL and stores, and a clouds.yaml
+    and secure.yaml in ``directory`` with the lab's clouds and IMPORT_ONLY_CLOUDS (the
+    operator's and admin's, image_endpoint_override this Glance: the catalog names
+    glance-keystone). The lab's own files are left as they are; the caller stops the
+    service."""
+    if not (state.keystone_url and state.secure_file):
+        raise RuntimeError(f"the lab in {state.dir} runs no Keystone")
+    service = start_glance(directory, IMPORT_ONLY_GLANCE, format_match=True,
+                           tie_to_parent=tie_to_parent, imports=True, direct_upload=False,
+                           keystone=ServiceUser(state.keystone_url,
+                                                state.keystone_password("glance")))
+    try:
+        copy = replace(state, glance_import_only_url=service.url,
+                       glance_import_only_stores=glance_stores(directory / IMPORT_ONLY_GLANCE),
+                       cloud_import_only=IMPORT_ONLY_CLOUDS["operator"],
+                       cloud_import_only_admin=IMPORT_ONLY_CLOUDS[KEYSTONE_ADMIN],
+                       clouds_file=str(directory / "clouds.yaml"),
+                       secure_file=str(directory / "secure.yaml"))
+        _write_clouds(copy)
+    except BaseException:
+        stop_process(service.pid)
+        raise
+    return service, copy
 
 
 def keystone_clouds(state: LabState) -> tuple[dict, dict]:
@@ -909,6 +1050,12 @@ def keystone_clouds(state: LabState) -> tuple[dict, dict]:
                                     "auth": {"auth_url": auth_url,
                                              "application_credential_id": credential_id}}
     secure[APP_CREDENTIAL_CLOUD] = {"auth": {"application_credential_secret": secret}}
+    if state.glance_import_only_url:
+        users = {user.name: user.cloud for user in KEYSTONE_USERS}
+        for user, cloud in IMPORT_ONLY_CLOUDS.items():
+            clouds[cloud] = {**clouds[users[user]],
+                             "image_endpoint_override": state.glance_import_only_url}
+            secure[cloud] = secure[users[user]]
     return clouds, secure
 
 
@@ -942,6 +1089,11 @@ def _write_profiles(state: LabState) -> None:
     config = Path(state.config_file)
     config.write_text(profile)
     config.chmod(0o600)
+    _write_clouds(state)
+
+
+def _write_clouds(state: LabState) -> None:
+    """clouds.yaml, and secure.yaml with a Keystone."""
     clouds = {"clouds": {state.cloud: glance_cloud(state.glance_url)}}
     if state.glance_flat_url and state.cloud_flat:
         clouds["clouds"][state.cloud_flat] = glance_cloud(state.glance_flat_url)
@@ -960,10 +1112,12 @@ def glance_cloud(url: str) -> dict:
 def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance: bool = False,
        vcsim_args: list[str] | None = None, tie_to_parent: bool = False,
        fresh: bool = False, keystone: bool = True, profile_cloud: str | None = None,
-       token_expiration: int = KEYSTONE_TOKEN_EXPIRATION) -> LabState:
+       token_expiration: int = KEYSTONE_TOKEN_EXPIRATION,
+       direct_upload: bool = True) -> LabState:
     """Install what is missing, start the services, write the lab's profile.
 
-    ``keystone``: also Keystone and the Glance behind it. ``profile_cloud``: the cloud the
+    ``keystone``: also Keystone and the Glance behind it (``direct_upload`` False: its
+    policy leaves the direct upload to admins). ``profile_cloud``: the cloud the
     lab's profile names; None for the Keystone-less vmwctl-lab (the tests), the operator's
     Keystone cloud for make lab and make demo."""
     state_dir = (state_dir or default_state_dir()).resolve()
@@ -972,6 +1126,8 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         raise RuntimeError(f"a lab is already running in {state_dir}; run 'lab down' first")
     if scenario not in SCENARIOS:
         raise RuntimeError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    if not (keystone or direct_upload):
+        raise RuntimeError("--no-direct-upload needs the Glance behind Keystone")
     clouds = lab_clouds(flat_glance=flat_glance, keystone=keystone)
     if profile_cloud not in (None, *clouds):
         raise RuntimeError(f"the profile cannot name cloud {profile_cloud!r}: this lab's "
@@ -991,7 +1147,8 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         starting: dict[str, Starting] = {}
         if keystone:
             for launched in launch_keystone_lab(state_dir, expiration=token_expiration,
-                                                tie_to_parent=tie_to_parent):
+                                                tie_to_parent=tie_to_parent,
+                                                direct_upload=direct_upload):
                 starting[launched.service.name] = launched
                 services.append(launched.service)
         glances = {"glance": True}  # name: require_image_format_match
@@ -1016,7 +1173,8 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         others_image = None
         if keystone:
             others_image = finish_keystone_lab(state_dir, starting["keystone"].service.url,
-                                               starting["glance-keystone"].service.url)
+                                               starting["glance-keystone"].service.url,
+                                               direct_upload=direct_upload)
     except BaseException:
         stop_processes([service.pid for service in services])
         raise
@@ -1034,6 +1192,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
     if others_image:
         _add_keystone(state, starting["keystone"].service.url,
                       starting["glance-keystone"].service.url, others_image)
+        state.direct_upload = direct_upload
     state.profile_cloud = profile_cloud
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")
@@ -1074,6 +1233,9 @@ def _add_keystone(state: LabState, keystone_url: str, glance_url: str,
     state.cloud_auditor = clouds["auditor"]
     state.cloud_outsider = clouds["outsider"]
     state.cloud_app_credential = APP_CREDENTIAL_CLOUD
+    glance_dir = Path(state.dir) / "glance-keystone"
+    state.glance_keystone_stores = glance_stores(glance_dir)
+    state.glance_keystone_staging = str(glance_dir / "staging")
 
 
 # ------------------------------------------------------------------ down
@@ -1154,6 +1316,9 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--profile-cloud", metavar="CLOUD",
                        help=f"the cloud the lab's profile names (default {OPERATOR_CLOUD}, "
                        f"or {LAB_CLOUD} with --no-keystone; the tests want {LAB_CLOUD})")
+    start.add_argument("--no-direct-upload", dest="direct_upload", action="store_false",
+                       help="the Glance behind Keystone leaves the direct upload (PUT "
+                       "/file) to admins: members stage and import")
     start.add_argument("--token-expiration", type=_seconds, default=KEYSTONE_TOKEN_EXPIRATION,
                        metavar="SECONDS", help="Keystone's [token] expiration (default "
                        "%(default)s)")
@@ -1169,11 +1334,14 @@ def main(argv: list[str] | None = None) -> int:
                        vcsim_args=args.vcsim_arg, fresh=args.fresh, keystone=args.keystone,
                        profile_cloud=args.profile_cloud or (OPERATOR_CLOUD if args.keystone
                                                             else None),
-                       token_expiration=args.token_expiration)
+                       token_expiration=args.token_expiration,
+                       direct_upload=args.direct_upload)
             log(f"vCenter {state.vcenter_url} ({state.scenario}), Glance {state.glance_url}")
             if state.keystone_url:
                 log(f"Keystone {state.keystone_url}, Glance behind it "
-                    f"{state.glance_keystone_url}")
+                    f"{state.glance_keystone_url} (stores "
+                    f"{', '.join(state.glance_keystone_stores or {})}; direct upload "
+                    f"{'allowed' if state.direct_upload else 'admins only'})")
             log(f"the profile uses cloud {state.profile_cloud or state.cloud}")
             log(f"profile {state.config_file}; use: eval \"$(tests/lab/lab env)\"")
         elif args.command == "down":
