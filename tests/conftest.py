@@ -67,6 +67,10 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[labctl.LabState]:
             pytest.exit(f"VMWCTL_TEST_LAB_DIR={reuse}: its profile names cloud "
                         f"{state.profile_cloud}; the tests want {state.cloud} (start it with "
                         f"'up --flat-glance --profile-cloud {state.cloud}')", returncode=2)
+        if not state.direct_upload:
+            pytest.exit(f"VMWCTL_TEST_LAB_DIR={reuse}: started --no-direct-upload; the tests "
+                        "want the direct upload allowed (the import_only_lab fixture gives "
+                        "a Glance without it)", returncode=2)
         yield state
         return
     state_dir = tmp_path_factory.mktemp("lab")
@@ -93,6 +97,22 @@ def private_glance(lab: labctl.LabState,
                                   format_match=True, tie_to_parent=True)
     try:
         yield service.url
+    finally:
+        labctl.stop_process(service.pid)
+
+
+@pytest.fixture(scope="session")
+def import_only_lab(lab: labctl.LabState,
+                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[labctl.LabState]:
+    """The lab, and a second Glance behind its Keystone whose policy leaves the direct upload
+    (PUT /file) to admins (labctl.start_import_only_glance): a copy of the lab's state with
+    ``glance_import_only_url``, ``glance_import_only_stores``, and ``cloud_import_only``
+    (operator) and ``cloud_import_only_admin`` in its own ``clouds_file`` and
+    ``secure_file``, which hold the lab's clouds too (``env()`` points at them)."""
+    service, state = labctl.start_import_only_glance(
+        lab, tmp_path_factory.mktemp("import-only"), tie_to_parent=True)
+    try:
+        yield state
     finally:
         labctl.stop_process(service.pid)
 
