@@ -6,8 +6,9 @@
   Optionally a second Glance with ``require_image_format_match = False`` for
   preallocated (flat) images.
 * Identity: a real Keystone under gunicorn (SQLite, fernet tokens) and a second
-  Glance behind it (keystonemiddleware, Glance's default policies), with users
-  in three projects and an image of another project (on by default).
+  Glance behind it (keystonemiddleware, Glance's default policies, the import API
+  and two stores fast and slow; --no-direct-upload leaves PUT /file to admins),
+  with users in three projects and an image of another project (on by default).
 * qemu-img from Debian's qemu-utils.
 
 Standard library only, so that it runs before anything is installed:
