@@ -206,6 +206,13 @@ def test_info_lists_the_three_methods_and_two_stores(lab: labctl.LabState,
     assert lab.direct_upload is True
 
 
+def test_the_keystone_less_glance_keeps_one_store_and_no_import(lab: labctl.LabState) -> None:
+    methods = requests.get(f"{lab.glance_url}/v2/info/import", timeout=60).json()
+    assert methods["import-methods"]["value"] == []
+    stores = requests.get(f"{lab.glance_url}/v2/info/stores", timeout=60).json()["stores"]
+    assert stores == [{"id": "file", "default": "true"}]
+
+
 def test_glance_direct_imports_into_the_default_store(lab: labctl.LabState,
                                                       glance: Glance) -> None:
     image_id = glance.create()
