@@ -86,11 +86,12 @@ class HttpFaultProxy:
             self.rules.append([method, re.compile(path), status, times])
 
     def corrupt(self, method: str, path: str, *, flip: int = 0, drop: int = 0,
-                times: int = 1) -> None:
-        """Damage the body of the next ``times`` matching requests in the middle: invert
-        ``flip`` bytes (the size stays), then leave out ``drop`` bytes (the size shrinks)."""
+                times: int = 1, at: int | None = None) -> None:
+        """Damage the body of the next ``times`` matching requests in the middle (or at
+        offset ``at``): invert ``flip`` bytes (the size stays), then leave out ``drop`` bytes
+        (the size shrinks)."""
         with self.lock:
-            self.damages.append([method, re.compile(path), flip, drop, times])
+            self.damages.append([method, re.compile(path), flip, drop, times, at])
 
     def _damage(self, method: str, path: str, body: bytes) -> bytes:
         with self.lock:
@@ -100,7 +101,7 @@ class HttpFaultProxy:
                 return body
             rule[4] -= 1
             flip, drop = rule[2], rule[3]
-            middle = len(body) // 2
+            middle = len(body) // 2 if rule[5] is None else rule[5]
             data = bytearray(body)
             data[middle:middle + flip] = bytes(b ^ 0xFF for b in data[middle:middle + flip])
             del data[middle:middle + drop]

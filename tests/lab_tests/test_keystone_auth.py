@@ -332,3 +332,19 @@ def test_a_tls_keystone_is_verified(vmwctl, lab, profile_without_cloud, tmp_path
         assert with_env.exit_code in (0, 1), with_env.stderr
     finally:
         labctl.stop_process(service.pid)
+
+
+def test_a_cloud_without_its_password_exits_2(vmwctl, lab, profile_without_cloud, tmp_path,
+                                              monkeypatch) -> None:
+    """clouds.yaml without the password and no secure.yaml that holds it: keystoneauth raises
+    a bare Exception, which vmwctl tells as bad configuration."""
+    empty = tmp_path / "secure.yaml"
+    empty.write_text("clouds: {}\n")
+    monkeypatch.setenv("OS_CLIENT_SECURE_FILE", str(empty))
+    listed = run(vmwctl, profile_without_cloud, lab.cloud_operator, "-o", "json", "image",
+                 "list")
+    assert listed.exit_code == 2, listed.stdout
+    assert listed.json()["error"]["message"] == (
+        f"cloud '{lab.cloud_operator}' has no password: set auth.password in its entry of "
+        "clouds.yaml or secure.yaml (OS_CLIENT_SECURE_FILE names the secure.yaml to read)")
+    assert "Traceback" not in listed.stderr

@@ -62,7 +62,8 @@ POLICY_ACTIONS = {
     "communitize_image": ("make images community images", "ask an admin"),
     "add_image": ("create images", "a reader lists and inspects; uploading needs the member "
                                    "role"),
-    "upload_image": ("upload image data", "ask for the role the cloud's policy names"),
+    "upload_image": ("upload image data", "use Glance's import API (--method import, or auto), "
+                                          "or ask for the role the cloud's policy names"),
     "modify_image": ("change this image", "it belongs to another project"),
     "delete_image": ("delete this image", "it belongs to another project"),
 }
@@ -522,6 +523,11 @@ class translate_errors:  # noqa: N801 (used as a context manager)
 
         cloud, auth_url = self.service.cloud, self.service.auth_url
         where = f"the image service of cloud '{cloud}'"
+        missing = re.fullmatch(r"(\w+) is a required attribute", str(exc))
+        if type(exc) is Exception and missing:  # keystoneauth's generic plugins raise these
+            raise ConfigError(f"cloud '{cloud}' has no {missing.group(1)}: set auth."
+                              f"{missing.group(1)} in its entry of clouds.yaml or secure.yaml "
+                              "(OS_CLIENT_SECURE_FILE names the secure.yaml to read)") from None
         if isinstance(exc, ks.EndpointNotFound | ks.EmptyCatalog |
                       sdk.ServiceDisabledException):
             region = f"region {self.service.region}" if self.service.region else "any region"

@@ -10,6 +10,7 @@ the record is deleted again.
 from __future__ import annotations
 
 import hashlib
+import logging
 import shutil
 import tempfile
 import time
@@ -41,6 +42,8 @@ from vmwctl.images.inspector import (
 )
 from vmwctl.images.ova import inspect_ova, is_ova
 from vmwctl.images.stream import StreamStats, stream_vmdk
+
+log = logging.getLogger(__name__)
 
 CHUNK = 1 << 20
 # Properties that have their own flag; --property may not set them.
@@ -641,6 +644,8 @@ def _transfer(service: ImageService, image_id: str, delivery: Delivery,
                     or "upload_image" not in exc.body:
                 raise
             refusal = service.policy_refusal(exc)
+            log.debug("Glance refused the direct upload after %d bytes had been taken from the "
+                      "source", replay.kept_bytes)
             if "glance-direct" not in service.import_methods():
                 raise OperationFailed(f"{refusal}; and the image service offers no "
                                       "glance-direct import to fall back on") from None
@@ -648,8 +653,8 @@ def _transfer(service: ImageService, image_id: str, delivery: Delivery,
                 raise OperationFailed(f"{refusal}; Glance answered only after more than "
                                       f"{REPLAY_LIMIT >> 20} MiB had gone, which cannot be "
                                       "sent again: rerun with --method import") from None
-            notes.append(f"the direct upload is refused ({refusal}): the image was staged "
-                         "and imported with glance-direct instead")
+            notes.append(f"the direct upload is refused: {refusal.split(':')[0]}; the image "
+                         "was staged and imported with glance-direct instead")
     service.stage(image_id, chunks())
     service.start_import(image_id, {"name": "glance-direct"}, stores=delivery.import_stores,
                          all_stores=delivery.all_stores)
