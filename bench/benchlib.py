@@ -664,6 +664,20 @@ class Glance:
         with contextlib.suppress(urllib.error.HTTPError):
             self._call("DELETE", f"/images/{image_id}")
 
+    def wait_active(self, image_id: str, bound: float = 600.0) -> float:
+        """Seconds until the image is active (an import finishing after its client returned);
+        BenchError when it fails or takes longer than ``bound``."""
+        started = time.perf_counter()
+        while True:
+            image = self.get(image_id)
+            if image.get("status") == "active" and not image.get("os_glance_importing_to_stores"):
+                return time.perf_counter() - started
+            if image.get("os_glance_failed_import") or image.get("status") == "killed":
+                raise BenchError(f"the import of image {image_id} failed: {image}")
+            if time.perf_counter() - started > bound:
+                raise BenchError(f"image {image_id} is not active after {bound:.0f} s")
+            time.sleep(0.05)
+
     def find(self, name: str) -> str | None:
         images = self._call("GET", f"/images?name={urllib.parse.quote(name)}")["images"]
         return images[0]["id"] if images else None
@@ -784,10 +798,10 @@ def vmwctl_beside_python(script: str) -> Path:
 
 
 def vmwctl_upload(vmwctl: Path, source: str, name: str, env: dict[str, str], scratch: Path,
-                  glance: Glance) -> tuple[Timed, str | None, dict[str, Any]]:
-    """``vmwctl -o json image upload SOURCE --name NAME`` under GNU time: the run, the
-    image's id (None when none was made) and vmwctl's own figures."""
-    run = timed([str(vmwctl), "-o", "json", "image", "upload", source, "--name", name],
+                  glance: Glance, *args: str) -> tuple[Timed, str | None, dict[str, Any]]:
+    """``vmwctl -o json image upload SOURCE --name NAME [ARGS]`` under GNU time: the run,
+    the image's id (None when none was made) and vmwctl's own figures."""
+    run = timed([str(vmwctl), "-o", "json", "image", "upload", source, "--name", name, *args],
                 env, scratch)
     image_id = glance.find(name)
     run.check(f"vmwctl image upload {source}")

@@ -50,7 +50,9 @@ IMAGE_STRIDE = 2 * MIB  # 1 MiB of random data at the start of every 2 MiB
 BIG_VIRTUAL = "10G"
 TOOLS = ("curl", "openstack", "vmwctl")
 KEYSTONE = "+ks"  # the same tools against the Keystone-protected Glance, as the operator
-KEYSTONE_TOOLS = tuple(tool + KEYSTONE for tool in TOOLS)
+IMPORT = "+import"  # the import API (staged, then glance-direct) on that Glance
+KEYSTONE_TOOLS = (*(tool + KEYSTONE for tool in TOOLS), "openstack" + IMPORT,
+                  "vmwctl" + IMPORT)
 
 # Targets (informational).
 CURL_RATIO_MIN = 0.9  # vmwctl's throughput >= 0.9x curl's
@@ -144,11 +146,35 @@ class Uploader:
         return benchlib.vmwctl_upload(self.vmwctl, str(self.image), name, self.env, self.scratch,
                                       self.glance)
 
+    def openstack_import(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
+        """``openstack image create --import``: it returns once Glance has the import task;
+        the wall time runs on until the image is active."""
+        run = timed([str(self.openstack), "--os-cloud", self.cloud, "image", "create",
+                     "--disk-format", "vmdk", "--container-format", "bare", "--import",
+                     "--file", str(self.image), "-f", "json", name], self.env, self.scratch)
+        image_id = self.glance.find(name)
+        run.check("openstack image create --import")
+        if image_id is None:
+            raise BenchError("openstack image create --import made no image")
+        waited = self.glance.wait_active(image_id)
+        return dataclasses.replace(run, wall=run.wall + waited), image_id, \
+            {"waited_after_exit_seconds": round(waited, 2)}
+
+    def vmwctl_import(self, name: str) -> tuple[Timed, str | None, dict[str, Any]]:
+        """``vmwctl image upload --method import``, which waits until the image is active."""
+        run, image_id, reported = benchlib.vmwctl_upload(
+            self.vmwctl, str(self.image), name, self.env, self.scratch, self.glance,
+            "--method", "import")
+        waited = self.glance.wait_active(image_id) if image_id else 0.0
+        return dataclasses.replace(run, wall=run.wall + waited), image_id, \
+            {**reported, "waited_after_exit_seconds": round(waited, 2)}
+
     def run(self, tool: str, round_: int) -> UploadRun:
         """Upload once with tool, check what Glance holds, delete the image."""
         action: Callable[[str], tuple[Timed, str | None, dict[str, Any]]] = {
             "curl": self.curl, "openstack": self.openstack_client,
-            "vmwctl": self.vmwctl_upload}[tool.removesuffix(KEYSTONE)]
+            "vmwctl": self.vmwctl_upload, "openstack" + IMPORT: self.openstack_import,
+            "vmwctl" + IMPORT: self.vmwctl_import}[tool.removesuffix(KEYSTONE)]
         name = f"{NAME_PREFIX}{tool}-{round_}-{uuid.uuid4().hex[:8]}"
         size = self.image.stat().st_size
         image_id = None
@@ -272,6 +298,31 @@ def upload_rows(runs: list[UploadRun], suffix: str = "") -> list[Row]:
     return rows
 
 
+def import_rows(runs: list[UploadRun]) -> list[Row]:
+    """The import API (until the image is active) against the openstack client's import and
+    against vmwctl's own direct upload, on the Keystone-protected Glance."""
+    best = benchlib.best_runs(runs)
+    mine, osc, direct = (best.get(tool) for tool in ("vmwctl" + IMPORT, "openstack" + IMPORT,
+                                                     "vmwctl" + KEYSTONE))
+    rows = []
+    if mine and osc:
+        rows.append(Row("import throughput vs openstack --import", _mbs(mine),
+                        f">= openstack = {osc.bytes_per_second / MB:.1f} MB/s",
+                        f"openstack --import {_mbs(osc)}; vmwctl/openstack "
+                        f"{mine.bytes_per_second / osc.bytes_per_second:.2f}x (both until "
+                        "the image is active)",
+                        verdict(mine.bytes_per_second >= osc.bytes_per_second)))
+    else:
+        rows.append(Row("import throughput vs openstack --import", _mbs(mine),
+                        ">= openstack", f"openstack --import {_mbs(osc)}", verdict(None)))
+    if mine and direct:
+        rows.append(Row("import vs vmwctl's direct upload", _mbs(mine), "info",
+                        f"direct {_mbs(direct)}; import/direct "
+                        f"{mine.bytes_per_second / direct.bytes_per_second:.2f}x (the import "
+                        "writes the data twice: staging, then the store)", "info"))
+    return rows
+
+
 def inspect_rows(small: dict[str, Any], big: dict[str, Any],
                  processes: dict[str, Any]) -> list[Row]:
     """In-process inspect time, its O(1) check, and the command beside --version."""
@@ -312,7 +363,7 @@ class Measurements:
         return benchlib.best_runs(self.runs)
 
     def rows(self) -> list[Row]:
-        keystone = upload_rows(self.runs, KEYSTONE) \
+        keystone = upload_rows(self.runs, KEYSTONE) + import_rows(self.runs) \
             if any(run.tool.endswith(KEYSTONE) for run in self.runs) else []
         return upload_rows(self.runs) + keystone + \
             inspect_rows(self.small, self.big, self.processes)
@@ -353,7 +404,7 @@ def measure(args: argparse.Namespace, uploader: Uploader, big: Path) -> Measurem
         warm_up(protected, big)
 
     def run_one(tool: str, round_: int) -> UploadRun:
-        return (protected if tool.endswith(KEYSTONE) and protected else uploader).run(
+        return (protected if tool in KEYSTONE_TOOLS and protected else uploader).run(
             tool, round_)
 
     tools = TOOLS + (KEYSTONE_TOOLS if protected is not None else ())

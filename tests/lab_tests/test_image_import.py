@@ -23,8 +23,9 @@ import labctl
 import pytest
 import yaml
 from faultproxy import FaultProxy
+from helpers import write_profile
 from httpfaults import HttpFaultProxy
-from labimages import delete_protected_image, protected_images, raw_disk, vmdk
+from labimages import delete_protected_image, protected_images, raw_disk, same_disk, vmdk
 
 pytestmark = pytest.mark.lab
 
@@ -316,3 +317,22 @@ def test_nothing_is_left_queued_saving_or_importing(lab) -> None:
             if image["status"] in ("queued", "saving", "uploading", "importing")]
     assert left == []
     assert json.dumps(mine(lab)) == "[]"
+
+
+def test_cache_seed_reads_an_image_kept_in_the_slow_store(vmwctl, simulator, lab, operator,
+                                                          tmp_path, clean) -> None:
+    """Glance serves the data from whichever store holds it: seeding needs no store."""
+    sim = simulator()
+    config = write_profile(sim, tmp_path / "sim.yaml", cloud=lab.cloud_operator)
+    raw = raw_disk(tmp_path)
+    source = vmdk(raw, "streamOptimized")
+    done = vmwctl("--config", str(config), "-o", "json", "image", "upload", str(source),
+                  "--name", f"{PREFIX}seed", "--store", "slow")
+    assert done.exit_code == 0, done.stderr
+    image_id = done.json()["image"]["id"]
+    assert in_stores(lab.glance_keystone_stores, image_id) == ["slow"]
+    seeded = sim.run("--config", str(config), "cache", "seed", image_id, "-o", "json")
+    assert seeded.exit_code == 0, seeded.stderr
+    assert seeded.json()[0]["outcome"] == "seeded"
+    folder = Path(sim.datastores["LocalDS_0"]) / "192.0.2.10_base" / image_id
+    assert same_disk(raw, folder / f"{image_id}.vmdk")
