@@ -25,6 +25,7 @@ import yaml
 from faultproxy import FaultProxy
 from helpers import write_profile
 from httpfaults import HttpFaultProxy
+from labexports import vm_with_disks
 from labimages import delete_protected_image, protected_images, raw_disk, same_disk, vmdk
 
 pytestmark = pytest.mark.lab
@@ -336,3 +337,23 @@ def test_cache_seed_reads_an_image_kept_in_the_slow_store(vmwctl, simulator, lab
     assert seeded.json()[0]["outcome"] == "seeded"
     folder = Path(sim.datastores["LocalDS_0"]) / "192.0.2.10_base" / image_id
     assert same_disk(raw, folder / f"{image_id}.vmdk")
+
+
+def test_export_imports_into_the_stores_asked(vmwctl, simulator, lab, operator, tmp_path,
+                                               clean) -> None:
+    sim = simulator()
+    config = write_profile(sim, tmp_path / "sim.yaml", cloud=lab.cloud_operator)
+    raw = raw_disk(tmp_path, 2 << 20)
+    _, vm_name = vm_with_disks(sim.connect(), Path(sim.datastores["LocalDS_0"]), [raw])
+    done = sim.run("--config", str(config), "-o", "json", "image", "export", vm_name, "--name",
+                   f"{PREFIX}export", "--method", "import", "--stores", "fast,slow")
+    assert done.exit_code == 0, done.stderr
+    result = done.json()
+    assert (result["method"], result["stores"], result["verified"]) == \
+        ("glance-direct", ["fast", "slow"], "size and sha512")
+    [image] = mine(lab)
+    assert (image["status"], image["stores"]) == ("active", "fast,slow")
+    assert in_stores(lab.glance_keystone_stores, image["id"]) == ["fast", "slow"]
+    exported = tmp_path / "exported.vmdk"
+    exported.write_bytes((Path(lab.glance_keystone_stores["slow"]) / image["id"]).read_bytes())
+    assert same_disk(raw, exported)
