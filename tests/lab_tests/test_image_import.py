@@ -167,6 +167,15 @@ def test_stores_on_a_single_store_glance_exit_2(vmwctl, lab_env, disk) -> None:
         "no store 'fast' in the image service of cloud 'vmwctl-lab'; its stores: file"
 
 
+def test_import_where_glance_offers_none_exits_2(vmwctl, lab_env, disk) -> None:
+    done = vmwctl("-o", "json", "image", "upload", str(disk), "--name", f"{PREFIX}none",
+                  "--method", "import")
+    assert done.exit_code == 2
+    assert done.json()["error"]["message"] == (
+        "--method import: the image service of cloud 'vmwctl-lab' does not offer the "
+        "glance-direct import (its import methods: none); use --method direct or auto")
+
+
 def test_dry_run_shows_method_and_stores(vmwctl, lab, operator, disk) -> None:
     done = vmwctl("--config", str(operator), "image", "upload", str(disk), "--name",
                   f"{PREFIX}dry", "--method", "import", "--stores", "fast,slow", "--dry-run")

@@ -106,7 +106,8 @@ def check_delivery(service: ImageService, delivery: Delivery) -> None:
         why = f"--method {delivery.method}:" if delivery.method != "auto" else \
             "several stores are reached through the import API, and"
         remedy = "drop --method web-download (vmwctl then reads the URL itself)" \
-            if needed == "web-download" else "use --method direct with one --store"
+            if needed == "web-download" else "use --method direct or auto" + \
+            (" with one --store" if delivery.stores or delivery.all_stores else "")
         raise UsageError(f"{why} the image service of cloud '{service.cloud}' does not offer "
                          f"the {needed} import (its import methods: {offered_methods}); "
                          f"{remedy}")
