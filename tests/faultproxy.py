@@ -36,6 +36,7 @@ class FaultProxy:
         self._reset_next = 0
         self._cut_after: int | None = None
         self._pause = 0.0
+        self._pause_inbound = 0.0
         self._cut_inbound_after: int | None = None
         self._down = False
         self.cuts = 0
@@ -65,6 +66,12 @@ class FaultProxy:
         """Wait ``pause`` seconds before passing on each block (64 KiB at most) to the service."""
         with self._lock:
             self._pause = pause
+
+    def slow_down_inbound(self, pause: float) -> None:
+        """Wait ``pause`` seconds before passing on each block (64 KiB at most) back to the
+        client (a slow download)."""
+        with self._lock:
+            self._pause_inbound = pause
 
     def cut_inbound_after(self, count: int | None) -> None:
         """Reset the next connection that carries more than ``count`` bytes back to the client
@@ -145,8 +152,9 @@ class FaultProxy:
                     _reset(source)
                     _reset(sink)
                     return
-                if outbound and self._pause:
-                    time.sleep(self._pause)
+                pause = self._pause if outbound else self._pause_inbound
+                if pause:
+                    time.sleep(pause)
                 sink.sendall(data)
                 if outbound:
                     with self._lock:

@@ -6,7 +6,11 @@ Requests, chunked uploads included, are forwarded as they come; a rule
 read in full and answered with ``status`` (a Glance outage, say), without
 reaching the service; a rule ``corrupt(method, path_regex, flip=..., drop=...)``
 forwards the next matching request with its body damaged on the way (a bit
-flipped in transit, bytes lost), which the service accepts as it comes.
+flipped in transit, bytes lost), which the service accepts as it comes; a rule
+``read_slowly(method, path_regex, pause)`` reads the body of the next matching request
+slowly (``pause`` seconds per 64 KiB) before forwarding it whole, as a proxy that buffers
+requests (nginx's proxy_request_buffering) does in front of a slow client. ``requests``
+lists every request received ("PUT /v2/images/ID/file").
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import http.client
 import re
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -26,6 +31,8 @@ class HttpFaultProxy:
         self.target = (host, port)
         self.rules: list[list[Any]] = []  # [method, regex, status, times left]
         self.damages: list[list[Any]] = []  # [method, regex, flip, drop, times left]
+        self.slow_reads: list[list[Any]] = []  # [method, regex, pause, times left]
+        self.requests: list[str] = []  # "METHOD path" of every request received
         self.injected: list[str] = []
         self.lock = threading.Lock()
         proxy = self
@@ -36,7 +43,20 @@ class HttpFaultProxy:
             def log_message(self, *args: Any) -> None:
                 pass
 
+            def _read(self, size: int, pause: float) -> bytes:
+                if not pause:
+                    return self.rfile.read(size)
+                data = bytearray()
+                while len(data) < size:
+                    block = self.rfile.read(min(1 << 16, size - len(data)))
+                    if not block:
+                        break
+                    data += block
+                    time.sleep(pause)
+                return bytes(data)
+
             def _body(self) -> bytes:
+                pause = proxy._slow_read(self.command, self.path)
                 if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
                     data = bytearray()
                     while True:
@@ -44,11 +64,13 @@ class HttpFaultProxy:
                         if size == 0:
                             self.rfile.readline()
                             return bytes(data)
-                        data += self.rfile.read(size)
+                        data += self._read(size, pause)
                         self.rfile.readline()
-                return self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                return self._read(int(self.headers.get("Content-Length") or 0), pause)
 
             def _handle(self) -> None:
+                with proxy.lock:
+                    proxy.requests.append(f"{self.command} {self.path}")
                 body = proxy._damage(self.command, self.path, self._body())
                 status = proxy._match(self.command, self.path)
                 if status is not None:
@@ -92,6 +114,20 @@ class HttpFaultProxy:
         (the size shrinks)."""
         with self.lock:
             self.damages.append([method, re.compile(path), flip, drop, times, at])
+
+    def read_slowly(self, method: str, path: str, pause: float, times: int = 1) -> None:
+        """Read the body of the next ``times`` matching requests ``pause`` seconds per
+        64 KiB, then forward it whole (the service sees the request only then)."""
+        with self.lock:
+            self.slow_reads.append([method, re.compile(path), pause, times])
+
+    def _slow_read(self, method: str, path: str) -> float:
+        with self.lock:
+            for rule in self.slow_reads:
+                if rule[0] == method and rule[1].search(path) and rule[3] > 0:
+                    rule[3] -= 1
+                    return rule[2]
+        return 0.0
 
     def _damage(self, method: str, path: str, body: bytes) -> bytes:
         with self.lock:
