@@ -13,6 +13,8 @@ import threading
 import time
 from typing import Any
 
+BLOCK = 65536  # the most passed on at once
+
 
 def _reset(sock: socket.socket) -> None:
     """Close with RST rather than FIN, as a crashed peer or a firewall would."""
@@ -37,6 +39,7 @@ class FaultProxy:
         self._cut_after: int | None = None
         self._pause = 0.0
         self._pause_inbound = 0.0
+        self._proportional = {True: False, False: False}  # by direction: outbound or not
         self._cut_inbound_after: int | None = None
         self._down = False
         self.cuts = 0
@@ -62,16 +65,20 @@ class FaultProxy:
         with self._lock:
             self._cut_after = count
 
-    def slow_down(self, pause: float) -> None:
-        """Wait ``pause`` seconds before passing on each block (64 KiB at most) to the service."""
+    def slow_down(self, pause: float, *, proportional: bool = False) -> None:
+        """Wait ``pause`` seconds before passing on each block (64 KiB at most) to the service.
+
+        ``proportional``: ``pause`` per 64 KiB, less for a smaller block (a bandwidth, which
+        lets an API call through at once while a transfer takes its time)."""
         with self._lock:
             self._pause = pause
+            self._proportional[True] = proportional
 
-    def slow_down_inbound(self, pause: float) -> None:
-        """Wait ``pause`` seconds before passing on each block (64 KiB at most) back to the
-        client (a slow download)."""
+    def slow_down_inbound(self, pause: float, *, proportional: bool = False) -> None:
+        """As slow_down, for what goes back to the client (a slow download)."""
         with self._lock:
             self._pause_inbound = pause
+            self._proportional[False] = proportional
 
     def cut_inbound_after(self, count: int | None) -> None:
         """Reset the next connection that carries more than ``count`` bytes back to the client
@@ -146,13 +153,15 @@ class FaultProxy:
     def _pump(self, source: socket.socket, sink: socket.socket, outbound: bool) -> None:
         carried = 0
         try:
-            while data := source.recv(65536):
+            while data := source.recv(BLOCK):
                 carried += len(data)
                 if self._should_cut(carried, outbound):
                     _reset(source)
                     _reset(sink)
                     return
                 pause = self._pause if outbound else self._pause_inbound
+                if pause and self._proportional[outbound]:
+                    pause *= len(data) / BLOCK
                 if pause:
                     time.sleep(pause)
                 sink.sendall(data)
