@@ -37,7 +37,7 @@ from typing import Any
 
 import labctl
 import pytest
-from faultproxy import FaultProxy
+from faultproxy import BLOCK, FaultProxy
 from helpers import glance_profile, write_profile
 from httpfaults import HttpFaultProxy
 from labexports import vm_with_disks
@@ -60,7 +60,6 @@ pytestmark = pytest.mark.lab
 PREFIX = "vmwctl-token-life-"
 DS = "LocalDS_0"
 CACHE = "192.0.2.10_base"
-BLOCK = 64 << 10  # what the proxies pass on, or read, between two pauses
 TRANSFER = 90.0  # seconds each slowed transfer takes: three lives of a token
 BUFFERING = 40.0  # seconds the buffering proxy takes to read an upload's body
 DATA = 4 << 20  # random bytes of each disk (about 64 blocks)
@@ -112,7 +111,8 @@ def stream_optimized(raw: Path) -> Path:
 
 
 def pause_for(size: int, seconds: float) -> float:
-    """The pause per block that makes ``size`` bytes take ``seconds``."""
+    """The pause per block (64 KiB, the proxies' unit) that makes ``size`` bytes take
+    ``seconds``."""
     return seconds / -(-size // BLOCK)
 
 
