@@ -109,17 +109,8 @@ def glance_status(glance_url: str, token: str, path: str = "/v2/images?limit=1")
 def glance_call(lab: labctl.LabState, token: str, method: str, path: str,
                 body: Any = None, data: bytes | None = None) -> Any:
     """A call to glance-keystone (directly, no proxy) with ``token``: its JSON answer."""
-    headers = {"X-Auth-Token": token}
-    if body is not None:
-        data = json.dumps(body).encode()
-        headers["Content-Type"] = "application/json"
-    elif data is not None:
-        headers["Content-Type"] = "application/octet-stream"
-    request = urllib.request.Request(f"{lab.glance_keystone_url}/v2{path}", method=method,
-                                     headers=headers, data=data)
-    with urllib.request.urlopen(request, timeout=60) as response:
-        answer = response.read()
-    return json.loads(answer) if answer else None
+    return labctl._http_json(method, f"{lab.glance_keystone_url}/v2{path}", token=token,
+                             body=body, data=data)[0]
 
 
 def project_images(lab: labctl.LabState, token: str) -> list[dict[str, Any]]:
