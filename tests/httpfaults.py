@@ -15,6 +15,7 @@ lists every request received ("PUT /v2/images/ID/file").
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import re
 import threading
@@ -68,25 +69,35 @@ class HttpFaultProxy:
                         self.rfile.readline()
                 return self._read(int(self.headers.get("Content-Length") or 0), pause)
 
+            def _answer(self, status: int, message: bytes) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(message)))
+                self.end_headers()
+                self.wfile.write(message)
+
             def _handle(self) -> None:
                 with proxy.lock:
                     proxy.requests.append(f"{self.command} {self.path}")
                 body = proxy._damage(self.command, self.path, self._body())
                 status = proxy._match(self.command, self.path)
                 if status is not None:
-                    message = b'{"message": "injected by the test proxy"}'
-                    self.send_response(status)
-                    self.send_header("Content-Type", "application/json")
-                    self.send_header("Content-Length", str(len(message)))
-                    self.end_headers()
-                    self.wfile.write(message)
+                    self._answer(status, b'{"message": "injected by the test proxy"}')
                     return
                 upstream = http.client.HTTPConnection(*proxy.target, timeout=120)
                 headers = {k: v for k, v in self.headers.items()
                            if k.lower() not in HOP_HEADERS and k.lower() != "content-length"}
-                upstream.request(self.command, self.path, body=body or None, headers=headers)
-                response = upstream.getresponse()
-                data = response.read()
+                # the service may answer (a 401) and close before it has read the body
+                with contextlib.suppress(OSError):
+                    upstream.request(self.command, self.path, body=body or None,
+                                     headers=headers)
+                try:
+                    response = upstream.getresponse()
+                    data = response.read()
+                except (OSError, http.client.HTTPException):
+                    upstream.close()  # no answer at all: what a proxy then says (nginx too)
+                    self._answer(502, b'{"message": "the service closed the connection"}')
+                    return
                 self.send_response(response.status, response.reason)
                 for key, value in response.getheaders():
                     if key.lower() not in HOP_HEADERS and key.lower() != "content-length":
