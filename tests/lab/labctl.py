@@ -34,6 +34,7 @@ import secrets
 import shutil
 import signal
 import socket
+import sqlite3
 import ssl
 import subprocess
 import sys
@@ -573,6 +574,11 @@ def launch_glance(state_dir: Path, name: str, *, format_match: bool,
     env = {**os.environ, "OS_GLANCE_CONFIG_DIR": str(root / "etc")}
     subprocess.run([str(venv / "bin" / "glance-manage"), "--config-dir", str(root / "etc"),
                     "db_sync"], env=env, check=True, capture_output=True)
+    # Write-ahead logging: a request reading the database no longer blocks one that writes,
+    # and concurrent uploads stop failing with "database is locked" (SQLite only; real
+    # clouds run MySQL). The mode is kept in the file.
+    with contextlib.closing(sqlite3.connect(root / "glance.sqlite")) as database:
+        database.execute("PRAGMA journal_mode=WAL")
     log_path = root / "gunicorn.log"
     # The import API runs its taskflow in a thread of this process (Glance's native
     # thread pool under WSGI): no other worker is needed.

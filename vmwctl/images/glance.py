@@ -232,6 +232,7 @@ class ImageService:
         # No retries, no new token and a second try after a 401: the body is a stream
         # already consumed, and a retry would send nothing.
         self._watch_early_answers()
+        self._fresh_token()
         life = self.token_life()
         started = time.monotonic()
         try:
@@ -249,11 +250,29 @@ class ImageService:
         """How long Keystone's tokens live here, in seconds (None without Keystone)."""
         try:
             session = self.connection.session
-            reference = session.auth.get_auth_ref(session) if session.auth.auth_ref is None \
-                else session.auth.auth_ref
+            reference = session.auth.get_access(session)
             return (reference.expires - reference.issued).total_seconds()
         except Exception:  # no Keystone, or no expiry to read
             return None
+
+    def _fresh_token(self, *, used: float = 0.1) -> None:
+        """Authenticate anew before a request with a body when more than ``used`` of the
+        token's life has gone (password and application-credential auth): Glance checks the
+        token when it starts reading, which a proxy that buffers requests delays until all
+        the data has arrived; keystoneauth alone renews only under two minutes left."""
+        if str(self.connection.config.config.get("auth_type") or "") in TOKEN_AUTH_TYPES:
+            return
+        try:
+            session = self.connection.session
+            reference = session.auth.auth_ref
+            if reference is None or reference.expires is None or reference.issued is None:
+                return
+            life = (reference.expires - reference.issued).total_seconds()
+            left = (reference.expires - datetime.datetime.now(datetime.UTC)).total_seconds()
+        except AttributeError:  # no Keystone
+            return
+        if left < life * (1 - used):
+            session.invalidate()
 
     def _token_expired_midway(self, what: str, seconds: float, life: float | None) -> str:
         lives = f" (Keystone's tokens here live {_duration(life)})" if life else ""

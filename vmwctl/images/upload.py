@@ -714,14 +714,17 @@ def _hashed(data: Iterable[bytes], hasher: Any) -> Iterator[bytes]:
 def _delete_with_retries(service: ImageService, image_id: str,
                          sleep: Callable[[float], None]) -> None:
     """Right after a broken upload Glance may still be cleaning up the image and answer 409
-    or 5xx ("database is locked"); an image left queued or saving is worse than a short
-    wait, so a few tries, 0.25 s to 2 s apart."""
+    or 5xx ("database is locked"), or close the connection the delete went on; an image
+    left queued or saving is worse than a short wait, so a few tries, 0.25 s to 2 s apart."""
     for attempt in range(CLEANUP_ATTEMPTS):
         try:
             service.delete(image_id)
             return
         except GlanceError as exc:
             if attempt == CLEANUP_ATTEMPTS - 1 or not (exc.status == 409 or exc.status >= 500):
+                raise
+        except ConnectError as exc:  # a connection Glance closed after its error answer
+            if attempt == CLEANUP_ATTEMPTS - 1 or isinstance(exc, AuthError):
                 raise
         sleep(0.25 * 2 ** attempt)
 
