@@ -313,6 +313,19 @@ def test_web_download_with_a_wrong_checksum_leaves_no_image(vmwctl, lab, operato
     assert mine(lab) == []
 
 
+def test_web_download_glance_refuses_to_fetch_leaves_no_image(vmwctl, lab, operator, web,
+                                                             clean) -> None:
+    """The lab's [import_filtering_opts] allow 127.0.0.1, not the name localhost."""
+    url = web.replace("127.0.0.1", "localhost") + "/disk.vmdk"
+    done = upload(vmwctl, operator, url, "web-filtered", "--method", "web-download")
+    assert done.exit_code == 1, done.stdout
+    message = done.json()["error"]["message"]
+    assert f"Glance refuses to fetch {url}: its [import_filtering_opts]" in message
+    assert "drop --method web-download" in message
+    assert "was deleted" in message
+    assert mine(lab) == []
+
+
 def test_web_download_of_what_needs_converting_exits_2(vmwctl, lab, operator, web) -> None:
     done = upload(vmwctl, operator, f"{web}/disk.raw", "web-raw", "--method", "web-download",
                   "--convert")
