@@ -1,0 +1,230 @@
+"""``vmwctl audit`` on a simulator laid out to hold every finding kind, and on a clean one.
+
+The layout is made with pyVmomi and files written in the simulator's datastore
+directory, as Nova and its failures leave them; OpenStack's view comes from
+JSON files in the form of 'openstack server list --all-projects --long -f json'
+and 'openstack image list -f json'.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyVmomi import vim
+
+from vmwctl.vsphere.tasks import wait_for_task
+
+pytestmark = pytest.mark.lab
+
+DS = "LocalDS_0"
+CACHE = "192.0.2.10_base"
+
+
+def nova_vm(vc: Any, instance: str, display: str | None, *, marked: bool = True) -> Any:
+    """A VM as Nova makes one: created as <uuid> (its folder keeps that name), marked with
+    nvp.vm-uuid, renamed '<display> (<uuid>)'."""
+    dc = vc.content.rootFolder.childEntity[0]
+    extra = [vim.option.OptionValue(key="nvp.vm-uuid", value=instance)] if marked else []
+    spec = vim.vm.ConfigSpec(name=instance, guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName=f"[{DS}]"), extraConfig=extra)
+    pool = dc.hostFolder.childEntity[0].resourcePool
+    vm = wait_for_task(vc, dc.vmFolder.CreateVM_Task(config=spec, pool=pool),
+                       what=f"creating {instance}")
+    if display:
+        wait_for_task(vc, vm.Rename_Task(newName=f"{display[:41]} ({instance})"),
+                      what="renaming")
+    return vm
+
+
+def plain_vm(vc: Any, name: str) -> Any:
+    dc = vc.content.rootFolder.childEntity[0]
+    spec = vim.vm.ConfigSpec(name=name, guestId="otherGuest", numCPUs=1, memoryMB=64,
+                             files=vim.vm.FileInfo(vmPathName=f"[{DS}]"))
+    pool = dc.hostFolder.childEntity[0].resourcePool
+    return wait_for_task(vc, dc.vmFolder.CreateVM_Task(config=spec, pool=pool),
+                         what=f"creating {name}")
+
+
+def instances_of(vc: Any) -> list[dict]:
+    """Server rows for the VMs the simulator made (its healthy scenario marks them Nova's)."""
+    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
+                                                      [vim.VirtualMachine], True)
+    try:
+        rows = []
+        for vm in view.view:
+            marks = {o.key: o.value for o in vm.config.extraConfig or []}
+            if "nvp.vm-uuid" in marks:
+                rows.append({"ID": marks["nvp.vm-uuid"], "Name": vm.name, "Status": "ACTIVE",
+                             "OS-EXT-SRV-ATTR:hypervisor_hostname": node_of(vc)})
+        return rows
+    finally:
+        view.Destroy()
+
+
+def node_of(vc: Any) -> str:
+    dc = vc.content.rootFolder.childEntity[0]
+    cluster = dc.hostFolder.childEntity[0]
+    return f"{cluster._moId}.{vc.content.about.instanceUuid}"
+
+
+def write_json(path: Path, rows: list[dict]) -> str:
+    path.write_text(json.dumps(rows))
+    return str(path)
+
+
+def audit(sim, *args: str):
+    return sim.run("--config", str(sim.config), "-o", "json", "audit", *args)
+
+
+def ids(n: int) -> list[str]:
+    return [str(uuid.uuid4()) for _ in range(n)]
+
+
+@pytest.fixture
+def laid_out(simulator, tmp_path: Path) -> dict[str, Any]:
+    """A simulator with one finding of each kind, and the files of OpenStack's view."""
+    sim = simulator()
+    vc = sim.connect()
+    root = Path(sim.datastores[DS])
+    known = instances_of(vc)
+    kept, orphan, twice, lost, shelved, folder, gone, cached = ids(8)
+    plain_vm(vc, "operator-vm")
+    nova_vm(vc, kept, "web")
+    nova_vm(vc, orphan, "old-db")
+    nova_vm(vc, twice, "twin")
+    clone = nova_vm(vc, twice, None)  # a second VM claiming the same instance
+    wait_for_task(vc, clone.Rename_Task(newName=f"twin-copy ({twice})"), what="renaming")
+    named_only = str(uuid.uuid4())
+    nova_vm(vc, named_only, "unmarked", marked=False)  # Nova's by its name alone
+    shadow = f"OSTACK_IMG_{uuid.uuid4()}"
+    plain_vm(vc, shadow)
+    (root / shadow / f"{shadow}.vmdk").write_bytes(b"x" * 4096)
+    (root / folder).mkdir()
+    (root / folder / f"{folder}.vmdk").write_bytes(b"d" * 8192)
+    for image in (gone, cached):
+        (root / CACHE / image).mkdir(parents=True)
+        (root / CACHE / image / f"{image}.vmdk").write_bytes(b"i" * 2048)
+    node = node_of(vc)
+    servers = write_json(tmp_path / "servers.json", [
+        *known,
+        {"ID": kept, "Name": "web", "Status": "ACTIVE", "Host": "nova-compute-1",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": node},
+        {"ID": twice, "Name": "twin", "Status": "ACTIVE",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": node},
+        {"ID": named_only, "Name": "unmarked", "Status": "ACTIVE",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": node},
+        {"ID": lost, "Name": "lost", "Status": "ACTIVE",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": node},
+        {"ID": shelved, "Name": "shelved", "Status": "SHELVED_OFFLOADED",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": node},
+        {"ID": orphan.replace("-", "0", 1)[:36], "Name": "elsewhere", "Status": "ACTIVE",
+         "OS-EXT-SRV-ATTR:hypervisor_hostname": "domain-c99.other-vcenter"},
+    ])
+    images = write_json(tmp_path / "images.json", [{"ID": cached, "Name": "ubuntu",
+                                                    "Status": "active"}])
+    return {"sim": sim, "vc": vc, "root": root, "servers": servers, "images": images,
+            "node": node, "kept": kept, "orphan": orphan, "twice": twice, "lost": lost,
+            "folder": folder, "gone": gone, "cached": cached, "shadow": shadow,
+            "named_only": named_only}
+
+
+def by_kind(document: dict) -> dict[str, list[dict]]:
+    found: dict[str, list[dict]] = {}
+    for finding in document["findings"]:
+        found.setdefault(finding["kind"], []).append(finding)
+    return found
+
+
+def test_every_kind_is_found(laid_out) -> None:
+    sim = laid_out["sim"]
+    done = audit(sim, "--servers-from", laid_out["servers"], "--images-from",
+                 laid_out["images"])
+    assert done.exit_code == 0, done.stderr
+    document = done.json()
+    assert document["node"] == laid_out["node"]
+    found = by_kind(document)
+    [orphan] = found["orphan-vm"]
+    assert (orphan["subject"], orphan["instance"]) == \
+        (f"old-db ({laid_out['orphan']})", laid_out["orphan"])
+    [lost] = found["lost-instance"]
+    assert lost["instance"] == laid_out["lost"]  # the shelved one is not lost
+    [twins] = found["duplicate-vm"]
+    assert twins["objects"] == sorted([f"twin ({laid_out['twice']})",
+                                       f"twin-copy ({laid_out['twice']})"])
+    [shadow] = found["shadow-vm"]
+    assert shadow["subject"] == laid_out["shadow"]
+    assert shadow["objects"] == [laid_out["shadow"], f"[{DS}] {laid_out['shadow']}"]
+    assert shadow["size"] >= 4096
+    [folder] = found["orphan-folder"]
+    assert (folder["subject"], folder["size"]) == (f"[{DS}] {laid_out['folder']}", 8192)
+    assert folder["age_seconds"] is not None
+    [image] = found["deleted-image"]
+    assert (image["subject"], image["size"]) == \
+        (f"[{DS}] {CACHE}/{laid_out['gone']}", 2048)
+    [foreign] = found["foreign-vm"]
+    assert foreign["subject"] == "operator-vm"
+    assert document["counts"] == {kind: len(found.get(kind, [])) for kind in (
+        "orphan-vm", "lost-instance", "duplicate-vm", "shadow-vm", "orphan-folder",
+        "deleted-image", "foreign-vm")}
+    assert document["bytes"]["orphan-folder"] == 8192
+    # the folders of VMs that exist are never orphaned
+    subjects = {f["subject"] for f in document["findings"]}
+    assert f"[{DS}] {laid_out['kept']}" not in subjects
+    assert f"[{DS}] {laid_out['orphan']}" not in subjects
+
+
+def test_fail_on_and_the_table(laid_out) -> None:
+    sim = laid_out["sim"]
+    args = ("--servers-from", laid_out["servers"], "--images-from", laid_out["images"])
+    failed = audit(sim, *args, "--fail-on", "orphan-vm,shadow-vm")
+    assert failed.exit_code == 1
+    table = sim.run("--config", str(sim.config), "audit", *args)
+    assert table.exit_code == 0
+    assert "orphan-folder" in table.stdout and laid_out["node"] in table.stdout
+
+
+def test_without_node_names_lost_instance_is_not_judged(laid_out, tmp_path: Path) -> None:
+    sim = laid_out["sim"]
+    rows = json.loads(Path(laid_out["servers"]).read_text())
+    plain = write_json(tmp_path / "plain.json", [{"ID": r["ID"], "Name": r["Name"]}
+                                                 for r in rows])
+    done = audit(sim, "--servers-from", plain, "--images-from", laid_out["images"])
+    assert done.exit_code == 0, done.stderr
+    document = done.json()
+    assert document["counts"]["lost-instance"] == 0
+    assert any("lost-instance is not judged" in note for note in document["notes"])
+
+
+def test_a_clean_lab_has_no_findings(simulator, tmp_path: Path) -> None:
+    sim = simulator()
+    servers = write_json(tmp_path / "servers.json", instances_of(sim.connect()))
+    images = write_json(tmp_path / "images.json", [])
+    done = audit(sim, "--servers-from", servers, "--images-from", images)
+    assert done.exit_code == 0, done.stderr
+    document = done.json()
+    assert document["findings"] == []
+    assert set(document["counts"].values()) == {0}
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--fail-on", "orphans"), "--fail-on 'orphans': not a finding kind"),
+    (("--servers-from", "/nonexistent.json"), "--servers-from /nonexistent.json: no such file"),
+])
+def test_bad_input_exits_2(simulator, args, message) -> None:
+    sim = simulator()
+    done = audit(sim, *args)
+    assert done.exit_code == 2
+    assert message in done.json()["error"]["message"]
+
+
+def test_a_file_that_is_not_a_server_list_exits_2(simulator, tmp_path: Path) -> None:
+    sim = simulator()
+    bad = tmp_path / "servers.json"
+    bad.write_text('{"servers": [{"Name": "no id"}]}')
+    done = audit(sim, "--servers-from", str(bad), "--images-from", str(bad))
+    assert done.exit_code == 2
+    assert done.json()["error"]["message"] == f"--servers-from {bad}: entry 1 has no ID"

@@ -1,0 +1,1 @@
+"""``vmwctl audit``: drift between vCenter and OpenStack."""
