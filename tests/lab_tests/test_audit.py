@@ -228,3 +228,131 @@ def test_a_file_that_is_not_a_server_list_exits_2(simulator, tmp_path: Path) -> 
     done = audit(sim, "--servers-from", str(bad), "--images-from", str(bad))
     assert done.exit_code == 2
     assert done.json()["error"]["message"] == f"--servers-from {bad}: entry 1 has no ID"
+
+
+# ------------------------------------------------------------------ audit clean
+
+def clean(laid_out, *args: str, servers: str | None = None):
+    sim = laid_out["sim"]
+    return sim.run("--config", str(sim.config), "-o", "json", "audit", "clean", *args,
+                   "--servers-from", servers or laid_out["servers"],
+                   "--images-from", laid_out["images"])
+
+
+def vm_state(vc: Any) -> dict[str, tuple[str, str | None]]:
+    """Every VM's power state and audit mark, by name."""
+    view = vc.content.viewManager.CreateContainerView(vc.content.rootFolder,
+                                                      [vim.VirtualMachine], True)
+    try:
+        found = {}
+        for vm in view.view:
+            marks = {o.key: o.value for o in vm.config.extraConfig or []}
+            found[vm.name] = (vm.runtime.powerState, marks.get("vmwctl.audit.orphaned"))
+        return found
+    finally:
+        view.Destroy()
+
+
+def files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*")}
+
+
+def powered_on(laid_out, name: str) -> None:
+    vc = laid_out["vc"]
+    vm = vc.content.searchIndex.FindByInventoryPath(f"DC0/vm/{name}")
+    wait_for_task(vc, vm.PowerOnVM_Task(), what=f"powering on {name}")
+
+
+def test_clean_acts_in_stages(laid_out) -> None:
+    orphan = f"old-db ({laid_out['orphan']})"
+    powered_on(laid_out, orphan)
+    root, vc = laid_out["root"], laid_out["vc"]
+    first = clean(laid_out, "--older-than", "0", "--yes")
+    assert first.exit_code == 0, first.stderr
+    steps = {(a["kind"], a["step"], a["outcome"]) for a in first.json()["actions"]}
+    assert steps == {("orphan-vm", "power-off", "done"), ("shadow-vm", "unregister", "done"),
+                     ("orphan-folder", "delete-folder", "done"),
+                     ("deleted-image", "delete-folder", "done")}
+    state = vm_state(vc)
+    power, mark = state[orphan]
+    assert power == "poweredOff"
+    assert json.loads(mark)["power"] == "poweredOn"
+    assert laid_out["shadow"] not in state
+    assert not (root / laid_out["shadow"]).exists()
+    assert not (root / laid_out["folder"]).exists()
+    assert not (root / CACHE / laid_out["gone"]).exists()
+    assert (root / CACHE / laid_out["cached"]).exists()  # Glance still has it
+    assert (root / laid_out["orphan"]).exists()  # the VM is only powered off so far
+
+    waiting = clean(laid_out, "--older-than", "1d", "--yes")
+    assert waiting.exit_code == 0, waiting.stderr
+    [action] = waiting.json()["actions"]
+    assert (action["subject"], action["step"], action["outcome"]) == (orphan, "wait",
+                                                                      "waiting")
+    assert orphan in vm_state(vc)
+
+    second = clean(laid_out, "--older-than", "0", "--yes")
+    assert second.exit_code == 0, second.stderr
+    [action] = second.json()["actions"]
+    assert (action["subject"], action["step"], action["outcome"]) == (orphan, "delete-vm",
+                                                                      "done")
+    assert orphan not in vm_state(vc)
+    assert not (root / laid_out["orphan"]).exists()
+    after = audit(laid_out["sim"], "--servers-from", laid_out["servers"], "--images-from",
+                  laid_out["images"]).json()["counts"]
+    assert (after["orphan-vm"], after["shadow-vm"], after["orphan-folder"],
+            after["deleted-image"]) == (0, 0, 0, 0)
+
+
+def test_a_reappearing_instance_is_rescued(laid_out, tmp_path: Path) -> None:
+    orphan = f"old-db ({laid_out['orphan']})"
+    powered_on(laid_out, orphan)
+    first = clean(laid_out, "orphan-vm", "--yes")
+    assert first.exit_code == 0, first.stderr
+    assert vm_state(laid_out["vc"])[orphan][0] == "poweredOff"
+    rows = json.loads(Path(laid_out["servers"]).read_text())
+    rows.append({"ID": laid_out["orphan"], "Name": "old-db", "Status": "SHUTOFF",
+                 "OS-EXT-SRV-ATTR:hypervisor_hostname": laid_out["node"]})
+    back = write_json(tmp_path / "back.json", rows)
+    second = clean(laid_out, "orphan-vm", "--yes", "--older-than", "0", servers=back)
+    assert second.exit_code == 0, second.stderr
+    [action] = second.json()["actions"]
+    assert (action["step"], action["outcome"]) == ("rescue", "done")
+    assert vm_state(laid_out["vc"])[orphan] == ("poweredOn", None)
+
+
+def test_max_refuses_and_dry_run_change_nothing(laid_out) -> None:
+    vc, root = laid_out["vc"], laid_out["root"]
+    before = (vm_state(vc), files(root))
+    refused = clean(laid_out, "--older-than", "0", "--yes", "--max", "2")
+    assert refused.exit_code == 1
+    document = refused.json()
+    assert "4 objects would be touched, more than --max 2: nothing done" in \
+        document["refused"]
+    assert {a["outcome"] for a in document["actions"]} == {"planned"}  # none done
+    share = clean(laid_out, "--older-than", "0", "--yes", "--max", "1%")
+    assert share.exit_code == 1
+    dry = clean(laid_out, "--older-than", "0", "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert len(dry.json()["actions"]) == 4
+    assert (vm_state(vc), files(root)) == before
+
+
+@pytest.mark.parametrize("args, message", [
+    (("lost-instance",), "lost-instance is not cleaned by vmwctl"),
+    (("orphans",), "'orphans' is not a finding kind 'audit clean' acts on"),
+    (("--older-than", "soon"), "--older-than 'soon': give an age"),
+    (("--max", "-3"), "--max '-3': give a number of objects"),
+])
+def test_clean_bad_input_exits_2(laid_out, args, message) -> None:
+    before = vm_state(laid_out["vc"])
+    done = clean(laid_out, *args, "--yes")
+    assert done.exit_code == 2
+    assert message in done.json()["error"]["message"]
+    assert vm_state(laid_out["vc"]) == before
+
+
+def test_clean_without_a_terminal_or_yes_refuses(laid_out) -> None:
+    done = clean(laid_out, "--older-than", "0")
+    assert done.exit_code == 2
+    assert "refusing without confirmation; pass --yes" in done.json()["error"]["message"]

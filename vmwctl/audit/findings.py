@@ -21,7 +21,7 @@ from vmwctl.vsphere.model import Cluster, Datastore, Inventory, VirtualMachine
 WITHOUT_VM = {"BUILD", "SHELVED_OFFLOADED"}
 _UUID = r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"
 # Nova names a VM <uuid> while it spawns, then "<display name[:41]> (<uuid>)".
-_NOVA_NAME = re.compile(rf"(?:.{{0,41}} \()?({_UUID})\)?", re.IGNORECASE)
+_NOVA_NAME = re.compile(rf"(?:.{{0,41}} \(({_UUID})\)|({_UUID}))", re.IGNORECASE)
 
 
 @dataclass
@@ -73,7 +73,7 @@ def instance_of(vm: VirtualMachine) -> str | None:
     if vm.nova_uuid:
         return vm.nova_uuid.lower()
     match = _NOVA_NAME.fullmatch(vm.name or "")
-    return match.group(1).lower() if match else None
+    return (match.group(1) or match.group(2)).lower() if match else None
 
 
 def is_novas(vm: VirtualMachine) -> bool:

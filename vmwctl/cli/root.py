@@ -29,7 +29,7 @@ from vmwctl.errors import (
 
 COMMANDS = {
     "about": "vmwctl.cli.about:about",
-    "audit": "vmwctl.cli.audit.run:audit_command",
+    "audit": "vmwctl.cli.audit:audit",
     "cache": "vmwctl.cli.cache:cache",
     "check": "vmwctl.cli.check:check",
     "cluster": "vmwctl.cli.cluster:cluster",

@@ -12,10 +12,12 @@ from typing import Any
 
 from vmwctl.errors import UsageError
 
-# extraConfig keys: Nova's instance marker, vmwctl's spawn marker, Nova's VNC port.
+# extraConfig keys: Nova's instance marker, vmwctl's spawn marker, Nova's VNC port, and
+# vmwctl audit clean's mark of a VM found orphaned (when, and its power state then).
 NOVA_VM_KEY = "nvp.vm-uuid"
 VMWCTL_VM_KEY = "vmwctl.spawned"
 VNC_PORT_KEY = "RemoteDisplay.vnc.port"
+ORPHAN_KEY = "vmwctl.audit.orphaned"
 
 
 @dataclass
@@ -117,6 +119,7 @@ class VirtualMachine:
     template: bool = False
     path: str | None = None  # config.files.vmPathName: [ds] folder/name.vmx
     managed_by: str | None = None  # config.managedBy.extensionKey: the extension managing it
+    orphan_mark: str | None = None  # ORPHAN_KEY's value: JSON {"since", "power"}
 
 
 @dataclass

@@ -17,7 +17,7 @@ from vmwctl.vsphere import model
 from vmwctl.vsphere.inventory import ObjectRecord, collect, read_objects
 from vmwctl.vsphere.session import VCenter
 
-_VM_KEYS = (model.NOVA_VM_KEY, model.VMWCTL_VM_KEY, model.VNC_PORT_KEY)
+_VM_KEYS = (model.NOVA_VM_KEY, model.VMWCTL_VM_KEY, model.VNC_PORT_KEY, model.ORPHAN_KEY)
 
 PROPERTIES: dict[type, list[str]] = {
     vim.Datacenter: ["name", "parent", "vmFolder"],
@@ -161,7 +161,8 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             vnc_port=_option(record, model.VNC_PORT_KEY),
             template=bool(record.get("config.template")),
             path=record.get("config.files.vmPathName"),
-            managed_by=getattr(record.get("config.managedBy"), "extensionKey", None) or None)
+            managed_by=getattr(record.get("config.managedBy"), "extensionKey", None) or None,
+            orphan_mark=_option(record, model.ORPHAN_KEY))
 
 
 def read_physical_nics(vc: VCenter, inventory: model.Inventory,

@@ -26,7 +26,9 @@ import (
 //   - a call that needs a privilege its session's user lacks is refused with
 //     NoPermission (privilegeGuard, which learns the user of each Login);
 //   - a call that changes VM NICs or distributed switches is followed by
-//     settleNetworks, before its response is sent (network.go);
+//     settleNetworks, before its response is sent (network.go), and one that
+//     changes a VM's extraConfig by settleExtraConfig (a key set again
+//     replaces its value, an empty value removes it: extraconfig.go);
 //   - every call is counted as begun and answered, served at GET /lab/calls
 //     (callLog).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
@@ -79,6 +81,9 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 					held := &heldResponse{header: w.Header(), status: http.StatusOK}
 					next.ServeHTTP(held, r)
 					settleNetworks()
+					if extraConfigMethods[method.Name] {
+						settleExtraConfig()
+					}
 					w.WriteHeader(held.status)
 					_, _ = w.Write(held.body.Bytes())
 					return
