@@ -9,11 +9,15 @@ and 'openstack image list -f json'.
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import wait_until
 from pyVmomi import vim
 
 from vmwctl.vsphere.tasks import wait_for_task
@@ -86,8 +90,11 @@ def ids(n: int) -> list[str]:
 
 @pytest.fixture
 def laid_out(simulator, tmp_path: Path) -> dict[str, Any]:
+    return lay_out(simulator(), tmp_path)
+
+
+def lay_out(sim: Any, tmp_path: Path) -> dict[str, Any]:
     """A simulator with one finding of each kind, and the files of OpenStack's view."""
-    sim = simulator()
     vc = sim.connect()
     root = Path(sim.datastores[DS])
     known = instances_of(vc)
@@ -356,3 +363,34 @@ def test_clean_without_a_terminal_or_yes_refuses(laid_out) -> None:
     done = clean(laid_out, "--older-than", "0")
     assert done.exit_code == 2
     assert "refusing without confirmation; pass --yes" in done.json()["error"]["message"]
+
+
+def test_ctrl_c_stops_between_objects_and_a_rerun_finishes(simulator, tmp_path: Path) -> None:
+    laid_out = lay_out(simulator("-method-delay", "PowerOffVM_Task:2000"), tmp_path)
+    sim = laid_out["sim"]
+    orphan = f"old-db ({laid_out['orphan']})"
+    powered_on(laid_out, orphan)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vmwctl", "--config", str(sim.config), "-o", "json", "audit",
+         "clean", "--older-than", "0", "--yes", "--servers-from", laid_out["servers"],
+         "--images-from", laid_out["images"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True)
+    wait_until(lambda: sim.under_way("PowerOffVM_Task"), process, "the power-off", poll=0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    report = json.loads(stdout)
+    assert report["interrupted"] is True
+    outcomes = {a["step"]: (a["outcome"], a["error"]) for a in report["actions"]}
+    assert outcomes["power-off"] == ("done", None)  # the step under way finished
+    assert outcomes["unregister"] == ("skipped", "interrupted before it")
+    state = vm_state(laid_out["vc"])
+    assert state[orphan][0] == "poweredOff" and laid_out["shadow"] in state
+    assert (laid_out["root"] / laid_out["folder"]).exists()
+    rerun = clean(laid_out, "--older-than", "1d", "--yes")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert laid_out["shadow"] in vm_state(laid_out["vc"])  # 1d: the young folders wait
+    finish = clean(laid_out, "--older-than", "0", "--yes")
+    assert finish.exit_code == 0, finish.stderr
+    assert laid_out["shadow"] not in vm_state(laid_out["vc"])
+    assert not (laid_out["root"] / laid_out["folder"]).exists()
