@@ -394,3 +394,30 @@ def test_ctrl_c_stops_between_objects_and_a_rerun_finishes(simulator, tmp_path: 
     assert finish.exit_code == 0, finish.stderr
     assert laid_out["shadow"] not in vm_state(laid_out["vc"])
     assert not (laid_out["root"] / laid_out["folder"]).exists()
+
+
+@pytest.mark.parametrize("flags", [(), ("-ds", "4"), ("-ds", "4", "-vm", "40")])
+def test_requests_follow_the_formula(simulator, tmp_path: Path, flags: tuple[str, ...]) -> None:
+    """vSphere requests of an audit = (2 + P) for the inventory + (2 + P) for the VMs' files +
+    2 per Nova datastore (its search task, and the wait for it), P the pages of 1,000
+    objects (1 here): docs/audit.md. The number of VMs does not count."""
+    import datetime as dt
+
+    from vmwctl.audit.run import Sources, run_audit
+    from vmwctl.cache.listing import target_datastores
+    from vmwctl.profile.load import load_profile
+    from vmwctl.vsphere.snapshot import read_inventory
+
+    sim = simulator(*flags)
+    vc = sim.connect()
+    vc.connect()
+    empty = write_json(tmp_path / "empty.json", [])
+    profile = load_profile(str(sim.config), None, {})
+    before = vc.request_count
+    inventory = read_inventory(vc)
+    cluster = inventory.cluster_named("DC0_C0")
+    stores = target_datastores(inventory, profile, None, cluster)
+    run_audit(vc, inventory, profile, cluster, Sources(servers=empty, images=empty),
+              now=dt.datetime.now(dt.UTC))
+    assert len(stores) == (4 if flags else 1)
+    assert vc.request_count - before == (2 + 1) + (2 + 1) + 2 * len(stores)
