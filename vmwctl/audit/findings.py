@@ -127,18 +127,23 @@ def judge(inventory: Inventory, cluster: Cluster, datastores: list[Datastore], *
     """Every finding on the cluster and the datastores Nova uses.
 
     ``servers``: the instances OpenStack knows (None: not read, no VM judged
-    against them); ``servers_by_node``: they are this node's only, so one
-    without a VM is lost. ``deleted_images``: the cached image ids Glance no
-    longer has (None: not judged).
+    against them); Nova's VMs are judged on the cluster's hosts only (as Nova
+    lists its instances: a datastore may be shared with other nodes);
+    ``servers_by_node``: they are this node's only, so one without a VM is lost.
+    ``deleted_images``: the cached image ids Glance no longer has (None: not
+    judged).
     """
     findings: list[Finding] = []
     vms = cluster_vms(inventory, cluster, datastores)
     known = {server.id.lower(): server for server in servers or []}
     claims: dict[str, list[VirtualMachine]] = {}
+    hosts = set(cluster.hosts)
     for vm in vms:
         if is_shadow(vm):
             continue
         if is_novas(vm):
+            if vm.host not in hosts:
+                continue  # another node's instance on a shared datastore
             instance = instance_of(vm)
             if instance is not None:
                 claims.setdefault(instance, []).append(vm)
