@@ -15,8 +15,16 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vmwctl.cli.output import Output
+from vmwctl.common.metrics import MetricsFile, vcenter_label
 from vmwctl.common.redact import RedactingFilter
-from vmwctl.errors import EXIT_FAILED, EXIT_OK, EXIT_SIGINT, EXIT_SIGTERM, UsageError
+from vmwctl.errors import (
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    UsageError,
+    VmwctlError,
+)
 from vmwctl.profile.load import load_profile
 from vmwctl.profile.schema import Profile, require_vcenter
 
@@ -40,6 +48,7 @@ class App:
         self._vcenter: VCenter | None = None
         self._images: ImageService | None = None
         self._log_handler: logging.Handler | None = None
+        self.metrics: MetricsFile | None = None  # --metrics-file (vmwctl/cli/metrics.py)
 
     # ------------------------------------------------------------ settings
 
@@ -190,6 +199,24 @@ class App:
         import click
 
         return click.confirm(question, default=False, err=True)
+
+    def write_metrics(self, exit_code: int) -> int:
+        """Write the --metrics-file (if any) as the run ends; the exit status, 1 instead of 0
+        when the file could not be written. A run that did not say what it is about is
+        labelled with the profile, when one was loaded."""
+        metrics, self.metrics = self.metrics, None
+        if metrics is None:
+            return exit_code
+        if not metrics.identified and self._profile is not None:
+            vmware = self._profile.vmware
+            metrics.identify(vcenter_label(vmware.host_ip, vmware.host_port),
+                             vmware.cluster_name)
+        try:
+            metrics.finish(exit_code)
+        except VmwctlError as exc:  # after the result: a line on stderr, not a 2nd document
+            self.out.failure(exc.message)
+            return exit_code or exc.exit_code
+        return exit_code
 
     def close(self) -> None:
         """Log out and close connections; safe to call more than once."""

@@ -77,6 +77,7 @@ class RootGroup(LazyGroup):
         previous = signal.signal(signal.SIGTERM, _raise_terminated) if in_main_thread else None
         try:
             code = self._run(app, argv, prog_name or "vmwctl", complete_var, extra)
+            code = app.write_metrics(code)
         finally:
             app.close()
             if in_main_thread:

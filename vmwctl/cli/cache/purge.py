@@ -19,6 +19,7 @@ from vmwctl.cli.cache.shared import (
     with_in_use,
 )
 from vmwctl.cli.format import short_size, table
+from vmwctl.cli.metrics import identify, metrics_file_option, record_purge
 from vmwctl.cli.options import ClusterFlag, cluster_option
 from vmwctl.common.words import plural
 
@@ -103,6 +104,7 @@ def _summary(report: Any) -> str:
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before deleting.")
 @click.option("--no-glance", is_flag=True,
               help="Do not ask the image service for the images' names.")
+@metrics_file_option
 @click.pass_obj
 def purge_command(app: App, min_age: int | None, datastore: str | None, cluster: ClusterFlag,
                   include_temp: bool, in_use: tuple[str, ...], in_use_file: Any, dry_run: bool,
@@ -129,6 +131,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     from vmwctl.vsphere.snapshot import read_inventory
 
     ids = in_use_ids(in_use, in_use_file)
+    identify(app, cluster=cluster.name)
     refuse_without_aging(app)
     profile = app.profile
     request = PurgeRequest(
@@ -143,7 +146,9 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     table_shown = app.out.format == "table" and not app.out.quiet
     render = human(glance_names(app, table_shown and not no_glance))  # only the table names
     if dry_run:
-        app.render(plan_purge(vc, inventory, stores, request, folder_users(vc)), render)
+        plan = plan_purge(vc, inventory, stores, request, folder_users(vc))
+        record_purge(app, plan)
+        app.render(plan, render)
         return 0
 
     def ask(plan: Any) -> bool:
@@ -160,6 +165,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
         if report is None:
             app.out.info("nothing changed")
             return 0
+        record_purge(app, report)
         failures = [f"{i.path}: {i.reason}" for i in report.items if i.outcome.value == "failed"]
         return app.finish_batch(report, render, failures + report.locked_out + report.errors,
                                 stopper=stopper)

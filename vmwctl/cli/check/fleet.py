@@ -10,6 +10,7 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
 from vmwctl.cli.completers import complete_profile_list
+from vmwctl.cli.metrics import identify, metrics_file_option, record_checks
 from vmwctl.cli.options import nonempty
 from vmwctl.common.words import plural
 
@@ -35,6 +36,7 @@ def _human(report: Any) -> Any:
 @click.option("--timeout", type=click.FloatRange(min=0.5), default=10.0, show_default=True,
               metavar="SECONDS", help="How long each vCenter may take to answer.")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
+@metrics_file_option
 @click.pass_obj
 def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], timeout: float,
                   strict: bool) -> int:
@@ -54,6 +56,7 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
     from vmwctl.profile.nova_conf import profile_from_nova_conf, read_nova_conf
     from vmwctl.profile.passwords import profile_warnings
 
+    identify(app, several=True)
     chosen: list = []
     wanted = [n.strip() for n in (profiles or "").split(",") if n.strip()]
     path = find_config_file(app.config_option, app.env)
@@ -81,5 +84,6 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
                          "with profiles")
     report = run_fleet(services_from(chosen), lambda profile: app.open_vcenter(
         profile, prompt=False, connect_timeout=timeout, api_retry_count=0))
+    record_checks(app, report)
     app.render(report, _human)
     return report.exit_code(strict=strict)

@@ -8,6 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
+from vmwctl.cli.metrics import identify, metrics_file_option, record_checks
 from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
 from vmwctl.errors import UsageError
 from vmwctl.profile.schema import NETWORK_MODELS
@@ -34,6 +35,7 @@ def _ids(value: str | None) -> list[str]:
                    "vmware.integration_bridge, else br-int), for nova-network-flat the flat "
                    "bridge (default DEFAULT.flat_network_bridge).")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
+@metrics_file_option
 @click.pass_obj
 def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
                     skip: str | None, network_model: str | None, portgroup: str | None,
@@ -49,6 +51,7 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
 
+    identify(app, cluster=cluster.name)
     model = network_model or app.profile.effective_network_model
     if portgroup and model == "nova-network-vlan":
         raise UsageError("--portgroup does not apply to nova-network-vlan, which checks the "
@@ -62,5 +65,6 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
                          network_model=network_model, inventory=inventory)
+    record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)
