@@ -89,6 +89,16 @@ def nova_python() -> Path:
 
 
 @pytest.fixture(scope="session")
+def prometheus() -> Any:
+    """promtool and node_exporter from Debian 12's packages (tests/lab/prometheus.py),
+    unpacked once per machine on first use: ``promtool`` checks, ``node_exporter(dir,
+    logs)`` starts one on loopback with the textfile collector alone."""
+    import prometheus as tools
+
+    return tools.Tools(tools.install())
+
+
+@pytest.fixture(scope="session")
 def private_glance(lab: labctl.LabState,
                    tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Glance of its own (its URL) for tests that need to know every image in it: the lab's

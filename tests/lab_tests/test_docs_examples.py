@@ -3,8 +3,9 @@
 The pages use the lab's names (cluster DC0_C0, datastore LocalDS_0, port group
 br-int, profile prod); tests/docblocks.py says how blocks are read. Each page
 runs in a directory of its own holding the files its examples name
-(ubuntu.qcow2, rescue.iso, nova.conf, in-use.txt), against a simulator of its own (healthy
-scenario) and the lab's Glance, so that pages do not depend on each other.
+(ubuntu.qcow2, rescue.iso, nova.conf, in-use.txt, and textfile/ for node_exporter's
+directory that the cron lines name), against a simulator of its own (healthy scenario) and
+the lab's Glance, so that pages do not depend on each other.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from helpers import delete_images, glance_clouds, write_profile
 pytestmark = pytest.mark.lab
 
 IMAGE = "ubuntu-22.04"
+TEXTFILE_DIR = "/var/lib/prometheus/node-exporter"  # node_exporter's, in the cron lines
 CLOUD = "docs-glance"
 BIN = Path(sys.executable).parent
 
@@ -65,6 +67,7 @@ class DocsLab:
             "vnc_port = 5900\nvnc_port_total = 206\n")  # the guide's VIB opens 5900-6105
         (work / "nova.conf").chmod(0o600)
         (work / "in-use.txt").write_text("")
+        (work / "textfile").mkdir()  # the examples' TEXTFILE_DIR
         (work / "rescue.iso").write_bytes(isofiles.iso_image("RESCUE", os.urandom(1 << 20)))
         return work
 
@@ -104,7 +107,8 @@ def test_page_examples_run(docs_lab: DocsLab, page: str) -> None:
                              env=env, capture_output=True, text=True, timeout=300)
         assert run.returncode == 0, run.stderr
     for example in examples:
-        result = subprocess.run(["/bin/sh", "-euc", example.text], cwd=work, env=env,
+        script = example.text.replace(TEXTFILE_DIR, str(work / "textfile"))
+        result = subprocess.run(["/bin/sh", "-euc", script], cwd=work, env=env,
                                 capture_output=True, text=True, timeout=600,
                                 stdin=subprocess.DEVNULL)
         assert result.returncode == example.exit_code, (

@@ -1,0 +1,269 @@
+"""``--metrics-file`` against the lab: each command's file passes ``promtool check metrics``,
+and a real node_exporter (textfile collector only, on loopback) serves the values, read
+back from its /metrics and compared with the command's JSON; failed runs write theirs;
+the alert rules of docs/automation.md pass ``promtool check rules`` and fire as said."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from docblocks import ROOT, blocks
+from helpers import write_profile
+from test_cache import DAY, DS, put_image, utcnow
+
+pytestmark = pytest.mark.lab
+
+STATUS = {"pass": 0, "warn": 1, "fail": 2, "skip": -1}
+RUN_METRICS = {"vmwctl_last_run_timestamp_seconds", "vmwctl_last_run_success",
+               "vmwctl_last_run_exit_code", "vmwctl_last_run_duration_seconds"}
+
+
+@pytest.fixture(autouse=True)
+def private_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    locks = tmp_path / "run"
+    locks.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(locks))  # cache purge's local lock
+
+
+@pytest.fixture
+def textfile(tmp_path: Path) -> Path:
+    """The directory node_exporter's textfile collector reads."""
+    directory = tmp_path / "textfile"
+    directory.mkdir()
+    return directory
+
+
+@pytest.fixture
+def exporter(prometheus, textfile: Path, tmp_path: Path):
+    with prometheus.node_exporter(textfile, tmp_path) as running:
+        yield running
+
+
+def run_with_metrics(sim, prometheus, target: Path, *args: str, config: Path | None = None):
+    """Run a command with -o json and --metrics-file; promtool must find the file clean."""
+    before = time.time()
+    result = sim.run(*(("--config", str(config)) if config else ()), *args, "-o", "json",
+                     "--metrics-file", str(target))
+    after = time.time()
+    checked = prometheus.check_metrics(target.read_text())
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert (target.stat().st_mode & 0o777) == 0o644
+    assert [p.name for p in target.parent.iterdir() if p.name.startswith(".")] == []
+    return result, (before, after)
+
+
+def assert_run(scraped, labels: dict[str, str], exit_code: int,
+               window: tuple[float, float]) -> None:
+    """The run's own gauges, as node_exporter serves them."""
+    assert scraped.value("vmwctl_last_run_success", **labels) == (1 if exit_code == 0 else 0)
+    assert scraped.value("vmwctl_last_run_exit_code", **labels) == exit_code
+    stamp = scraped.value("vmwctl_last_run_timestamp_seconds", **labels)
+    assert window[0] <= stamp <= window[1]
+    assert 0 <= scraped.value("vmwctl_last_run_duration_seconds", **labels) <= \
+        window[1] - window[0]
+
+
+def check_statuses(scraped, command: str) -> dict[str, tuple[dict[str, str], float]]:
+    return {labels["check"]: (labels, value) for labels, value
+            in scraped.values("vmwctl_check_status") if labels["command"] == command}
+
+
+def test_check_prereqs_metrics_match_its_json(simulator, prometheus, textfile: Path,
+                                              exporter) -> None:
+    """A healthy vCenter and a fresh one (DRS off: a failed check, exit 1): every check of
+    the JSON is a gauge with its status, labelled with the vCenter and cluster."""
+    for sim, name in ((simulator(), "healthy"), (simulator(scenario="fresh"), "fresh")):
+        target = textfile / f"prereqs-{name}.prom"
+        result, window = run_with_metrics(sim, prometheus, target, "check", "prereqs")
+        report = result.json()
+        assert result.exit_code == (1 if report["summary"]["fail"] else 0), result.stderr
+        scraped = exporter.scrape()
+        run = {"command": "check prereqs", "vcenter": f"127.0.0.1:{sim.port}",
+               "cluster": "DC0_C0"}
+        assert_run(scraped, run, result.exit_code, window)
+        statuses = {check: value for check, (labels, value)
+                    in check_statuses(scraped, "check prereqs").items()
+                    if labels["vcenter"] == run["vcenter"]}
+        assert statuses == {c["id"]: STATUS[c["status"]] for c in report["checks"]}
+        if name == "fresh":
+            assert statuses["drs"] == 2 and result.exit_code == 1
+    assert exporter.scrape().value("node_textfile_scrape_error") == 0
+
+
+def test_check_fleet_metrics_match_its_json(simulator, prometheus, textfile: Path, exporter,
+                                            tmp_path: Path) -> None:
+    """Two services on one vCenter's one cluster: fleet-cluster-owner fails."""
+    sim = simulator()
+    profile = yaml.safe_load(Path(sim.config).read_text())["profiles"]["sim"]
+    config = tmp_path / "fleet.yaml"
+    config.write_text(yaml.safe_dump({"profiles": {"a": profile, "b": profile}}))
+    config.chmod(0o600)
+    target = textfile / "fleet.prom"
+    result, window = run_with_metrics(sim, prometheus, target, "check", "fleet", config=config)
+    report = result.json()
+    assert result.exit_code == 1 and report["summary"]["fail"] >= 1, result.stdout
+    scraped = exporter.scrape()
+    run = {"command": "check fleet", "vcenter": "", "cluster": ""}
+    assert_run(scraped, run, 1, window)
+    statuses = check_statuses(scraped, "check fleet")
+    assert {check: value for check, (_, value) in statuses.items()} == \
+        {c["id"]: STATUS[c["status"]] for c in report["checks"]}
+    assert all(labels["vcenter"] == "" for labels, _ in statuses.values())
+
+
+def test_cache_purge_metrics_match_its_json(simulator, prometheus, textfile: Path,
+                                            exporter) -> None:
+    """A plan (--dry-run), then the run: an unmarked image marked, an expired one deleted,
+    the bytes freed per datastore as the JSON counts them."""
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    _, unmarked = put_image(root, size=8192)
+    _, expired = put_image(root, marker=utcnow() - 2 * DAY, age=3 * DAY, size=65536)
+    target = textfile / "purge.prom"
+    where = {"vcenter": f"127.0.0.1:{sim.port}", "cluster": "DC0_C0", "datastore": DS}
+
+    plan, window = run_with_metrics(sim, prometheus, target, "cache", "purge", "--dry-run")
+    assert plan.exit_code == 0, plan.stderr
+    scraped = exporter.scrape()
+    assert_run(scraped, {"command": "cache purge", "vcenter": where["vcenter"],
+                         "cluster": "DC0_C0"}, 0, window)
+    assert scraped.value("vmwctl_cache_purge_freed_bytes", **where) == 0
+    assert scraped.value("vmwctl_cache_purge_folders", **where, outcome="planned") == \
+        len([i for i in plan.json()["items"] if i["datastore"] == DS]) >= 2
+    assert unmarked.exists() and expired.exists()
+
+    result, window = run_with_metrics(sim, prometheus, target, "cache", "purge", "--yes")
+    assert result.exit_code == 0, result.stderr
+    report = result.json()
+    scraped = exporter.scrape()
+    assert_run(scraped, {"command": "cache purge", "vcenter": where["vcenter"],
+                         "cluster": "DC0_C0"}, 0, window)
+    freed = scraped.value("vmwctl_cache_purge_freed_bytes", **where)
+    assert freed == report["bytes_freed"] > 65536
+    outcomes = {labels["outcome"]: value for labels, value
+                in scraped.values("vmwctl_cache_purge_folders") if labels["datastore"] == DS}
+    for outcome, count in outcomes.items():
+        assert count == sum(1 for i in report["items"]
+                            if i["datastore"] == DS and i["outcome"] == outcome), outcome
+    assert outcomes["deleted"] == 1 and outcomes["marked"] == 1 and outcomes["planned"] == 0
+    assert not expired.exists() and unmarked.exists()
+    assert set(report["datastores"]) == {labels["datastore"] for labels, _
+                                         in scraped.values("vmwctl_cache_purge_freed_bytes")}
+
+
+def test_a_failed_run_replaces_the_file_with_success_0(simulator, prometheus, textfile: Path,
+                                                       exporter, tmp_path: Path) -> None:
+    """The same job, first fine, then with its vCenter gone (exit 3): the file now says the
+    run failed, with the same labels (alerts follow one series), and no check statuses
+    (none were known)."""
+    sim = simulator()
+    target = textfile / "prereqs.prom"
+    first, _ = run_with_metrics(sim, prometheus, target, "check", "prereqs")
+    assert first.exit_code in (0, 1) and exporter.scrape().values("vmwctl_check_status")
+    closed = write_profile(sim, tmp_path / "gone.yaml", port=1)  # nothing listens on port 1
+    second, window = run_with_metrics(sim, prometheus, target, "check", "prereqs",
+                                      config=closed)
+    assert second.exit_code == 3 and "error" in second.json()
+    scraped = exporter.scrape()
+    assert_run(scraped, {"command": "check prereqs", "vcenter": "127.0.0.1:1",
+                         "cluster": "DC0_C0"}, 3, window)
+    assert {name for name, _, _ in scraped.samples if name.startswith("vmwctl_")} == \
+        RUN_METRICS
+
+
+def test_every_command_in_one_directory(simulator, prometheus, textfile: Path, exporter,
+                                        tmp_path: Path) -> None:
+    """node_exporter merges the files of its directory: the commands' gauges agree on HELP
+    and labels, so that it serves all of them without an error."""
+    sim = simulator()
+    put_image(Path(sim.datastores[DS]), size=4096)
+    config = tmp_path / "fleet.yaml"
+    profile = yaml.safe_load(Path(sim.config).read_text())["profiles"]["sim"]
+    config.write_text(yaml.safe_dump({"profiles": {"sim": profile}}))
+    config.chmod(0o600)
+    for name, args in (("prereqs", ("check", "prereqs")), ("fleet", ("check", "fleet")),
+                       ("purge", ("cache", "purge", "--yes"))):
+        run_with_metrics(sim, prometheus, textfile / f"{name}.prom", *args, config=config)
+    scraped = exporter.scrape()
+    assert scraped.value("node_textfile_scrape_error") == 0
+    assert {labels["command"] for labels, _ in scraped.values("vmwctl_last_run_success")} == \
+        {"check prereqs", "check fleet", "cache purge"}
+    assert scraped.values("vmwctl_cache_purge_folders")
+    assert "error gathering metrics" not in exporter.log.read_text()
+
+
+# ---------------------------------------------------------------- the docs' alert rules
+
+
+def rules_block() -> str:
+    [rules] = [b.text for b in blocks(ROOT / "docs" / "automation.md")
+               if b.mode == "prometheus-rules"]
+    return rules
+
+
+def test_the_documented_alert_rules_pass_promtool(prometheus, tmp_path: Path) -> None:
+    path = tmp_path / "vmwctl-rules.yml"
+    path.write_text(rules_block())
+    checked = prometheus.check_rules(path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+
+
+def test_the_documented_alert_rules_fire_on_what_they_say(prometheus, tmp_path: Path) -> None:
+    """promtool's rule tests on series shaped as vmwctl writes them, a sample a minute
+    (Prometheus forgets a series 5 minutes after its last sample): a failed run, a stale
+    run, a failed check, a failed purge folder and lasting audit findings alert; a sound,
+    fresh run, a skipped check and foreign VMs do not. The annotations (whose templates
+    'promtool check rules' checks) are left out of the comparison."""
+    rules = yaml.safe_load(rules_block())
+    for group in rules["groups"]:
+        for rule in group["rules"]:
+            rule.pop("annotations", None)
+    (tmp_path / "rules.yml").write_text(yaml.safe_dump(rules))
+    run = {"command": "check prereqs", "vcenter": "vc1", "cluster": "C1"}
+    other = {**run, "command": "cache purge"}
+
+    def series(name: str, values: str, **labels: str) -> dict[str, str]:
+        pairs = ",".join(f'{k}="{v}"' for k, v in labels.items())
+        return {"series": f"{name}{{{pairs}}}", "values": values}
+
+    def alert(name: str, at: str, *expected: dict[str, str]) -> dict:
+        return {"eval_time": at, "alertname": name,
+                "exp_alerts": [{"exp_labels": labels} for labels in expected]}
+
+    tests = {"rule_files": ["rules.yml"], "evaluation_interval": "1m", "tests": [{
+        "interval": "1m",
+        "input_series": [
+            series("vmwctl_last_run_success", "1 1 0x600", **run),
+            series("vmwctl_last_run_success", "1x600", **other),
+            series("vmwctl_last_run_timestamp_seconds", "0+60x600", **run),  # every run
+            series("vmwctl_last_run_timestamp_seconds", "0x600", **other),  # stopped
+            series("vmwctl_check_status", "0 2x600", **run, check="drs"),
+            series("vmwctl_check_status", "-1x600", **run, check="network"),
+            series("vmwctl_cache_purge_folders", "0 0 1x600", vcenter="vc1", cluster="C1",
+                   datastore="ds1", outcome="failed"),
+            series("vmwctl_cache_purge_folders", "5x600", vcenter="vc1", cluster="C1",
+                   datastore="ds1", outcome="deleted"),
+            series("vmwctl_audit_findings", "0 3x600", vcenter="vc1", cluster="C1",
+                   kind="orphan-vm"),
+            series("vmwctl_audit_findings", "2x600", vcenter="vc1", cluster="C1",
+                   kind="foreign-vm")],
+        "alert_rule_test": [
+            alert("VmwctlRunFailed", "1m"),
+            alert("VmwctlRunFailed", "30m", {"severity": "warning", **run}),
+            alert("VmwctlRunStale", "2h"),
+            alert("VmwctlRunStale", "4h", {"severity": "warning", **other}),
+            alert("VmwctlCheckFailed", "0m"),
+            alert("VmwctlCheckFailed", "30m", {"severity": "warning", **run, "check": "drs"}),
+            alert("VmwctlPurgeFailed", "30m", {"severity": "warning", "vcenter": "vc1",
+                                               "cluster": "C1", "datastore": "ds1",
+                                               "outcome": "failed"}),
+            alert("VmwctlAuditFindings", "3h"),
+            alert("VmwctlAuditFindings", "8h", {"severity": "info", "vcenter": "vc1",
+                                                "cluster": "C1", "kind": "orphan-vm"}),
+        ]}]}
+    (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    done = prometheus.test_rules(tmp_path / "tests.yml")
+    assert done.returncode == 0, done.stdout + done.stderr
