@@ -216,6 +216,8 @@ def test_an_unusable_target_is_refused_before_anything(command: tuple[str, ...],
         assert f"--metrics-file {target}" in line and says in line
     empty = run_vmwctl(*command, "--metrics-file", "")
     assert empty.exit_code == 2 and "--metrics-file is empty" in empty.stderr
+    helped = run_vmwctl(*command, "--metrics-file", str(tmp_path / "help.prom"), "--help")
+    assert helped.exit_code == 0 and not (tmp_path / "help.prom").exists()
 
 
 @pytest.mark.parametrize("command", COMMANDS, ids=" ".join)

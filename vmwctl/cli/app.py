@@ -201,11 +201,12 @@ class App:
         return click.confirm(question, default=False, err=True)
 
     def write_metrics(self, exit_code: int) -> int:
-        """Write the --metrics-file (if any) as the run ends; the exit status, 1 instead of 0
-        when the file could not be written. A run that did not say what it is about is
-        labelled with the profile, when one was loaded."""
+        """Write the --metrics-file (if any) as the run ends, if the command began
+        (``vmwctl.cli.metrics.identify``); the exit status, 1 instead of 0 when the file could
+        not be written. A run that did not say what it is about is labelled with the profile,
+        when one was loaded."""
         metrics, self.metrics = self.metrics, None
-        if metrics is None:
+        if metrics is None or not metrics.began:  # --help, or click refused the command line
             return exit_code
         if not metrics.identified and self._profile is not None:
             vmware = self._profile.vmware

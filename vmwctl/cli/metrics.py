@@ -1,11 +1,15 @@
 """``--metrics-file PATH``: a command's results as Prometheus gauges (docs/automation.md).
 
 The option checks its target while click parses, before the command does any work, and
-hangs a :class:`~vmwctl.common.metrics.MetricsFile` on the App; the command names what the
-run is about (:func:`identify`) and adds its results (:func:`record_checks`,
-:func:`record_purge`, :func:`record_findings`); the root group writes the file when the run
-ends, whatever its exit status (``vmwctl_last_run_success`` 0 on failure, with what was
-known by then).
+hangs a :class:`~vmwctl.common.metrics.MetricsFile` on the App; the command calls
+:func:`identify` first (the run has begun, and this is what it is about), then adds its
+results (:func:`record_checks`, :func:`record_purge`, :func:`record_findings`); the root
+group writes the file when the run ends, whatever its exit status
+(``vmwctl_last_run_success`` 0 on failure, with what was known by then). A run that never
+began (``--help``, a command line click refuses) writes nothing.
+
+A new command: ``@metrics_file_option`` on it, ``identify(app, cluster=...)`` as its first
+line, a ``record_*`` call with its result before it renders it.
 
 Metrics (every name has one HELP text and one set of labels, as node_exporter requires of
 the files it merges):
@@ -30,7 +34,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from vmwctl.cli.options import refuse_empty
+from vmwctl.cli.completers import complete_file
+from vmwctl.cli.options import ClusterFlag, refuse_empty
 from vmwctl.common.metrics import Gauge, MetricsFile, vcenter_label
 
 if TYPE_CHECKING:
@@ -82,25 +87,30 @@ def _open(ctx: click.Context, param: click.Parameter, value: str | None) -> None
 
 metrics_file_option = click.option(
     "--metrics-file", metavar="PATH", type=click.Path(),
-    expose_value=False, is_eager=True, callback=_open,
+    expose_value=False, is_eager=True, callback=_open, shell_complete=complete_file,
     help="Also write the results as Prometheus gauges to PATH, for node_exporter's textfile "
          "collector: replaced atomically at the end of every run, failed ones too "
          "(vmwctl_last_run_success 0). Its directory must exist and be writable.")
 
 
-def identify(app: App, *, profile: Profile | None = None, cluster: str | None = None,
-             several: bool = False) -> None:
-    """Name what this run is about, before it does anything that may fail: the vCenter of
-    ``profile`` (default: the App's) and ``cluster``; ``several``: many vCenters (empty
-    labels). Nothing without --metrics-file."""
+def identify(app: App, cluster: ClusterFlag | str | None = None, *,
+             profile: Profile | None = None, several: bool = False) -> None:
+    """The first call of a command with --metrics-file: the run has begun (from now on it
+    ends with the file written, failed or not), and this is what it is about: the vCenter
+    of ``profile`` (default: the App's, loaded now: a profile that cannot be loaded fails
+    the run, unlabelled) and ``cluster`` (a name, or the command's ClusterFlag, read after
+    the run has begun); ``several``: many vCenters (empty labels).
+    Nothing without --metrics-file."""
     metrics = app.metrics
     if metrics is None:
         return
+    metrics.begin()
     if several:
         metrics.identify(None, None)
     else:
         vmware = (profile or app.profile).vmware
-        metrics.identify(vcenter_label(vmware.host_ip, vmware.host_port), cluster)
+        name = cluster.name if isinstance(cluster, ClusterFlag) else cluster
+        metrics.identify(vcenter_label(vmware.host_ip, vmware.host_port), name)
 
 
 def record_checks(app: App, report: Any) -> None:

@@ -198,10 +198,15 @@ class MetricsFile:
         self.command = command
         self.vcenter = ""
         self.cluster = ""
+        self.began = False  # the command's own code ran (not only click's parsing, --help)
         self.identified = False
         self.metrics = Metrics()
         self._clock = clock
         self._started = clock()
+
+    def begin(self) -> None:
+        """The command's code starts: from now on the run ends with the file written."""
+        self.began = True
 
     def identify(self, vcenter: str | None, cluster: str | None) -> None:
         """The vCenter and cluster the run is about (empty when it is about several)."""

@@ -130,8 +130,8 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     from vmwctl.common.interrupts import deferred_signals
     from vmwctl.vsphere.snapshot import read_inventory
 
+    identify(app, cluster)
     ids = in_use_ids(in_use, in_use_file)
-    identify(app, cluster=cluster.name)
     refuse_without_aging(app)
     profile = app.profile
     request = PurgeRequest(

@@ -51,7 +51,7 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
 
-    identify(app, cluster=cluster.name)
+    identify(app, cluster)
     model = network_model or app.profile.effective_network_model
     if portgroup and model == "nova-network-vlan":
         raise UsageError("--portgroup does not apply to nova-network-vlan, which checks the "
