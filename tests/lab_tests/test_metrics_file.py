@@ -14,6 +14,9 @@ from docblocks import ROOT, blocks
 from helpers import write_profile
 from test_cache import DAY, DS, put_image, utcnow
 
+from vmwctl.cli.metrics import PURGE_FREED
+from vmwctl.common.metrics import MetricsFile
+
 pytestmark = pytest.mark.lab
 
 STATUS = {"pass": 0, "warn": 1, "fail": 2, "skip": -1}
@@ -190,6 +193,27 @@ def test_every_command_in_one_directory(simulator, prometheus, textfile: Path, e
         {"check prereqs", "check fleet", "cache purge"}
     assert scraped.values("vmwctl_cache_purge_folders")
     assert "error gathering metrics" not in exporter.log.read_text()
+
+
+def test_odd_names_read_back_from_node_exporter_as_written(prometheus, textfile: Path,
+                                                           exporter) -> None:
+    """Cluster and datastore names may hold quotes, backslashes, line feeds and any
+    Unicode (vCenter allows them): escaped as the format says, node_exporter serves them
+    back unchanged, and promtool finds the file clean."""
+    names = ['Cluster "A"', "C:\\share\\", "two\nlines", "Zürich 東京 ✓", "{x=\"1\"}", ""]
+    run = MetricsFile(textfile / "odd.prom", "cache purge")
+    run.begin()
+    run.identify("vc.example.org", names[0])
+    for i, name in enumerate(names):
+        run.metrics.set(PURGE_FREED, i * 1024, vcenter="vc.example.org", cluster=names[0],
+                        datastore=name)
+    run.finish(0)
+    checked = prometheus.check_metrics((textfile / "odd.prom").read_text())
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    served = {labels["datastore"]: value for labels, value
+              in exporter.scrape().values("vmwctl_cache_purge_freed_bytes")}
+    assert served == {name: i * 1024 for i, name in enumerate(names)}
+    assert exporter.scrape().value("vmwctl_last_run_success", cluster=names[0]) == 1
 
 
 # ---------------------------------------------------------------- the docs' alert rules

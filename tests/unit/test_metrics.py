@@ -5,7 +5,6 @@ failed run leaves (no lab: the runs fail before they would connect)."""
 from __future__ import annotations
 
 import os
-import re
 import stat
 from pathlib import Path
 
@@ -13,7 +12,9 @@ import pytest
 from helpers import run_vmwctl
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus import parse
 
+from vmwctl.cli.app import App
 from vmwctl.common.metrics import (
     LAST_RUN_SUCCESS,
     Gauge,
@@ -25,39 +26,15 @@ from vmwctl.common.metrics import (
     vcenter_label,
     write_atomically,
 )
-from vmwctl.errors import UsageError
+from vmwctl.errors import OperationFailed, UsageError
 
 STATUS = Gauge("vmwctl_test_status", "A test's status.\nSecond line \\ with a backslash.",
                ("vcenter", "check"))
 PLAIN = Gauge("vmwctl_test_total_bytes", "Bytes.")
 
-SAMPLE = re.compile(r'(?P<name>[a-zA-Z_:][a-zA-Z0-9_:]*)(?:\{(?P<labels>.*)\})? (?P<value>\S+)\Z')
-PAIR = re.compile(r'([a-zA-Z_][a-zA-Z0-9_]*)="((?:[^"\\]|\\.)*)"(?:,|\Z)')
-
-
-def unescape(value: str) -> str:
-    return re.sub(r"\\(.)", lambda m: {"n": "\n"}.get(m.group(1), m.group(1)), value)
-
-
-def samples(text: str) -> list[tuple[str, dict[str, str], str]]:
-    """The samples of an exposition, read back strictly (a line that is neither a comment
-    nor a sample fails the test)."""
-    found = []
-    assert text.endswith("\n")
-    for line in text[:-1].split("\n"):  # the format's lines end with \n alone
-        if line.startswith("#"):
-            continue
-        match = SAMPLE.match(line)
-        assert match, line
-        labels = {}
-        rest = match.group("labels") or ""
-        while rest:
-            pair = PAIR.match(rest)
-            assert pair, rest
-            labels[pair.group(1)] = unescape(pair.group(2))
-            rest = rest[pair.end():]
-        found.append((match.group("name"), labels, match.group("value")))
-    return found
+def samples(text: str) -> list[tuple[str, dict[str, str], float]]:
+    """The samples of an exposition, read back strictly (tests/lab/prometheus.py)."""
+    return parse(text).samples
 
 
 def test_rendering_help_type_and_samples() -> None:
@@ -90,7 +67,7 @@ def test_any_label_value_reads_back(vcenter: str, check: str) -> None:
     metrics = Metrics()
     metrics.set(STATUS, 3, vcenter=vcenter, check=check)
     assert samples(metrics.render()) == [("vmwctl_test_status",
-                                          {"vcenter": vcenter, "check": check}, "3")]
+                                          {"vcenter": vcenter, "check": check}, 3)]
 
 
 @pytest.mark.parametrize(("value", "text"), [
@@ -188,12 +165,27 @@ def test_metrics_file_writes_the_run_gauges(tmp_path: Path) -> None:
     run.finish(1)
     labels = {"command": "check prereqs", "vcenter": "vc1", "cluster": "C1"}
     assert samples(target.read_text()) == [
-        ("vmwctl_test_status", {"vcenter": "vc1", "check": "drs"}, "2"),
-        ("vmwctl_last_run_timestamp_seconds", labels, "1012.5"),
-        ("vmwctl_last_run_success", labels, "0"),
-        ("vmwctl_last_run_exit_code", labels, "1"),
-        ("vmwctl_last_run_duration_seconds", labels, "12.5")]
+        ("vmwctl_test_status", {"vcenter": "vc1", "check": "drs"}, 2),
+        ("vmwctl_last_run_timestamp_seconds", labels, 1012.5),
+        ("vmwctl_last_run_success", labels, 0),
+        ("vmwctl_last_run_exit_code", labels, 1),
+        ("vmwctl_last_run_duration_seconds", labels, 12.5)]
     assert run.metrics.value(LAST_RUN_SUCCESS, **labels) == 0
+
+
+def test_a_file_that_cannot_be_written_at_the_end_fails_the_run(tmp_path: Path) -> None:
+    """The directory went away during the run: exit 1 instead of 0, one line on stderr;
+    a run that failed keeps its own exit status."""
+    directory = tmp_path / "textfile"
+    for code, expected in ((0, 1), (3, 3)):
+        directory.mkdir()
+        app = App(env={})
+        app.metrics = MetricsFile(directory / "x.prom", "check prereqs")
+        app.metrics.begin()
+        directory.rmdir()
+        with pytest.raises(OperationFailed, match=r"x\.prom: not written"):
+            app.metrics.finish(code)
+        assert app.write_metrics(code) == expected and app.metrics is None
 
 
 # ---------------------------------------------------------------- the CLI
@@ -230,9 +222,9 @@ def test_a_failed_run_still_writes_the_file(command: tuple[str, ...], tmp_path: 
     assert result.exit_code == 2, result.stderr
     found = {name: (labels, value) for name, labels, value in samples(target.read_text())}
     labels = {"command": " ".join(command), "vcenter": "", "cluster": ""}
-    assert found["vmwctl_last_run_success"] == (labels, "0")
-    assert found["vmwctl_last_run_exit_code"] == (labels, "2")
-    assert float(found["vmwctl_last_run_timestamp_seconds"][1]) > 1.7e9
+    assert found["vmwctl_last_run_success"] == (labels, 0)
+    assert found["vmwctl_last_run_exit_code"] == (labels, 2)
+    assert found["vmwctl_last_run_timestamp_seconds"][1] > 1.7e9
     assert set(found) == {"vmwctl_last_run_success", "vmwctl_last_run_exit_code",
                           "vmwctl_last_run_timestamp_seconds",
                           "vmwctl_last_run_duration_seconds"}
