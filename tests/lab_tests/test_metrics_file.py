@@ -5,13 +5,18 @@ the alert rules of docs/automation.md pass ``promtool check rules`` and fire as 
 
 from __future__ import annotations
 
+import json
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 from docblocks import ROOT, blocks
-from helpers import write_profile
+from faultproxy import FaultProxy
+from helpers import wait_until, write_profile
 from test_cache import DAY, DS, put_image, utcnow
 
 from vmwctl.cli.metrics import PURGE_FREED
@@ -172,6 +177,41 @@ def test_a_failed_run_replaces_the_file_with_success_0(simulator, prometheus, te
                          "cluster": "DC0_C0"}, 3, window)
     assert {name for name, _, _ in scraped.samples if name.startswith("vmwctl_")} == \
         RUN_METRICS
+
+
+def test_a_purge_stopped_by_sigterm_reports_what_it_did(simulator, prometheus,
+                                                        textfile: Path, exporter,
+                                                        tmp_path: Path) -> None:
+    """SIGTERM between folders (vCenter slowed through a proxy): exit 143, and the file
+    holds the folders deleted and the bytes freed before the stop, as the JSON says, with
+    success 0."""
+    sim = simulator()
+    root = Path(sim.datastores[DS])
+    images = [put_image(root, marker=utcnow() - 2 * DAY, age=3 * DAY)[1] for _ in range(30)]
+    target = textfile / "purge.prom"
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = write_profile(sim, tmp_path / "proxied.yaml", port=proxy.port)
+        proxy.slow_down(0.05)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vmwctl", "--config", str(config), "cache", "purge", "--yes",
+             "-o", "json", "--metrics-file", str(target)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        wait_until(lambda: sum(p.exists() for p in images) < 28, process)
+        process.send_signal(signal.SIGTERM)
+        stdout, stderr = process.communicate(timeout=120)
+    assert process.returncode == 143, stderr
+    report = json.loads(stdout)
+    deleted = [i for i in report["items"] if i["outcome"] == "deleted"]
+    assert 2 <= len(deleted) < 30 and len(deleted) == sum(not p.exists() for p in images)
+    scraped = exporter.scrape()
+    where = {"vcenter": f"127.0.0.1:{proxy.port}", "cluster": "DC0_C0", "datastore": DS}
+    assert scraped.value("vmwctl_last_run_success", command="cache purge") == 0
+    assert scraped.value("vmwctl_last_run_exit_code", command="cache purge") == 143
+    assert scraped.value("vmwctl_cache_purge_folders", **where, outcome="deleted") == \
+        len(deleted)
+    assert scraped.value("vmwctl_cache_purge_freed_bytes", **where) == report["bytes_freed"]
+    checked = prometheus.check_metrics(target.read_text())
+    assert checked.returncode == 0, checked.stdout + checked.stderr
 
 
 def test_every_command_in_one_directory(simulator, prometheus, textfile: Path, exporter,
