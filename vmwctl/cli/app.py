@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from vmwctl.cli.output import Output
-from vmwctl.common.metrics import MetricsFile, vcenter_label
+from vmwctl.common.metrics import MetricsFile
 from vmwctl.common.redact import RedactingFilter
 from vmwctl.errors import (
     EXIT_FAILED,
@@ -203,15 +203,10 @@ class App:
     def write_metrics(self, exit_code: int) -> int:
         """Write the --metrics-file (if any) as the run ends, if the command began
         (``vmwctl.cli.metrics.identify``); the exit status, 1 instead of 0 when the file could
-        not be written. A run that did not say what it is about is labelled with the profile,
-        when one was loaded."""
+        not be written."""
         metrics, self.metrics = self.metrics, None
         if metrics is None or not metrics.began:  # --help, or click refused the command line
             return exit_code
-        if not metrics.identified and self._profile is not None:
-            vmware = self._profile.vmware
-            metrics.identify(vcenter_label(vmware.host_ip, vmware.host_port),
-                             vmware.cluster_name)
         try:
             metrics.finish(exit_code)
         except VmwctlError as exc:  # after the result: a line on stderr, not a 2nd document

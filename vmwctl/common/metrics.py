@@ -199,7 +199,6 @@ class MetricsFile:
         self.vcenter = ""
         self.cluster = ""
         self.began = False  # the command's own code ran (not only click's parsing, --help)
-        self.identified = False
         self.metrics = Metrics()
         self._clock = clock
         self._started = clock()
@@ -211,7 +210,6 @@ class MetricsFile:
     def identify(self, vcenter: str | None, cluster: str | None) -> None:
         """The vCenter and cluster the run is about (empty when it is about several)."""
         self.vcenter, self.cluster = vcenter or "", cluster or ""
-        self.identified = True
 
     @property
     def run_labels(self) -> dict[str, str]:
