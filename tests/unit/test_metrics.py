@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from prometheus import parse
 
 from vmwctl.cli.app import App
+from vmwctl.common.files import write_atomically
 from vmwctl.common.metrics import (
     LAST_RUN_SUCCESS,
     Gauge,
@@ -24,7 +25,6 @@ from vmwctl.common.metrics import (
     escape_label_value,
     format_value,
     vcenter_label,
-    write_atomically,
 )
 from vmwctl.errors import OperationFailed, UsageError
 
@@ -114,7 +114,7 @@ def test_atomic_write_replaces_with_mode_0644(tmp_path: Path) -> None:
     target.chmod(0o600)
     old_umask = os.umask(0o077)
     try:
-        write_atomically(target, "new\n")
+        write_atomically(target, "new\n", 0o644)
     finally:
         os.umask(old_umask)
     assert target.read_text() == "new\n"
@@ -126,7 +126,7 @@ def test_a_failed_write_keeps_the_old_file_and_no_temporary(tmp_path: Path) -> N
     target = tmp_path / "vmwctl.prom"
     target.write_text("old\n")
     with pytest.raises(UnicodeEncodeError):
-        write_atomically(target, "half \udc80 written\n")  # fails while writing
+        write_atomically(target, "half \udc80 written\n", 0o644)  # fails while writing
     assert target.read_text() == "old\n"
     assert leftovers(tmp_path) == []
 

@@ -13,7 +13,6 @@ docs/automation.md lists the metrics.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
@@ -23,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vmwctl.common.files import write_atomically
 from vmwctl.errors import OperationFailed, UsageError
 
 METRIC_NAME = re.compile(r"[a-zA-Z_:][a-zA-Z0-9_:]*\Z")
@@ -134,31 +134,6 @@ def check_target(path: Path) -> None:
     os.unlink(probe)
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` so that a reader sees the old file or the new one, never
-    a part: a temporary file in the same directory (hidden, not ``*.prom``, so that
-    node_exporter skips it), flushed to disk, mode 0644, then renamed over ``path``."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fchmod(handle.fileno(), FILE_MODE)
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(temporary)
-        raise
-    with contextlib.suppress(OSError):  # the rename itself, on disk
-        directory = os.open(path.parent, os.O_RDONLY)
-        try:
-            os.fsync(directory)
-        finally:
-            os.close(directory)
-
-
 # ------------------------------------------------------------------ a run's file
 
 RUN_LABELS = ("command", "vcenter", "cluster")
@@ -225,7 +200,7 @@ class MetricsFile:
         self.metrics.set(LAST_RUN_EXIT_CODE, exit_code, **labels)
         self.metrics.set(LAST_RUN_DURATION, max(0.0, ended - self._started), **labels)
         try:
-            write_atomically(self.path, self.metrics.render())
+            write_atomically(self.path, self.metrics.render(), FILE_MODE)
         except OSError as exc:
             raise OperationFailed(f"--metrics-file {self.path}: not written "
                                   f"({exc.strerror or exc})") from None

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vmwctl.common.files import write_atomically
 from vmwctl.errors import ConfigError
 from vmwctl.profile.govc import apply_govc_environment, govc_environment_present
 from vmwctl.profile.load import (
@@ -257,15 +256,4 @@ def write_private_yaml(path: Path, document: dict[str, Any]) -> None:
     """Write atomically; a new file gets mode 0600, an existing one keeps its mode."""
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     mode = path.stat().st_mode & 0o777 if path.exists() else 0o600
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(dump_yaml(document))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
+    write_atomically(path, dump_yaml(document), mode)

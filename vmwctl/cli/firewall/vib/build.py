@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +10,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.firewall.shared import ports_option
+from vmwctl.common.files import write_atomically
 from vmwctl.errors import OperationFailed, UsageError
 
 
@@ -69,20 +68,12 @@ def build_command(app: App, dest: Path, ports: str | None, from_profile: bool, r
     data = build_vib(spec)
     if as_directory:
         dest.mkdir(exist_ok=True)
-    handle, temp = tempfile.mkstemp(dir=target.parent, prefix=".vib-", suffix=".tmp")
     try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
+        write_atomically(target, data, 0o644)
     except OSError as exc:
         from vmwctl.images.convert import write_error
 
-        Path(temp).unlink(missing_ok=True)
         raise OperationFailed(f"cannot write {target}: {write_error(exc)}") from None
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
     app.render({"path": str(target), "vib_id": spec.vib_id, "ruleset": spec.ruleset_id,
                 "ports": describe_ranges(ranges), "size": len(data),
                 "sha256": hashlib.sha256(data).hexdigest()}, _human)
