@@ -328,3 +328,45 @@ def test_the_documented_alert_rules_fire_on_what_they_say(prometheus, tmp_path: 
     (tmp_path / "tests.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     done = prometheus.test_rules(tmp_path / "tests.yml")
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_audit_and_clean_metrics_match_their_json(simulator, prometheus, textfile: Path,
+                                                  exporter, tmp_path: Path) -> None:
+    """Every finding kind is a series, zero or not; clean counts what it did."""
+    from test_audit import lay_out
+
+    laid_out = lay_out(simulator(), tmp_path)
+    sim = laid_out["sim"]
+    sources = ("--servers-from", laid_out["servers"], "--images-from", laid_out["images"])
+    target = textfile / "audit.prom"
+    result, window = run_with_metrics(sim, prometheus, target, "audit", *sources)
+    assert result.exit_code == 0, result.stderr
+    report = result.json()
+    scraped = exporter.scrape()
+    run = {"command": "audit", "vcenter": f"127.0.0.1:{sim.port}", "cluster": "DC0_C0"}
+    assert_run(scraped, run, 0, window)
+    found = {labels["kind"]: value for labels, value in scraped.values("vmwctl_audit_findings")
+             if labels["vcenter"] == run["vcenter"]}
+    assert found == {kind: float(count) for kind, count in report["counts"].items()}
+    sizes = {labels["kind"]: value
+             for labels, value in scraped.values("vmwctl_audit_findings_bytes")
+             if labels["vcenter"] == run["vcenter"]}
+    assert sizes == {kind: float(size) for kind, size in report["bytes"].items()}
+
+    cleaned_file = textfile / "audit-clean.prom"
+    cleaned, window = run_with_metrics(sim, prometheus, cleaned_file, "audit", "clean",
+                                       *sources, "--older-than", "0", "--yes")
+    assert cleaned.exit_code == 0, cleaned.stderr
+    done = {}
+    for action in cleaned.json()["actions"]:
+        if action["outcome"] == "done":
+            count, size = done.get(action["kind"], (0, 0))
+            done[action["kind"]] = (count + 1, size + (action["size"] or 0))
+    scraped = exporter.scrape()
+    objects = {labels["kind"]: value
+               for labels, value in scraped.values("vmwctl_audit_cleaned_objects")
+               if labels["vcenter"] == run["vcenter"]}
+    assert objects == {kind: float(done.get(kind, (0, 0))[0])
+                       for kind in ("orphan-vm", "shadow-vm", "orphan-folder", "deleted-image")}
+    assert objects["orphan-folder"] == 1
+    assert scraped.value("node_textfile_scrape_error") == 0

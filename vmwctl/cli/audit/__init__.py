@@ -9,6 +9,7 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.audit.shared import source_options
 from vmwctl.cli.lazy import LazyGroup, root_params
+from vmwctl.cli.metrics import metrics_file_option
 from vmwctl.cli.options import ClusterFlag
 
 
@@ -25,6 +26,7 @@ class AuditGroup(LazyGroup):
 @source_options
 @click.option("--fail-on", metavar="KIND,...",
               help="Exit 1 when there are findings of these kinds (default: never).")
+@metrics_file_option
 @click.pass_context
 def audit(ctx: click.Context, cluster: ClusterFlag, servers_from: str, images_from: str,
           fail_on: str | None) -> int | None:

@@ -9,6 +9,7 @@ import click
 from vmwctl.cli.app import App
 from vmwctl.cli.audit.shared import source_options
 from vmwctl.cli.format import short_size, table
+from vmwctl.cli.metrics import identify, metrics_file_option, record_findings
 from vmwctl.cli.options import ClusterFlag
 from vmwctl.common.words import plural
 
@@ -31,6 +32,15 @@ def _human(report: Any) -> Any:
     return Group(*parts)
 
 
+def cleaned_totals(report: Any) -> dict[str, tuple[int, int]]:
+    """Per kind clean acts on: the objects acted on (done) and their bytes."""
+    from vmwctl.audit.clean import CLEANABLE
+
+    done = [a for a in report.actions if a.outcome == "done"]
+    return {kind: (sum(1 for a in done if a.kind == kind),
+                   sum(a.size or 0 for a in done if a.kind == kind)) for kind in CLEANABLE}
+
+
 @click.command("clean")
 @click.argument("kinds", required=False, metavar="[KIND,...]")
 @source_options
@@ -44,6 +54,7 @@ def _human(report: Any) -> Any:
               help="Accept an empty server list from the compute API as 'no instances'.")
 @click.option("--dry-run", is_flag=True, help="Show what a run would do; change nothing.")
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@metrics_file_option
 @click.pass_obj
 def clean_command(app: App, kinds: str | None, cluster: ClusterFlag, servers_from: str,
                   images_from: str, older_than: str, max_: str | None, allow_empty: bool,
@@ -81,6 +92,7 @@ def clean_command(app: App, kinds: str | None, cluster: ClusterFlag, servers_fro
     from vmwctl.errors import EXIT_FAILED, EXIT_OK
     from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 
+    identify(app, cluster)
     chosen = parse_kinds(kinds)
     seconds = parse_age(older_than)
     limit = Limit.parse(max_)
@@ -96,6 +108,7 @@ def clean_command(app: App, kinds: str | None, cluster: ClusterFlag, servers_fro
     if report.refused is None:
         refuse_beyond(report, limit, len(cluster_vms(inventory, found, datastores)))
     if report.refused is not None or dry_run or not report.touching:
+        record_findings(app, cleaned_totals(report), cleaned=True)
         app.render(report, _human)
         if report.refused is not None:
             app.out.failure(report.refused)
@@ -121,5 +134,6 @@ def clean_command(app: App, kinds: str | None, cluster: ClusterFlag, servers_fro
                       users=lambda: folder_users(vc), locked=locked, now=now)
     with deferred_signals() as stopper:
         run_clean(report, cleaner, stopper)
+        record_findings(app, cleaned_totals(report), cleaned=True)
         failures = [f"{a.subject}: {a.error}" for a in report.actions if a.outcome == "failed"]
         return app.finish_batch(report, _human, failures, stopper=stopper)

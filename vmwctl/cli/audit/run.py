@@ -49,8 +49,11 @@ def run_command(app: App, cluster: ClusterFlag, servers_from: str, images_from: 
     """The audit's report, rendered; exit 1 for a --fail-on kind found."""
     from vmwctl.audit.run import failing
     from vmwctl.cli.audit.shared import audit_report
+    from vmwctl.cli.metrics import identify, record_findings
 
+    identify(app, cluster)
     kinds = _kinds(fail_on)
     report, *_ = audit_report(app, cluster, servers_from, images_from)
+    record_findings(app, {kind: (report.counts[kind], report.bytes[kind]) for kind in KINDS})
     app.render(report, _human)
     return EXIT_FAILED if failing(report, kinds) else EXIT_OK
