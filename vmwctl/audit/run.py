@@ -53,7 +53,7 @@ def run_audit(vc: VCenter, inventory: Inventory, profile: Profile, cluster: Clus
     subdirectory = profile.image_cache.subdirectory_name
     caches = [build(name, tree, folders=None, subdirectory_name=subdirectory)
               for name, tree in trees.items()]
-    users = folder_users(vc)
+    users = folder_users(vc, devices=False)  # clean reads them again, with devices
     if sources.servers == "api":
         assert sources.list_servers is not None
         servers, by_node = sources.list_servers(node), True
