@@ -171,6 +171,12 @@ class FaultProxy:
         except OSError:
             pass
         finally:
-            for sock in (source, sink):
+            # The client's side ending (or the service refusing more of it) passes its end on
+            # and leaves the way back open: an answer the service sent before it stopped
+            # reading (a 403 ahead of a body) still reaches the client, as through a real
+            # proxy. The way back ending closes both.
+            closing = ((sink, socket.SHUT_WR),) if outbound else \
+                ((source, socket.SHUT_RDWR), (sink, socket.SHUT_RDWR))
+            for sock, how in closing:
                 with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.shutdown(how)
