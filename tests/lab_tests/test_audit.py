@@ -365,7 +365,9 @@ def test_clean_without_a_terminal_or_yes_refuses(laid_out) -> None:
     assert "refusing without confirmation; pass --yes" in done.json()["error"]["message"]
 
 
-def test_ctrl_c_stops_between_objects_and_a_rerun_finishes(simulator, tmp_path: Path) -> None:
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+def test_ctrl_c_stops_between_objects_and_a_rerun_finishes(simulator, tmp_path: Path,
+                                                           signum: int, code: int) -> None:
     laid_out = lay_out(simulator("-method-delay", "PowerOffVM_Task:2000"), tmp_path)
     sim = laid_out["sim"]
     orphan = f"old-db ({laid_out['orphan']})"
@@ -376,9 +378,9 @@ def test_ctrl_c_stops_between_objects_and_a_rerun_finishes(simulator, tmp_path: 
          "--images-from", laid_out["images"]], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL, text=True)
     wait_until(lambda: sim.under_way("PowerOffVM_Task"), process, "the power-off", poll=0.02)
-    process.send_signal(signal.SIGINT)
+    process.send_signal(signum)
     stdout, stderr = process.communicate(timeout=60)
-    assert process.returncode == 130, stderr
+    assert process.returncode == code, stderr
     report = json.loads(stdout)
     assert report["interrupted"] is True
     outcomes = {a["step"]: (a["outcome"], a["error"]) for a in report["actions"]}
@@ -421,3 +423,33 @@ def test_requests_follow_the_formula(simulator, tmp_path: Path, flags: tuple[str
               now=dt.datetime.now(dt.UTC))
     assert len(stores) == (4 if flags else 1)
     assert vc.request_count - before == (2 + 1) + (2 + 1) + 2 * len(stores)
+
+
+def test_vcenter_going_away_exits_3_and_a_rerun_finishes(simulator, tmp_path: Path) -> None:
+    """The vCenter connection cut while the power-off is under way: exit 3, and the next
+    run, with vCenter back, does what is left."""
+    from faultproxy import FaultProxy
+    from helpers import write_profile
+
+    laid_out = lay_out(simulator("-method-delay", "PowerOffVM_Task:2000"), tmp_path)
+    sim = laid_out["sim"]
+    orphan = f"old-db ({laid_out['orphan']})"
+    powered_on(laid_out, orphan)
+    with FaultProxy("127.0.0.1", sim.port) as proxy:
+        config = write_profile(sim, tmp_path / "proxied.yaml", port=proxy.port)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "vmwctl", "--config", str(config), "-o", "json", "audit",
+             "clean", "--older-than", "0", "--yes", "--servers-from", laid_out["servers"],
+             "--images-from", laid_out["images"]], stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True)
+        wait_until(lambda: sim.under_way("PowerOffVM_Task"), process, "the power-off",
+                   poll=0.02)
+        proxy.go_down()
+        _, stderr = process.communicate(timeout=120)
+    assert process.returncode == 3, stderr
+    assert "Traceback" not in stderr
+    assert laid_out["shadow"] in vm_state(laid_out["vc"])  # nothing after the cut
+    rerun = clean(laid_out, "--older-than", "0", "--yes")
+    assert rerun.exit_code == 0, rerun.stderr
+    assert laid_out["shadow"] not in vm_state(laid_out["vc"])
+    assert not (laid_out["root"] / laid_out["folder"]).exists()

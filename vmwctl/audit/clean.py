@@ -12,6 +12,7 @@ cache's datastore lock once the VMs' files have been read again.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import re
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from vmwctl.audit.findings import AuditReport, cluster_vms, instance_of
-from vmwctl.errors import UsageError, VmwctlError
+from vmwctl.errors import ConnectError, UsageError, VmwctlError
 from vmwctl.vsphere.model import ORPHAN_KEY, Cluster, Datastore, Inventory, VirtualMachine
 
 if TYPE_CHECKING:
@@ -247,6 +248,8 @@ def run_clean(report: CleanReport, cleaner: Cleaner, stopper: Stopper) -> None:
             else:
                 _vm_step(cleaner, action)
             action.outcome = "done"
+        except ConnectError:
+            raise  # vCenter went away: the next objects would fail alike (exit 3)
         except VmwctlError as exc:
             action.outcome, action.error = "failed", exc.message
 
@@ -255,7 +258,7 @@ def _vm_step(cleaner: Cleaner, action: Action) -> None:
     from pyVmomi import vim
 
     from vmwctl.vsphere.datastore import DatastorePath
-    from vmwctl.vsphere.faults import VSphereFault
+    from vmwctl.vsphere.faults import InvalidPowerState, VSphereFault
     from vmwctl.vsphere.tasks import run_task
 
     vc, ref = cleaner.vc, cleaner.inventory.refs[action.vm or ""]
@@ -267,7 +270,8 @@ def _vm_step(cleaner: Cleaner, action: Action) -> None:
         run_task(vc, f"reconfiguring {vm.name}", lambda: ref.ReconfigVM_Task(spec=spec))
 
     def power_off() -> None:
-        run_task(vc, f"powering off {vm.name}", lambda: ref.PowerOffVM_Task())
+        with contextlib.suppress(InvalidPowerState):  # it went off meanwhile
+            run_task(vc, f"powering off {vm.name}", lambda: ref.PowerOffVM_Task())
 
     if action.step in ("mark", "power-off"):
         reconfigure(json.dumps({"since": cleaner.now.isoformat(), "power": vm.power_state}))
