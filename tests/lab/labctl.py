@@ -9,12 +9,15 @@
   Glance behind it (keystonemiddleware, Glance's default policies, the import API
   and two stores fast and slow; --no-direct-upload leaves PUT /file to admins),
   with users in three projects and an image of another project (on by default).
+* Compute: Nova's nova-api behind that Keystone (SQLite API/cell0/cell1 databases, no
+  conductor or compute service; nova_records.py writes instance records), on by default.
 * qemu-img from Debian's qemu-utils.
 
 Standard library only, so that it runs before anything is installed:
 
     tests/lab/lab install            apt packages, simulator binary, Glance, Keystone and
-                                     Nova venvs, Keystone's bootstrapped template
+                                     Nova venvs, Keystone's bootstrapped template, Nova's
+                                     databases
     tests/lab/lab up [--scenario S]  start everything, write profile + clouds.yaml
     tests/lab/lab status | env | down
 """
@@ -177,7 +180,8 @@ def install_glance() -> Path:
 
 
 def nova_venv() -> Path:
-    """Nova's own virtualenv: the tests read its option definitions (nothing runs Nova)."""
+    """Nova's own virtualenv (and gunicorn): the tests read its option definitions, and the
+    lab runs nova-api from it."""
     return _venv_for("nova", NOVA_REQUIREMENTS)
 
 
@@ -199,6 +203,7 @@ def install() -> None:
     install_glance()
     install_nova()
     build_keystone_template()
+    build_nova_template()
 
 
 # ------------------------------------------------------------------ state
@@ -257,6 +262,13 @@ class LabState:
     cloud_import_only: str | None = None
     cloud_import_only_admin: str | None = None
     profile_cloud: str | None = None  # the cloud the profile and OS_CLOUD name (else cloud)
+    # nova-api behind Keystone (up(nova=True)): its URL (the catalog's compute endpoints are
+    # nova_url + "/v2.1"), and the compute node name Nova's VMware driver gives each cluster
+    # of the simulator, by cluster name ("domain-c7(DC0_C0)"; no record exists until
+    # create_nova_instances makes one), and the nova-compute host of each cluster.
+    nova_url: str | None = None
+    nova_nodes: dict[str, str] | None = None
+    nova_hosts: dict[str, str] | None = None
     services: list[Service] = field(default_factory=list)
 
     @property
@@ -609,7 +621,7 @@ def glance_stores(glance_dir: Path) -> dict[str, str]:
 
 # The template (database, key repositories, passwords) is built once per machine and
 # keyed by the requirements and this recipe version: bump it when the recipe changes.
-KEYSTONE_RECIPE = 1
+KEYSTONE_RECIPE = 2  # 2: the nova user and the compute service
 KEYSTONE_REGION = "RegionOne"
 # The template's catalog names this address until a lab points it at its own services.
 KEYSTONE_PLACEHOLDER_URL = "http://127.0.0.1:9"
@@ -637,6 +649,8 @@ KEYSTONE_USERS = (
     KeystoneUser(KEYSTONE_ADMIN, "admin", ("admin",), "vmwctl-lab-admin"),
     # keystonemiddleware checks tokens as this user; Glance's default policies want both.
     KeystoneUser("glance", "service", ("service", "admin"), None),
+    # nova-api's keystonemiddleware checks tokens as this one.
+    KeystoneUser("nova", "service", ("service", "admin"), None),
     KeystoneUser("operator", "operators", ("member",), OPERATOR_CLOUD),
     KeystoneUser("auditor", "operators", ("reader",), "vmwctl-lab-auditor"),
     KeystoneUser("outsider", "others", ("member",), "vmwctl-lab-outsider"),
@@ -781,7 +795,7 @@ def _bootstrap_keystone(root: Path, admin_password: str) -> None:
 
 def _populate_keystone(url: str, passwords: dict[str, str]) -> dict[str, str]:
     """Through the API of a Keystone serving a bootstrapped database: the projects, users
-    and roles of KEYSTONE_USERS, Glance's service with placeholder endpoints, and
+    and roles of KEYSTONE_USERS, Glance's and Nova's services with placeholder endpoints, and
     operator's application credential, whose id and secret are returned."""
     admin = _KeystoneAdmin(url, passwords[KEYSTONE_ADMIN])
     projects = admin.ids("projects")
@@ -798,10 +812,11 @@ def _populate_keystone(url: str, passwords: dict[str, str]) -> dict[str, str]:
         for role in user.roles:
             admin.call("PUT", f"/projects/{projects[user.project]}/users/{user_id}/roles/"
                               f"{roles[role]}")
-    image = admin.create("service", type="image", name="glance")
-    for interface in ("public", "internal", "admin"):
-        admin.create("endpoint", service_id=image, interface=interface,
-                     region_id=KEYSTONE_REGION, url=KEYSTONE_PLACEHOLDER_URL)
+    for kind, name in (("image", "glance"), ("compute", "nova")):
+        service = admin.create("service", type=kind, name=name)
+        for interface in ("public", "internal", "admin"):
+            admin.create("endpoint", service_id=service, interface=interface,
+                         region_id=KEYSTONE_REGION, url=KEYSTONE_PLACEHOLDER_URL)
     operator = _keystone_user("operator")
     token = keystone_token(url, operator.name, passwords[operator.name], operator.project)
     operator_id = admin.ids("users")[operator.name]
@@ -909,15 +924,18 @@ def start_keystone(root: Path, *, name: str = "keystone", tie_to_parent: bool = 
 
 
 def point_catalog(keystone_url: str, admin_password: str, image_url: str | None, *,
+                  compute_url: str | None = None,
                   context: ssl.SSLContext | None = None) -> None:
     """Set the catalog's identity endpoints to this Keystone, the image ones to
-    ``image_url`` (None: left as they are)."""
+    ``image_url`` and the compute ones to ``compute_url`` (None: left as they are)."""
     admin = _KeystoneAdmin(keystone_url, admin_password, context)
     services = {service["type"]: service["id"]
                 for service in admin.call("GET", "/services")["services"]}
     targets = {services["identity"]: f"{keystone_url}/v3"}
     if image_url:
         targets[services["image"]] = image_url
+    if compute_url:
+        targets[services["compute"]] = compute_url
     for endpoint in admin.call("GET", "/endpoints")["endpoints"]:
         target = targets.get(endpoint["service_id"])
         if target and endpoint["url"] != target:
@@ -973,31 +991,39 @@ def start_keystone_tls(state: LabState, directory: Path, *,
 
 
 def launch_keystone_lab(state_dir: Path, *, expiration: int = KEYSTONE_TOKEN_EXPIRATION,
-                        tie_to_parent: bool = False,
-                        direct_upload: bool = True) -> tuple[Starting, Starting]:
+                        tie_to_parent: bool = False, direct_upload: bool = True,
+                        nova: bool = False) -> tuple[Starting, ...]:
     """Keystone from a copy of the template and the Glance behind it (glance-keystone: the
-    import API, two stores; ``direct_upload`` False: upload_image admin-only), launched;
-    finish_keystone_lab completes them once both answer."""
+    import API, two stores; ``direct_upload`` False: upload_image admin-only), and with
+    ``nova`` nova-api behind it (prepare_nova in ``state_dir/nova``), launched;
+    finish_keystone_lab completes them once they answer."""
     root = prepare_keystone(state_dir / "keystone", expiration=expiration)
     keystone = launch_keystone(root, tie_to_parent=tie_to_parent)
+    launched = [keystone]
     try:
-        glance = launch_glance(state_dir, "glance-keystone", format_match=True,
-                               tie_to_parent=tie_to_parent, keystone=ServiceUser(
-                                   keystone.service.url,
-                                   _read_secret(root / "glance.password")),
-                               imports=True, direct_upload=direct_upload)
+        launched.append(launch_glance(state_dir, "glance-keystone", format_match=True,
+                                      tie_to_parent=tie_to_parent, keystone=ServiceUser(
+                                          keystone.service.url,
+                                          _read_secret(root / "glance.password")),
+                                      imports=True, direct_upload=direct_upload))
+        if nova:
+            nova_root = prepare_nova(state_dir / "nova", ServiceUser(
+                keystone.service.url, _read_secret(root / "nova.password")))
+            launched.append(launch_nova_api(nova_root, tie_to_parent=tie_to_parent))
     except BaseException:
-        stop_process(keystone.service.pid)
+        stop_processes([started.service.pid for started in launched])
         raise
-    return keystone, glance
+    return tuple(launched)
 
 
 def finish_keystone_lab(state_dir: Path, keystone_url: str, glance_url: str, *,
-                        direct_upload: bool = True) -> str:
-    """Point the catalog at this lab's Keystone and Glance, and upload outsider's image in
-    project others; return its id."""
+                        direct_upload: bool = True, nova_url: str | None = None) -> str:
+    """Point the catalog at this lab's Keystone, Glance and nova-api (``nova_url``; its
+    endpoints ``nova_url/v2.1``), and upload outsider's image in project others; return
+    its id."""
     root = state_dir / "keystone"
-    point_catalog(keystone_url, _read_secret(root / f"{KEYSTONE_ADMIN}.password"), glance_url)
+    point_catalog(keystone_url, _read_secret(root / f"{KEYSTONE_ADMIN}.password"), glance_url,
+                  compute_url=f"{nova_url}/v2.1" if nova_url else None)
     return upload_others_image(keystone_url, glance_url,
                                _read_secret(root / "outsider.password"), root / OTHERS_VMDK,
                                direct_upload=direct_upload)
@@ -1066,6 +1092,225 @@ def keystone_clouds(state: LabState) -> tuple[dict, dict]:
     return clouds, secure
 
 
+# ------------------------------------------------------------------ nova
+
+# The databases (API, cell0, cell1, synced and mapped) are built once per machine and
+# keyed by the requirements and this recipe version: bump it when the recipe changes.
+NOVA_RECIPE = 1
+NOVA_RECORDS = LAB_SRC / "nova_records.py"
+# The message queue of cell1 and of nova-api: a closed loopback port (discard). Nothing
+# reads it; the plain server list never sends anything there.
+NOVA_TRANSPORT_URL = "rabbit://127.0.0.1:9/"
+NOVA_DATABASES = ("nova_api", "nova_cell0", "nova")  # nova: cell1's
+NOVA_API_HOST = "lab-nova-api"
+# Native threading, as nova.wsgi.osapi_compute starts nova-api; nova-manage and the
+# records script would otherwise apply eventlet (deprecated) and warn.
+NOVA_ENV = {"OS_NOVA_DISABLE_EVENTLET_PATCHING": "1"}
+
+_NOVA_CONF = """\
+[DEFAULT]
+host = {host}
+state_path = {dir}
+log_file = {dir}/nova-api.log
+debug = False
+transport_url = {transport_url}
+
+[api]
+auth_strategy = keystone
+
+[wsgi]
+api_paste_config = {dir}/api-paste.ini
+
+[api_database]
+connection = sqlite:///{dir}/nova_api.sqlite
+
+[database]
+connection = sqlite:///{dir}/nova.sqlite
+
+[oslo_concurrency]
+lock_path = {dir}/locks
+
+[oslo_messaging_notifications]
+driver = noop
+
+{auth}"""
+
+_NOVA_KEYSTONE_AUTH = """\
+[keystone_authtoken]
+www_authenticate_uri = {keystone_url}/v3
+auth_url = {keystone_url}/v3
+auth_type = password
+username = nova
+password = {password}
+project_name = service
+user_domain_name = Default
+project_domain_name = Default
+"""
+
+
+def nova_node_name(moref: str, cluster: str) -> str:
+    """The compute node name Nova's VMware driver gives a cluster: ``<moref>(<name>)``,
+    e.g. ``domain-c7(DC0_C0)``."""
+    return f"{moref}({cluster})"
+
+
+def nova_compute_host(cluster: str) -> str:
+    """The lab's name for the nova-compute service (CONF.host) that drives ``cluster``."""
+    return f"lab-compute-{cluster}"
+
+
+def _write_nova_conf(root: Path, keystone: ServiceUser | None) -> Path:
+    auth = "" if keystone is None else _NOVA_KEYSTONE_AUTH.format(
+        keystone_url=keystone.keystone_url, password=keystone.password)
+    conf = root / "nova.conf"
+    _write_secret(conf, _NOVA_CONF.format(host=NOVA_API_HOST, dir=root, auth=auth,
+                                          transport_url=NOVA_TRANSPORT_URL).rstrip())
+    return conf
+
+
+def _nova_manage(root: Path, *args: str) -> None:
+    """Run nova-manage on ``root``'s configuration; its output only if it fails."""
+    argv = [str(nova_venv() / "bin" / "nova-manage"), "--config-file", str(root / "nova.conf"),
+            *args]
+    done = subprocess.run(argv, capture_output=True, text=True, check=False,
+                          env={**os.environ, **NOVA_ENV})
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise RuntimeError(f"nova-manage {' '.join(args[:2])} failed (status "
+                           f"{done.returncode})")
+
+
+def nova_template() -> Path:
+    """The template's directory (Nova's databases) for the current requirements and
+    recipe."""
+    digest = hashlib.sha256(NOVA_REQUIREMENTS.read_bytes() + f"\0recipe {NOVA_RECIPE}".encode())
+    return cache_dir() / f"nova-template-{digest.hexdigest()[:12]}"
+
+
+def build_nova_template() -> Path:
+    """The databases every lab copies, built once per machine under the cache's lock:
+    the API database synced, cell0 mapped and synced, cell1 created (its queue
+    NOVA_TRANSPORT_URL) and synced, all in WAL mode."""
+    install_nova()
+    template = nova_template()
+    with _cache_lock(template):
+        if (template / ".complete").exists():
+            return template
+        log("building Nova's databases (about 15 s, once per machine)")
+        work = template.with_name(template.name + ".tmp")
+        for leftover in (work, template):
+            shutil.rmtree(leftover, ignore_errors=True)
+        work.mkdir(mode=0o700)
+        _write_nova_conf(work, None)
+        _nova_manage(work, "api_db", "sync")
+        _nova_manage(work, "cell_v2", "map_cell0", "--database_connection",
+                     f"sqlite:///{work}/nova_cell0.sqlite")
+        _nova_manage(work, "cell_v2", "create_cell", "--name", "cell1")
+        _nova_manage(work, "db", "sync")
+        for name in NOVA_DATABASES:
+            with contextlib.closing(sqlite3.connect(work / f"{name}.sqlite")) as database:
+                database.execute("PRAGMA journal_mode=WAL")
+        for leftover in ("nova.conf", "nova-api.log"):
+            (work / leftover).unlink(missing_ok=True)
+        shutil.rmtree(work / "locks", ignore_errors=True)
+        _set_cell_paths(work, str(work), "@TEMPLATE@")
+        work.rename(template)
+        (template / ".complete").touch()
+    return template
+
+
+def _set_cell_paths(root: Path, old: str, new: str) -> None:
+    """The cell mappings name their databases by absolute path: move them from ``old``
+    to ``new``."""
+    with contextlib.closing(sqlite3.connect(root / "nova_api.sqlite")) as database, \
+            database:
+        database.execute("UPDATE cell_mappings SET database_connection = "
+                         "replace(database_connection, ?, ?)", (old, new))
+
+
+def prepare_nova(root: Path, keystone: ServiceUser) -> Path:
+    """A copy of the template's databases in ``root``, their cell mappings naming them
+    there, Nova's api-paste.ini and a nova.conf (mode 0600) whose [keystone_authtoken] is
+    ``keystone``'s nova user."""
+    template = build_nova_template()
+    shutil.rmtree(root, ignore_errors=True)
+    root.mkdir(mode=0o700, parents=True)
+    for name in NOVA_DATABASES:
+        shutil.copy(template / f"{name}.sqlite", root)
+    _set_cell_paths(root, "@TEMPLATE@", str(root))
+    shutil.copy(nova_venv() / "etc" / "nova" / "api-paste.ini", root)
+    _write_nova_conf(root, keystone)
+    return root
+
+
+def launch_nova_api(root: Path, *, name: str = "nova-api",
+                    tie_to_parent: bool = False) -> Starting:
+    """Launch nova-api (the compute API) of ``root`` (prepare_nova) under gunicorn on a
+    free loopback port, through oslo_wsgi:nova_api(); it answers its version document
+    without Keystone, and asks Keystone at the first request that carries a token."""
+    venv = install_nova()
+    port = _free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = root / "gunicorn.log"
+    proc = _spawn([str(venv / "bin" / "gunicorn"), "--bind", f"127.0.0.1:{port}",
+                   "--workers", "1", "--threads", "4", "--no-control-socket",
+                   "--pythonpath", str(LAB_SRC), "oslo_wsgi:nova_api()"], log_path,
+                  env={**os.environ, **NOVA_ENV, "OS_NOVA_CONFIG_DIR": str(root)},
+                  tie_to_parent=tie_to_parent)
+    return Starting(Service(name, proc.pid, url, str(log_path)), proc, f"{url}/")
+
+
+@dataclass(frozen=True)
+class NovaInstance:
+    """An instance record for the lab's Nova (create_nova_instances): ``node`` is a
+    compute node name (nova_node_name), ``host`` its nova-compute host."""
+    uuid: str
+    name: str
+    project_id: str
+    user_id: str
+    node: str
+    host: str
+    vm_state: str = "active"
+
+
+def _nova_records(state: LabState, command: str, request: dict) -> dict:
+    if not state.nova_url:
+        raise RuntimeError(f"the lab in {state.dir} runs no nova-api")
+    done = subprocess.run([str(nova_venv() / "bin" / "python"), str(NOVA_RECORDS),
+                           str(Path(state.dir) / "nova" / "nova.conf"), command],
+                          input=json.dumps(request), capture_output=True, text=True,
+                          check=False, env={**os.environ, **NOVA_ENV})
+    if done.returncode != 0:
+        sys.stderr.write(done.stdout + done.stderr)
+        raise RuntimeError(f"nova_records.py {command} failed (status {done.returncode})")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def create_nova_instances(state: LabState, instances: list[NovaInstance]) -> list[dict]:
+    """Instance records in the lab's Nova through Nova's objects (tests/lab/nova_records.py):
+    the compute node of each (host, node) when missing, each instance in cell1 with its
+    ``compute_id`` and an empty info cache, and its instance mapping. Returns
+    ``[{"uuid", "compute_id", "node"}]``."""
+    return _nova_records(state, "create", {"instances": [asdict(i) for i in instances]})[
+        "created"]
+
+
+def delete_nova_instance(state: LabState, uuid: str, *, hard: bool = False) -> None:
+    """Delete an instance as Nova's API does (its row soft-deleted, its mapping queued for
+    delete); ``hard``: its rows and mapping removed as well. Either way the API no longer
+    lists it."""
+    _nova_records(state, "delete", {"uuid": uuid, "hard": hard})
+
+
+def keystone_ids(state: LabState, kind: str) -> dict[str, str]:
+    """The ids of the lab Keystone's ``kind`` (projects, users) by name, asked as admin:
+    the project and user ids of instance records."""
+    if not state.keystone_url:
+        raise RuntimeError(f"the lab in {state.dir} runs no Keystone")
+    return _KeystoneAdmin(state.keystone_url, state.keystone_password(KEYSTONE_ADMIN)).ids(kind)
+
+
+
 def _profile(state: LabState, name: str, port: int, comment: str) -> str:
     return textwrap.indent(textwrap.dedent(f"""\
         # {comment}
@@ -1120,11 +1365,12 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
        vcsim_args: list[str] | None = None, tie_to_parent: bool = False,
        fresh: bool = False, keystone: bool = True, profile_cloud: str | None = None,
        token_expiration: int = KEYSTONE_TOKEN_EXPIRATION,
-       direct_upload: bool = True) -> LabState:
+       direct_upload: bool = True, nova: bool = True) -> LabState:
     """Install what is missing, start the services, write the lab's profile.
 
     ``keystone``: also Keystone and the Glance behind it (``direct_upload`` False: its
-    policy leaves the direct upload to admins). ``profile_cloud``: the cloud the
+    policy leaves the direct upload to admins), and with ``nova`` nova-api behind it
+    (without Keystone, no nova-api). ``profile_cloud``: the cloud the
     lab's profile names; None for the Keystone-less vmwctl-lab (the tests), the operator's
     Keystone cloud for make lab and make demo."""
     state_dir = (state_dir or default_state_dir()).resolve()
@@ -1133,6 +1379,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         raise RuntimeError(f"a lab is already running in {state_dir}; run 'lab down' first")
     if scenario not in SCENARIOS:
         raise RuntimeError(f"unknown scenario {scenario!r} (known: {', '.join(SCENARIOS)})")
+    nova = nova and keystone
     if not (keystone or direct_upload):
         raise RuntimeError("--no-direct-upload needs the Glance behind Keystone")
     clouds = lab_clouds(flat_glance=flat_glance, keystone=keystone)
@@ -1155,7 +1402,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         if keystone:
             for launched in launch_keystone_lab(state_dir, expiration=token_expiration,
                                                 tie_to_parent=tie_to_parent,
-                                                direct_upload=direct_upload):
+                                                direct_upload=direct_upload, nova=nova):
                 starting[launched.service.name] = launched
                 services.append(launched.service)
         glances = {"glance": True}  # name: require_image_format_match
@@ -1181,7 +1428,9 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         if keystone:
             others_image = finish_keystone_lab(state_dir, starting["keystone"].service.url,
                                                starting["glance-keystone"].service.url,
-                                               direct_upload=direct_upload)
+                                               direct_upload=direct_upload,
+                                               nova_url=starting["nova-api"].service.url
+                                               if nova else None)
     except BaseException:
         stop_processes([service.pid for service in services])
         raise
@@ -1200,6 +1449,12 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         _add_keystone(state, starting["keystone"].service.url,
                       starting["glance-keystone"].service.url, others_image)
         state.direct_upload = direct_upload
+    if nova:
+        state.nova_url = starting["nova-api"].service.url
+        state.nova_nodes = {cluster: nova_node_name(moref, cluster)
+                            for cluster, moref in sorted(ready["clusters"].items())}
+        state.nova_hosts = {cluster: nova_compute_host(cluster)
+                            for cluster in sorted(ready["clusters"])}
     state.profile_cloud = profile_cloud
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")
@@ -1211,7 +1466,8 @@ def _reset_state_dir(state_dir: Path) -> None:
     previous one."""
     state_dir.mkdir(parents=True, exist_ok=True)
     state_dir.chmod(0o700)
-    for leftover in ("glance", "glance-flat", "glance-keystone", "keystone", "vcsim-datastores",
+    for leftover in ("glance", "glance-flat", "glance-keystone", "keystone", "nova",
+                     "vcsim-datastores",
                      "vcsim-slow-datastores", "vcsim-fresh-datastores"):
         shutil.rmtree(state_dir / leftover, ignore_errors=True)
     for stale in (*state_dir.glob("*.log"), state_dir / "secure.yaml"):
@@ -1309,7 +1565,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="state directory (default: $VMWCTL_LAB_DIR or .lab in the repo)")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("install", help="install packages, build the simulator, install Glance, "
-                   "Keystone and Nova, bootstrap Keystone's template")
+                   "Keystone and Nova, bootstrap Keystone's template and Nova's databases")
     start = sub.add_parser("up", help="start the lab")
     start.add_argument("--scenario", choices=SCENARIOS, default="healthy")
     start.add_argument("--flat-glance", action="store_true",
@@ -1323,6 +1579,9 @@ def main(argv: list[str] | None = None) -> int:
     start.add_argument("--profile-cloud", metavar="CLOUD",
                        help=f"the cloud the lab's profile names (default {OPERATOR_CLOUD}, "
                        f"or {LAB_CLOUD} with --no-keystone; the tests want {LAB_CLOUD})")
+    start.add_argument("--no-nova", dest="nova", action="store_false",
+                       help="no nova-api (the compute API behind Keystone; --no-keystone "
+                       "implies it)")
     start.add_argument("--no-direct-upload", dest="direct_upload", action="store_false",
                        help="the Glance behind Keystone leaves the direct upload (PUT "
                        "/file) to admins: members stage and import")
@@ -1342,13 +1601,16 @@ def main(argv: list[str] | None = None) -> int:
                        profile_cloud=args.profile_cloud or (OPERATOR_CLOUD if args.keystone
                                                             else None),
                        token_expiration=args.token_expiration,
-                       direct_upload=args.direct_upload)
+                       direct_upload=args.direct_upload, nova=args.nova)
             log(f"vCenter {state.vcenter_url} ({state.scenario}), Glance {state.glance_url}")
             if state.keystone_url:
                 log(f"Keystone {state.keystone_url}, Glance behind it "
                     f"{state.glance_keystone_url} (stores "
                     f"{', '.join(state.glance_keystone_stores or {})}; direct upload "
                     f"{'allowed' if state.direct_upload else 'admins only'})")
+            if state.nova_url:
+                log(f"nova-api {state.nova_url} (compute nodes "
+                    f"{', '.join((state.nova_nodes or {}).values())})")
             log(f"the profile uses cloud {state.profile_cloud or state.cloud}")
             log(f"profile {state.config_file}; use: eval \"$(tests/lab/lab env)\"")
         elif args.command == "down":

@@ -33,6 +33,9 @@ type Ready struct {
 	PID        int               `json:"pid"`
 	Scenario   string            `json:"scenario"`
 	Datastores map[string]string `json:"datastores"`
+	// Clusters maps each cluster's name to its managed object id (Nova's VMware driver
+	// names its compute node "<moref>(<name>)").
+	Clusters map[string]string `json:"clusters"`
 }
 
 func main() {
@@ -155,7 +158,8 @@ func main() {
 
 	serverURL := *server.URL
 	serverURL.User = nil
-	ready := Ready{URL: serverURL.String(), PID: os.Getpid(), Scenario: *scenario, Datastores: datastoreDirs()}
+	ready := Ready{URL: serverURL.String(), PID: os.Getpid(), Scenario: *scenario, Datastores: datastoreDirs(),
+		Clusters: clusterRefs()}
 	line, _ := json.Marshal(ready)
 	fmt.Println(string(line))
 
@@ -207,6 +211,15 @@ func datastoreDirs() map[string]string {
 		dirs[ds.Name] = ds.Info.GetDatastoreInfo().Url
 	}
 	return dirs
+}
+
+func clusterRefs() map[string]string {
+	refs := map[string]string{}
+	for _, obj := range simulator.Map.All("ClusterComputeResource") {
+		cluster := obj.(*simulator.ClusterComputeResource)
+		refs[cluster.Name] = cluster.Self.Value
+	}
+	return refs
 }
 
 func scenarioNames() []string {
