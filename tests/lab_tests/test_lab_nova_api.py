@@ -8,9 +8,12 @@ make on the session's lab never change what it reads back."""
 
 from __future__ import annotations
 
+import configparser
 import dataclasses
 import re
+import socket
 import stat
+import urllib.parse
 import uuid
 from pathlib import Path
 
@@ -108,6 +111,19 @@ def test_a_bad_token_is_refused(lab: labctl.LabState) -> None:
     answer = requests.get(f"{lab.nova_url}/v2.1/servers", timeout=30,
                           headers={"X-Auth-Token": "not-a-token"})
     assert answer.status_code == 401
+
+
+def test_the_message_queue_is_a_closed_port(
+        lab: labctl.LabState, sessions: dict[str, ksa_session.Session]) -> None:
+    """Nothing reads nova-api's (and cell1's) queue; the plain list never needs it."""
+    conf = configparser.ConfigParser(interpolation=None)
+    conf.read(Path(lab.dir) / "nova" / "nova.conf")
+    queue = urllib.parse.urlsplit(conf["DEFAULT"]["transport_url"])
+    assert (queue.scheme, queue.hostname) == ("rabbit", "127.0.0.1")
+    assert queue.port is not None
+    with socket.socket() as sock, pytest.raises(ConnectionRefusedError):
+        sock.connect((queue.hostname, queue.port))
+    assert isinstance(servers(sessions["admin"], lab, all_tenants="1"), list)
 
 
 def test_catalog_names_nova_api(lab: labctl.LabState,
