@@ -269,6 +269,9 @@ class LabState:
     nova_url: str | None = None
     nova_nodes: dict[str, str] | None = None
     nova_hosts: dict[str, str] | None = None
+    # The instance records up() made for the simulator's Nova VMs (nvp.vm-uuid, in a
+    # cluster), operator's in project operators: uuid -> name (= the VM's name).
+    nova_instances: dict[str, str] | None = None
     services: list[Service] = field(default_factory=list)
 
     @property
@@ -1273,17 +1276,48 @@ class NovaInstance:
     vm_state: str = "active"
 
 
+class _NovaRecords:
+    """A run of nova_records.py on the Nova of ``nova_dir``: started at once (Nova's imports
+    take seconds), given its request and awaited by answer()."""
+
+    def __init__(self, nova_dir: Path, command: str) -> None:
+        self.command = command
+        self.proc = subprocess.Popen(
+            [str(nova_venv() / "bin" / "python"), str(NOVA_RECORDS),
+             str(nova_dir / "nova.conf"), command], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            env={**os.environ, **NOVA_ENV})
+
+    def answer(self, request: dict) -> dict:
+        stdout, stderr = self.proc.communicate(json.dumps(request))
+        if self.proc.returncode != 0:
+            sys.stderr.write(stdout + stderr)
+            raise RuntimeError(f"nova_records.py {self.command} failed (status "
+                               f"{self.proc.returncode})")
+        return json.loads(stdout.splitlines()[-1])
+
+    def cancel(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            self.proc.kill()
+        self.proc.wait()
+
+
 def _nova_records(state: LabState, command: str, request: dict) -> dict:
     if not state.nova_url:
         raise RuntimeError(f"the lab in {state.dir} runs no nova-api")
-    done = subprocess.run([str(nova_venv() / "bin" / "python"), str(NOVA_RECORDS),
-                           str(Path(state.dir) / "nova" / "nova.conf"), command],
-                          input=json.dumps(request), capture_output=True, text=True,
-                          check=False, env={**os.environ, **NOVA_ENV})
-    if done.returncode != 0:
-        sys.stderr.write(done.stdout + done.stderr)
-        raise RuntimeError(f"nova_records.py {command} failed (status {done.returncode})")
-    return json.loads(done.stdout.splitlines()[-1])
+    return _NovaRecords(Path(state.dir) / "nova", command).answer(request)
+
+
+def _model_instances(keystone_url: str, admin_password: str, ready: dict,
+                     ) -> list[NovaInstance]:
+    """The instance records of the simulator's Nova VMs (its ready line's ``nova_vms``,
+    marked with nvp.vm-uuid): operator's, in project operators, on their cluster's node."""
+    admin = _KeystoneAdmin(keystone_url, admin_password)
+    project, user = admin.ids("projects")["operators"], admin.ids("users")["operator"]
+    return [NovaInstance(uuid=vm["uuid"], name=vm["name"], project_id=project, user_id=user,
+                         node=nova_node_name(ready["clusters"][vm["cluster"]], vm["cluster"]),
+                         host=nova_compute_host(vm["cluster"]))
+            for vm in ready.get("nova_vms") or []]
 
 
 def create_nova_instances(state: LabState, instances: list[NovaInstance]) -> list[dict]:
@@ -1393,6 +1427,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
     password_file.write_text(secrets.token_urlsafe(18) + "\n")
     password_file.chmod(0o600)
     services: list[Service] = []
+    model_records: _NovaRecords | None = None
     try:
         vcsim, ready = start_vcsim(state_dir, scenario, extra_args=vcsim_args,
                                    tie_to_parent=tie_to_parent)
@@ -1425,13 +1460,25 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
             fresh_port = int(fresh_ready["url"].split("//", 1)[1].split("/", 1)[0]
                              .rsplit(":", 1)[1])
         others_image = None
+        if nova:
+            # Started before the catalog and outsider's image: Nova's imports overlap them.
+            model_records = _NovaRecords(state_dir / "nova", "create")
         if keystone:
             others_image = finish_keystone_lab(state_dir, starting["keystone"].service.url,
                                                starting["glance-keystone"].service.url,
                                                direct_upload=direct_upload,
                                                nova_url=starting["nova-api"].service.url
                                                if nova else None)
+        nova_instances = None
+        if model_records:
+            instances = _model_instances(
+                starting["keystone"].service.url,
+                _read_secret(state_dir / "keystone" / f"{KEYSTONE_ADMIN}.password"), ready)
+            model_records.answer({"instances": [asdict(i) for i in instances]})
+            nova_instances = {i.uuid: i.name for i in instances}
     except BaseException:
+        if model_records:
+            model_records.cancel()
         stop_processes([service.pid for service in services])
         raise
     host_port = ready["url"].split("//", 1)[1].split("/", 1)[0]
@@ -1455,6 +1502,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
                             for cluster, moref in sorted(ready["clusters"].items())}
         state.nova_hosts = {cluster: nova_compute_host(cluster)
                             for cluster in sorted(ready["clusters"])}
+        state.nova_instances = nova_instances
     state.profile_cloud = profile_cloud
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")

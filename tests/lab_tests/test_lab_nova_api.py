@@ -141,6 +141,32 @@ def test_node_names_are_nova_vmware_drivers(lab: labctl.LabState) -> None:
                         lab.nova_nodes[lab.cluster])
 
 
+def test_the_simulators_nova_vms_have_their_instances(
+        lab: labctl.LabState, sessions: dict[str, ksa_session.Session]) -> None:
+    """up() made a record for each VM of the simulator's that Nova marked (nvp.vm-uuid, in
+    a cluster): the same UUID and name, on the node of the lab's cluster, operator's."""
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.inventory import collect
+    from vmwctl.vsphere.session import ConnectionSettings, VCenter
+
+    vc = VCenter(ConnectionSettings(host=lab.vcenter_host, port=lab.vcenter_port,
+                                    username=lab.username, password=lambda: lab.password,
+                                    ca_file=lab.ca_file))
+    try:
+        vms = collect(vc, {vim.VirtualMachine: ["name", 'config.extraConfig["nvp.vm-uuid"]']})
+    finally:
+        vc.close()
+    marked = {vm.get('config.extraConfig["nvp.vm-uuid"]').value: vm.get("name")
+              for vm in vms if vm.get('config.extraConfig["nvp.vm-uuid"]') is not None}
+    assert lab.nova_instances and lab.nova_nodes
+    assert {uuid: marked.get(uuid) for uuid in lab.nova_instances} == lab.nova_instances
+    node = lab.nova_nodes[lab.cluster]
+    listed = by_id(servers(sessions["admin"], lab, all_tenants="1", node=node_pattern(node)))
+    assert lab.nova_instances.items() <= listed.items()
+    assert lab.nova_instances.items() <= by_id(servers(sessions["operator"], lab)).items()
+
+
 def test_admin_lists_a_nodes_instances(lab: labctl.LabState, records: Records,
                                        sessions: dict[str, ksa_session.Session]) -> None:
     mine = [records.make("web-1"), records.make("web-2"),

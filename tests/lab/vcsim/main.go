@@ -36,6 +36,16 @@ type Ready struct {
 	// Clusters maps each cluster's name to its managed object id (Nova's VMware driver
 	// names its compute node "<moref>(<name>)").
 	Clusters map[string]string `json:"clusters"`
+	// NovaVMs lists the VMs marked as Nova's (nvp.vm-uuid) that run in a cluster: the lab
+	// makes their instance records.
+	NovaVMs []NovaVM `json:"nova_vms"`
+}
+
+// NovaVM is a VM of Nova's: its instance UUID (nvp.vm-uuid), name and cluster.
+type NovaVM struct {
+	UUID    string `json:"uuid"`
+	Name    string `json:"name"`
+	Cluster string `json:"cluster"`
 }
 
 func main() {
@@ -159,7 +169,7 @@ func main() {
 	serverURL := *server.URL
 	serverURL.User = nil
 	ready := Ready{URL: serverURL.String(), PID: os.Getpid(), Scenario: *scenario, Datastores: datastoreDirs(),
-		Clusters: clusterRefs()}
+		Clusters: clusterRefs(), NovaVMs: novaVMs()}
 	line, _ := json.Marshal(ready)
 	fmt.Println(string(line))
 
@@ -220,6 +230,30 @@ func clusterRefs() map[string]string {
 		refs[cluster.Name] = cluster.Self.Value
 	}
 	return refs
+}
+
+func novaVMs() []NovaVM {
+	vms := []NovaVM{}
+	for _, obj := range simulator.Map.All("VirtualMachine") {
+		vm := obj.(*simulator.VirtualMachine)
+		if vm.Config == nil || vm.Runtime.Host == nil {
+			continue
+		}
+		uuid := ""
+		for _, option := range vm.Config.ExtraConfig {
+			if value := option.GetOptionValue(); value.Key == "nvp.vm-uuid" {
+				uuid = fmt.Sprint(value.Value)
+			}
+		}
+		host, ok := simulator.Map.Get(*vm.Runtime.Host).(*simulator.HostSystem)
+		if uuid == "" || !ok || host.Parent == nil || host.Parent.Type != "ClusterComputeResource" {
+			continue
+		}
+		cluster := simulator.Map.Get(*host.Parent).(*simulator.ClusterComputeResource)
+		vms = append(vms, NovaVM{UUID: uuid, Name: vm.Name, Cluster: cluster.Name})
+	}
+	sort.Slice(vms, func(i, j int) bool { return vms[i].Name < vms[j].Name })
+	return vms
 }
 
 func scenarioNames() []string {
