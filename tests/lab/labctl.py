@@ -41,6 +41,7 @@ import sqlite3
 import ssl
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import urllib.error
@@ -1124,11 +1125,15 @@ auth_strategy = keystone
 [wsgi]
 api_paste_config = {dir}/api-paste.ini
 
+# No fsync at each commit (oslo.db's synchronous=OFF): a lab's records are disposable,
+# and each one would otherwise cost a commit's fsync or more.
 [api_database]
 connection = sqlite:///{dir}/nova_api.sqlite
+sqlite_synchronous = False
 
 [database]
 connection = sqlite:///{dir}/nova.sqlite
+sqlite_synchronous = False
 
 [oslo_concurrency]
 lock_path = {dir}/locks
@@ -1277,19 +1282,23 @@ class NovaInstance:
 
 
 class _NovaRecords:
-    """A run of nova_records.py on the Nova of ``nova_dir``: started at once (Nova's imports
-    take seconds), given its request and awaited by answer()."""
+    """A run of nova_records.py on the Nova of ``nova_dir``, started at once (Nova's imports
+    take seconds) and awaited by answer(). The request is read from a file (its stdin), so
+    that a large one never blocks the caller on a pipe."""
 
-    def __init__(self, nova_dir: Path, command: str) -> None:
+    def __init__(self, nova_dir: Path, command: str, request: dict) -> None:
         self.command = command
-        self.proc = subprocess.Popen(
-            [str(nova_venv() / "bin" / "python"), str(NOVA_RECORDS),
-             str(nova_dir / "nova.conf"), command], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-            env={**os.environ, **NOVA_ENV})
+        with tempfile.TemporaryFile("w+", dir=nova_dir) as stdin:
+            json.dump(request, stdin)
+            stdin.seek(0)
+            self.proc = subprocess.Popen(
+                [str(nova_venv() / "bin" / "python"), str(NOVA_RECORDS),
+                 str(nova_dir / "nova.conf"), command], stdin=stdin,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env={**os.environ, **NOVA_ENV})
 
-    def answer(self, request: dict) -> dict:
-        stdout, stderr = self.proc.communicate(json.dumps(request))
+    def answer(self) -> dict:
+        stdout, stderr = self.proc.communicate()
         if self.proc.returncode != 0:
             sys.stderr.write(stdout + stderr)
             raise RuntimeError(f"nova_records.py {self.command} failed (status "
@@ -1305,15 +1314,22 @@ class _NovaRecords:
 def _nova_records(state: LabState, command: str, request: dict) -> dict:
     if not state.nova_url:
         raise RuntimeError(f"the lab in {state.dir} runs no nova-api")
-    return _NovaRecords(Path(state.dir) / "nova", command).answer(request)
+    return _NovaRecords(Path(state.dir) / "nova", command, request).answer()
 
 
-def _model_instances(keystone_url: str, admin_password: str, ready: dict,
-                     ) -> list[NovaInstance]:
-    """The instance records of the simulator's Nova VMs (its ready line's ``nova_vms``,
-    marked with nvp.vm-uuid): operator's, in project operators, on their cluster's node."""
-    admin = _KeystoneAdmin(keystone_url, admin_password)
-    project, user = admin.ids("projects")["operators"], admin.ids("users")["operator"]
+def nova_vm_instances(state_dir: Path, ready: dict) -> list[NovaInstance]:
+    """The instance records that match a simulator's Nova VMs (``ready``: its ready line,
+    whose ``nova_vms`` are marked with nvp.vm-uuid and run in a cluster): same UUID and
+    name, operator's in project operators, on their cluster's node. For the lab of
+    ``state_dir``, whose Keystone's database gives the ids (keystone_ids asks its API);
+    create_nova_instances makes them."""
+    operator = _keystone_user("operator")
+    uri = f"file:{state_dir / 'keystone' / 'keystone.sqlite'}?mode=ro"
+    with contextlib.closing(sqlite3.connect(uri, uri=True, timeout=30)) as database:
+        project = database.execute("SELECT id FROM project WHERE name = ? AND domain_id = ?",
+                                   (operator.project, "default")).fetchone()[0]
+        user = database.execute("SELECT user_id FROM local_user WHERE name = ? AND "
+                                "domain_id = ?", (operator.name, "default")).fetchone()[0]
     return [NovaInstance(uuid=vm["uuid"], name=vm["name"], project_id=project, user_id=user,
                          node=nova_node_name(ready["clusters"][vm["cluster"]], vm["cluster"]),
                          host=nova_compute_host(vm["cluster"]))
@@ -1440,6 +1456,11 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
                                                 direct_upload=direct_upload, nova=nova):
                 starting[launched.service.name] = launched
                 services.append(launched.service)
+        if nova and ready.get("nova_vms"):
+            # The records of the simulator's Nova VMs, made while the others start.
+            model_instances = nova_vm_instances(state_dir, ready)
+            model_records = _NovaRecords(state_dir / "nova", "create", {
+                "instances": [asdict(i) for i in model_instances]})
         glances = {"glance": True}  # name: require_image_format_match
         if flat_glance:
             glances["glance-flat"] = False
@@ -1460,9 +1481,6 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
             fresh_port = int(fresh_ready["url"].split("//", 1)[1].split("/", 1)[0]
                              .rsplit(":", 1)[1])
         others_image = None
-        if nova:
-            # Started before the catalog and outsider's image: Nova's imports overlap them.
-            model_records = _NovaRecords(state_dir / "nova", "create")
         if keystone:
             others_image = finish_keystone_lab(state_dir, starting["keystone"].service.url,
                                                starting["glance-keystone"].service.url,
@@ -1471,11 +1489,8 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
                                                if nova else None)
         nova_instances = None
         if model_records:
-            instances = _model_instances(
-                starting["keystone"].service.url,
-                _read_secret(state_dir / "keystone" / f"{KEYSTONE_ADMIN}.password"), ready)
-            model_records.answer({"instances": [asdict(i) for i in instances]})
-            nova_instances = {i.uuid: i.name for i in instances}
+            model_records.answer()
+            nova_instances = {i.uuid: i.name for i in model_instances}
     except BaseException:
         if model_records:
             model_records.cancel()
