@@ -215,3 +215,18 @@ def refused_simulator_error(lab: Any, tmp_path: Path, flags: list[str]) -> str:
     assert done.stdout == ""  # never ready
     assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     return done.stderr
+
+
+def command_lines() -> list[str]:
+    """Every process's command line as ps shows it (arguments joined by spaces), for tests
+    that no secret of the lab's is on one; processes gone meanwhile are left out."""
+    lines = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            lines.append((proc / "cmdline").read_bytes().decode(errors="replace")
+                         .replace("\0", " "))
+        except OSError:
+            continue
+    return lines

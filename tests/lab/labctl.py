@@ -46,7 +46,7 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from email.message import Message
 from pathlib import Path
@@ -469,14 +469,14 @@ _GLANCE_NO_AUTH = """\
 policy_file = {dir}/etc/policy.yaml
 """
 
-# Behind Keystone: keystonemiddleware checks every token as the glance service user, and
-# Glance's default policies apply (no policy file).
-_GLANCE_KEYSTONE_AUTH = """\
+# Behind Keystone: keystonemiddleware checks every token as a service user (glance, nova),
+# and the service's default policies apply (for Glance: no policy file).
+_KEYSTONE_AUTHTOKEN = """\
 [keystone_authtoken]
 www_authenticate_uri = {keystone_url}/v3
 auth_url = {keystone_url}/v3
 auth_type = password
-username = glance
+username = {username}
 password = {password}
 project_name = service
 user_domain_name = Default
@@ -501,8 +501,8 @@ def _glance_auth(root: Path, keystone: ServiceUser | None, *,
             raise ValueError("only a Glance behind Keystone can forbid the direct upload")
         (root / "etc" / "policy.yaml").write_text('"context_is_admin": "@"\n')
         return "", _GLANCE_NO_AUTH.format(dir=root)
-    auth = _GLANCE_KEYSTONE_AUTH.format(keystone_url=keystone.keystone_url,
-                                        password=keystone.password)
+    auth = _KEYSTONE_AUTHTOKEN.format(keystone_url=keystone.keystone_url, username="glance",
+                                      password=keystone.password)
     if not direct_upload:
         (root / "etc" / "policy.yaml").write_text(f'"upload_image": "{UPLOAD_IMAGE_RULE}"\n')
         auth += "\n" + _GLANCE_NO_AUTH.format(dir=root)
@@ -852,38 +852,48 @@ def keystone_template() -> Path:
     return cache_dir() / f"keystone-template-{digest.hexdigest()[:12]}"
 
 
+def _build_template(template: Path, what: str, fill: Callable[[Path], None]) -> Path:
+    """``template``, built once per machine under the cache's lock: ``fill`` fills a work
+    directory (mode 0700) that becomes the template once complete."""
+    with _cache_lock(template):
+        if (template / ".complete").exists():
+            return template
+        log(what)
+        work = template.with_name(template.name + ".tmp")
+        for leftover in (work, template):
+            shutil.rmtree(leftover, ignore_errors=True)
+        work.mkdir(mode=0o700)
+        fill(work)
+        work.rename(template)
+        (template / ".complete").touch()
+    return template
+
+
 def build_keystone_template() -> Path:
     """The template every lab copies, built once per machine under the cache's lock: the
     database with KEYSTONE_USERS and the catalog, the fernet and credential key
     repositories, one ``USER.password`` per user and the application credential (mode
     0600), and outsider's VMDK."""
     install_keystone()
-    template = keystone_template()
-    with _cache_lock(template):
-        if (template / ".complete").exists():
-            return template
-        log("bootstrapping Keystone's template (about 20 s, once per machine)")
-        work = template.with_name(template.name + ".tmp")
-        for leftover in (work, template):
-            shutil.rmtree(leftover, ignore_errors=True)
-        work.mkdir(mode=0o700)
-        passwords = {user.name: secrets.token_urlsafe(18) for user in KEYSTONE_USERS}
-        _bootstrap_keystone(work, passwords[KEYSTONE_ADMIN])
-        service = start_keystone(work, name="keystone-template", tie_to_parent=True)
-        try:
-            credential = _populate_keystone(service.url, passwords)
-        finally:
-            stop_process(service.pid)
-        for name, password in passwords.items():
-            _write_secret(work / f"{name}.password", password)
-        _write_secret(work / APP_CREDENTIAL_FILE, json.dumps(credential))
-        _make_others_vmdk(work / OTHERS_VMDK)
-        (work / "keystone.sqlite").chmod(0o600)  # password hashes, the credential's
-        for leftover in ("keystone.conf", "keystone.log", "gunicorn.log"):
-            (work / leftover).unlink(missing_ok=True)
-        work.rename(template)
-        (template / ".complete").touch()
-    return template
+    return _build_template(keystone_template(), "bootstrapping Keystone's template (about "
+                           "20 s, once per machine)", _fill_keystone_template)
+
+
+def _fill_keystone_template(work: Path) -> None:
+    passwords = {user.name: secrets.token_urlsafe(18) for user in KEYSTONE_USERS}
+    _bootstrap_keystone(work, passwords[KEYSTONE_ADMIN])
+    service = start_keystone(work, name="keystone-template", tie_to_parent=True)
+    try:
+        credential = _populate_keystone(service.url, passwords)
+    finally:
+        stop_process(service.pid)
+    for name, password in passwords.items():
+        _write_secret(work / f"{name}.password", password)
+    _write_secret(work / APP_CREDENTIAL_FILE, json.dumps(credential))
+    _make_others_vmdk(work / OTHERS_VMDK)
+    (work / "keystone.sqlite").chmod(0o600)  # password hashes, the credential's
+    for leftover in ("keystone.conf", "keystone.log", "gunicorn.log"):
+        (work / leftover).unlink(missing_ok=True)
 
 
 def prepare_keystone(root: Path, *, expiration: int = KEYSTONE_TOKEN_EXPIRATION) -> Path:
@@ -1143,19 +1153,6 @@ driver = noop
 
 {auth}"""
 
-_NOVA_KEYSTONE_AUTH = """\
-[keystone_authtoken]
-www_authenticate_uri = {keystone_url}/v3
-auth_url = {keystone_url}/v3
-auth_type = password
-username = nova
-password = {password}
-project_name = service
-user_domain_name = Default
-project_domain_name = Default
-"""
-
-
 def nova_node_name(moref: str, cluster: str) -> str:
     """The compute node name Nova's VMware driver gives a cluster: ``<moref>(<name>)``,
     e.g. ``domain-c7(DC0_C0)``."""
@@ -1168,8 +1165,8 @@ def nova_compute_host(cluster: str) -> str:
 
 
 def _write_nova_conf(root: Path, keystone: ServiceUser | None) -> Path:
-    auth = "" if keystone is None else _NOVA_KEYSTONE_AUTH.format(
-        keystone_url=keystone.keystone_url, password=keystone.password)
+    auth = "" if keystone is None else _KEYSTONE_AUTHTOKEN.format(
+        keystone_url=keystone.keystone_url, username="nova", password=keystone.password)
     conf = root / "nova.conf"
     _write_secret(conf, _NOVA_CONF.format(host=NOVA_API_HOST, dir=root, auth=auth,
                                           transport_url=NOVA_TRANSPORT_URL).rstrip())
@@ -1200,31 +1197,24 @@ def build_nova_template() -> Path:
     the API database synced, cell0 mapped and synced, cell1 created (its queue
     NOVA_TRANSPORT_URL) and synced, all in WAL mode."""
     install_nova()
-    template = nova_template()
-    with _cache_lock(template):
-        if (template / ".complete").exists():
-            return template
-        log("building Nova's databases (about 15 s, once per machine)")
-        work = template.with_name(template.name + ".tmp")
-        for leftover in (work, template):
-            shutil.rmtree(leftover, ignore_errors=True)
-        work.mkdir(mode=0o700)
-        _write_nova_conf(work, None)
-        _nova_manage(work, "api_db", "sync")
-        _nova_manage(work, "cell_v2", "map_cell0", "--database_connection",
-                     f"sqlite:///{work}/nova_cell0.sqlite")
-        _nova_manage(work, "cell_v2", "create_cell", "--name", "cell1")
-        _nova_manage(work, "db", "sync")
-        for name in NOVA_DATABASES:
-            with contextlib.closing(sqlite3.connect(work / f"{name}.sqlite")) as database:
-                database.execute("PRAGMA journal_mode=WAL")
-        for leftover in ("nova.conf", "nova-api.log"):
-            (work / leftover).unlink(missing_ok=True)
-        shutil.rmtree(work / "locks", ignore_errors=True)
-        _set_cell_paths(work, str(work), "@TEMPLATE@")
-        work.rename(template)
-        (template / ".complete").touch()
-    return template
+    return _build_template(nova_template(), "building Nova's databases (about 15 s, once "
+                           "per machine)", _fill_nova_template)
+
+
+def _fill_nova_template(work: Path) -> None:
+    _write_nova_conf(work, None)
+    _nova_manage(work, "api_db", "sync")
+    _nova_manage(work, "cell_v2", "map_cell0", "--database_connection",
+                 f"sqlite:///{work}/nova_cell0.sqlite")
+    _nova_manage(work, "cell_v2", "create_cell", "--name", "cell1")
+    _nova_manage(work, "db", "sync")
+    for name in NOVA_DATABASES:
+        with contextlib.closing(sqlite3.connect(work / f"{name}.sqlite")) as database:
+            database.execute("PRAGMA journal_mode=WAL")
+    for leftover in ("nova.conf", "nova-api.log"):
+        (work / leftover).unlink(missing_ok=True)
+    shutil.rmtree(work / "locks", ignore_errors=True)
+    _set_cell_paths(work, str(work), "@TEMPLATE@")
 
 
 def _set_cell_paths(root: Path, old: str, new: str) -> None:

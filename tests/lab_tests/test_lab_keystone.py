@@ -13,6 +13,7 @@ from pathlib import Path
 import labctl
 import pytest
 import requests
+from helpers import command_lines
 from keystoneauth1 import exceptions as ksa_exceptions
 from keystoneauth1 import session as ksa_session
 from keystoneauth1.identity import v3
@@ -146,17 +147,10 @@ def test_no_keystone_secret_on_any_command_line(lab: labctl.LabState) -> None:
     secrets = [lab.keystone_password(user) for user in ("admin", "glance", "operator",
                                                          "auditor", "outsider")]
     secrets.append(lab.app_credential()[1])
-    seen = 0
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            argv = (proc / "cmdline").read_bytes().decode(errors="replace")
-        except OSError:
-            continue  # gone meanwhile
-        seen += 1
-        assert not any(secret in argv for secret in secrets), argv.replace("\0", " ")
-    assert seen > len(lab.services)
+    lines = command_lines()
+    for line in lines:
+        assert not any(secret in line for secret in secrets), line
+    assert len(lines) > len(lab.services)
 
 
 def test_catalog_names_this_labs_keystone_and_its_glance(lab: labctl.LabState) -> None:
