@@ -1507,7 +1507,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
                             for cluster, moref in sorted(ready["clusters"].items())}
         state.nova_hosts = {cluster: nova_compute_host(cluster)
                             for cluster in sorted(ready["clusters"])}
-        state.nova_instances = nova_instances
+        state.nova_instances = nova_instances or {}
     state.profile_cloud = profile_cloud
     _write_profiles(state)
     _state_file(state_dir).write_text(json.dumps(asdict(state), indent=2) + "\n")
