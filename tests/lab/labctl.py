@@ -1153,10 +1153,10 @@ driver = noop
 
 {auth}"""
 
-def nova_node_name(moref: str, cluster: str) -> str:
-    """The compute node name Nova's VMware driver gives a cluster: ``<moref>(<name>)``,
-    e.g. ``domain-c7(DC0_C0)``."""
-    return f"{moref}({cluster})"
+def nova_node_name(moref: str, vcenter_uuid: str) -> str:
+    """The compute node name Nova's VMware driver gives a cluster (``_create_nodename``):
+    ``<moref>.<vCenter about.instanceUuid>``, e.g. ``domain-26.9d51f082-58a4-...``."""
+    return f"{moref}.{vcenter_uuid}"
 
 
 def nova_compute_host(cluster: str) -> str:
@@ -1321,7 +1321,8 @@ def nova_vm_instances(state_dir: Path, ready: dict) -> list[NovaInstance]:
         user = database.execute("SELECT user_id FROM local_user WHERE name = ? AND "
                                 "domain_id = ?", (operator.name, "default")).fetchone()[0]
     return [NovaInstance(uuid=vm["uuid"], name=vm["name"], project_id=project, user_id=user,
-                         node=nova_node_name(ready["clusters"][vm["cluster"]], vm["cluster"]),
+                         node=nova_node_name(ready["clusters"][vm["cluster"]],
+                                             ready["instance_uuid"]),
                          host=nova_compute_host(vm["cluster"]))
             for vm in ready.get("nova_vms") or []]
 
@@ -1503,7 +1504,7 @@ def up(state_dir: Path | None = None, *, scenario: str = "healthy", flat_glance:
         state.direct_upload = direct_upload
     if nova:
         state.nova_url = starting["nova-api"].service.url
-        state.nova_nodes = {cluster: nova_node_name(moref, cluster)
+        state.nova_nodes = {cluster: nova_node_name(moref, ready["instance_uuid"])
                             for cluster, moref in sorted(ready["clusters"].items())}
         state.nova_hosts = {cluster: nova_compute_host(cluster)
                             for cluster in sorted(ready["clusters"])}

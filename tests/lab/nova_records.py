@@ -9,7 +9,7 @@ vmwctl's. The lab runs no conductor and no compute service: nothing else writes 
 
 ``create`` makes, for each (host, node) not known yet, the nova-compute service record and
 the compute node (hypervisor_hostname = node, as Nova's VMware driver names a cluster:
-``<moref>(<cluster name>)``), then each instance in cell1 with that node's ``compute_id``
+``<moref>.<vCenter instanceUuid>``), then each instance in cell1 with that node's ``compute_id``
 and an empty info cache, and its instance mapping in the API database. ``delete`` deletes
 as Nova's API does (the row soft-deleted, vm_state deleted, the mapping queued for
 delete); ``hard`` also removes the rows (as ``nova-manage db archive_deleted_rows --purge``

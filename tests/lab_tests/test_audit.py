@@ -453,3 +453,68 @@ def test_vcenter_going_away_exits_3_and_a_rerun_finishes(simulator, tmp_path: Pa
     assert rerun.exit_code == 0, rerun.stderr
     assert laid_out["shadow"] not in vm_state(laid_out["vc"])
     assert not (laid_out["root"] / laid_out["folder"]).exists()
+
+
+# ------------------------------------------------------------------ the compute API
+
+@pytest.fixture
+def admin_cloud(lab, monkeypatch: pytest.MonkeyPatch) -> str:
+    if not getattr(lab, "nova_url", None):
+        pytest.fail(f"the lab in {lab.dir} runs no nova-api")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", lab.clouds_file)
+    monkeypatch.setenv("OS_CLIENT_SECURE_FILE", lab.secure_file)
+    return lab.cloud_admin
+
+
+def test_servers_from_the_compute_api(lab, admin_cloud, simulator, tmp_path: Path) -> None:
+    """The same findings from nova-api's plain list of the node as from the file."""
+    import labctl
+    from helpers import write_profile
+
+    laid_out = lay_out(simulator(), tmp_path)
+    sim = laid_out["sim"]
+    rows = json.loads(Path(laid_out["servers"]).read_text())
+    # The simulator's model VMs carry the same instance UUIDs as the lab's own simulator's,
+    # whose records lab up made on the lab's node: on this node they are orphans too.
+    models = {row["ID"] for row in instances_of(laid_out["vc"])}
+    projects, users = labctl.keystone_ids(lab, "projects"), labctl.keystone_ids(lab, "users")
+    labctl.create_nova_instances(lab, [labctl.NovaInstance(
+        uuid=row["ID"], name=row["Name"], project_id=projects["operators"],
+        user_id=users["operator"], node=laid_out["node"], host="lab-compute-audit")
+        for row in rows if row.get("OS-EXT-SRV-ATTR:hypervisor_hostname") == laid_out["node"]
+        and row["Status"] != "SHELVED_OFFLOADED"  # an offloaded instance has no node
+        and row["ID"] not in models])
+    config = write_profile(sim, tmp_path / "admin.yaml", cloud=admin_cloud)
+    done = sim.run("--config", str(config), "-o", "json", "audit", "--servers-from", "api",
+                   "--images-from", laid_out["images"])
+    assert done.exit_code == 0, done.stderr
+    document = done.json()
+    assert document["servers_from"] == "api"
+    found = by_kind(document)
+    assert {f["instance"] for f in found["orphan-vm"]} == {laid_out["orphan"], *models}
+    assert [f["instance"] for f in found["lost-instance"]] == [laid_out["lost"]]
+    assert len(found["duplicate-vm"]) == 1
+
+
+def test_clean_refuses_an_empty_list_from_the_api(lab, admin_cloud, simulator,
+                                                  tmp_path: Path) -> None:
+    """A node the compute API lists nothing on (a wrong cloud, a wrong region): every Nova VM
+    would look orphaned; refused, nothing changed, unless --allow-empty."""
+    from helpers import write_profile
+
+    sim = simulator()
+    vc = sim.connect()
+    config = write_profile(sim, tmp_path / "admin.yaml", cloud=admin_cloud)
+    images = write_json(tmp_path / "images.json", [])
+    before = vm_state(vc)
+    args = ("--config", str(config), "-o", "json", "audit", "clean", "orphan-vm",
+            "--servers-from", "api", "--images-from", images, "--yes")
+    refused = sim.run(*args)
+    assert refused.exit_code == 1, refused.stdout
+    assert "lists no instance on node" in refused.json()["refused"]
+    assert "--allow-empty" in refused.json()["refused"]
+    assert vm_state(vc) == before
+    allowed = sim.run(*args, "--allow-empty", "--dry-run")
+    assert allowed.exit_code == 0, allowed.stderr
+    assert {a["step"] for a in allowed.json()["actions"]} == {"power-off"}
+    assert vm_state(vc) == before

@@ -56,7 +56,7 @@ def ids(lab: labctl.LabState) -> dict[str, dict[str, str]]:
 
 def node_pattern(node: str) -> str:
     """The ``node`` filter that selects exactly ``node``: Nova matches it as an unanchored
-    regular expression (REGEXP on MySQL and SQLite), and node names hold parentheses."""
+    regular expression (REGEXP on MySQL and SQLite), and node names hold dots."""
     return f"^{re.escape(node)}$"
 
 
@@ -80,7 +80,8 @@ class Records:
         self.ids = ids
         suffix = uuid.uuid4().hex[:8]
         self.cluster = f"C-{suffix}"
-        self.node = labctl.nova_node_name(f"domain-c{int(suffix, 16)}", self.cluster)
+        self.vcenter = str(uuid.uuid4())
+        self.node = labctl.nova_node_name(f"domain-c{int(suffix, 16)}", self.vcenter)
         self.host = labctl.nova_compute_host(self.cluster)
 
     def make(self, name: str, user: str = "operator", project: str = "operators",
@@ -138,8 +139,8 @@ def test_catalog_names_nova_api(lab: labctl.LabState,
 def test_node_names_are_nova_vmware_drivers(lab: labctl.LabState) -> None:
     assert lab.nova_nodes is not None and lab.nova_hosts is not None
     assert set(lab.nova_nodes) == set(lab.nova_hosts) == {lab.cluster}
-    assert re.fullmatch(rf"[a-z-]+-\d+\({re.escape(lab.cluster)}\)",
-                        lab.nova_nodes[lab.cluster])
+    assert re.fullmatch(r"[a-z-]+-\d+\.[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-"
+                        r"[0-9a-f]{12}", lab.nova_nodes[lab.cluster])
 
 
 def test_the_simulators_nova_vms_have_their_instances(
@@ -201,14 +202,20 @@ def test_the_labs_own_node(lab: labctl.LabState, records: Records,
 def test_the_node_filter_is_a_regular_expression(
         lab: labctl.LabState, records: Records,
         sessions: dict[str, ksa_session.Session]) -> None:
-    """What a client must know: the node name as it is (parentheses: a group) matches
-    nothing, and a prefix matches every node it begins."""
-    instance = records.make("regex")
-    records.create(instance)
+    """What a client must know: a node name unanchored also matches the names it begins,
+    and its dots match any character; anchored and escaped, it matches itself only."""
+    moref, vcenter = records.node.split(".", 1)
+    longer = labctl.nova_node_name(f"{moref}7", vcenter)  # domain-cN7.<uuid>
+    dotless = f"{moref}x{vcenter}"  # what the name's '.' also matches
+    mine, other, odd = (records.make("regex"), records.make("longer", node=longer),
+                        records.make("dotless", node=dotless))
+    records.create(mine, other, odd)
     admin = sessions["admin"]
-    assert servers(admin, lab, all_tenants="1", node=records.node) == []
-    prefix = records.node.split("(", 1)[0]
-    assert instance.uuid in by_id(servers(admin, lab, all_tenants="1", node=prefix))
+    loose = by_id(servers(admin, lab, all_tenants="1", node=records.node))
+    assert {mine.uuid, odd.uuid} <= set(loose)
+    assert other.uuid in by_id(servers(admin, lab, all_tenants="1", node=moref))
+    exact = by_id(servers(admin, lab, all_tenants="1", node=node_pattern(records.node)))
+    assert exact == {mine.uuid: "regex"}
 
 
 def test_openstacksdk_lists_them_as_an_audit_would(lab: labctl.LabState,

@@ -7,6 +7,8 @@ prints from a real cloud: a list of objects with at least ``ID`` and ``Name``.
 from __future__ import annotations
 
 import json
+import re
+import urllib.parse
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -71,7 +73,10 @@ def servers_from_api(connection: Any, node: str, cloud: str) -> list[Server]:
     page."""
     from keystoneauth1 import exceptions as ks
 
-    url: str | None = f"/servers?all_tenants=1&node={node}"
+    # Nova matches node as an unanchored regular expression: anchored, its dots escaped
+    pattern = urllib.parse.quote("^" + re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", node) + "$",
+                                 safe="")
+    url: str | None = f"/servers?all_tenants=1&node={pattern}"
     servers: list[Server] = []
     while url:
         try:

@@ -33,9 +33,11 @@ type Ready struct {
 	PID        int               `json:"pid"`
 	Scenario   string            `json:"scenario"`
 	Datastores map[string]string `json:"datastores"`
-	// Clusters maps each cluster's name to its managed object id (Nova's VMware driver
-	// names its compute node "<moref>(<name>)").
-	Clusters map[string]string `json:"clusters"`
+	// Clusters maps each cluster's name to its managed object id; with InstanceUUID (this
+	// vCenter's about.instanceUuid) they make the compute node name Nova's VMware driver
+	// gives a cluster: "<moref>.<instanceUuid>".
+	Clusters     map[string]string `json:"clusters"`
+	InstanceUUID string            `json:"instance_uuid"`
 	// NovaVMs lists the VMs marked as Nova's (nvp.vm-uuid) that run in a cluster: the lab
 	// makes their instance records.
 	NovaVMs []NovaVM `json:"nova_vms"`
@@ -169,7 +171,7 @@ func main() {
 	serverURL := *server.URL
 	serverURL.User = nil
 	ready := Ready{URL: serverURL.String(), PID: os.Getpid(), Scenario: *scenario, Datastores: datastoreDirs(),
-		Clusters: clusterRefs(), NovaVMs: novaVMs()}
+		Clusters: clusterRefs(), InstanceUUID: instanceUUID(), NovaVMs: novaVMs()}
 	line, _ := json.Marshal(ready)
 	fmt.Println(string(line))
 

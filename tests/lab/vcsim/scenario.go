@@ -341,6 +341,12 @@ func addRuleset(spec string) error {
 	return nil
 }
 
+// instanceUUID is this vCenter's about.instanceUuid.
+func instanceUUID() string {
+	si := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
+	return si.Content.About.InstanceUuid
+}
+
 func setAbout(version, apiType, instanceUUID string) {
 	si := simulator.Map.Get(vim25.ServiceInstance).(*simulator.ServiceInstance)
 	about := &si.Content.About
