@@ -61,6 +61,7 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
     vib, conf, raw, out = files["vib"], files["nova_conf"], files["raw"], files["out"]
     return {
         "about": ["about"],
+        "audit clean": ["audit", "clean", "--dry-run"],
         "cache evict": ["cache", "evict", image, "--dry-run"],
         "cache list": ["cache", "list"],
         "cache purge": ["cache", "purge", "--dry-run"],
@@ -102,9 +103,9 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
 
 
 # commands that need the vCenter before anything else can fail
-VCENTER_FIRST = {"about", "cache list", "cache purge", "check nova-conf", "check prereqs",
-                 "check privileges", "cluster inspect", "cluster list", "firewall disable",
-                 "image export",
+VCENTER_FIRST = {"about", "audit clean", "cache list", "cache purge", "check nova-conf",
+                 "check prereqs", "check privileges", "cluster inspect", "cluster list",
+                 "firewall disable", "image export",
                  "firewall enable", "firewall status", "firewall vib install", "role create",
                  "vm delete", "vm list"}
 # commands that look the image up in Glance first, then go to the vCenter

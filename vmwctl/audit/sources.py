@@ -91,6 +91,11 @@ def servers_from_api(connection: Any, node: str, cloud: str) -> list[Server]:
             raise OperationFailed(f"the compute API of cloud '{cloud}' refuses to list every "
                                   "project's servers (all_tenants needs the admin role): use "
                                   "an admin's cloud, or --servers-from FILE")
+        if response.status_code == 404:
+            raise OperationFailed(f"listing servers on cloud '{cloud}' failed: HTTP 404 at "
+                                  f"{response.url.split('?')[0]}, which is no compute API "
+                                  "(a cloud without Keystone's catalog has none): use an "
+                                  "admin's cloud, or --servers-from FILE")
         if response.status_code != 200:
             raise OperationFailed(f"listing servers on cloud '{cloud}' failed: the compute API "
                                   f"answered HTTP {response.status_code}")
