@@ -8,6 +8,7 @@ and 'openstack image list -f json'.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import signal
 import subprocess
@@ -290,6 +291,12 @@ def test_clean_acts_in_stages(laid_out) -> None:
     assert not (root / CACHE / laid_out["gone"]).exists()
     assert (root / CACHE / laid_out["cached"]).exists()  # Glance still has it
     assert (root / laid_out["orphan"]).exists()  # the VM is only powered off so far
+    seen = audit(laid_out["sim"], "--servers-from", laid_out["servers"], "--images-from",
+                 laid_out["images"]).json()["findings"]
+    [marked] = [f for f in seen if f["kind"] == "orphan-vm"]
+    since = dt.datetime.fromisoformat(json.loads(mark)["since"])
+    assert dt.datetime.fromisoformat(marked["since"]) == since  # the age is the mark's
+    assert 0 <= marked["age_seconds"] < 3600
 
     waiting = clean(laid_out, "--older-than", "1d", "--yes")
     assert waiting.exit_code == 0, waiting.stderr

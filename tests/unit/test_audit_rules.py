@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from vmwctl.audit.clean import Limit, parse_age, parse_kinds
-from vmwctl.audit.findings import instance_of, is_novas
+from vmwctl.audit.findings import instance_of, is_novas, orphan_mark
 from vmwctl.errors import UsageError
 from vmwctl.vsphere.model import VirtualMachine
 
@@ -35,6 +37,16 @@ def test_the_marker_wins_and_other_solutions_are_not_novas() -> None:
     assert instance_of(vm("renamed by hand", nova_uuid=UUID.upper())) == UUID
     assert not is_novas(vm(UUID, managed_by="com.vmware.nsx"))
     assert not is_novas(vm(UUID, vmwctl_marker="{}"))
+
+
+def test_the_orphan_mark_is_read_or_ignored() -> None:
+    mark = orphan_mark(vm(UUID, orphan_mark='{"since": "2026-12-01T10:00:00+00:00", '
+                                            '"power": "poweredOn"}'))
+    assert mark == {"since": dt.datetime(2026, 12, 1, 10, tzinfo=dt.UTC), "power": "poweredOn"}
+    naive = orphan_mark(vm(UUID, orphan_mark='{"since": "2026-12-01T10:00:00"}'))
+    assert naive is not None and naive["since"].tzinfo == dt.UTC  # comparable with now
+    for bad in (None, "", "not json", "[]", '{"power": "poweredOn"}', '{"since": "soon"}'):
+        assert orphan_mark(vm(UUID, orphan_mark=bad)) is None
 
 
 @pytest.mark.parametrize("text, seconds", [("90", 90), ("45m", 2700), ("12h", 43200),

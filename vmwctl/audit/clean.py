@@ -20,9 +20,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from vmwctl.audit.findings import AuditReport, cluster_vms, instance_of
+from vmwctl.audit.findings import AuditReport, cluster_vms, instance_of, orphan_mark
 from vmwctl.errors import ConnectError, UsageError, VmwctlError
-from vmwctl.vsphere.model import ORPHAN_KEY, Cluster, Datastore, Inventory, VirtualMachine
+from vmwctl.vsphere.model import ORPHAN_KEY, Cluster, Datastore, Inventory
 
 if TYPE_CHECKING:
     from vmwctl.common.interrupts import Stopper
@@ -125,17 +125,6 @@ class CleanReport:
         return [action for action in self.actions if action.step != "wait"]
 
 
-def _mark(vm: VirtualMachine) -> dict[str, Any] | None:
-    if not vm.orphan_mark:
-        return None
-    try:
-        mark = json.loads(vm.orphan_mark)
-        dt.datetime.fromisoformat(mark["since"])
-        return mark
-    except (ValueError, KeyError, TypeError):
-        return None
-
-
 def plan_clean(audit: AuditReport, inventory: Inventory, cluster: Cluster,
                datastores: list[Datastore], *, kinds: list[str], older_than: int,
                now: dt.datetime, dry_run: bool) -> CleanReport:
@@ -149,14 +138,14 @@ def plan_clean(audit: AuditReport, inventory: Inventory, cluster: Cluster,
         if finding.kind == "orphan-vm":
             vm = inventory.vms[finding.vm or ""]
             orphaned.add(vm.moid)
-            mark = _mark(vm)
+            mark = orphan_mark(vm)
             if mark is None:
                 step = "power-off" if vm.power_state == "poweredOn" else "mark"
                 report.actions.append(Action(
                     finding.kind, vm.name, step, "orphaned now: marked (and powered off); "
                     "deleted by a later run that still finds it orphaned", vm=vm.moid))
                 continue
-            since = dt.datetime.fromisoformat(mark["since"])
+            since = mark["since"]
             due = since + dt.timedelta(seconds=older_than)
             if now >= due:
                 report.actions.append(Action(finding.kind, vm.name, "delete-vm",
@@ -186,7 +175,7 @@ def plan_clean(audit: AuditReport, inventory: Inventory, cluster: Cluster,
                                      size=finding.size))
     if "orphan-vm" in kinds:
         for vm in cluster_vms(inventory, cluster, datastores):
-            if vm.moid not in orphaned and _mark(vm) is not None:
+            if vm.moid not in orphaned and orphan_mark(vm) is not None:
                 report.actions.append(Action(
                     "orphan-vm", vm.name, "rescue", f"instance {instance_of(vm)} is known "
                     "again: mark removed, power state restored", vm=vm.moid))
@@ -282,7 +271,7 @@ def _vm_step(cleaner: Cleaner, action: Action) -> None:
             power_off()
         run_task(vc, f"deleting {vm.name}", lambda: ref.Destroy_Task())
     elif action.step == "rescue":
-        mark = _mark(vm) or {}
+        mark = orphan_mark(vm) or {}
         reconfigure("")  # an empty value removes the key
         if mark.get("power") == "poweredOn" and vm.power_state != "poweredOn":
             run_task(vc, f"powering on {vm.name}", lambda: ref.PowerOnVM_Task())

@@ -7,9 +7,11 @@ Nothing here talks to vCenter or OpenStack (``vmwctl.audit.run`` reads them).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from vmwctl.audit import KINDS
 from vmwctl.cache.layout import DatastoreCache, Entry, is_image_id
@@ -83,6 +85,18 @@ def is_novas(vm: VirtualMachine) -> bool:
                                       and _NOVA_NAME.fullmatch(vm.name or "") is not None)
 
 
+def orphan_mark(vm: VirtualMachine) -> dict[str, Any] | None:
+    """The mark ``audit clean`` left on an orphaned VM ({"since", "power"}), if valid."""
+    if not vm.orphan_mark:
+        return None
+    try:
+        mark = json.loads(vm.orphan_mark)
+        since = dt.datetime.fromisoformat(mark["since"])
+    except (ValueError, KeyError, TypeError):
+        return None
+    return {**mark, "since": since if since.tzinfo else since.replace(tzinfo=dt.UTC)}
+
+
 def is_shadow(vm: VirtualMachine) -> bool:
     return (vm.name or "").startswith(IMAGE_VM_PREFIX)
 
@@ -148,11 +162,14 @@ def judge(inventory: Inventory, cluster: Cluster, datastores: list[Datastore], *
             if instance is not None:
                 claims.setdefault(instance, []).append(vm)
             if servers is not None and (instance is None or instance not in known):
+                mark = orphan_mark(vm)
+                since = mark["since"] if mark else None
                 findings.append(Finding(
                     "orphan-vm", vm.name, f"VM {vm.name!r} is Nova's (instance "
                     f"{instance or 'unknown'}), and the compute API knows no such instance",
                     "'vmwctl audit clean orphan-vm' powers it off, then deletes it on a later "
-                    "run", objects=[vm.name], instance=instance, vm=vm.moid))
+                    "run", objects=[vm.name], instance=instance, vm=vm.moid, since=since,
+                    age_seconds=_age(now, since)))
         elif vm_owner(vm) in ("other", "vmwctl"):
             spawned = vm_owner(vm) == "vmwctl"
             findings.append(Finding(
