@@ -129,7 +129,8 @@ def test_drs_and_ha_as_reported() -> None:
     inventory = make_inventory(make_cluster(drs_behavior="manual", ha_enabled=False))
     report = inspect_cluster(*_c0(inventory), make_profile())
     assert report.drs == {"enabled": True, "behavior": "manual", "fully_automated": False}
-    assert report.ha == {"enabled": False}
+    assert report.ha["enabled"] is False
+    assert (report.ha["reserve"].enabled, report.ha["reserve"].detail) == (False, "HA is off")
     assert (report.datacenter, report.path, report.moref) == ("DC0", "/DC0/host/C0", "domain-C0")
 
 

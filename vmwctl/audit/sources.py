@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from vmwctl.audit.findings import Server
-from vmwctl.errors import ConnectError, OperationFailed, UsageError
+from vmwctl.errors import UsageError
 
 # Where a server's compute node may be named in exported JSON (the openstack client's
 # long listing, the API's attribute, a plain field).
@@ -71,41 +71,15 @@ def known_images_from_file(path: str) -> tuple[set[str], set[str]]:
 def servers_from_api(connection: Any, node: str, cloud: str) -> list[Server]:
     """``GET /servers?all_tenants=1&node=NODE`` (the plain listing: ids and names), every
     page."""
-    from keystoneauth1 import exceptions as ks
+    from vmwctl.nova.compute_api import list_all
 
     # Nova matches node as an unanchored regular expression: anchored, its dots escaped
     pattern = urllib.parse.quote("^" + re.sub(r"([.^$*+?()\[\]{}|\\])", r"\\\1", node) + "$",
                                  safe="")
-    url: str | None = f"/servers?all_tenants=1&node={pattern}"
-    servers: list[Server] = []
-    while url:
-        try:
-            response = connection.compute.request(url, "GET", raise_exc=False)
-        except (ks.EndpointNotFound, ks.EmptyCatalog):
-            raise ConnectError(f"the service catalog of cloud '{cloud}' has no compute "
-                               "service: give --servers-from FILE") from None
-        except (ks.ConnectFailure, ks.DiscoveryFailure, ks.ConnectTimeout) as exc:
-            raise ConnectError(f"cannot reach the compute API of cloud '{cloud}': "
-                               f"{str(exc).splitlines()[0]}") from None
-        if response.status_code == 403:
-            raise OperationFailed(f"the compute API of cloud '{cloud}' refuses to list every "
-                                  "project's servers (all_tenants needs the admin role): use "
-                                  "an admin's cloud, or --servers-from FILE")
-        if response.status_code == 404:
-            raise OperationFailed(f"listing servers on cloud '{cloud}' failed: HTTP 404 at "
-                                  f"{response.url.split('?')[0]}, which is no compute API "
-                                  "(a cloud without Keystone's catalog has none): use an "
-                                  "admin's cloud, or --servers-from FILE")
-        if response.status_code != 200:
-            raise OperationFailed(f"listing servers on cloud '{cloud}' failed: the compute API "
-                                  f"answered HTTP {response.status_code}")
-        page = response.json()
-        servers += [Server(id=row["id"], name=row.get("name") or "", node=node)
-                    for row in page.get("servers", [])]
-        following = next((link["href"] for link in page.get("servers_links", [])
-                          if link.get("rel") == "next"), None)
-        url = following
-    return servers
+    rows = list_all(connection, f"/servers?all_tenants=1&node={pattern}", "servers", cloud,
+                    instead="--servers-from FILE",
+                    admin="to list every project's servers (all_tenants needs the admin role)")
+    return [Server(id=row["id"], name=row.get("name") or "", node=node) for row in rows]
 
 
 def deleted_images_from_api(service: Any, image_ids: Iterable[str]) -> tuple[set[str], list[str]]:

@@ -18,6 +18,7 @@ from vmwctl.common.words import plural
 from vmwctl.firewall.coverage import coverage
 from vmwctl.firewall.ports import Range
 from vmwctl.firewall.vnc import vnc_verdict as judge_vnc
+from vmwctl.nova.headroom import Flavor
 from vmwctl.nova.rules import valid_datastores
 from vmwctl.nova.vnc import held_ports
 from vmwctl.profile.schema import Profile
@@ -91,6 +92,7 @@ class Context:
     regex: re.Pattern[str] | None
     portgroup: str | None
     network_model: str | None = None  # --network-model; else the profile's
+    flavors: list[Flavor] = field(default_factory=list)  # --flavors-*: for capacity
 
     @property
     def hosts(self) -> list[Host]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from vmwctl.cache.leftovers import Leftover, find_leftovers
+from vmwctl.checks.capacity import check_capacity, check_cpu_uniformity
 from vmwctl.checks.model import (
     CheckReport,
     CheckResult,
@@ -32,6 +33,7 @@ from vmwctl.checks.network import gather_network, judge_network
 from vmwctl.checks.nova_conf import check_nova_conf
 from vmwctl.common.words import every, plural, verb
 from vmwctl.errors import OperationFailed, UsageError
+from vmwctl.nova.headroom import Flavor
 from vmwctl.nova.owners import OWNERS, vm_owner
 from vmwctl.nova.rules import (
     MIN_VC_VERSION,
@@ -52,7 +54,8 @@ if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
-             "network", "vnc-firewall", "privileges", "hosts", "image-cache", "nova-conf")
+             "network", "vnc-firewall", "privileges", "hosts", "image-cache", "capacity",
+             "cpu-uniformity", "nova-conf")
 
 
 def _names(items: list) -> list[str]:
@@ -369,6 +372,8 @@ PURE = {
     "datastores": _needs_cluster(check_datastores, "datastores"),
     "dedicated": _needs_cluster(check_dedicated, "dedicated"),
     "hosts": _needs_cluster(check_hosts, "hosts"),
+    "capacity": _needs_cluster(check_capacity, "capacity"),
+    "cpu-uniformity": _needs_cluster(check_cpu_uniformity, "cpu-uniformity"),
 }
 
 
@@ -436,7 +441,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 nova_conf: Path | None = None, only: list[str] | None = None,
                 skip: list[str] | None = None, portgroup: str | None = None,
                 network_model: str | None = None,
-                inventory: Inventory | None = None) -> CheckReport:
+                inventory: Inventory | None = None,
+                flavors: list[Flavor] | None = None) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here)."""
     ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
     conf = None
@@ -448,7 +454,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
-                  network_model=network_model)
+                  network_model=network_model, flavors=flavors or [])
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
         futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids

@@ -10,6 +10,16 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
+from vmwctl.nova.headroom import (
+    CpuUniformity,
+    Flavor,
+    FlavorFit,
+    HaReserve,
+    Largest,
+    cpu_uniformity,
+    fit_flavor,
+    headroom,
+)
 from vmwctl.nova.owners import count_owners
 from vmwctl.nova.rules import (
     GIB,
@@ -38,6 +48,10 @@ class HostRow:
     memory_mb: int
     memory_usage_mb: int
     vms: int
+    memory_free_mb: int = 0  # memory_mb less the usage (0 for a host Nova does not count)
+    failover: bool = False  # an HA failover host
+    cpu_model: str | None = None
+    max_evc_mode: str | None = None
 
 
 @dataclass
@@ -75,6 +89,16 @@ class NovaNode:
 
 
 @dataclass
+class ClusterHeadroom:
+    """The room on the hosts now, and after what HA holds back (docs/cluster.md)."""
+
+    free_mb: int
+    largest_now: Largest | None
+    free_mb_after_ha: int
+    largest_after_ha: Largest | None
+
+
+@dataclass
 class ClusterReport:
     """``cluster inspect``; JSON keys documented in docs/cluster.md."""
 
@@ -88,6 +112,8 @@ class ClusterReport:
     hosts: list[HostRow] = field(default_factory=list)
     datastores: list[DatastoreRow] = field(default_factory=list)
     vms: dict[str, int] = field(default_factory=dict)
+    headroom: ClusterHeadroom | None = None
+    cpu: CpuUniformity | None = None
 
 
 def nova_node(inventory: Inventory, cluster: Cluster, profile: Profile) -> NovaNode:
@@ -126,13 +152,23 @@ def inspect_cluster(inventory: Inventory, cluster: Cluster, profile: Profile) ->
              and cluster.drs_behavior == "fullyAutomated"},
         ha={"enabled": cluster.ha_enabled},
         vms=count_owners(vms))
+    room = headroom(inventory, cluster)
+    report.headroom = ClusterHeadroom(room.free_mb, room.largest_now, room.free_mb_after_ha,
+                                      room.largest_after_ha)
+    report.ha["reserve"] = room.ha
+    report.cpu = cpu_uniformity(inventory, cluster)
+    rooms = {r.moid: r for r in room.hosts}
     for host in sorted(hosts, key=lambda h: h.name):
+        counted = rooms.get(host.moid)
         report.hosts.append(HostRow(
             name=host.name, connection_state=host.connection_state,
             in_maintenance=host.in_maintenance, counted=host.usable, version=host.version,
             cpu_threads=host.cpu_threads, memory_bytes=host.memory_bytes,
             memory_mb=host.memory_bytes // MIB, memory_usage_mb=host.memory_usage_mb,
-            vms=vm_counts.get(host.moid, 0)))
+            vms=vm_counts.get(host.moid, 0),
+            memory_free_mb=counted.free_mb if counted else 0,
+            failover=bool(counted and counted.failover), cpu_model=host.cpu_model,
+            max_evc_mode=host.max_evc_mode))
     for ds in sorted(inventory.cluster_datastores(cluster), key=lambda d: d.name):
         reason = datastore_rejection(ds, regex)
         mounted = {m.host for m in ds.mounts if m.mounted and m.accessible}
@@ -157,6 +193,9 @@ class ClusterSummary:
     vcpus: int
     memory_mb: int
     disk_gb: int
+    largest_free_mb: int = 0  # the most free memory on one counted host now
+    largest_free_mb_after_ha: int = 0
+    evc_mode: str | None = None
 
 
 @dataclass
@@ -171,6 +210,7 @@ def list_clusters(inventory: Inventory, profile: Profile,
     rows = []
     for cluster in sorted(inventory.clusters.values(), key=lambda c: c.path):
         node = nova_node(inventory, cluster, profile)
+        room = headroom(inventory, cluster)
         rows.append(ClusterSummary(
             name=cluster.name, path=cluster.path,
             datacenter=inventory.datacenters[cluster.datacenter].name
@@ -181,5 +221,44 @@ def list_clusters(inventory: Inventory, profile: Profile,
             drs_fully_automated=bool(cluster.drs_enabled)
             and cluster.drs_behavior == "fullyAutomated",
             vcpus=node.vcpus, memory_mb=node.memory_mb,
-            disk_gb=node.placement["DISK_GB"]["total"]))
+            disk_gb=node.placement["DISK_GB"]["total"],
+            largest_free_mb=room.largest_now.memory_mb if room.largest_now else 0,
+            largest_free_mb_after_ha=room.largest_after_ha.memory_mb
+            if room.largest_after_ha else 0, evc_mode=cluster.evc_mode))
     return ClusterListing(vcenter=inventory.endpoint.url, clusters=rows)
+
+
+@dataclass
+class FitReport:
+    """``cluster fit``; JSON keys documented in docs/cluster.md."""
+
+    cluster: str
+    node: str
+    headroom: ClusterHeadroom
+    ha: HaReserve
+    flavors: list[FlavorFit]
+
+    def exit_code(self) -> int:
+        """1 when Nova accepts a flavor that fits nowhere without overcommit or HA's leave."""
+        return 1 if any(fit.trouble for fit in self.flavors) else 0
+
+
+def fit_flavors(inventory: Inventory, cluster: Cluster, profile: Profile,
+                flavors: list[Flavor]) -> FitReport:
+    """Each flavor judged as Nova's placement and the node's free figures would, then
+    against each host's room now and after HA's reserve."""
+    node = nova_node(inventory, cluster, profile)
+    room = headroom(inventory, cluster)
+    placement = node.placement
+    reserved = profile.default
+    fits = [fit_flavor(flavor, room,
+                       vcpus_free=node.vcpus - reserved.reserved_host_cpus,
+                       vcpus_max=placement["VCPU"]["max_unit"],
+                       memory_free=node.memory_mb_free - reserved.reserved_host_memory_mb,
+                       memory_max=placement["MEMORY_MB"]["max_unit"],
+                       disk_free_gb=node.disk_available_gb,
+                       disk_max_gb=placement["DISK_GB"]["max_unit"])
+            for flavor in flavors]
+    return FitReport(cluster.name, node.hypervisor_hostname,
+                     ClusterHeadroom(room.free_mb, room.largest_now, room.free_mb_after_ha,
+                                     room.largest_after_ha), room.ha, fits)

@@ -51,6 +51,8 @@ class Host:
     memory_bytes: int
     memory_usage_mb: int
     datastores: list[str] = field(default_factory=list)
+    cpu_model: str | None = None  # summary.hardware.cpuModel
+    max_evc_mode: str | None = None  # summary.maxEVCModeKey: the CPU's feature level
     networks: list[str] = field(default_factory=list)
     firewall: list[FirewallRuleset] | None = None
 
@@ -84,6 +86,21 @@ class Datastore:
 
 
 @dataclass
+class HaAdmission:
+    """vSphere HA's admission control (``configurationEx.dasConfig``)."""
+
+    enabled: bool  # admission control enforced (HA on and admissionControlEnabled)
+    policy: str | None  # failover-hosts | percentage | slots; None: none or not understood
+    policy_type: str | None = None  # the vSphere type name, e.g. for one not understood
+    failover_level: int | None = None  # host failures tolerated
+    failover_hosts: list[str] = field(default_factory=list)  # moids
+    cpu_percent: int | None = None
+    memory_percent: int | None = None
+    slot_cpu_mhz: int | None = None  # a fixed slot size, when the slot policy sets one
+    slot_memory_mb: int | None = None
+
+
+@dataclass
 class Cluster:
     moid: str
     name: str
@@ -96,6 +113,8 @@ class Cluster:
     drs_enabled: bool | None = None
     drs_behavior: str | None = None
     ha_enabled: bool | None = None
+    ha_admission: HaAdmission | None = None
+    evc_mode: str | None = None  # summary.currentEVCModeKey
 
 
 @dataclass

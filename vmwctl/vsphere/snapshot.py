@@ -23,10 +23,12 @@ PROPERTIES: dict[type, list[str]] = {
     vim.Datacenter: ["name", "parent", "vmFolder"],
     vim.Folder: ["name", "parent"],
     vim.ClusterComputeResource: ["name", "parent", "host", "datastore", "network",
-                                 "resourcePool", "configurationEx"],
+                                 "resourcePool", "configurationEx",
+                                 "summary.currentEVCModeKey"],
     vim.HostSystem: ["name", "parent", "runtime.connectionState", "runtime.inMaintenanceMode",
                      "summary.config.product", "summary.hardware.numCpuThreads",
                      "summary.hardware.memorySize", "summary.quickStats.overallMemoryUsage",
+                     "summary.hardware.cpuModel", "summary.maxEVCModeKey",
                      "datastore", "network"],
     vim.Datastore: ["summary", "host", "browser", "parent"],
     vim.Network: ["name"],
@@ -87,6 +89,28 @@ def _datacenter_of(moid: str, names: dict[str, tuple[str, str | None]],
     return None
 
 
+_POLICIES = {"ClusterFailoverHostAdmissionControlPolicy": "failover-hosts",
+             "ClusterFailoverResourcesAdmissionControlPolicy": "percentage",
+             "ClusterFailoverLevelAdmissionControlPolicy": "slots"}
+
+
+def _admission(das: Any) -> model.HaAdmission | None:
+    """HA's admission control as plain data (None: no HA configuration read)."""
+    if das is None:
+        return None
+    policy = das.admissionControlPolicy
+    type_name = getattr(policy, "_wsdlName", None)
+    kind = _POLICIES.get(type_name or "")
+    slot = getattr(policy, "slotPolicy", None)
+    return model.HaAdmission(
+        enabled=bool(das.enabled) and bool(das.admissionControlEnabled), policy=kind,
+        policy_type=type_name, failover_level=getattr(policy, "failoverLevel", None),
+        failover_hosts=_moids(getattr(policy, "failoverHosts", None)),
+        cpu_percent=getattr(policy, "cpuFailoverResourcesPercent", None),
+        memory_percent=getattr(policy, "memoryFailoverResourcesPercent", None),
+        slot_cpu_mhz=getattr(slot, "cpu", None), slot_memory_mb=getattr(slot, "memory", None))
+
+
 def _add(inventory: model.Inventory, record: ObjectRecord,
          names: dict[str, tuple[str, str | None]], datacenters: set[str]) -> None:
     kind, moid = record.type, record.moid
@@ -109,7 +133,8 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             resource_pool=pool._moId if pool else None,
             drs_enabled=getattr(drs, "enabled", None),
             drs_behavior=getattr(drs, "defaultVmBehavior", None),
-            ha_enabled=getattr(das, "enabled", None))
+            ha_enabled=getattr(das, "enabled", None), ha_admission=_admission(das),
+            evc_mode=record.get("summary.currentEVCModeKey") or None)
     elif kind == "HostSystem":
         product = record.get("summary.config.product")
         parent = record.get("parent")
@@ -122,6 +147,8 @@ def _add(inventory: model.Inventory, record: ObjectRecord,
             cpu_threads=int(record.get("summary.hardware.numCpuThreads") or 0),
             memory_bytes=int(record.get("summary.hardware.memorySize") or 0),
             memory_usage_mb=int(record.get("summary.quickStats.overallMemoryUsage") or 0),
+            cpu_model=record.get("summary.hardware.cpuModel") or None,
+            max_evc_mode=record.get("summary.maxEVCModeKey") or None,
             datastores=_moids(record.get("datastore")), networks=_moids(record.get("network")))
     elif kind == "Datastore":
         summary = record.get("summary")

@@ -8,6 +8,7 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.check.render import render_report
+from vmwctl.cli.cluster.flavors import flavor_source_options, load_flavors
 from vmwctl.cli.metrics import identify, metrics_file_option, record_checks
 from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
 from vmwctl.errors import UsageError
@@ -34,17 +35,19 @@ def _ids(value: str | None) -> list[str]:
                    "neutron one every host needs, for nsx-mh the integration bridge (default "
                    "vmware.integration_bridge, else br-int), for nova-network-flat the flat "
                    "bridge (default DEFAULT.flat_network_bridge).")
+@flavor_source_options
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @metrics_file_option
 @click.pass_obj
 def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
                     skip: str | None, network_model: str | None, portgroup: str | None,
-                    strict: bool) -> int:
+                    flavors_file: Path | None, flavors_from: str | None, strict: bool) -> int:
     """Verify the guide's prerequisites against the live vCenter.
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
-    network, vnc-firewall, privileges, hosts, image-cache, nova-conf (with
-    --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
+    network, vnc-firewall, privileges, hosts, image-cache, capacity (with
+    --flavors-*: each flavor fits a host now), cpu-uniformity, nova-conf
+    (with --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
     objects concerned and a remedy. Exit status 1 when a check fails (or,
     with --strict, warns).
     """
@@ -58,13 +61,14 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
                          "physical NIC DEFAULT.vlan_interface; drop --portgroup")
     # refuse unknown ids, and a selection that leaves nothing to run, before connecting
     selected_ids(_ids(only), _ids(skip), nova_conf=nova_conf is not None)
+    flavors = load_flavors(app, [], flavors_file, flavors_from, required=False)
     vc = app.vcenter
     inventory = read_inventory(vc)
     # --cluster must exist; the profile's cluster, Nova's, is judged by the cluster check
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
-                         network_model=network_model, inventory=inventory)
+                         network_model=network_model, inventory=inventory, flavors=flavors)
     record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)

@@ -15,6 +15,33 @@ def _yes(value: object) -> str:
     return {True: "yes", False: "no", None: "-"}.get(value, str(value))  # type: ignore[arg-type]
 
 
+def _room(largest: Any, free_mb: int) -> str:
+    if largest is None:
+        return "no host counted"
+    return (f"largest instance without overcommitting memory: {largest.memory_mb:,} MB, "
+            f"{largest.vcpus} vCPUs (on {largest.host}); {free_mb:,} MB free in all")
+
+
+def _ha(report: Any) -> str:
+    enabled = {True: "enabled", False: "disabled", None: "-"}[report.ha["enabled"]]
+    reserve = report.ha.get("reserve")
+    if not report.ha["enabled"] or reserve is None:
+        return enabled
+    if not reserve.enabled:
+        return f"{enabled}; {reserve.detail}"
+    return (f"{enabled}; {reserve.detail}: {reserve.memory_mb:,} MB held back; after it "
+            + _room(report.headroom.largest_after_ha, report.headroom.free_mb_after_ha))
+
+
+def _cpus(cpu: Any) -> str:
+    models = "; ".join(f"{model} ({len(hosts)})" for model, hosts in cpu.models.items())
+    evc = f"EVC {cpu.evc_mode}" if cpu.evc_mode else "EVC off"
+    if cpu.uniform:
+        return f"{models or '-'}; {evc}"
+    levels = ", ".join(f"{level} ({len(hosts)})" for level, hosts in cpu.feature_levels.items())
+    return f"{evc}; models differ: {models}; feature levels {levels}"
+
+
 def _human(report: Any) -> Any:
     from rich.console import Group
 
@@ -37,16 +64,20 @@ def _human(report: Any) -> Any:
         ("Hosts counted", f"{nova.hosts_counted} of {len(report.hosts)}"),
         ("DRS", f"{'enabled' if report.drs['enabled'] else 'disabled'}, "
                 f"{report.drs['behavior'] or '-'}"),
-        ("HA", {True: "enabled", False: "disabled", None: "-"}[report.ha["enabled"]]),
+        ("Room now", _room(report.headroom.largest_now, report.headroom.free_mb)),
+        ("HA", _ha(report)),
+        ("CPUs", _cpus(report.cpu)),
         ("VMs", f"{report.vms['nova']} Nova's, {report.vms['vmwctl']} vmwctl's, "
                 f"{report.vms['other']} others, {report.vms['extension']} of other solutions, "
                 f"{report.vms['system']} vSphere Cluster Services"),
     ])
     hosts = table("Hosts", ("HOST", "STATE", "MAINT.", "COUNTED", "ESXI", "THREADS", "MEMORY",
-                            "USED MB", "VMS"),
-                  [(h.name, h.connection_state, _yes(h.in_maintenance), _yes(h.counted),
-                    h.version, h.cpu_threads, short_size(h.memory_bytes),
-                    f"{h.memory_usage_mb:,}", h.vms) for h in report.hosts])
+                            "USED MB", "FREE MB", "VMS"),
+                  [(h.name + (" (HA failover)" if h.failover else ""), h.connection_state,
+                    _yes(h.in_maintenance), _yes(h.counted), h.version, h.cpu_threads,
+                    short_size(h.memory_bytes), f"{h.memory_usage_mb:,}",
+                    f"{h.memory_free_mb:,}" if h.counted else "-", h.vms)
+                   for h in report.hosts])
     stores = table("Datastores", ("DATASTORE", "TYPE", "CAPACITY", "FREE", "MOUNTED", "REGEX",
                                   "USED BY NOVA"),
                    [(d.name, d.type, short_size(d.capacity),

@@ -14,12 +14,12 @@ from vmwctl.cli.options import ClusterFlag
 def _human(listing: Any) -> Any:
     rows = [("*" if c.selected else "", c.datacenter, c.name, f"{c.hosts_counted}/{c.hosts}",
              "yes" if c.drs_fully_automated else "NO", c.vcpus, f"{c.memory_mb:,}",
-             f"{c.disk_gb:,}") for c in listing.clusters]
+             f"{c.disk_gb:,}", f"{c.largest_free_mb:,}") for c in listing.clusters]
     return table(f"Clusters of {listing.vcenter}",
                  ("", "DATACENTER", "CLUSTER", "HOSTS", "DRS FULL", "VCPUS", "MEMORY MB",
-                  "DISK GB"), rows,
+                  "DISK GB", "ROOM MB"), rows,
                  caption="* the profile's cluster; HOSTS: counted by Nova / all; totals as "
-                         "nova-compute reports them")
+                         "nova-compute reports them; ROOM: the most memory free on one host")
 
 
 @click.command("list")
