@@ -23,3 +23,14 @@ def vc(sim):
 def ds_dir(sim) -> Path:
     """The local directory behind ``sim``'s datastore LocalDS_0."""
     return Path(sim.datastores["LocalDS_0"])
+
+
+@pytest.fixture
+def admin_cloud(lab, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The lab's admin cloud (clouds.yaml and secure.yaml in the environment), whose
+    catalog names the lab's nova-api."""
+    if not getattr(lab, "nova_url", None):
+        pytest.fail(f"the lab in {lab.dir} runs no nova-api")
+    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", lab.clouds_file)
+    monkeypatch.setenv("OS_CLIENT_SECURE_FILE", lab.secure_file)
+    return lab.cloud_admin

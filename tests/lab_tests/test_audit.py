@@ -464,15 +464,6 @@ def test_vcenter_going_away_exits_3_and_a_rerun_finishes(simulator, tmp_path: Pa
 
 # ------------------------------------------------------------------ the compute API
 
-@pytest.fixture
-def admin_cloud(lab, monkeypatch: pytest.MonkeyPatch) -> str:
-    if not getattr(lab, "nova_url", None):
-        pytest.fail(f"the lab in {lab.dir} runs no nova-api")
-    monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", lab.clouds_file)
-    monkeypatch.setenv("OS_CLIENT_SECURE_FILE", lab.secure_file)
-    return lab.cloud_admin
-
-
 def test_servers_from_the_compute_api(lab, admin_cloud, simulator, tmp_path: Path) -> None:
     """The same findings from nova-api's plain list of the node as from the file."""
     import labctl
