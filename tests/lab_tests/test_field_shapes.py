@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
     "about": ("about",),
     "cluster-list": ("cluster", "list"),
     "cluster-inspect": ("cluster", "inspect"),
+    "cluster-fit": ("cluster", "fit", "m1.small:1:512:1"),
     "check-prereqs": ("check", "prereqs"),
     "check-privileges": ("check", "privileges"),
     "check-nova-conf": ("check", "nova-conf", "{nova_conf}"),
@@ -42,6 +43,7 @@ COMMANDS: dict[str, tuple[str, ...]] = {
 # the empty cluster as the one Nova is given
 ON_EMPTY: dict[str, tuple[str, ...]] = {
     "cluster-inspect-empty": ("cluster", "inspect", EMPTY),
+    "cluster-fit-empty": ("cluster", "fit", "m1.small:1:512:1", "--cluster", EMPTY),
     "check-prereqs-empty": ("check", "prereqs", "--cluster", EMPTY),
     "firewall-status-empty": ("firewall", "status", "--cluster", EMPTY),
     "check-nova-conf-empty": ("check", "nova-conf", "{nova_conf_empty}"),

@@ -70,6 +70,7 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
         "check nova-conf": ["check", "nova-conf", str(conf)],
         "check prereqs": ["check", "prereqs"],
         "check privileges": ["check", "privileges"],
+        "cluster fit": ["cluster", "fit", "m1.small:1:512:1"],
         "cluster inspect": ["cluster", "inspect"],
         "cluster list": ["cluster", "list"],
         "completion": ["completion", "bash"],
@@ -104,7 +105,8 @@ def command_table(files: dict[str, Path], image: str) -> dict[str, list[str]]:
 
 # commands that need the vCenter before anything else can fail
 VCENTER_FIRST = {"about", "audit clean", "cache list", "cache purge", "check nova-conf",
-                 "check prereqs", "check privileges", "cluster inspect", "cluster list",
+                 "check prereqs", "check privileges", "cluster fit", "cluster inspect",
+                 "cluster list",
                  "firewall disable", "image export",
                  "firewall enable", "firewall status", "firewall vib install", "role create",
                  "vm delete", "vm list"}
