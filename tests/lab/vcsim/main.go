@@ -154,6 +154,7 @@ func main() {
 	if err := state.apply(context.Background(), client); err != nil {
 		log.Fatalf("shaping the inventory: %v", err)
 	}
+	applyHostVersions() // -host-version-of (ticket.go), over -host-version
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
