@@ -291,3 +291,13 @@ def test_check_nova_conf_offline_findings(vmwctl, tmp_path: Path, edit: tuple[st
 def test_check_nova_conf_unreadable_file(vmwctl, tmp_path: Path) -> None:
     result = vmwctl("check", "nova-conf", str(tmp_path / "missing.conf"), "--offline")
     assert result.exit_code == 2
+
+
+def test_import_takes_the_mks_console(tmp_path: Path) -> None:
+    from vmwctl.profile.nova_conf import profile_from_nova_conf, read_nova_conf
+
+    conf = write_nova_conf(tmp_path / "nova.conf", NOVA_CONF + (
+        "[mks]\nenabled = True\nmksproxy_base_url = https://mks.example:6090/\n"))
+    data = profile_from_nova_conf(read_nova_conf(conf), include_password=False).data
+    assert data["mks"] == {"enabled": True, "mksproxy_base_url": "https://mks.example:6090/"}
+    assert list(data).index("mks") == list(data).index("vnc") + 1

@@ -262,6 +262,7 @@ def test_defaults_are_novas(vmwctl, isolated_environment: Path) -> None:
     assert profile["DEFAULT"]["my_ip"] is None
     assert profile["DEFAULT"]["reserved_host_memory_mb"] == 512
     assert profile["vnc"]["enabled"] is True
+    assert profile["mks"] == {"enabled": False, "mksproxy_base_url": "http://127.0.0.1:6090/"}
 
 
 # ------------------------------------------------------------------ secrets

@@ -21,6 +21,7 @@ from vmwctl.firewall.vnc import vnc_verdict as judge_vnc
 from vmwctl.nova.headroom import Flavor
 from vmwctl.nova.rules import valid_datastores
 from vmwctl.nova.vnc import held_ports
+from vmwctl.profile.nova_conf import NovaConf
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Cluster, Datastore, FirewallRuleset, Host, Inventory
 
@@ -93,6 +94,9 @@ class Context:
     portgroup: str | None
     network_model: str | None = None  # --network-model; else the profile's
     flavors: list[Flavor] = field(default_factory=list)  # --flavors-*: for capacity
+    nova_conf: NovaConf | None = None  # --nova-conf, read: its [vnc] and [mks] count
+    probe_console: bool = False  # --probe-console: the console check asks for MKS tickets
+    console_check: bool = False  # the console check runs too: the VNC verdicts defer to it
 
     @property
     def hosts(self) -> list[Host]:
@@ -133,14 +137,17 @@ class FirewallData:
 
 
 def vnc_verdict(check_id: str, hosts: list[Host], data: FirewallData, wanted: list[Range],
-                inventory: Inventory) -> CheckResult:
+                inventory: Inventory, ctx: Context | None = None) -> CheckResult:
     """The one VNC verdict (vmwctl.firewall.vnc) as a check result.
 
     A host whose firewall was not read counts as opening nothing; the ports
-    held are those of every VM of the vCenter, from the snapshot.
+    held are those of every VM of the vCenter, from the snapshot. When the
+    console check of ``ctx`` runs too, the hosts without a VNC server that it
+    judges are left to it.
     """
     reports = [coverage(dataclasses.replace(h, firewall=data.rulesets.get(h.moid)), wanted)
                for h in hosts]
-    verdict = judge_vnc(reports, wanted, held_ports(inventory.vms.values()))
+    deferred = [h.name for h in ctx.connected_hosts] if ctx and ctx.console_check else []
+    verdict = judge_vnc(reports, wanted, held_ports(inventory.vms.values()), deferred=deferred)
     return CheckResult(check_id, Status(verdict.status), verdict.detail, verdict.objects,
                        verdict.remedy)

@@ -292,7 +292,7 @@ def _network(conf: NovaConf, ctx: Context | None, nics: NetworkData) -> CheckRes
 def _conf_profile(view: NovaConfView) -> Profile:
     """A profile holding the nova.conf's valid values, for Nova's rules that take one."""
     profile = Profile(name=view.conf.path.name, source=view.conf.path)
-    for section in ("vmware", "image_cache", "DEFAULT", "vnc"):
+    for section in ("vmware", "image_cache", "DEFAULT", "vnc", "mks"):
         target = profile.section(section)
         for field in dataclasses.fields(SECTIONS[section]):
             key = field.metadata.get("nova")
@@ -706,4 +706,4 @@ def _vnc_ports(conf: NovaConf, cluster: Cluster | None, ctx: Context,
     if isinstance(scope, CheckResult):
         return scope
     hosts, wanted = scope
-    return vnc_verdict("nova-conf.vnc-ports", hosts, data, [wanted], ctx.inventory)
+    return vnc_verdict("nova-conf.vnc-ports", hosts, data, [wanted], ctx.inventory, ctx)

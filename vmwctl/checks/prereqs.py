@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from vmwctl.cache.leftovers import Leftover, find_leftovers
 from vmwctl.checks.capacity import check_capacity, check_cpu_uniformity
+from vmwctl.checks.console import gather_console, judge_console
 from vmwctl.checks.model import (
     CheckReport,
     CheckResult,
@@ -55,7 +56,7 @@ if TYPE_CHECKING:
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
              "network", "vnc-firewall", "privileges", "hosts", "image-cache", "capacity",
-             "cpu-uniformity", "nova-conf")
+             "cpu-uniformity", "console", "nova-conf")
 
 
 def _names(items: list) -> list[str]:
@@ -255,7 +256,8 @@ def judge_vnc_firewall(ctx: Context, data: FirewallData) -> CheckResult:
     hosts = _vnc_firewall_hosts(ctx)
     if isinstance(hosts, CheckResult):
         return hosts
-    return vnc_verdict("vnc-firewall", hosts, data, [vnc_range(ctx.profile)], ctx.inventory)
+    return vnc_verdict("vnc-firewall", hosts, data, [vnc_range(ctx.profile)], ctx.inventory,
+                       ctx)
 
 
 @dataclass
@@ -404,6 +406,7 @@ REMOTE = {
     "vnc-firewall": Remote(gather_vnc_firewall, judge_vnc_firewall, needs_cluster=True),
     "privileges": Remote(gather_privileges, judge_privileges, needs_cluster=False),
     "image-cache": Remote(gather_image_cache, judge_image_cache, needs_cluster=True),
+    "console": Remote(gather_console, judge_console, needs_cluster=True),
 }
 
 
@@ -440,13 +443,15 @@ def selected_ids(only: list[str], skip: list[str], *, nova_conf: bool = True) ->
 def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 nova_conf: Path | None = None, only: list[str] | None = None,
                 skip: list[str] | None = None, portgroup: str | None = None,
-                network_model: str | None = None,
-                inventory: Inventory | None = None,
-                flavors: list[Flavor] | None = None) -> CheckReport:
-    """Every selected check; ``inventory``: one the caller read already (else read here)."""
+                network_model: str | None = None, inventory: Inventory | None = None,
+                flavors: list[Flavor] | None = None,
+                probe_console: bool = False) -> CheckReport:
+    """Every selected check; ``inventory``: one the caller read already (else read here);
+    ``flavors``: those the capacity check judges; ``probe_console``: the console check asks
+    vCenter for an MKS ticket on each host."""
     ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
     conf = None
-    if nova_conf is not None and "nova-conf" in ids:
+    if nova_conf is not None and ("nova-conf" in ids or "console" in ids):
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
     if inventory is None:
         inventory = read_inventory(vc)
@@ -454,7 +459,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
-                  network_model=network_model, flavors=flavors or [])
+                  network_model=network_model, flavors=flavors or [], nova_conf=conf,
+                  probe_console=probe_console, console_check="console" in ids)
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
         futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids
@@ -464,7 +470,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 results[check_id] = [PURE[check_id](ctx)]
         for check_id, future in futures.items():
             results[check_id] = [future.result()]
-    if conf is not None:
+    if conf is not None and "nova-conf" in ids:
         results["nova-conf"] = check_nova_conf(conf, profile, ctx, vc)
     ordered = [result for check_id in ids for result in results.get(check_id, [])]
     return CheckReport(vcenter=inventory.endpoint.url, cluster=cluster_name, checks=ordered,

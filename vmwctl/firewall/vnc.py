@@ -7,6 +7,10 @@ the vCenter holds, on whichever host DRS picks: a port counts as open only
 when every host with a VNC server opens it. When only part of the range is
 open, the verdict counts the consoles that fit before Nova hands out a closed
 port: it warns while some do, and fails once none does.
+
+Hosts on ESXi 7.0 and later have no VNC server: the verdict points to the MKS
+console for them, unless ``check prereqs``'s console check judges them (the
+hosts ``deferred``), which then decides between VNC and MKS there.
 """
 
 from __future__ import annotations
@@ -30,7 +34,7 @@ MKS_REMEDY = ("ESXi 7.0 and later have no VNC server: use the MKS console ([mks]
 class VncVerdict:
     """JSON keys documented in docs/firewall.md (``verdict``)."""
 
-    status: str  # pass | warn | fail
+    status: str  # pass | warn | fail; skip when every host is left to the console check
     detail: str
     objects: list[str] = field(default_factory=list)
     remedy: str | None = None
@@ -66,21 +70,34 @@ def _open_run(ranges: list[Range], closed: list[Range]) -> int:
     return run
 
 
-def vnc_verdict(reports: list[Coverage], wanted: list[Range], held: Iterable[int]) -> VncVerdict:
+def vnc_verdict(reports: list[Coverage], wanted: list[Range], held: Iterable[int], *,
+                deferred: Iterable[str] = ()) -> VncVerdict:
     """The verdict on the connected hosts' coverage of ``wanted``, given the VNC ports the
-    VMs of the vCenter hold (``reports`` must not be empty)."""
+    VMs of the vCenter hold (``reports`` must not be empty); ``deferred``: the hosts the
+    console check judges, whose lack of a VNC server it reports instead."""
     ports = _merge(wanted)
     span = describe_ranges(ports)
-    mks = sorted(r.host for r in reports if r.no_vnc_server)
+    leave = set(deferred)
+    without = sorted(r.host for r in reports if r.no_vnc_server)
+    mks = [host for host in without if host not in leave]
+    left = [host for host in without if host in leave]
+    aside = (f"; no VNC server on {', '.join(left)} (ESXi 7.0 and later): see the console "
+             "check" if left else "")
     vnc = [r for r in reports if not r.no_vnc_server]
+    if not vnc and not mks:
+        return VncVerdict("skip", f"no VNC server on {plural(len(left), 'host')} "
+                          f"({', '.join(left)}): ESXi 7.0 and later have none, no VNC port "
+                          "to open; see the console check", [], None, ports,
+                          no_vnc_server=without)
     if not vnc:
         return VncVerdict("warn", f"no VNC server on {plural(len(mks), 'host')} "
                           f"({', '.join(mks)}): ESXi 7.0 and later have none, Nova's VNC "
-                          "consoles cannot connect", mks, MKS_REMEDY, ports, no_vnc_server=mks)
+                          f"consoles cannot connect{aside}", mks, MKS_REMEDY, ports,
+                          no_vnc_server=without)
     closed = _merge(gap for r in vnc for gap in r.gaps)
     alloc = allocation(ports, held, closed)
     verdict = VncVerdict("pass", "", [], None, ports, closed, alloc.held, alloc.fit,
-                         alloc.next_closed, mks)
+                         alloc.next_closed, without)
     holding = f"{plural(alloc.held, 'VM')} of the vCenter {'holds' if alloc.held == 1 else 'hold'}"
     if not closed:
         rulesets = sorted({key for r in vnc for key in r.rulesets})
@@ -134,6 +151,7 @@ def vnc_verdict(reports: list[Coverage], wanted: list[Range], held: Iterable[int
         else:
             verdict.objects = sorted(set(verdict.objects) | set(mks))
             verdict.remedy = f"{verdict.remedy}; {MKS_REMEDY}"
+    verdict.detail += aside
     return verdict
 
 

@@ -221,6 +221,9 @@ def profile_from_nova_conf(conf: NovaConf, *, include_password: bool) -> Importe
     vnc = conf.get("vnc", "enabled")
     if vnc is not None:
         put("vnc", "enabled", vnc)
+    for name in ("enabled", "mksproxy_base_url"):
+        if (item := conf.get("mks", name)) is not None:
+            put("mks", name, item)
 
     network = network_settings(conf)
     if network.model is not None:
@@ -317,6 +320,6 @@ def network_settings(conf: NovaConf) -> NetworkSettings:
 
 
 def _ordered(data: dict[str, Any]) -> dict[str, Any]:
-    order = ["vmware", "image_cache", "DEFAULT", "vnc", "availability_zone", "network_model",
-             "openstack"]
+    order = ["vmware", "image_cache", "DEFAULT", "vnc", "mks", "availability_zone",
+             "network_model", "openstack"]
     return {key: data[key] for key in order if key in data}

@@ -2,7 +2,7 @@
 types each option accepts.
 
 A profile mirrors nova.conf: its sections and option names are nova.conf's own
-(``vmware``, ``image_cache``, ``DEFAULT``, ``vnc``) with Nova's defaults, plus
+(``vmware``, ``image_cache``, ``DEFAULT``, ``vnc``, ``mks``) with Nova's defaults, plus
 keys of vmwctl's own (``availability_zone``, ``network_model`` and
 ``openstack``). A Nova option's default and bounds come from the option table
 (:mod:`vmwctl.profile.nova_options`), never from here.
@@ -123,6 +123,14 @@ class VncOptions:
 
 
 @dataclass
+class MksOptions:
+    """nova.conf ``[mks]``: the MKS console, for hosts without a VNC server (ESXi 7.0+)."""
+
+    enabled: bool = nova_option("mks", "enabled")
+    mksproxy_base_url: str = nova_option("mks", "mksproxy_base_url")
+
+
+@dataclass
 class OpenStackOptions:
     """How vmwctl reaches the image service: a clouds.yaml entry, and what it accepts."""
 
@@ -137,6 +145,7 @@ SECTIONS: dict[str, type] = {
     "image_cache": ImageCacheOptions,
     "DEFAULT": DefaultOptions,
     "vnc": VncOptions,
+    "mks": MksOptions,
     "openstack": OpenStackOptions,
 }
 PROFILE_KEYS = [*SECTIONS, "availability_zone", "network_model"]
@@ -176,6 +185,7 @@ class Profile:
     image_cache: ImageCacheOptions = field(default_factory=ImageCacheOptions)
     default: DefaultOptions = field(default_factory=DefaultOptions)
     vnc: VncOptions = field(default_factory=VncOptions)
+    mks: MksOptions = field(default_factory=MksOptions)
     openstack: OpenStackOptions = field(default_factory=OpenStackOptions)
     availability_zone: str | None = None
     network_model: str | None = None

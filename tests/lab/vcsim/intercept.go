@@ -19,6 +19,8 @@ import (
 //   - VirtualMachine.ExportVm, which 0.24.2 lacks, returns a lease whose GET
 //     under /nfc/ serves the VM's disk as streamOptimized (export.go); GET
 //     /lab/exports lists the export leases still open;
+//   - VirtualMachine.AcquireTicket, which 0.24.2 lacks, hands out console
+//     tickets (ticket.go);
 //   - a call that a -fail-method asks to fail is answered with the injected
 //     fault, and not executed (see faultInjector);
 //   - with -guest-tools, a powered-on VM's guest reports in later (guestTools);
@@ -65,6 +67,9 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 					return
 				}
 				if req, ok := method.Body.(*types.ExportVm); ok && exportVM(w, req) {
+					return
+				}
+				if req, ok := method.Body.(*types.AcquireTicket); ok && acquireTicket(w, req) {
 					return
 				}
 				if req, ok := method.Body.(*types.Login); ok {

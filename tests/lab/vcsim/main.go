@@ -155,6 +155,7 @@ func main() {
 		log.Fatalf("shaping the inventory: %v", err)
 	}
 	applyCapacity()
+	applyHostVersions() // -host-version-of (ticket.go), over -host-version
 
 	model.Service.Listen = &url.URL{Host: *listen, User: url.UserPassword(*username, *password)}
 	model.Service.TLS = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}

@@ -36,17 +36,22 @@ def _ids(value: str | None) -> list[str]:
                    "vmware.integration_bridge, else br-int), for nova-network-flat the flat "
                    "bridge (default DEFAULT.flat_network_bridge).")
 @flavor_source_options
+@click.option("--probe-console", is_flag=True,
+              help="The console check also asks vCenter for an MKS console ticket "
+                   "(AcquireTicket) on a powered-on VM of each connected host, Nova's first: "
+                   "it creates a console ticket on a tenant VM. Off by default.")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @metrics_file_option
 @click.pass_obj
 def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
                     skip: str | None, network_model: str | None, portgroup: str | None,
-                    flavors_file: Path | None, flavors_from: str | None, strict: bool) -> int:
+                    flavors_file: Path | None, flavors_from: str | None, probe_console: bool,
+                    strict: bool) -> int:
     """Verify the guide's prerequisites against the live vCenter.
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
     network, vnc-firewall, privileges, hosts, image-cache, capacity (with
-    --flavors-*: each flavor fits a host now), cpu-uniformity, nova-conf
+    --flavors-*: each flavor fits a host now), cpu-uniformity, console, nova-conf
     (with --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
     objects concerned and a remedy. Exit status 1 when a check fails (or,
     with --strict, warns).
@@ -68,7 +73,8 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
-                         network_model=network_model, inventory=inventory, flavors=flavors)
+                         network_model=network_model, inventory=inventory, flavors=flavors,
+                         probe_console=probe_console)
     record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)
