@@ -22,7 +22,7 @@ import json
 import re
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -84,14 +84,6 @@ def vmwctl_run(lab: Lab, sim: Simulator, servers: str, images: str) -> Run:
     return run
 
 
-def _walk_vms(folder: Any) -> Iterator[Any]:
-    for child in folder.childEntity:
-        if isinstance(child, vim.VirtualMachine):
-            yield child
-        elif isinstance(child, vim.Folder):
-            yield from _walk_vms(child)
-
-
 def naive_walk(si: Any, servers: str, progress: Callable[[str], None]) -> dict[str, Any]:
     """The same comparison the usual way: objects walked and read attribute by attribute."""
     known = {row["ID"] for row in json.loads(Path(servers).read_text())}
@@ -101,7 +93,7 @@ def naive_walk(si: Any, servers: str, progress: Callable[[str], None]) -> dict[s
     hosts = {host._moId for host in cluster.host}
     stores = list(cluster.datastore)
     orphans, users = [], set()
-    for vm in _walk_vms(dc.vmFolder):
+    for vm in benchlib.walk_vms(dc.vmFolder):
         host = vm.runtime.host
         if host is None or host._moId not in hosts:
             continue

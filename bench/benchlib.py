@@ -809,3 +809,14 @@ def vmwctl_upload(vmwctl: Path, source: str, name: str, env: dict[str, str], scr
     reported = {key: result.get(key) for key in ("bytes_sent", "seconds",
                                                  "bytes_per_second", "verified")}
     return run, image_id, reported
+
+
+def walk_vms(folder: Any) -> Iterator[Any]:
+    """Every VM under a pyVmomi folder, walked the naive way (one read per child list)."""
+    from pyVmomi import vim
+
+    for child in folder.childEntity:
+        if isinstance(child, vim.VirtualMachine):
+            yield child
+        elif isinstance(child, vim.Folder):
+            yield from walk_vms(child)

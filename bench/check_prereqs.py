@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import argparse
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -100,14 +100,6 @@ def _opened_ports(firewall: Any) -> set[int]:
     return ports
 
 
-def _walk_vms(folder: Any) -> Iterator[Any]:
-    for child in folder.childEntity:
-        if isinstance(child, vim.VirtualMachine):
-            yield child
-        elif isinstance(child, vim.Folder):
-            yield from _walk_vms(child)
-
-
 def naive_walk(si: Any, cluster_name: str, portgroup: str,
                progress: Callable[[str], None] = lambda _: None) -> dict[str, Any]:
     """The prerequisite checks written the usual way: one property of one object at a time.
@@ -178,7 +170,7 @@ def naive_walk(si: Any, cluster_name: str, portgroup: str,
     for datacenter in content.rootFolder.childEntity:
         if not isinstance(datacenter, vim.Datacenter):
             continue
-        for vm in _walk_vms(datacenter.vmFolder):
+        for vm in benchlib.walk_vms(datacenter.vmFolder):
             seen += 1
             if seen % 500 == 0:
                 progress(f"{seen} VMs read")
