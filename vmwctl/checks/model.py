@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vmwctl.common.words import plural
@@ -91,6 +92,8 @@ class Context:
     regex: re.Pattern[str] | None
     portgroup: str | None
     network_model: str | None = None  # --network-model; else the profile's
+    # the environment (OS_CLOUD, OS_CACERT, ...): the certificate check's cloud
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[Host]:

@@ -43,10 +43,10 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     """Verify the guide's prerequisites against the live vCenter.
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
-    network, vnc-firewall, privileges, hosts, image-cache, nova-conf (with
-    --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
-    objects concerned and a remedy. Exit status 1 when a check fails (or,
-    with --strict, warns).
+    network, vnc-firewall, privileges, hosts, image-cache, certificate,
+    nova-conf (with --nova-conf). Each has a status (pass, warn, fail, skip),
+    a detail, the objects concerned and a remedy. Exit status 1 when a check
+    fails (or, with --strict, warns).
     """
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
@@ -64,7 +64,7 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
-                         network_model=network_model, inventory=inventory)
+                         network_model=network_model, inventory=inventory, env=app.env)
     record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)
