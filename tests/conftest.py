@@ -187,7 +187,8 @@ class Simulator:
 
 @pytest.fixture
 def simulator(lab: labctl.LabState, tmp_path: Path) -> Iterator[Any]:
-    """Start simulators of their own: simulator(*flags, scenario=..., **vmware_options)."""
+    """Start simulators of their own: simulator(*flags, scenario=..., cert=...,
+    **vmware_options); ``cert``: its certificate and key (labctl.issue_certificate)."""
     yield from _simulators(lab, tmp_path)
 
 
@@ -201,14 +202,15 @@ def module_simulator(lab: labctl.LabState,
 def _simulators(lab: labctl.LabState, directory: Path) -> Iterator[Any]:
     started: list[Simulator] = []
 
-    def start(*flags: str, scenario: str = "healthy", **vmware: Any) -> Simulator:
+    def start(*flags: str, scenario: str = "healthy", cert: tuple[Path, Path] | None = None,
+              **vmware: Any) -> Simulator:
         import uuid
 
         import yaml
 
         name = f"vcsim-{uuid.uuid4().hex[:8]}"
         service, ready = labctl.start_vcsim(Path(lab.dir), scenario, extra_args=list(flags),
-                                            tie_to_parent=True, name=name)
+                                            tie_to_parent=True, name=name, cert=cert)
         port = int(ready["url"].split(":")[2].split("/")[0])
         username = labctl.lab_user(scenario)
         options = {"host_ip": "127.0.0.1", "host_port": port, "host_username": username,

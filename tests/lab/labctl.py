@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import datetime
 import fcntl
 import grp
 import hashlib
@@ -336,22 +337,56 @@ def _free_port() -> int:
 
 
 def _make_certificates(state_dir: Path) -> tuple[Path, Path, Path]:
+    """The lab's CA (ca.pem, ca.key) and the server certificate of its services."""
     ca_key, ca_pem = state_dir / "ca.key", state_dir / "ca.pem"
-    key, csr, pem = state_dir / "server.key", state_dir / "server.csr", state_dir / "server.pem"
-    ext = state_dir / "server.ext"
-    ext.write_text("subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\n"
-                   "extendedKeyUsage=serverAuth\nkeyUsage=digitalSignature\n")
-    quiet = {"check": True, "capture_output": True}
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
                     "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", ca_key, "-out", ca_pem,
                     "-days", "3650", "-subj", "/CN=vmwctl lab CA",
                     "-addext", "basicConstraints=critical,CA:TRUE",
-                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"], **quiet)
-    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-keyout", key, "-out", csr, "-subj", "/CN=127.0.0.1"], **quiet)
-    subprocess.run(["openssl", "x509", "-req", "-in", csr, "-CA", ca_pem, "-CAkey", ca_key,
-                    "-CAcreateserial", "-out", pem, "-days", "3650", "-extfile", ext], **quiet)
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign"],
+                   check=True, capture_output=True)
+    pem, key = issue_certificate(state_dir, state_dir, "server")
     return ca_pem, pem, key
+
+
+def issue_certificate(state_dir: Path, directory: Path, name: str, *,
+                      sans: tuple[str, ...] = ("IP:127.0.0.1", "DNS:localhost"),
+                      days: float = 3650, not_before: float = -1,
+                      common_name: str = "127.0.0.1") -> tuple[Path, Path]:
+    """A server certificate signed by the lab's CA (ca.pem, ca.key in ``state_dir``), with
+    the subject alternative names ``sans`` (OpenSSL's form: ``IP:...``, ``DNS:...``), valid
+    from ``not_before`` to ``days`` days from now (negative: in the past, an expired or not
+    yet valid one); its certificate and key, ``name``.pem and ``name``.key in
+    ``directory``. For the simulator fixture's ``cert``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    key, csr, pem = (directory / f"{name}{suffix}" for suffix in (".key", ".csr", ".pem"))
+    database = directory / f"{name}.ca"
+    database.mkdir(exist_ok=True)
+    (database / "index.txt").write_text("")
+    (database / "serial").write_text(secrets.token_hex(16) + "\n")
+    config = directory / f"{name}.cnf"
+    config.write_text(f"[ca]\ndefault_ca = lab\n[lab]\ndatabase = {database}/index.txt\n"
+                      f"new_certs_dir = {database}\nserial = {database}/serial\n"
+                      "default_md = sha256\npolicy = any\nunique_subject = no\n"
+                      "[any]\ncommonName = supplied\n")
+    ext = directory / f"{name}.ext"
+    ext.write_text((f"subjectAltName={','.join(sans)}\n" if sans else "")
+                   + "basicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n"
+                   "keyUsage=digitalSignature\n")
+    now = datetime.datetime.now(datetime.UTC)
+
+    def stamp(offset_days: float) -> str:
+        return (now + datetime.timedelta(days=offset_days)).strftime("%Y%m%d%H%M%SZ")
+
+    quiet = {"check": True, "capture_output": True}
+    subprocess.run(["openssl", "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", key, "-out", csr, "-subj", f"/CN={common_name}"],
+                   **quiet)
+    subprocess.run(["openssl", "ca", "-batch", "-notext", "-config", config,
+                    "-cert", state_dir / "ca.pem", "-keyfile", state_dir / "ca.key",
+                    "-in", csr, "-out", pem, "-extfile", ext,
+                    "-startdate", stamp(not_before), "-enddate", stamp(days)], **quiet)
+    return pem, key
 
 
 def _die_with_parent() -> None:
@@ -375,10 +410,12 @@ def _spawn(argv: list[str], log_path: Path, *, env: dict[str, str] | None = None
 
 
 def start_vcsim(state_dir: Path, scenario: str, *, extra_args: list[str] | None = None,
-                tie_to_parent: bool = False, name: str = "vcsim") -> tuple[Service, dict]:
-    """Start one simulator; return its service record and its ready line."""
+                tie_to_parent: bool = False, name: str = "vcsim",
+                cert: tuple[Path, Path] | None = None) -> tuple[Service, dict]:
+    """Start one simulator; return its service record and its ready line. ``cert``: its
+    certificate and key (issue_certificate), instead of the lab's server.pem."""
     binary = build_vcsim()
-    pem, key = state_dir / "server.pem", state_dir / "server.key"
+    pem, key = cert or (state_dir / "server.pem", state_dir / "server.key")
     password_file = state_dir / "vc-password"
     datastore_root = state_dir / f"{name}-datastores"
     datastore_root.mkdir(exist_ok=True)

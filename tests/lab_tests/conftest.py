@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
+import labctl
 import pytest
 
 
@@ -34,3 +36,16 @@ def admin_cloud(lab, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("OS_CLIENT_CONFIG_FILE", lab.clouds_file)
     monkeypatch.setenv("OS_CLIENT_SECURE_FILE", lab.secure_file)
     return lab.cloud_admin
+
+
+@pytest.fixture(scope="module")
+def tls_keystone(lab: labctl.LabState,
+                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A Keystone of the lab's users over HTTPS (the lab's certificate and CA), for a
+    module's tests; its URL."""
+    service = labctl.start_keystone_tls(lab, tmp_path_factory.mktemp("keystone-tls"),
+                                        tie_to_parent=True)
+    try:
+        yield service.url
+    finally:
+        labctl.stop_process(service.pid)

@@ -231,17 +231,6 @@ def test_another_projects_image_is_hidden_from_the_operator(
     assert data.content[:4] == b"KDMV"  # a VMDK sparse extent's magic
 
 
-@pytest.fixture(scope="module")
-def tls_keystone(lab: labctl.LabState,
-                 tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    service = labctl.start_keystone_tls(lab, tmp_path_factory.mktemp("keystone-tls"),
-                                        tie_to_parent=True)
-    try:
-        yield service.url
-    finally:
-        labctl.stop_process(service.pid)
-
-
 def test_keystone_over_tls_verifies_with_the_lab_ca(lab: labctl.LabState,
                                                     tls_keystone: str) -> None:
     assert tls_keystone.startswith("https://127.0.0.1:")

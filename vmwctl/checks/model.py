@@ -12,6 +12,7 @@ import dataclasses
 import enum
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from vmwctl.common.words import plural
@@ -97,6 +98,8 @@ class Context:
     nova_conf: NovaConf | None = None  # --nova-conf, read: its [vnc] and [mks] count
     probe_console: bool = False  # --probe-console: the console check asks for MKS tickets
     console_check: bool = False  # the console check runs too: the VNC verdicts defer to it
+    # the environment (OS_CLOUD, OS_CACERT, ...): the certificate check's cloud
+    env: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def hosts(self) -> list[Host]:

@@ -9,7 +9,8 @@ a status, one line of detail, the objects concerned and a remedy.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from vmwctl.cache.leftovers import Leftover, find_leftovers
 from vmwctl.checks.capacity import check_capacity, check_cpu_uniformity
+from vmwctl.checks.certificate import gather_certificate, judge_certificate
 from vmwctl.checks.console import gather_console, judge_console
 from vmwctl.checks.model import (
     CheckReport,
@@ -56,7 +58,7 @@ if TYPE_CHECKING:
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
              "network", "vnc-firewall", "privileges", "hosts", "image-cache", "capacity",
-             "cpu-uniformity", "console", "nova-conf")
+             "cpu-uniformity", "console", "certificate", "nova-conf")
 
 
 def _names(items: list) -> list[str]:
@@ -393,10 +395,11 @@ def _guard(check: Callable[[Context], CheckResult],
 
 @dataclass(frozen=True)
 class Remote:
-    """A check that makes vSphere calls of its own: the reads, then a pure verdict on them."""
+    """A check that makes vSphere calls (or other network reads) of its own: the reads,
+    then a pure verdict on them (one result, or several: one per endpoint)."""
 
     gather: Callable[[VCenter, Context], Any]
-    judge: Callable[[Context, Any], CheckResult]
+    judge: Callable[[Context, Any], CheckResult | list[CheckResult]]
     needs_cluster: bool
 
 
@@ -407,14 +410,16 @@ REMOTE = {
     "privileges": Remote(gather_privileges, judge_privileges, needs_cluster=False),
     "image-cache": Remote(gather_image_cache, judge_image_cache, needs_cluster=True),
     "console": Remote(gather_console, judge_console, needs_cluster=True),
+    "certificate": Remote(gather_certificate, judge_certificate, needs_cluster=False),
 }
 
 
-def remote_check(check_id: str, vc: VCenter) -> Callable[[Context], CheckResult]:
+def remote_check(check_id: str, vc: VCenter
+                 ) -> Callable[[Context], CheckResult | list[CheckResult]]:
     """Gather then judge; skipped without a cluster where it needs one, guarded."""
     remote = REMOTE[check_id]
 
-    def check(ctx: Context) -> CheckResult:
+    def check(ctx: Context) -> CheckResult | list[CheckResult]:
         return remote.judge(ctx, remote.gather(vc, ctx))
 
     if remote.needs_cluster:
@@ -444,11 +449,12 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 nova_conf: Path | None = None, only: list[str] | None = None,
                 skip: list[str] | None = None, portgroup: str | None = None,
                 network_model: str | None = None, inventory: Inventory | None = None,
-                flavors: list[Flavor] | None = None,
-                probe_console: bool = False) -> CheckReport:
+                flavors: list[Flavor] | None = None, probe_console: bool = False,
+                env: Mapping[str, str] | None = None) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here);
     ``flavors``: those the capacity check judges; ``probe_console``: the console check asks
-    vCenter for an MKS ticket on each host."""
+    vCenter for an MKS ticket on each host; ``env``: the environment that names the cloud
+    (OS_CLOUD, OS_CACERT, ...; default this process's)."""
     ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
     conf = None
     if nova_conf is not None and ("nova-conf" in ids or "console" in ids):
@@ -460,7 +466,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                   cluster=clusters[0] if len(clusters) == 1 else None,
                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
                   network_model=network_model, flavors=flavors or [], nova_conf=conf,
-                  probe_console=probe_console, console_check="console" in ids)
+                  probe_console=probe_console, console_check="console" in ids,
+                  env=os.environ if env is None else env)
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
         futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids
@@ -469,7 +476,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
             if check_id in PURE:
                 results[check_id] = [PURE[check_id](ctx)]
         for check_id, future in futures.items():
-            results[check_id] = [future.result()]
+            result = future.result()
+            results[check_id] = result if isinstance(result, list) else [result]
     if conf is not None and "nova-conf" in ids:
         results["nova-conf"] = check_nova_conf(conf, profile, ctx, vc)
     ordered = [result for check_id in ids for result in results.get(check_id, [])]

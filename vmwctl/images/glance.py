@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+import os
 import re
 import time
 import warnings
@@ -451,26 +452,43 @@ class ImageService:
             log.debug("closing the image service connection failed: %s", exc)
 
 
-def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService:
-    """Connect to the clouds.yaml entry the profile names (or $OS_CLOUD) and check it."""
+MISSING_SDK = ("the image service commands need openstacksdk, which this installation "
+               "lacks: pip install 'vmwctl[glance]' (with pipx: pipx inject vmwctl "
+               "openstacksdk)")
+
+
+def cloud_name(profile: Profile, env: Mapping[str, str]) -> str | None:
+    """The clouds.yaml entry the profile names, else $OS_CLOUD, else openstacksdk's cloud of
+    the OS_* variables of an openrc file; None when nothing names one."""
     cloud = profile.openstack.cloud or env.get("OS_CLOUD") or None
     if cloud is None and env.get("OS_AUTH_URL"):
         cloud = env.get("OS_CLOUD_NAME") or "envvars"  # openstacksdk's cloud of OS_* variables
+    return cloud
+
+
+def _import_sdk() -> None:
+    """Import openstacksdk (MissingExtra without it), its notices for developers off."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            import openstack  # noqa: F401
+        except ImportError:
+            raise MissingExtra(MISSING_SDK) from None
+    # openstacksdk's deprecation notices are for its developers, not for operators.
+    warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
+
+
+def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService:
+    """Connect to the clouds.yaml entry the profile names (or $OS_CLOUD) and check it."""
+    cloud = cloud_name(profile, env)
     if cloud is None:
         raise ConfigError(f"profile '{profile.name}' names no image service: set openstack.cloud "
                           "to a clouds.yaml entry, or set OS_CLOUD (or the OS_AUTH_URL, "
                           "OS_USERNAME, ... variables of an openrc file)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            import openstack
-            from openstack import exceptions as sdk_exceptions
-        except ImportError:
-            raise MissingExtra("the image service commands need openstacksdk, which this "
-                               "installation lacks: pip install 'vmwctl[glance]' (with pipx: "
-                               "pipx inject vmwctl openstacksdk)") from None
-    # openstacksdk's deprecation notices are for its developers, not for operators.
-    warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
+    _import_sdk()
+    import openstack
+    from openstack import exceptions as sdk_exceptions
+
     try:
         # OS_CACERT applies to a clouds.yaml cloud too, as the openstack client does it.
         overrides = {"cacert": env["OS_CACERT"]} if env.get("OS_CACERT") else {}
@@ -485,6 +503,65 @@ def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService
     return service
 
 
+@dataclass
+class CloudTls:
+    """A cloud's HTTPS endpoints and the trust its clients verify them with, read from
+    clouds.yaml (and secure.yaml, OS_*) without a token: the identity endpoint (auth_url)
+    and the image endpoint the entry sets (image_endpoint_override, or a cloud without
+    Keystone's endpoint); the catalog's would need a login."""
+
+    cloud: str
+    identity: str | None = None
+    image: str | None = None
+    ca_file: str | None = None  # with verify: the CA bundle; None: the system's store
+    trust: str = ""  # where ca_file comes from, for the detail
+    unverified_by: str | None = None  # the setting that turns verification off
+
+
+def cloud_tls(profile: Profile, env: Mapping[str, str]) -> CloudTls | None:
+    """The TLS side of the cloud the profile names (None: it names none). MissingExtra
+    without openstacksdk; ConfigError for a cloud that cannot be read."""
+    cloud = cloud_name(profile, env)
+    if cloud is None:
+        return None
+    _import_sdk()
+    from openstack import exceptions as sdk_exceptions
+    from openstack.config import loader
+
+    overrides = {"cacert": env["OS_CACERT"]} if env.get("OS_CACERT") else {}
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            region = loader.OpenStackConfig().get_one(cloud=cloud, validate=False, **overrides)
+    except (sdk_exceptions.ConfigException, KeyError, ValueError) as exc:
+        source = f"the openstack.cloud of profile '{profile.name}'" \
+            if profile.openstack.cloud else "$OS_CLOUD"
+        raise _unusable_cloud(cloud, source, exc, env) from None
+    config = region.config
+    auth = config.get("auth") or {}
+    _register_secrets(auth)
+    found = CloudTls(cloud=cloud, identity=auth.get("auth_url") or None,
+                     image=region.get_endpoint("image") or None)
+    if config.get("insecure"):
+        found.unverified_by = "insecure: true"
+    elif not config.get("verify", True):
+        found.unverified_by = "verify: false"
+    elif config.get("cacert"):
+        found.ca_file = os.path.expanduser(str(config["cacert"]))
+        found.trust = "OS_CACERT" if overrides else f"the cacert of cloud '{cloud}'"
+    else:
+        # requests' own choice when told verify=True: the environment's bundle, else its own
+        for name in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            if env.get(name):
+                found.ca_file, found.trust = env[name], name
+                break
+        else:
+            from requests.utils import DEFAULT_CA_BUNDLE_PATH
+
+            found.ca_file, found.trust = DEFAULT_CA_BUNDLE_PATH, "requests' CA bundle"
+    return found
+
+
 AUTH_SECRETS = ("password", "application_credential_secret", "token", "passcode", "secret")
 
 
@@ -495,6 +572,10 @@ def register_auth_secrets(connection: Any) -> None:
         auth = connection.config.config.get("auth", {}) or {}
     except AttributeError:
         return
+    _register_secrets(auth)
+
+
+def _register_secrets(auth: Mapping[str, Any]) -> None:
     for key in AUTH_SECRETS:
         value = auth.get(key)
         if isinstance(value, str):

@@ -42,6 +42,9 @@ _REPEATABLE_PREFIXES = ("Retrieve", "ContinueRetrieve", "CancelRetrieve", "Fetch
                         "Query", "Has", "Current", "Wait", "Check", "Browse", "Search",
                         "SessionIsActive", "Login", "CreateContainerView", "CreateFilter")
 _RETRY_HTTP_STATUS = ("502", "503", "504")
+# OpenSSL's verify codes: certificate not yet valid, expired; the host not named by it
+_DATE_ERRORS = (9, 10)
+_NAME_MISMATCH = (62, 64)  # a host name, an IP address
 
 
 @dataclass
@@ -307,12 +310,19 @@ def connect_error(exc: BaseException, s: ConnectionSettings, *, during: str | No
     where = f"vCenter {s.address}"
     after = f" (gave up after {retries} retries)" if retries else ""
     if isinstance(exc, ssl.SSLCertVerificationError):
-        hint = (f"{s.ca_file_source} {s.ca_file} does not hold the CA that signed it"
-                if s.ca_file else
-                "set vmware.ca_file in the profile to the CA bundle that signed it")
+        if exc.verify_code in _DATE_ERRORS:
+            hint = "renew the vCenter's certificate"
+        elif exc.verify_code in _NAME_MISMATCH:
+            hint = (f"the certificate does not name {s.host}: set vmware.host_ip to a name "
+                    "it holds, or renew it with this one")
+        elif s.ca_file:
+            hint = f"{s.ca_file_source} {s.ca_file} does not hold the CA that signed it"
+        else:
+            hint = "set vmware.ca_file in the profile to the CA bundle that signed it"
         return ConnectError(f"cannot verify the TLS certificate of {where} "
                             f"({exc.verify_message}): {hint}, or pass --insecure to skip "
-                            "verification (not recommended)")
+                            "verification (not recommended; 'vmwctl --insecure check prereqs "
+                            "--only certificate' tells what is wrong with the certificate)")
     if during and isinstance(exc, ssl.SSLEOFError | ssl.SSLZeroReturnError):
         return ConnectError(f"the connection to {where} broke off during {during} (the TLS "
                             f"stream ended early){after}; check that vCenter is up and "

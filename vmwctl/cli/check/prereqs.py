@@ -51,10 +51,10 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
     network, vnc-firewall, privileges, hosts, image-cache, capacity (with
-    --flavors-*: each flavor fits a host now), cpu-uniformity, console, nova-conf
-    (with --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
-    objects concerned and a remedy. Exit status 1 when a check fails (or,
-    with --strict, warns).
+    --flavors-*: each flavor fits a host now), cpu-uniformity, console,
+    certificate, nova-conf (with --nova-conf). Each has a status (pass, warn,
+    fail, skip), a detail, the objects concerned and a remedy. Exit status 1
+    when a check fails (or, with --strict, warns).
     """
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
@@ -74,7 +74,7 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
                          network_model=network_model, inventory=inventory, flavors=flavors,
-                         probe_console=probe_console)
+                         probe_console=probe_console, env=app.env)
     record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)
