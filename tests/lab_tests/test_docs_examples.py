@@ -3,13 +3,14 @@
 The pages use the lab's names (cluster DC0_C0, datastore LocalDS_0, port group
 br-int, profile prod); tests/docblocks.py says how blocks are read. Each page
 runs in a directory of its own holding the files its examples name
-(ubuntu.qcow2, rescue.iso, nova.conf, in-use.txt, and textfile/ for node_exporter's
-directory that the cron lines name), against a simulator of its own (healthy scenario) and
-the lab's Glance, so that pages do not depend on each other.
+(ubuntu.qcow2, rescue.iso, nova.conf, in-use.txt, flavors.json, and textfile/ for
+node_exporter's directory that the cron lines name), against a simulator of its own
+(healthy scenario) and the lab's Glance, so that pages do not depend on each other.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -67,6 +68,12 @@ class DocsLab:
             "vnc_port = 5900\nvnc_port_total = 206\n")  # the guide's VIB opens 5900-6105
         (work / "nova.conf").chmod(0o600)
         (work / "in-use.txt").write_text("")
+        (work / "flavors.json").write_text(json.dumps([  # openstack flavor list --long -f json
+            {"ID": "1", "Name": "m1.small", "RAM": 2048, "Disk": 20, "Ephemeral": 0,
+             "VCPUs": 1, "Is Public": True, "Swap": "", "RXTX Factor": 1.0, "Properties": ""},
+            {"ID": "2", "Name": "m1.large", "RAM": 8192, "Disk": 80, "Ephemeral": 0,
+             "VCPUs": 4, "Is Public": True, "Swap": "", "RXTX Factor": 1.0,
+             "Properties": ""}]))
         (work / "textfile").mkdir()  # the examples' TEXTFILE_DIR
         (work / "rescue.iso").write_bytes(isofiles.iso_image("RESCUE", os.urandom(1 << 20)))
         return work
