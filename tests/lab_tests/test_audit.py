@@ -476,15 +476,20 @@ def test_servers_from_the_compute_api(lab, admin_cloud, simulator, tmp_path: Pat
     # whose records lab up made on the lab's node: on this node they are orphans too.
     models = {row["ID"] for row in instances_of(laid_out["vc"])}
     projects, users = labctl.keystone_ids(lab, "projects"), labctl.keystone_ids(lab, "users")
-    labctl.create_nova_instances(lab, [labctl.NovaInstance(
+    made = [labctl.NovaInstance(
         uuid=row["ID"], name=row["Name"], project_id=projects["operators"],
         user_id=users["operator"], node=laid_out["node"], host="lab-compute-audit")
         for row in rows if row.get("OS-EXT-SRV-ATTR:hypervisor_hostname") == laid_out["node"]
         and row["Status"] != "SHELVED_OFFLOADED"  # an offloaded instance has no node
-        and row["ID"] not in models])
+        and row["ID"] not in models]
+    labctl.create_nova_instances(lab, made)
     config = write_profile(sim, tmp_path / "admin.yaml", cloud=admin_cloud)
-    done = sim.run("--config", str(config), "-o", "json", "audit", "--servers-from", "api",
-                   "--images-from", laid_out["images"])
+    try:
+        done = sim.run("--config", str(config), "-o", "json", "audit", "--servers-from",
+                       "api", "--images-from", laid_out["images"])
+    finally:  # the lab's nova-api outlives the test: leave it as it was
+        for instance in made:
+            labctl.delete_nova_instance(lab, instance.uuid, hard=True)
     assert done.exit_code == 0, done.stderr
     document = done.json()
     assert document["servers_from"] == "api"
