@@ -46,7 +46,8 @@ def lab_sim(module_simulator, lab, tmp_path_factory: pytest.TempPathFactory) -> 
                        disk_format="iso")
     vib = sim.run("firewall", "vib", "build", str(root), "-o", "json")
     assert vib.exit_code == 0, vib.stderr
-    return sim, {"image": image, "file": vib.json()["path"], "ruleset_id": "gdbserver"}
+    return sim, {"image": image, "file": vib.json()["path"], "ruleset_id": "gdbserver",
+                 "flavors": "m1.small:1:512:1"}  # cluster fit's FLAVOR..., optional
 
 
 def invocation(path: str, command: click.Command, cluster: str, values: dict[str, str]
@@ -56,7 +57,7 @@ def invocation(path: str, command: click.Command, cluster: str, values: dict[str
     for param in command.params:
         if isinstance(param, ClusterOption | ClusterArgument):
             args += [cluster] if isinstance(param, click.Argument) else ["--cluster", cluster]
-        elif param.required:
+        elif param.required or (isinstance(param, click.Argument) and param.name in values):
             if param.name not in values:
                 pytest.fail(f"{path}: give lab_sim a value for its parameter {param.name!r}")
             value = values[param.name]

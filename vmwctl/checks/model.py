@@ -151,6 +151,6 @@ def vnc_verdict(check_id: str, hosts: list[Host], data: FirewallData, wanted: li
     reports = [coverage(dataclasses.replace(h, firewall=data.rulesets.get(h.moid)), wanted)
                for h in hosts]
     deferred = [h.name for h in ctx.connected_hosts] if ctx and ctx.console_check else []
-    verdict = judge_vnc(reports, wanted, held_ports(inventory.vms.values()), deferred=deferred)
+    verdict = judge_vnc(reports, wanted, held_ports(inventory.vnc_vms()), deferred=deferred)
     return CheckResult(check_id, Status(verdict.status), verdict.detail, verdict.objects,
                        verdict.remedy)

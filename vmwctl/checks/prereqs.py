@@ -51,7 +51,7 @@ from vmwctl.profile.nova_conf import read_nova_conf
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.faults import one_line
 from vmwctl.vsphere.model import Host, Inventory, VirtualMachine
-from vmwctl.vsphere.snapshot import read_firewalls, read_inventory
+from vmwctl.vsphere.snapshot import read_firewalls, read_inventory, read_vnc_holders
 
 if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
@@ -245,11 +245,13 @@ def _vnc_firewall_hosts(ctx: Context) -> list[Host] | CheckResult:
 
 
 def gather_vnc_firewall(vc: VCenter, ctx: Context) -> FirewallData:
-    """The connected hosts' firewall rulesets (one paged read; none when the check skips)."""
+    """The connected hosts' firewall rulesets (one paged read; none when the check skips),
+    and, after a read scoped to the cluster, the VNC port of every VM of the vCenter."""
     hosts = _vnc_firewall_hosts(ctx)
     if isinstance(hosts, CheckResult):
         return FirewallData()
 
+    read_vnc_holders(vc, ctx.inventory)
     return FirewallData(read_firewalls(vc, ctx.inventory, hosts))
 
 

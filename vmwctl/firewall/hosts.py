@@ -102,7 +102,7 @@ def firewall_status(vc: VCenter, inventory: Inventory, cluster: Cluster,
         rows.append(HostFirewall(host.name, host.version, _state(host), True, found.open,
                                  found.no_vnc_server, found.rulesets, found.gaps,
                                  found.restricted))
-    verdict = (vnc_verdict(reports, wanted, held_ports(inventory.vms.values()))
+    verdict = (vnc_verdict(reports, wanted, held_ports(inventory.vnc_vms()))
                if reports else None)
     return FirewallStatus(cluster.name, wanted, rows, verdict)
 

@@ -86,6 +86,37 @@ def collect(vc: VCenter, properties: Mapping[type, Sequence[str]], *,
         view.Destroy()
 
 
+def collect_cluster(vc: VCenter, cluster: Any, properties: Mapping[type, Sequence[str]], *,
+                    page_size: int = PAGE_SIZE) -> list[ObjectRecord]:
+    """The cluster, what a ContainerView rooted at it holds (its hosts and the VMs in its
+    resource pools), its datastores and the VMs on them (``Datastore.vm``), and its
+    networks: one CreateContainerView, one request per page, one DestroyView, however
+    large the rest of the vCenter is."""
+    content = vc.content
+    inside = [kind for kind in (vim.HostSystem, vim.VirtualMachine) if kind in properties]
+    view = content.viewManager.CreateContainerView(cluster, inside, True)
+    try:
+        on_datastores = _PC.TraversalSpec(name="datastore-vms", type=vim.Datastore, path="vm",
+                                          skip=False)
+        spec = _PC.FilterSpec(
+            objectSet=[
+                _PC.ObjectSpec(obj=view, skip=True, selectSet=[_PC.TraversalSpec(
+                    name="view", path="view", skip=False, type=vim.view.ContainerView)]),
+                _PC.ObjectSpec(obj=cluster, skip=False, selectSet=[
+                    _PC.TraversalSpec(name="datastores", type=vim.ClusterComputeResource,
+                                      path="datastore", skip=False,
+                                      selectSet=[on_datastores]),
+                    _PC.TraversalSpec(name="networks", type=vim.ClusterComputeResource,
+                                      path="network", skip=False)]),
+            ],
+            propSet=[_PC.PropertySpec(type=kind, pathSet=list(paths), all=False)
+                     for kind, paths in properties.items()],
+        )
+        return [_record(c) for c in _pages(vc, spec, page_size)]
+    finally:
+        view.Destroy()
+
+
 def read_objects(vc: VCenter, refs: Iterable[Any], paths: Sequence[str], *,
                  page_size: int = PAGE_SIZE) -> list[ObjectRecord]:
     """Properties of known objects (all of one type), in pages."""

@@ -210,6 +210,22 @@ class Inventory:
     # moid -> pyVmomi reference, for the calls that follow the snapshot
     refs: dict[str, Any] = field(default_factory=dict, repr=False,
                                  metadata={"internal": True})
+    # A read scoped to one cluster (its moid): every cluster's name and the tree are
+    # known, but only that cluster's hosts, datastores, networks and the VMs on them.
+    scope: str | None = None
+    # In a scoped read, every VM of the vCenter with its VNC port only (read apart, when a
+    # VNC verdict needs it: Nova hands out ports per vCenter).
+    vnc_holders: list[VirtualMachine] | None = field(default=None, repr=False,
+                                                     metadata={"internal": True})
+
+    def vnc_vms(self) -> list[VirtualMachine]:
+        """The VMs whose VNC ports count: every VM of the vCenter."""
+        if self.scope is None:
+            return list(self.vms.values())
+        if self.vnc_holders is None:
+            raise RuntimeError("a scoped inventory's VNC ports were not read "
+                               "(vmwctl.vsphere.snapshot.read_vnc_holders)")
+        return self.vnc_holders
 
     def clusters_named(self, name: str) -> list[Cluster]:
         return [c for c in self.clusters.values() if c.name == name]

@@ -14,7 +14,7 @@ from typing import Any
 from pyVmomi import vim
 
 from vmwctl.vsphere import model
-from vmwctl.vsphere.inventory import ObjectRecord, collect, read_objects
+from vmwctl.vsphere.inventory import ObjectRecord, collect, collect_cluster, read_objects
 from vmwctl.vsphere.session import VCenter
 
 _VM_KEYS = (model.NOVA_VM_KEY, model.VMWCTL_VM_KEY, model.VNC_PORT_KEY, model.ORPHAN_KEY)
@@ -41,6 +41,18 @@ PROPERTIES: dict[type, list[str]] = {
 }
 
 
+# Finding a cluster by name: every cluster's name, the tree above it, and the DV switches
+# (few, and their member hosts name the cluster's).
+_TREE: dict[type, list[str]] = {
+    vim.Datacenter: PROPERTIES[vim.Datacenter],
+    vim.Folder: PROPERTIES[vim.Folder],
+    vim.ClusterComputeResource: ["name", "parent"],
+    vim.DistributedVirtualSwitch: PROPERTIES[vim.DistributedVirtualSwitch],
+}
+_IN_CLUSTER = {kind: paths for kind, paths in PROPERTIES.items()
+               if kind not in (vim.Datacenter, vim.Folder, vim.DistributedVirtualSwitch)}
+
+
 def _moids(refs: Iterable[Any] | None) -> list[str]:
     return [ref._moId for ref in refs or []]
 
@@ -50,13 +62,28 @@ def _option(record: ObjectRecord, key: str) -> str | None:
     return None if option is None else str(option.value)
 
 
-def read_inventory(vc: VCenter) -> model.Inventory:
-    """The whole inventory (without host firewalls) in one paged read."""
+def read_inventory(vc: VCenter, *, cluster: str | None = None) -> model.Inventory:
+    """The whole inventory (without host firewalls) in one paged read.
+
+    ``cluster``: the name of the cluster the command is about: then only the tree,
+    every cluster's name, and that cluster with its hosts, datastores, networks and
+    the VMs on them are read, in two paged reads whose cost does not grow with the
+    rest of the vCenter (``Inventory.scope``). A name that matches no cluster, or
+    several, gives the tree alone (the lookup then says so).
+    """
     about = vc.content.about
     inventory = model.Inventory(endpoint=model.Endpoint(
         url=vc.settings.url, name=about.name, product=about.fullName, api_type=about.apiType,
         version=about.version, build=about.build, instance_uuid=about.instanceUuid))
-    records = collect(vc, PROPERTIES)
+    if cluster is None:
+        records = collect(vc, PROPERTIES)
+    else:
+        records = collect(vc, _TREE)
+        named = [r for r in records if r.type == "ClusterComputeResource"
+                 and r.get("name") == cluster]
+        if len(named) == 1:
+            inventory.scope = named[0].moid
+            records += collect_cluster(vc, named[0].ref, _IN_CLUSTER)
     names: dict[str, tuple[str, str | None]] = {}
     for record in records:
         inventory.refs[record.moid] = record.ref
@@ -227,3 +254,17 @@ def read_firewalls(vc: VCenter, inventory: model.Inventory,
                 all_ip=bool(allowed.allIp) if allowed is not None else True))
         inventory.hosts[record.moid].firewall = found[record.moid] = rulesets
     return found
+
+
+def read_vnc_holders(vc: VCenter, inventory: model.Inventory) -> list[model.VirtualMachine]:
+    """Every VM of the vCenter with its VNC port (Nova hands out ports per vCenter): from the
+    inventory when it is whole, else one vCenter-wide paged read of that one property."""
+    if inventory.scope is None or inventory.vnc_holders is not None:
+        return inventory.vnc_vms()
+    key = f'config.extraConfig["{model.VNC_PORT_KEY}"]'
+    inventory.vnc_holders = [
+        model.VirtualMachine(moid=r.moid, name="", host=None, datastores=[], power_state=None,
+                             nova_uuid=None, vmwctl_marker=None,
+                             vnc_port=_option(r, model.VNC_PORT_KEY))
+        for r in collect(vc, {vim.VirtualMachine: [key]})]
+    return inventory.vnc_holders

@@ -47,7 +47,7 @@ def fit_command(app: App, flavors: tuple[str, ...], cluster: ClusterFlag,
     from vmwctl.vsphere.snapshot import read_inventory
 
     chosen = load_flavors(app, list(flavors), flavors_file, flavors_from)
-    inventory = read_inventory(app.vcenter)
+    inventory = read_inventory(app.vcenter, cluster=cluster.name)
     report = fit_flavors(inventory, cluster.resolve(inventory), app.profile, chosen)
     app.render(report, _human)
     return report.exit_code()

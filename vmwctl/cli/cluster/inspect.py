@@ -101,5 +101,5 @@ def inspect_command(app: App, name: ClusterFlag) -> None:
     from vmwctl.nova.cluster import inspect_cluster
     from vmwctl.vsphere.snapshot import read_inventory
 
-    inventory = read_inventory(app.vcenter)
+    inventory = read_inventory(app.vcenter, cluster=name.name)
     app.render(inspect_cluster(inventory, name.resolve(inventory), app.profile), _human)
