@@ -1,0 +1,153 @@
+"""Benchmark reads scoped to one cluster: the cost of ``cluster inspect`` and
+``check prereqs`` follows the cluster, not the vCenter.
+
+Starts a lab, then two simulators with 5 ms added to every SOAP call: one
+holding a single cluster of 32 hosts and 500 VMs ("lone"), one holding 20 such
+clusters, one per datacenter (10,000 VMs, "crowded"). Times vmwctl's
+``cluster inspect`` (``inspect_cluster(read_inventory(vc, cluster=...))``) on
+both and compares their SOAP requests kind by kind; times the naive pyVmomi
+walk of bench/cluster_inspect.py on the crowded one; and times ``check
+prereqs`` (``run_prereqs``) on the crowded one with the scoped read against the
+whole-vCenter read every command made before. Prints each figure beside its
+target and peer (informational: the exit status is 0 unless something crashed
+or the figures differ), and writes bench/results/scoped_reads.json.
+
+    .venv/bin/python bench/scoped_reads.py [--quick] [--runs N]
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+
+import benchlib
+import cluster_inspect
+from benchlib import BenchError, Lab, Row, Run, Simulator, seconds_text, topology, verdict
+
+from vmwctl.checks.prereqs import run_prereqs
+from vmwctl.errors import VmwctlError
+from vmwctl.nova.cluster import inspect_cluster
+from vmwctl.vsphere.snapshot import read_inventory
+
+DELAY_MS = 5
+CLUSTER = "DC0_C0"
+FULL = {"dc": 20, "cluster": 1, "host": 32, "ds": 1, "vm": 500}
+QUICK = {"dc": 5, "cluster": 1, "host": 4, "ds": 1, "vm": 50}
+
+# Targets (issue 27).
+CROWDED_MAX = 1.2  # crowded wall <= 1.2x the lone one
+NAIVE_MIN = 20.0  # >= 20x faster than the naive walk
+PREREQS_MIN = 5.0  # check prereqs scoped >= 5x faster than the whole read
+
+
+def lone_flags(flags: dict[str, int]) -> dict[str, int]:
+    return {**flags, "dc": 1}
+
+
+def inspect_run(lab: Lab, sim: Simulator) -> Run:
+    profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
+
+    def inspect(vc: Any) -> Any:
+        inventory = read_inventory(vc, cluster=CLUSTER)
+        return inspect_cluster(inventory, inventory.cluster_named(CLUSTER), profile)
+
+    report, run = benchlib.session_run(lab.state, sim.port, inspect)
+    run.result = cluster_inspect.figures_of(report)
+    return run
+
+
+def prereqs_run(lab: Lab, sim: Simulator, *, scoped: bool) -> Run:
+    profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
+
+    def check(vc: Any) -> Any:
+        inventory = read_inventory(vc, cluster=CLUSTER if scoped else None)
+        return run_prereqs(vc, profile, cluster_name=CLUSTER, inventory=inventory,
+                           env={}, skip=["certificate"])
+
+    report, run = benchlib.session_run(lab.state, sim.port, check)
+    run.result = {c.id: c.status.value for c in report.checks}
+    return run
+
+
+def rows_of(lone: dict[str, Any], crowded: dict[str, Any], naive: dict[str, Any],
+            scoped: dict[str, Any], whole: dict[str, Any]) -> list[Row]:
+    ratio = crowded["median_seconds"] / lone["median_seconds"]
+    speedup = naive["seconds"] / crowded["median_seconds"]
+    prereqs = whole["median_seconds"] / scoped["median_seconds"]
+    same = crowded["tally"].requests == lone["tally"].requests
+    return [
+        Row("cluster inspect requests, crowded vs lone", f"{crowded['requests']} vs "
+            f"{lone['requests']}", "the same, kind by kind", ", ".join(
+                f"{kind} {count}" for kind, count in sorted(crowded["tally"].requests.items())),
+            verdict(same and crowded["requests"] == lone["requests"])),
+        Row("cluster inspect wall, crowded", seconds_text(crowded["median_seconds"]),
+            f"<= {CROWDED_MAX}x the lone cluster's", f"lone {seconds_text(lone['median_seconds'])}"
+            f"; ratio {ratio:.2f}x", verdict(ratio <= CROWDED_MAX)),
+        Row("cluster inspect vs the naive walk, crowded",
+            seconds_text(crowded["median_seconds"]), f">= {NAIVE_MIN:.0f}x faster",
+            f"naive walk {seconds_text(naive['seconds'])} ({naive['requests']:,} requests); "
+            f"speed-up {speedup:.0f}x", verdict(speedup >= NAIVE_MIN)),
+        Row("check prereqs, crowded: scoped read", seconds_text(scoped["median_seconds"]),
+            f">= {PREREQS_MIN:.0f}x faster than the whole read",
+            f"whole-vCenter read {seconds_text(whole['median_seconds'])} "
+            f"({whole['requests']} requests vs {scoped['requests']}); speed-up {prereqs:.1f}x",
+            verdict(prereqs >= PREREQS_MIN)),
+    ]
+
+
+def _same_cluster(figures: dict[str, Any]) -> dict[str, Any]:
+    """The figures that must not depend on the rest of the vCenter (the node name holds the
+    cluster's moref and the vCenter's instanceUuid, which do)."""
+    nova = {key: value for key, value in figures["nova"].items()
+            if key != "hypervisor_hostname"}
+    return {**figures, "nova": nova}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = benchlib.parse_simulator_args(
+        argv, __doc__.split("\n\n")[0],
+        quick=f"smaller simulators ({topology(QUICK)} per datacenter) for a smoke run",
+        runs="timed vmwctl runs, after a warm-up", default_runs=5)
+    flags = QUICK if args.quick else FULL
+    with benchlib.running_lab() as lab:
+        lone_sim = lab.start_simulator("lone", lone_flags(flags), DELAY_MS)
+        crowded_sim = lab.start_simulator("crowded", flags, DELAY_MS)
+        lone = benchlib.measure_runs("cluster inspect, lone", lambda: inspect_run(lab, lone_sim),
+                                     args.runs)
+        crowded = benchlib.measure_runs("cluster inspect, crowded",
+                                        lambda: inspect_run(lab, crowded_sim), args.runs)
+        regex = benchlib.bench_profile(lab.state, crowded_sim.port,
+                                       CLUSTER).vmware.datastore_regex
+        naive = cluster_inspect.measure_naive(lab, crowded_sim, regex)
+        scoped = benchlib.measure_runs("check prereqs, crowded, scoped",
+                                       lambda: prereqs_run(lab, crowded_sim, scoped=True),
+                                       args.runs)
+        whole = benchlib.measure_runs("check prereqs, crowded, whole read",
+                                      lambda: prereqs_run(lab, crowded_sim, scoped=False),
+                                      args.runs)
+    comparison = cluster_inspect.compare(crowded["result"], naive["found"])
+    if _same_cluster(crowded["result"]) != _same_cluster(lone["result"]):
+        raise BenchError("cluster inspect found different figures alone and among others")
+    if scoped["result"] != whole["result"]:
+        raise BenchError(f"check prereqs differs: scoped {scoped['result']} vs whole "
+                         f"{whole['result']}")
+    rows = rows_of(lone, crowded, naive, scoped, whole)
+    rows.append(Row("Nova figures vs the naive walk",
+                    f"{sum(c['equal'] for c in comparison)} of {len(comparison)} equal",
+                    "all equal", "", verdict(all(c["equal"] for c in comparison))))
+    print(f"\nreads scoped to cluster {CLUSTER}, {DELAY_MS} ms added to every SOAP call: lone "
+          f"{topology(lone_sim.flags)}; crowded {flags['dc']} datacenters of "
+          f"{topology(lone_sim.flags)}; median of {args.runs} run(s) after a warm-up\n")
+    benchlib.print_table(rows)
+    benchlib.write_results("scoped_reads", {
+        **benchlib.environment(benchlib.vsphere_versions()),
+        "quick": args.quick, "delay_ms_per_call": DELAY_MS, "cluster": CLUSTER,
+        "simulators": {sim.name: asdict(sim) for sim in (lone_sim, crowded_sim)},
+        "lone": benchlib.plain(lone), "crowded": benchlib.plain(crowded),
+        "naive": benchlib.plain(naive), "prereqs_scoped": benchlib.plain(scoped),
+        "prereqs_whole": benchlib.plain(whole), "targets": [asdict(row) for row in rows]})
+    return 0
+
+
+if __name__ == "__main__":
+    benchlib.run(main, VmwctlError, BenchError)
