@@ -16,6 +16,7 @@ the protocol is a :class:`ProtocolError`, one line saying what was wrong.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import socket
 import struct
 from collections.abc import Callable
@@ -69,6 +70,7 @@ _OPTION = struct.Struct(">QII")  # IHAVEOPT, option, length
 _OPTION_REPLY = struct.Struct(">QIII")  # magic, option, reply type, length
 MAX_OPTION_REPLY = 1 << 20  # more than any reply to the options sent here
 MAX_ERROR_MESSAGE = 4096
+MAX_STATUS_REPLY = 4 + 8 * (1 << 20)  # a million extents: more than any request here gets
 
 
 class ProtocolError(OperationFailed):
@@ -216,7 +218,7 @@ class Connection:
                  send: Callable[[bytes], None], close: Callable[[], None] = lambda: None,
                  sock: socket.socket | None = None) -> None:
         self._readinto = readinto
-        self._send = send
+        self._raw_send = send
         self._close = close
         self._sock = sock
         self._cookie = 0
@@ -319,6 +321,7 @@ class Connection:
         length = len(view)
         cookie = self._request(CMD_READ, offset, length)
         covered = 0
+        pieces: list[tuple[int, int]] = []
         while True:
             header = self._chunk(cookie)
             kind = header.type
@@ -329,10 +332,14 @@ class Connection:
                 size = header.length - 8
                 check_within(at, size, offset, length, "OFFSET_DATA")
                 self._fill(view[at - offset:at - offset + size])
+                pieces.append((at, size))
                 covered += size
             elif kind == REPLY_OFFSET_HOLE:
-                at, size = parse_hole(self._exactly(header.length), offset, length)
+                if header.length != 12:
+                    raise ProtocolError(f"an OFFSET_HOLE chunk of {header.length} bytes, not 12")
+                at, size = parse_hole(self._exactly(12), offset, length)
                 view[at - offset:at - offset + size] = bytes(size)
+                pieces.append((at, size))
                 covered += size
             elif kind & REPLY_ERROR_BIT:
                 self._failed(header, f"read {length} bytes at offset {offset}")
@@ -347,6 +354,9 @@ class Connection:
                 break
         if covered != length:
             raise ProtocolError(f"a read of {length} bytes answered with {covered}")
+        pieces.sort()
+        if any(at + size != after for (at, size), (after, _) in itertools.pairwise(pieces)):
+            raise ProtocolError(f"overlapping chunks in reply to a read of {length} bytes")
 
     def block_status(self, offset: int, length: int) -> list[Extent]:
         """base:allocation from ``offset``: at least one extent, within the request.
@@ -366,6 +376,8 @@ class Connection:
         while True:
             header = self._chunk(cookie)
             if header.type == REPLY_BLOCK_STATUS:
+                if header.length > MAX_STATUS_REPLY:
+                    raise ProtocolError(f"a BLOCK_STATUS chunk of {header.length} bytes")
                 if extents:
                     raise ProtocolError("two BLOCK_STATUS chunks for one meta context")
                 extents = parse_block_status(self._exactly(header.length), self.context,
@@ -392,10 +404,17 @@ class Connection:
         try:
             if not self.broken and self.export is not None:
                 self._send(_REQUEST.pack(REQUEST_MAGIC, 0, CMD_DISC, self._next_cookie(), 0, 0))
-        except OSError:
+        except ProtocolError:
             pass
         finally:
             self._close()
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self._raw_send(data)
+        except OSError as exc:
+            self.broken = True
+            raise ProtocolError(f"the connection broke ({exc.strerror or exc})") from None
 
     def _next_cookie(self) -> int:
         self._cookie += 1
@@ -430,12 +449,17 @@ class Connection:
         return header
 
     def _failed(self, header: ChunkHeader, what: str) -> None:
-        error, message, _ = parse_error(header.type, self._exactly(header.length))
-        if not header.done:  # the rest of the reply, so that the connection stays usable
-            while not header.done:
-                header = self._chunk(header.cookie)
-                self._exactly(header.length)
+        error, message, _ = parse_error(header.type, self._payload(header))
+        while not header.done:  # the rest of the reply, so that the connection stays usable
+            header = self._chunk(header.cookie)
+            self._payload(header)
         raise ServerError(error, message, what)
+
+    def _payload(self, header: ChunkHeader) -> bytes:
+        """A chunk's payload that is not read data: small, whatever the header says."""
+        if header.length > MAX_OPTION_REPLY:
+            raise ProtocolError(f"a chunk of type {header.type} of {header.length} bytes")
+        return self._exactly(header.length)
 
     def _break(self, what: str) -> None:
         self.broken = True
@@ -448,7 +472,11 @@ class Connection:
 
     def _fill(self, view: memoryview) -> None:
         while view:
-            got = self._readinto(view)
+            try:
+                got = self._readinto(view)
+            except OSError as exc:
+                self.broken = True
+                raise ProtocolError(f"the connection broke ({exc.strerror or exc})") from None
             if not got:
                 self.broken = True
                 raise ProtocolError("the connection closed in the middle of a reply")

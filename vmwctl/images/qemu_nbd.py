@@ -35,7 +35,7 @@ from typing import IO
 
 from vmwctl.common.interrupts import deferred_signals
 from vmwctl.errors import OperationFailed, UsageError
-from vmwctl.images.nbd import Connection, Export
+from vmwctl.images.nbd import Connection, Export, ProtocolError
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +49,7 @@ START_TIMEOUT = 30.0  # seconds for qemu-nbd to open the image and listen
 STOP_TIMEOUT = 5.0  # seconds for it to exit once asked, before SIGKILL
 _MAX_SUN_PATH = 100  # sockaddr_un's sun_path is 108 bytes with its NUL
 PR_SET_PDEATHSIG = 1
+_DEATH_WAIT = 1.0  # seconds for a qemu-nbd whose connection closed to be seen gone
 _DISCONNECTED = ("Disconnect client, due to: ", "Failed to send reply: ")
 
 
@@ -215,7 +216,7 @@ def exported(source: str, fmt: str, *, connections: int = CONNECTIONS) -> Iterat
             try:
                 yield image
             except OperationFailed as exc:
-                raise _with_reason(exc, errors) from None
+                raise _with_reason(exc, process, errors) from None
             clean = True
     finally:
         if image is not None:
@@ -287,15 +288,28 @@ def _stop(process: subprocess.Popen[bytes], *, gently: bool) -> None:
     process.wait()
 
 
-def _with_reason(exc: OperationFailed, errors: IO[bytes]) -> OperationFailed:
-    """A failed read as qemu-nbd tells it (its stderr: it drops the connection when a read
-    of the image fails), else as it is."""
+def _with_reason(exc: OperationFailed, process: subprocess.Popen[bytes],
+                 errors: IO[bytes]) -> OperationFailed:
+    """A failed read as qemu-nbd tells it: killed by a signal, or its stderr (it drops the
+    connection when a read of the image fails); else as it is."""
+    if isinstance(exc, ProtocolError):  # the connection closed: qemu-nbd may be dying
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(_DEATH_WAIT)
+        if process.returncode is not None and process.returncode < 0:
+            return OperationFailed(f"qemu-nbd was killed by {_signal_name(-process.returncode)}")
     said = _line(errors, first=True)  # the cause; what follows is about the others
     if said == "no error message":
         return exc
     for prefix in _DISCONNECTED:
         said = said.removeprefix(prefix)
     return OperationFailed(f"qemu-nbd failed: {said}")
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
 
 
 def _line(errors: IO[bytes], *, first: bool = False) -> str:
