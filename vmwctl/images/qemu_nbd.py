@@ -261,10 +261,18 @@ def _connect(process: subprocess.Popen[bytes], path: str, count: int,
                                           f"{START_TIMEOUT:.0f} s for {source}") from None
                 time.sleep(pause)
                 pause = min(pause * 2, 0.05)
-        while len(connections) < count:
-            connections.append(Connection.unix(path, timeout=START_TIMEOUT))
-        for connection in connections:
-            connection.handshake()
+        try:
+            while len(connections) < count:
+                connections.append(Connection.unix(path, timeout=START_TIMEOUT))
+            for connection in connections:
+                connection.handshake()
+        except (ProtocolError, OSError):  # the socket listens before the image is open
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(_DEATH_WAIT)
+            if process.returncode is None:
+                raise
+            raise OperationFailed(f"qemu-nbd could not serve {source}: "
+                                  f"{_line(errors)}") from None
     except BaseException:
         for connection in connections:
             connection.close()
