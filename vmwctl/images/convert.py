@@ -187,6 +187,19 @@ def native_stream(plan: ConversionPlan, *, extent_name: str,
             yield chunks
 
 
+def raw_source(plan: ConversionPlan, workdir: Path,
+               progress: Callable[[float], None] | None = None) -> Path:
+    """The source as raw data: itself, or a sparse raw copy by qemu-img (what `image upload
+    --convert` streams from; `image convert` reads through qemu-nbd instead)."""
+    if plan.source_format == "raw":
+        return Path(plan.source)
+    refuse_damaged(plan)
+    raw = workdir / "source.raw"
+    qemu.run(["convert", *(["-p"] if progress else []), "-f", plan.source_format, "-O", "raw",
+              _file(plan.source), str(raw)], progress=progress)
+    return raw
+
+
 def refuse_damaged(plan: ConversionPlan) -> None:
     """UsageError when qemu-img check finds the source's tables damaged: qemu-img would
     convert it, reading what is missing as zeros."""
