@@ -149,8 +149,9 @@ def tmpdir_env(tmp_path: Path) -> tuple[Path, dict[str, str]]:
 
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    """Sources, made once: random data (slow to compress) as raw; a qcow2 of it; and a
-    small compressed qcow2 whose raw copy is 32 MiB of data (for the disk-full cases)."""
+    """Sources, made once: random data (slow to compress) as raw; a qcow2 of it; a small
+    compressed qcow2 whose raw copy is 32 MiB of data (for the disk-full cases of upload's
+    raw copy); 32 MiB of random data as raw and qcow2 (the output does not fit either)."""
     root = tmp_path_factory.mktemp("sources")
     big = root / "big.raw"
     with big.open("wb") as handle:
@@ -160,12 +161,13 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     small.write_bytes(os.urandom(32 << 20))
     patterned = root / "patterned.raw"
     patterned.write_bytes((bytes(range(1, 256)) * 4112)[:1 << 20] * 32)
-    for raw, out, extra in ((big, "big.qcow2", []), (patterned, "patterned.qcow2", ["-c"])):
+    for raw, out, extra in ((big, "big.qcow2", []), (patterned, "patterned.qcow2", ["-c"]),
+                            (small, "small.qcow2", [])):
         subprocess.run(["qemu-img", "convert", "-q", *extra, "-f", "raw", "-O", "qcow2",
                         str(raw), str(root / out)], check=True)
     patterned.unlink()
     return {"big.raw": big, "big.qcow2": root / "big.qcow2", "small.raw": small,
-            "patterned.qcow2": root / "patterned.qcow2"}
+            "patterned.qcow2": root / "patterned.qcow2", "small.qcow2": root / "small.qcow2"}
 
 
 # ------------------------------------------------------------------ no room
@@ -226,10 +228,10 @@ def room(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Room]:
 # ------------------------------------------------------------------ image convert
 
 CONVERSIONS = [pytest.param("big.raw", "qemu", id="qemu"),
-               pytest.param("big.qcow2", "native", id="native-qemu-img-pre-pass")]
+               pytest.param("big.qcow2", "native", id="native-through-qemu-nbd")]
 
 
-@pytest.mark.parametrize("source, engine", CONVERSIONS)
+@pytest.mark.parametrize("source, engine", CONVERSIONS[:1])
 def test_qemu_img_killed_mid_conversion(sources, tmp_path: Path, tmpdir_env,
                                         source: str, engine: str) -> None:
     tmp, env = tmpdir_env
@@ -249,10 +251,51 @@ def test_qemu_img_killed_mid_conversion(sources, tmp_path: Path, tmpdir_env,
     assert temporaries(dest.parent, tmp) == [] and list(tmp.iterdir()) == []
 
 
+def serving(pid: int) -> list[int]:
+    """The qemu-nbd below ``pid``."""
+    return descendants(pid, "qemu-nbd")
+
+
+def nbd_directories(tmp: Path) -> list[str]:
+    return sorted(p.name for p in tmp.iterdir() if p.name.startswith("vmwctl-nbd-"))
+
+
+def test_qemu_nbd_killed_mid_conversion(sources, tmp_path: Path, tmpdir_env) -> None:
+    tmp, env = tmpdir_env
+    dest = tmp_path / "out" / "o.vmdk"
+    dest.parent.mkdir()
+    process = start("image", "convert", str(sources["big.qcow2"]), str(dest), env=env)
+    [server] = wait_until(lambda: serving(process.pid), process, "qemu-nbd")
+    wait_until(lambda: written(dest.parent), process, "the writer's output", poll=0.002)
+    os.kill(server, signal.SIGKILL)
+    code, stdout, stderr = finish(process)
+    assert code == 1, stderr
+    assert one_line(stderr) == "Error: qemu-nbd was killed by SIGKILL"
+    assert stdout == ""
+    assert not dest.exists()
+    assert temporaries(dest.parent, tmp) == [] and list(tmp.iterdir()) == []
+
+
+def test_sigkill_of_vmwctl_ends_qemu_nbd(sources, tmp_path: Path, tmpdir_env) -> None:
+    """vmwctl cannot clean up after a SIGKILL: qemu-nbd ends by itself (PR_SET_PDEATHSIG,
+    and its clients gone), its socket directory was removed once connected."""
+    tmp, env = tmpdir_env
+    dest = tmp_path / "out" / "o.vmdk"
+    dest.parent.mkdir()
+    process = start("image", "convert", str(sources["big.qcow2"]), str(dest), env=env)
+    [server] = wait_until(lambda: serving(process.pid), process, "qemu-nbd")
+    wait_until(lambda: written(dest.parent), process, "the writer's output", poll=0.002)
+    assert nbd_directories(tmp) == []  # removed while qemu-nbd serves
+    process.kill()
+    finish(process)
+    wait_until(lambda: not alive(server), None, "qemu-nbd's end")
+    assert nbd_directories(tmp) == [] and list(tmp.iterdir()) == []
+
+
 @pytest.mark.parametrize("source, engine", [
     pytest.param("small.raw", "qemu", id="qemu"),
     pytest.param("small.raw", "native", id="native"),
-    pytest.param("patterned.qcow2", "native", id="native-qemu-img-pre-pass"),
+    pytest.param("small.qcow2", "native", id="native-through-qemu-nbd"),
 ])
 def test_convert_with_no_room_leaves_nothing(sources, room: Room, tmpdir_env, source: str,
                                              engine: str) -> None:
@@ -283,6 +326,7 @@ def test_signal_during_conversion_leaves_nothing(sources, tmp_path: Path, tmpdir
     wait_until(lambda: written(dest.parent),
                process, "output in the temporary directory", poll=0.002)
     children = converting(process.pid)
+    servers = serving(process.pid)
     process.send_signal(signum)
     returncode, _, stderr = finish(process)
     assert returncode == code, stderr
@@ -290,7 +334,8 @@ def test_signal_during_conversion_leaves_nothing(sources, tmp_path: Path, tmpdir
     assert not dest.exists()
     assert temporaries(dest.parent, tmp) == [] and list(tmp.iterdir()) == []
     assert children or engine == "native"
-    assert not [pid for pid in children if alive(pid)]
+    assert bool(servers) == source.endswith(".qcow2")
+    assert not [pid for pid in children + servers if alive(pid)]
 
 
 def test_ctrl_c_at_a_terminal_reaches_qemu_img_too(sources, tmp_path: Path, tmpdir_env) -> None:

@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -87,6 +88,63 @@ def test_convert_qcow2_and_keep_a_vmdk_sources_adapter(vmwctl, tmp_path: Path) -
     assert result.json()["plan"]["source_format"] == "vmdk"
 
 
+def patchy_raw(path: Path, size: int = (40 << 20) + 3 * 512) -> Path:
+    """Data that is neither grain- nor cluster-aligned, zero grains inside data, a tail
+    that ends mid-grain, and holes; a size that is no multiple of 64 KiB."""
+    with open(path, "wb") as handle:
+        handle.truncate(size)
+        for offset, length in ((0, 512), (70_000, 200_000), (5 << 20, 3 << 20),
+                               ((20 << 20) + 4096, 1), (size - 2048, 2048)):
+            handle.seek(offset)
+            handle.write(os.urandom(length))
+        handle.seek(6 << 20)
+        handle.write(bytes(128 << 10))  # zeros written: allocated, but zero grains
+    return path
+
+
+@pytest.mark.parametrize(("fmt", "options"), [
+    ("qcow2", []), ("qcow2", ["-c"]), ("qcow2", ["-o", "cluster_size=2M"]),
+    ("qcow2", ["-o", "cluster_size=4096"]), ("vpc", []), ("vpc", ["-o", "subformat=fixed"]),
+    ("vdi", []), ("vmdk", []), ("vmdk", ["-o", "subformat=streamOptimized"]), ("vhdx", []),
+    ("qed", [])])
+def test_native_writer_reads_each_format_through_qemu_nbd(vmwctl, tmp_path: Path, monkeypatch,
+                                                          fmt: str, options: list[str]) -> None:
+    """qemu-nbd serves the source, the NBD client reads its data extents: the output
+    holds the source's data (qemu-img compare), and nothing but the output was written."""
+    raw = patchy_raw(tmp_path / "src.raw")
+    source = tmp_path / f"src.{fmt}"
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", fmt, *options, str(raw),
+                    str(source)], check=True)
+    out = tmp_path / "out" / "o.vmdk"
+    out.parent.mkdir()
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))  # TMPDIR, as this process reads it
+    result = vmwctl("image", "convert", str(source), str(out), "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    assert result.json()["plan"]["source_format"] == fmt
+    assert identical(source, fmt, out)
+    assert identical(raw, "raw", out)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["o.vmdk"]
+    assert list(tmp.iterdir()) == []
+    assert not qemu_nbd_children()
+
+
+def qemu_nbd_children() -> list[int]:
+    """qemu-nbd processes whose parent is this test process (none once vmwctl returns)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        end = stat.rindex(")")
+        if stat[stat.index("(") + 1:end] == "qemu-nbd" and int(stat[end + 2:].split()[1]) \
+                == os.getpid():
+            found.append(int(entry.name))
+    return found
+
+
 def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
     source = make_raw(tmp_path / "src.raw")
     result = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run",
@@ -102,8 +160,11 @@ def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
     assert "# engine native" in native.stdout
     qcow2 = tmp_path / "src.qcow2"
     subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(source), str(qcow2)], check=True)
-    via_raw = vmwctl("image", "convert", str(qcow2), str(tmp_path / "o.vmdk"), "--dry-run")
-    assert via_raw.stdout.startswith(f"qemu-img convert -f qcow2 -O raw {qcow2} TEMP.raw")
+    via_nbd = vmwctl("image", "convert", str(qcow2), str(tmp_path / "o.vmdk"), "--dry-run")
+    assert via_nbd.stdout.startswith(
+        f"qemu-nbd --read-only --format=qcow2 --shared=4 --socket=TEMPDIR/nbd.sock "
+        f"--cache=writeback --aio=threads {qcow2} (read-only, in a private directory; its "
+        "allocated extents read over 4 NBD connections) -> vmwctl's streamOptimized writer")
     thin = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run",
                   "--disktype", "thin")
     assert thin.stdout.splitlines()[:2] == [
@@ -144,11 +205,13 @@ def compressed_qcow2_with_bad_data(path: Path) -> Path:
 
 def test_qemu_failure_leaves_nothing(vmwctl, tmp_path: Path) -> None:
     broken = compressed_qcow2_with_bad_data(tmp_path / "broken.qcow2")
-    for engine in ("native", "qemu"):
+    for engine, says in (("native", "Error: qemu-nbd failed: reading from file failed: "
+                                    "Input/output error\n"),
+                         ("qemu", "Error: qemu-img failed: ")):
         result = vmwctl("image", "convert", str(broken), str(tmp_path / "o.vmdk"), "--engine",
                         engine)
         assert result.exit_code == 1
-        assert result.stderr.startswith("Error: qemu-img failed: ")
+        assert result.stderr.startswith(says)
         assert "Traceback" not in result.stderr
         assert not (tmp_path / "o.vmdk").exists()
         assert leftovers(tmp_path) == []

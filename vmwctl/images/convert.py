@@ -18,6 +18,7 @@ compress zero grains too).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import errno
 import os
@@ -25,16 +26,22 @@ import resource
 import shutil
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from vmwctl.errors import OperationFailed, UsageError
-from vmwctl.images import qemu
+from vmwctl.images import qemu, qemu_nbd
 from vmwctl.images.inspector import ImageReport, inspect_file
 from vmwctl.images.ova import OvaReport, inspect_ova
 from vmwctl.images.ova_write import DEFAULT_OVA_OSTYPE, pack_ova
-from vmwctl.images.stream import StreamStats, pick_compressor, stream_vmdk
+from vmwctl.images.stream import (
+    GRAIN,
+    StreamStats,
+    pick_compressor,
+    stream_vmdk,
+    stream_vmdk_runs,
+)
 
 # vmware_disktype -> qemu-img's vmdk subformat. thin and preallocated are the same flat pair
 # to qemu-img (whose -flat extent is sparse either way: it skips zeros); a thin pair's
@@ -149,13 +156,41 @@ def _native_command(source: str, fmt: str, adapter: str, destination: str) -> st
               f"{os.cpu_count() or 1} threads, adapter {adapter}) -> {destination}")
     if fmt == "raw":
         return f"{source} -> {writer}"
-    return (f"{qemu.command_line(['convert', '-f', fmt, '-O', 'raw', source, 'TEMP.raw'])} "
-            f"(a sparse raw copy beside the destination) -> {writer}")
+    return (f"{qemu_nbd.command_line(source, fmt)} (read-only, in a private directory; "
+            f"its allocated extents read over {qemu_nbd.CONNECTIONS} NBD connections) "
+            f"-> {writer}")
+
+
+@contextlib.contextmanager
+def native_stream(plan: ConversionPlan, *, extent_name: str,
+                  progress: Callable[[int], None] | None = None,
+                  stats: StreamStats | None = None) -> Iterator[Iterator[bytes]]:
+    """The native writer's streamOptimized VMDK of the plan's source, in pieces.
+
+    A raw source is read with SEEK_DATA/SEEK_HOLE; any other format through
+    qemu-nbd (after ``qemu-img check``), only where its allocation map says
+    data: no raw copy, no room needed but the output's. qemu-nbd is gone when
+    the block is left.
+    """
+    if plan.source_format == "raw":
+        yield stream_vmdk(Path(plan.source), adapter_type=plan.adapter_type,
+                          extent_name=extent_name, progress=progress, stats=stats)
+        return
+    refuse_damaged(plan)
+    with qemu_nbd.exported(plan.source, plan.source_format) as image:
+        runs = qemu_nbd.grain_runs(image.data_extents(), image.size, GRAIN)
+        chunks = stream_vmdk_runs(image.read(runs), image.size,
+                                  sum(length for _, length in runs),
+                                  adapter_type=plan.adapter_type, extent_name=extent_name,
+                                  progress=progress, stats=stats)
+        with contextlib.closing(chunks):  # its reads end before qemu-nbd does
+            yield chunks
 
 
 def raw_source(plan: ConversionPlan, workdir: Path,
                progress: Callable[[float], None] | None = None) -> Path:
-    """The source as raw data for the native writer: itself, or a sparse raw copy by qemu-img."""
+    """The source as raw data: itself, or a sparse raw copy by qemu-img (what `image upload
+    --convert` streams from; `image convert` reads through qemu-nbd instead)."""
     if plan.source_format == "raw":
         return Path(plan.source)
     refuse_damaged(plan)
@@ -221,7 +256,7 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
         staged = workdir / (f"{destination.stem}-disk1.vmdk" if plan.container == "ova"
                             else destination.name)
         if plan.engine == "native":
-            _write_native(plan, workdir, staged, progress)
+            _write_native(plan, staged, progress)
         else:
             refuse_damaged(plan)
             qemu.run(_arguments(plan.source, plan.source_format, plan.subformat,
@@ -300,19 +335,16 @@ def _file_size_limit() -> str:
     return f"the file-size limit (ulimit -f) of {limit / (1 << 20):.1f} MiB was reached"
 
 
-def _write_native(plan: ConversionPlan, workdir: Path, staged: Path,
+def _write_native(plan: ConversionPlan, staged: Path,
                   progress: Callable[[float], None] | None) -> None:
-    """Raw source (qemu-img first if needed: the first fifth of the progress), then stream."""
-    share = 20.0 if plan.source_format != "raw" else 0.0
-    raw = raw_source(plan, workdir, (lambda pct: progress(pct * share / 100))
-                     if progress and share else None)
+    """The native writer's output into ``staged``."""
     stats = StreamStats()
 
     def advance(_amount: int) -> None:
         if progress is not None and stats.to_read:
-            progress(share + (100 - share) * stats.read / stats.to_read)
+            progress(100 * stats.read / stats.to_read)
 
-    with staged.open("wb") as out:
-        for chunk in stream_vmdk(raw, adapter_type=plan.adapter_type,
-                                 extent_name=staged.name, progress=advance, stats=stats):
+    with staged.open("wb") as out, native_stream(plan, extent_name=staged.name,
+                                                 progress=advance, stats=stats) as chunks:
+        for chunk in chunks:
             out.write(chunk)

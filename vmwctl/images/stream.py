@@ -256,6 +256,36 @@ def stream_vmdk_sequential(chunks: Iterable[bytes], size: int, *, adapter_type: 
                        workers=workers, compressor=compressor, progress=progress, stats=stats)
 
 
+def stream_vmdk_runs(runs: Iterable[tuple[int, bytes | bytearray]], size: int, to_read: int,
+                     *, adapter_type: str = "ide", extent_name: str = "disk.vmdk",
+                     workers: int | None = None, compressor: Compressor | None = None,
+                     progress: Callable[[int], None] | None = None,
+                     stats: StreamStats | None = None) -> Iterator[bytes]:
+    """The streamOptimized VMDK of ``size`` bytes given as runs of data: (offset, bytes),
+    each offset on a grain boundary, ascending, not overlapping; what no run covers reads
+    as zeros and is not written (an NBD export read where its allocation map says data).
+
+    ``to_read`` is the runs' total length (the progress total). Zero grains
+    within a run are neither compressed nor written.
+    """
+    compressor = compressor or pick_compressor()
+
+    def jobs() -> Iterator[Callable[[], tuple[int, bytes | None, int]]]:
+        for offset, data in runs:
+            if offset % GRAIN or offset + len(data) > size:
+                raise OperationFailed(f"a run of {len(data)} bytes at {offset} is not "
+                                      f"grain-aligned within the {size} bytes")
+            view = memoryview(data)
+            first = offset // GRAIN
+            for start in range(0, len(data), GRAIN):
+                yield partial(_deflate, first + start // GRAIN,
+                              bytes(view[start:start + GRAIN]), compressor)
+
+    yield from _stream(size, to_read, jobs(), adapter_type=adapter_type,
+                       extent_name=extent_name, workers=workers, compressor=compressor,
+                       progress=progress, stats=stats)
+
+
 def _deflate(index: int, data: bytes, compressor: Compressor) -> tuple[int, bytes | None, int]:
     """One grain: None when it holds only zeros, else its compressed bytes."""
     length = len(data)
