@@ -24,7 +24,7 @@ from vmwctl.cli.metrics import identify, metrics_file_option, record_profiles, r
 from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
 from vmwctl.common.words import plural
 
-DEFAULT_PARALLEL = 4  # --profiles: vCenters worked on at once
+DEFAULT_PARALLEL = 8  # --profiles: vCenters worked on at once (bench/fleet.py)
 WOULD = {"mark": "would mark", "unmark": "would unmark", "delete": "would delete",
          "keep": "keep", "wait": "wait"}
 
