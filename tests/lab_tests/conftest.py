@@ -28,6 +28,15 @@ def ds_dir(sim) -> Path:
 
 
 @pytest.fixture
+def private_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A lock directory of the test's own for the purge's local lock ($XDG_RUNTIME_DIR)."""
+    locks = tmp_path / "run"
+    locks.mkdir()
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(locks))
+    return locks
+
+
+@pytest.fixture
 def admin_cloud(lab, monkeypatch: pytest.MonkeyPatch) -> str:
     """The lab's admin cloud (clouds.yaml and secure.yaml in the environment), whose
     catalog names the lab's nova-api."""

@@ -27,19 +27,11 @@ from vmwctl.common.interrupts import Stopper
 from vmwctl.vsphere.snapshot import read_inventory
 from vmwctl.vsphere.tasks import wait_for_task
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("private_lock_dir")]
 
 CACHE = "192.0.2.10_base"
 DS = "LocalDS_0"
 DAY = dt.timedelta(days=1)
-
-
-@pytest.fixture(autouse=True)
-def private_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    locks = tmp_path / "run"
-    locks.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(locks))
-    return locks
 
 
 def utcnow() -> dt.datetime:

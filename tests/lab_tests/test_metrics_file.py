@@ -5,6 +5,7 @@ the alert rules of docs/automation.md pass ``promtool check rules`` and fire as 
 
 from __future__ import annotations
 
+import copy
 import json
 import signal
 import subprocess
@@ -18,22 +19,16 @@ from docblocks import ROOT, blocks
 from faultproxy import FaultProxy
 from helpers import wait_until, write_profile
 from test_cache import DAY, DS, put_image, utcnow
+from test_vcenter import closed_port
 
 from vmwctl.cli.metrics import PURGE_FREED
 from vmwctl.common.metrics import MetricsFile
 
-pytestmark = pytest.mark.lab
+pytestmark = [pytest.mark.lab, pytest.mark.usefixtures("private_lock_dir")]
 
 STATUS = {"pass": 0, "warn": 1, "fail": 2, "skip": -1}
 RUN_METRICS = {"vmwctl_last_run_timestamp_seconds", "vmwctl_last_run_success",
                "vmwctl_last_run_exit_code", "vmwctl_last_run_duration_seconds"}
-
-
-@pytest.fixture(autouse=True)
-def private_lock_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    locks = tmp_path / "run"
-    locks.mkdir()
-    monkeypatch.setenv("XDG_RUNTIME_DIR", str(locks))  # cache purge's local lock
 
 
 @pytest.fixture
@@ -157,6 +152,48 @@ def test_cache_purge_metrics_match_its_json(simulator, prometheus, textfile: Pat
     assert not expired.exists() and unmarked.exists()
     assert set(report["datastores"]) == {labels["datastore"] for labels, _
                                          in scraped.values("vmwctl_cache_purge_freed_bytes")}
+
+
+def test_cache_purge_profiles_metrics_per_profile(simulator, prometheus, textfile: Path,
+                                                  exporter, tmp_path: Path) -> None:
+    """cache purge --profiles: each profile's folders and bytes under its own vcenter and
+    cluster, beside its own last-run gauges (a vCenter down: exit 3, no purge series); the
+    run's own gauges unlabelled, with the worst exit status."""
+    sims = [simulator(), simulator()]
+    profiles = {}
+    for name, sim in zip(("a", "b"), sims, strict=True):
+        put_image(Path(sim.datastores[DS]), size=8192)
+        put_image(Path(sim.datastores[DS]), marker=utcnow() - 2 * DAY, age=3 * DAY, size=65536)
+        profiles[name] = yaml.safe_load(Path(sim.config).read_text())["profiles"]["sim"]
+    down_port = closed_port()  # nothing listens there: a vCenter that is down
+    profiles["down"] = copy.deepcopy(profiles["a"])
+    profiles["down"]["vmware"]["host_port"] = down_port
+    config = tmp_path / "compute.yaml"
+    config.write_text(yaml.safe_dump({"profiles": profiles}))
+    config.chmod(0o600)
+    target = textfile / "purge.prom"
+
+    result, window = run_with_metrics(sims[0], prometheus, target, "cache", "purge",
+                                      "--profiles", "a,down,b", config=config)
+    assert result.exit_code == 3, result.stderr
+    entries = {entry["profile"]: entry for entry in result.json()["profiles"]}
+    scraped = exporter.scrape()
+    assert scraped.value("node_textfile_scrape_error") == 0
+    assert_run(scraped, {"command": "cache purge", "vcenter": "", "cluster": ""}, 3, window)
+    for name, sim in zip(("a", "b"), sims, strict=True):
+        labels = {"vcenter": f"127.0.0.1:{sim.port}", "cluster": "DC0_C0"}
+        assert_run(scraped, {"command": "cache purge", **labels}, 0, window)
+        report = entries[name]["report"]
+        assert scraped.value("vmwctl_cache_purge_freed_bytes", **labels, datastore=DS) == \
+            report["bytes_freed"] > 65536
+        for outcome in ("deleted", "marked", "planned"):
+            assert scraped.value("vmwctl_cache_purge_folders", **labels, datastore=DS,
+                                 outcome=outcome) == sum(1 for i in report["items"]
+                                                         if i["outcome"] == outcome)
+    down = {"command": "cache purge", "vcenter": f"127.0.0.1:{down_port}", "cluster": "DC0_C0"}
+    assert_run(scraped, down, 3, window)
+    assert not [labels for labels, _ in scraped.values("vmwctl_cache_purge_folders")
+                if labels["vcenter"] == down["vcenter"]]
 
 
 def test_a_failed_run_replaces_the_file_with_success_0(simulator, prometheus, textfile: Path,

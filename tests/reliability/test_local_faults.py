@@ -20,7 +20,6 @@ tests/lab_tests/test_lab_and_signals.py::test_signals_during_a_call.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 import resource
@@ -34,6 +33,7 @@ from pathlib import Path
 
 import pytest
 from helpers import glance_profile, images_named, wait_until
+from test_vcenter_faults import put_aged_images
 
 CACHE = "192.0.2.10_base"  # the lab profile's cache folder (my_ip 192.0.2.10)
 DS = "LocalDS_0"
@@ -579,23 +579,12 @@ def test_signal_during_purge_stops_between_folders(simulator, lab_env, tmp_path:
                                                    signum: int, code: int,
                                                    message: str) -> None:
     """Each folder is deleted whole or not at all; the locks are released."""
-    from vmwctl.cache.layout import LOCK_FOLDER, marker_name
+    from vmwctl.cache.layout import LOCK_FOLDER
 
     monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the purge's local lock
     sim = simulator("-method-delay", "DeleteDatastoreFile_Task:2000")  # the moment to signal
     root = Path(sim.datastores[DS])
-    stamp = (dt.datetime.now(dt.UTC) - dt.timedelta(days=3)).replace(microsecond=0)
-    folders = []
-    for _ in range(3):
-        image_id = str(uuid.uuid4())
-        folder = root / CACHE / image_id
-        folder.mkdir(parents=True)
-        (folder / f"{image_id}.vmdk").write_text(f'RW 8 VMFS "{image_id}-flat.vmdk"\n')
-        (folder / f"{image_id}-flat.vmdk").write_bytes(bytes(4096))
-        (folder / marker_name(stamp)).mkdir()
-        for path in [*folder.iterdir(), folder]:  # nothing changed within the minimum age
-            os.utime(path, (stamp.timestamp(), stamp.timestamp()))
-        folders.append(folder)
+    folders = put_aged_images(root, 3)
     process = start("--config", str(sim.config), "cache", "purge", "--yes", "-o", "json")
     wait_until(lambda: sim.under_way("DeleteDatastoreFile_Task"), process,
                "the first folder's deletion held by the simulator", poll=0.02)
@@ -615,6 +604,58 @@ def test_signal_during_purge_stops_between_folders(simulator, lab_env, tmp_path:
     again = sim.run("cache", "purge", "--yes", "-o", "json")  # neither lock is held
     assert again.exit_code == 0, again.stderr
     assert not any(folder.exists() for folder in folders)
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+def test_signal_during_purge_of_profiles_stops_each_between_folders(
+        simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, signum: int, code: int,
+        message: str) -> None:
+    """cache purge --profiles, two vCenters at once and a third waiting: the signal comes
+    while each of the two deletes its first folder; each ends that folder whole and skips
+    the rest, the third is not begun; every lock is released, and a second run finishes."""
+    import yaml
+
+    from vmwctl.cache.layout import LOCK_FOLDER
+
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))  # the purge's local locks
+    sims = {name: simulator(*(("-method-delay", "DeleteDatastoreFile_Task:2000")
+                              if name != "c" else ())) for name in "abc"}
+    folders = {name: put_aged_images(Path(sim.datastores[DS]), 3)
+               for name, sim in sims.items()}
+    config = tmp_path / "compute.yaml"
+    config.write_text(yaml.safe_dump({"profiles": {
+        name: yaml.safe_load(Path(sim.config).read_text())["profiles"]["sim"]
+        for name, sim in sims.items()}}))
+    config.chmod(0o600)
+    process = start("--config", str(config), "cache", "purge", "--profiles", "a,b,c",
+                    "--parallel", "2", "--yes", "-o", "json")
+    wait_until(lambda: sims["a"].under_way("DeleteDatastoreFile_Task")
+               and sims["b"].under_way("DeleteDatastoreFile_Task"), process,
+               "a folder's deletion held by each of the two simulators", poll=0.02)
+    process.send_signal(signum)
+    returncode, stdout, stderr = finish(process)
+    assert returncode == code, stderr
+    assert one_line(stderr) == message
+    report = json.loads(stdout)
+    assert (report["interrupted"], report["exit_code"]) == (True, code)
+    entries = {entry["profile"]: entry for entry in report["profiles"]}
+    for name in "ab":
+        assert entries[name]["exit_code"] == code and entries[name]["report"]["interrupted"]
+        outcomes = {item["path"]: item["outcome"] for item in entries[name]["report"]["items"]}
+        assert sorted(outcomes.values()) == ["deleted", "skipped", "skipped"], outcomes
+        for folder in folders[name]:  # the one under way went whole, the others are untouched
+            gone = outcomes[f"[{DS}] {CACHE}/{folder.name}"] == "deleted"
+            assert not folder.exists() if gone else len(list(folder.iterdir())) == 3, folder
+    assert (entries["c"]["exit_code"], entries["c"]["report"]) == (code, None)
+    assert entries["c"]["error"] == "interrupted before it began"
+    assert all(len(list(folder.iterdir())) == 3 for folder in folders["c"])
+    for sim in sims.values():
+        assert not (Path(sim.datastores[DS]) / CACHE / LOCK_FOLDER).exists()
+    again = sims["a"].run("--config", str(config), "cache", "purge", "--profiles", "a,b,c",
+                          "-o", "json")  # no lock is held
+    assert again.exit_code == 0, again.stderr
+    assert not any(folder.exists() for paths in folders.values() for folder in paths)
 
 
 @pytest.mark.lab

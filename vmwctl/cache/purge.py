@@ -148,6 +148,12 @@ def plan_purge(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
     return report
 
 
+def local_lock_key(host: str, port: int, folder: str) -> str:
+    """What this machine's purge lock is named after: the vCenter, as the profile names it,
+    and the cache folder (two profiles with both alike share the lock)."""
+    return f"{host}:{port}/{folder}"
+
+
 def purge_cache(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
                 request: PurgeRequest, *, read_users: Callable[[], Users],
                 confirm: Callable[[PurgeReport], bool] | None,
@@ -161,8 +167,8 @@ def purge_cache(vc: VCenter, inventory: Inventory, stores: Iterable[Datastore],
     acts, a signal acts at once (at the question too), then only between folders.
     """
     stores = list(stores)
-    key = f"{vc.settings.host}:{vc.settings.port}/{request.folder}"
-    with local_lock(key, request.now):
+    with local_lock(local_lock_key(vc.settings.host, vc.settings.port, request.folder),
+                    request.now):
         with immediate_signals(stopper):
             users = read_users()
             approved: set[str] | None = None

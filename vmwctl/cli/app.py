@@ -22,6 +22,7 @@ from vmwctl.errors import (
     EXIT_OK,
     EXIT_SIGINT,
     EXIT_SIGTERM,
+    ConfigError,
     UsageError,
     VmwctlError,
 )
@@ -94,6 +95,33 @@ class App:
         for warning in profile_warnings(profile):
             self.out.warn(warning)
         return profile
+
+    def named_profiles(self, names: list[str]) -> list[Profile]:
+        """The config file's profiles ``names`` (every profile when empty), each validated,
+        their warnings said once for all (``check fleet``, ``cache purge --profiles``). A
+        name the file lacks is refused (exit 2) before anything is done; no config file:
+        no profiles, or an error when names were given."""
+        from vmwctl.profile.load import build_profile, find_config_file, read_config_file
+        from vmwctl.profile.passwords import profile_warnings
+
+        path = find_config_file(self.config_option, self.env)
+        if path is None:
+            if names:
+                raise ConfigError("--profiles needs a config file; none was found")
+            return []
+        config = read_config_file(path)
+        unknown = [n for n in names if n not in config.profiles]
+        if unknown:
+            raise UsageError(f"no profile {', '.join(map(repr, unknown))} in {path}; profiles "
+                             f"there: {', '.join(config.profile_names)}")
+        profiles, warnings = [], {}  # several profiles of one file: each warning once
+        for name in names or config.profile_names:
+            profile = build_profile(name, config.profiles[name], source=path, lines=config.lines)
+            warnings.update(dict.fromkeys(profile_warnings(profile)))
+            profiles.append(profile)
+        for warning in warnings:
+            self.out.warn(warning)
+        return profiles
 
     # ------------------------------------------------------------ services
 

@@ -20,7 +20,9 @@ the files it merges):
 - ``vmwctl_check_status`` {command, vcenter, cluster, check}: ``check prereqs`` and
   ``check fleet``; :data:`CHECK_STATUS_VALUES`.
 - ``vmwctl_cache_purge_freed_bytes`` {vcenter, cluster, datastore} and
-  ``vmwctl_cache_purge_folders`` {vcenter, cluster, datastore, outcome}: ``cache purge``.
+  ``vmwctl_cache_purge_folders`` {vcenter, cluster, datastore, outcome}: ``cache purge``;
+  with ``--profiles``, each profile's under its own vcenter and cluster, beside its own
+  ``vmwctl_last_run_*``.
 - ``vmwctl_audit_findings`` and ``vmwctl_audit_findings_bytes`` {vcenter, cluster, kind}:
   ``audit``; ``vmwctl_audit_cleaned_objects`` and ``vmwctl_audit_cleaned_bytes``
   {vcenter, cluster, kind}: ``audit clean``.
@@ -28,6 +30,7 @@ the files it merges):
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -127,15 +130,18 @@ def record_checks(app: App, report: Any) -> None:
                             vcenter=metrics.vcenter, cluster=metrics.cluster, check=check)
 
 
-def record_purge(app: App, report: Any) -> None:
+def record_purge(app: App, report: Any, *, vcenter: str | None = None,
+                 cluster: str | None = None) -> None:
     """A purge plan or run: per datastore the bytes freed, and the folders by outcome (every
-    outcome, 0 included, so that an alert's series exists)."""
+    outcome, 0 included, so that an alert's series exists). ``vcenter`` and ``cluster``:
+    the labels of one profile of ``cache purge --profiles`` (default: the run's)."""
     from vmwctl.cache.purge import Outcome
 
     metrics = app.metrics
     if metrics is None:
         return
-    where = {"vcenter": metrics.vcenter, "cluster": metrics.cluster}
+    where = {"vcenter": metrics.vcenter if vcenter is None else vcenter,
+             "cluster": metrics.cluster if cluster is None else cluster}
     for datastore in report.datastores:
         items = [item for item in report.items if item.datastore == datastore]
         freed = sum(i.bytes for i in items if i.outcome == Outcome.DELETED)
@@ -143,6 +149,34 @@ def record_purge(app: App, report: Any) -> None:
         for outcome in Outcome:
             metrics.metrics.set(PURGE_FOLDERS, sum(1 for i in items if i.outcome == outcome),
                                 **where, datastore=datastore, outcome=outcome.value)
+
+
+def record_profiles(app: App, report: Any) -> None:
+    """``cache purge --profiles``: each profile's purge as :func:`record_purge` records one,
+    labelled with its vcenter and cluster, and its own ``vmwctl_last_run_*`` (its exit
+    status and how long it took) under the same labels, as its own cron line would leave
+    them; the run's own, unlabelled, are written at the end as for every run."""
+    from vmwctl.common.metrics import (
+        LAST_RUN_DURATION,
+        LAST_RUN_EXIT_CODE,
+        LAST_RUN_SUCCESS,
+        LAST_RUN_TIMESTAMP,
+    )
+
+    metrics = app.metrics
+    if metrics is None:
+        return
+    ended = time.time()
+    for result in report.profiles:
+        labels = {"command": metrics.command, "vcenter": result.vcenter,
+                  "cluster": result.cluster or ""}
+        if result.report is not None:
+            record_purge(app, result.report, vcenter=labels["vcenter"],
+                         cluster=labels["cluster"])
+        metrics.metrics.set(LAST_RUN_TIMESTAMP, ended, **labels)
+        metrics.metrics.set(LAST_RUN_SUCCESS, 1 if result.exit_code == 0 else 0, **labels)
+        metrics.metrics.set(LAST_RUN_EXIT_CODE, result.exit_code, **labels)
+        metrics.metrics.set(LAST_RUN_DURATION, result.seconds, **labels)
 
 
 def record_findings(app: App, totals: Mapping[str, tuple[int, int]], *,

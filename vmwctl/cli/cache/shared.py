@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.options import ClusterFlag
 from vmwctl.errors import ConnectError, UsageError, VmwctlError
+
+if TYPE_CHECKING:
+    from vmwctl.profile.schema import Profile
 
 datastore_option = click.option(
     "--datastore", metavar="NAME",
@@ -58,21 +61,37 @@ def targets(app: App, inventory: Any, datastore: str | None, cluster: ClusterFla
     return stores
 
 
-def glance_names(app: App, enabled: bool) -> dict[str, str] | None:
-    """Image id -> name from the image service; None (with a warning) when it cannot be read."""
-    if not enabled or not (app.profile.openstack.cloud or app.env.get("OS_CLOUD")):
+def glance_names(app: App, enabled: bool, profile: Profile | None = None) -> dict[str, str] | None:
+    """Image id -> name from the image service (that of ``profile``, opened and closed here;
+    default the App's); None (with a warning) when it cannot be read."""
+    if not enabled:
+        return None
+    own = profile is None
+    profile = app.profile if profile is None else profile
+    if not (profile.openstack.cloud or app.env.get("OS_CLOUD")):
         return None
     try:
-        return {image["id"]: image.get("name") or "" for image in app.images.list()}
+        if own:
+            images = app.images.list()
+        else:
+            from vmwctl.images.glance import open_image_service
+
+            service = open_image_service(profile, app.env)
+            try:
+                images = service.list()
+            finally:
+                service.close()
+        return {image["id"]: image.get("name") or "" for image in images}
     except (ConnectError, VmwctlError) as exc:
-        app.out.warn(f"image names are not shown: {exc.message}")
+        whose = "" if own else f"profile {profile.name}: "
+        app.out.warn(f"{whose}image names are not shown: {exc.message}")
         return None
 
 
-def refuse_without_aging(app: App) -> None:
+def refuse_without_aging(profile: Profile) -> None:
     """Nova does not age a cache with remove_unused_base_images off; neither does vmwctl."""
-    if not app.profile.image_cache.remove_unused_base_images:
-        raise UsageError(f"profile '{app.profile.name}' sets image_cache."
+    if not profile.image_cache.remove_unused_base_images:
+        raise UsageError(f"profile '{profile.name}' sets image_cache."
                          "remove_unused_base_images to false: Nova does not age this cache and "
                          "'vmwctl cache purge' leaves it alone too; use 'vmwctl cache evict' "
                          "for one image")

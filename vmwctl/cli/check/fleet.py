@@ -51,30 +51,13 @@ def fleet_command(app: App, profiles: str | None, nova_confs: tuple[Path, ...], 
     (or, with --strict, warns).
     """
     from vmwctl.checks.fleet import run_fleet, services_from
-    from vmwctl.errors import ConfigError, UsageError
-    from vmwctl.profile.load import build_profile, find_config_file, read_config_file
+    from vmwctl.errors import UsageError
+    from vmwctl.profile.load import build_profile
     from vmwctl.profile.nova_conf import profile_from_nova_conf, read_nova_conf
-    from vmwctl.profile.passwords import profile_warnings
 
     identify(app, several=True)
-    chosen: list = []
     wanted = [n.strip() for n in (profiles or "").split(",") if n.strip()]
-    path = find_config_file(app.config_option, app.env)
-    if path is not None:
-        config = read_config_file(path)
-        unknown = [n for n in wanted if n not in config.profiles]
-        if unknown:
-            raise UsageError(f"no profile {', '.join(map(repr, unknown))} in {path}; profiles "
-                             f"there: {', '.join(config.profile_names)}")
-        warnings: dict[str, None] = {}  # several profiles of one file: one warning each
-        for name in wanted or config.profile_names:
-            profile = build_profile(name, config.profiles[name], source=path, lines=config.lines)
-            warnings.update(dict.fromkeys(profile_warnings(profile)))
-            chosen.append((name, profile))
-        for warning in warnings:
-            app.out.warn(warning)
-    elif wanted:
-        raise ConfigError("--profiles needs a config file; none was found")
+    chosen: list = [(profile.name, profile) for profile in app.named_profiles(wanted)]
     for conf_path in nova_confs:
         imported = profile_from_nova_conf(read_nova_conf(conf_path), include_password=True)
         chosen.append((str(conf_path), build_profile(str(conf_path), imported.data,
