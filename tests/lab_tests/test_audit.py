@@ -407,9 +407,10 @@ def test_ctrl_c_stops_between_objects_and_a_rerun_finishes(simulator, tmp_path: 
 
 @pytest.mark.parametrize("flags", [(), ("-ds", "4"), ("-ds", "4", "-vm", "40")])
 def test_requests_follow_the_formula(simulator, tmp_path: Path, flags: tuple[str, ...]) -> None:
-    """vSphere requests of an audit = (2 + P) for the inventory + (2 + P) for the VMs' files +
-    2 per Nova datastore (its search task, and the wait for it), P the pages of 1,000
-    objects (1 here): docs/audit.md. The number of VMs does not count."""
+    """vSphere requests of an audit = 2 * (2 + P) for the inventory read scoped to the cluster
+    (the tree, then the cluster) + (2 + P) for the VMs' files + 2 per Nova datastore (its
+    search task, and the wait for it), P the pages of 1,000 objects (1 here):
+    docs/audit.md. The number of VMs does not count."""
     import datetime as dt
 
     from vmwctl.audit.run import Sources, run_audit
@@ -423,13 +424,13 @@ def test_requests_follow_the_formula(simulator, tmp_path: Path, flags: tuple[str
     empty = write_json(tmp_path / "empty.json", [])
     profile = load_profile(str(sim.config), None, {})
     before = vc.request_count
-    inventory = read_inventory(vc)
+    inventory = read_inventory(vc, cluster="DC0_C0")
     cluster = inventory.cluster_named("DC0_C0")
     stores = target_datastores(inventory, profile, None, cluster)
     run_audit(vc, inventory, profile, cluster, Sources(servers=empty, images=empty),
               now=dt.datetime.now(dt.UTC))
     assert len(stores) == (4 if flags else 1)
-    assert vc.request_count - before == (2 + 1) + (2 + 1) + 2 * len(stores)
+    assert vc.request_count - before == 2 * (2 + 1) + (2 + 1) + 2 * len(stores)
 
 
 def test_vcenter_going_away_exits_3_and_a_rerun_finishes(simulator, tmp_path: Path) -> None:

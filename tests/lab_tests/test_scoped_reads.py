@@ -28,13 +28,25 @@ def pair(module_simulator) -> tuple[Any, Any]:
     return module_simulator(*LONE), module_simulator(*CROWDED)
 
 
+@pytest.fixture(scope="module")
+def empty_lists(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """An exported server or image list with nothing in it."""
+    path = tmp_path_factory.mktemp("lists") / "empty.json"
+    path.write_text("[]")
+    return str(path)
+
+
 @pytest.mark.parametrize("args", [
     ("cluster", "inspect"),
     ("cluster", "fit", "m1.small:1:512:1"),
     ("check", "prereqs", "--skip", "vnc-firewall"),
-], ids=["cluster inspect", "cluster fit", "check prereqs"])
-def test_the_same_requests_alone_and_among_others(pair, args: tuple[str, ...]) -> None:
+    ("firewall", "status"),
+    ("audit", "--servers-from", "{empty}", "--images-from", "{empty}"),
+], ids=["cluster inspect", "cluster fit", "check prereqs", "firewall status", "audit"])
+def test_the_same_requests_alone_and_among_others(pair, empty_lists: str,
+                                                  args: tuple[str, ...]) -> None:
     lone, crowded = pair
+    args = tuple(arg.format(empty=empty_lists) for arg in args)
     assert requests(crowded, *args) == requests(lone, *args)
 
 

@@ -35,7 +35,7 @@ from vmwctl.vsphere.inventory import read_objects
 from vmwctl.vsphere.journal import Journal, remove_stale
 from vmwctl.vsphere.model import Cluster, Datastore, Host, Inventory
 from vmwctl.vsphere.session import VCenter
-from vmwctl.vsphere.snapshot import read_firewalls
+from vmwctl.vsphere.snapshot import read_firewalls, read_vnc_holders
 from vmwctl.vsphere.tasks import run_task
 
 HOST_WORKERS = 8
@@ -102,7 +102,7 @@ def firewall_status(vc: VCenter, inventory: Inventory, cluster: Cluster,
         rows.append(HostFirewall(host.name, host.version, _state(host), True, found.open,
                                  found.no_vnc_server, found.rulesets, found.gaps,
                                  found.restricted))
-    verdict = (vnc_verdict(reports, wanted, held_ports(inventory.vnc_vms()))
+    verdict = (vnc_verdict(reports, wanted, held_ports(read_vnc_holders(vc, inventory)))
                if reports else None)
     return FirewallStatus(cluster.name, wanted, rows, verdict)
 

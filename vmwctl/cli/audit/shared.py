@@ -52,7 +52,7 @@ def audit_report(app: Any, cluster: Any, servers_from: str, images_from: str) ->
 
         sources.deleted_images = lambda ids: deleted_images_from_api(app.images, ids)
     vc = app.vcenter
-    inventory = read_inventory(vc)
+    inventory = read_inventory(vc, cluster=cluster.name)
     found = cluster.resolve(inventory)
     report = run_audit(vc, inventory, app.profile, found, sources,
                        now=dt.datetime.now(dt.UTC).replace(microsecond=0))

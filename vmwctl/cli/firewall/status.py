@@ -60,7 +60,7 @@ def status_command(app: App, cluster: ClusterFlag, ports: str | None) -> int:
     from vmwctl.vsphere.snapshot import read_inventory
 
     wanted = wanted_ports(app, ports)
-    inventory = read_inventory(app.vcenter)
+    inventory = read_inventory(app.vcenter, cluster=cluster.name)
     status = firewall_status(app.vcenter, inventory, cluster.resolve(inventory), wanted)
     app.render(status, status_table)
     return 1 if status.status == "fail" else 0
