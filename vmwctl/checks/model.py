@@ -23,6 +23,8 @@ from vmwctl.nova.vnc import held_ports
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Cluster, Datastore, FirewallRuleset, Host, Inventory
 
+DEFAULT_MAX_SESSIONS = 50  # check prereqs --max-sessions
+
 
 class Status(enum.StrEnum):
     PASS = "pass"
@@ -91,6 +93,7 @@ class Context:
     regex: re.Pattern[str] | None
     portgroup: str | None
     network_model: str | None = None  # --network-model; else the profile's
+    max_sessions: int = DEFAULT_MAX_SESSIONS  # --max-sessions: the sessions check warns above
 
     @property
     def hosts(self) -> list[Host]:

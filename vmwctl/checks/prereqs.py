@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from vmwctl.cache.leftovers import Leftover, find_leftovers
 from vmwctl.checks.model import (
+    DEFAULT_MAX_SESSIONS,
     CheckReport,
     CheckResult,
     Context,
@@ -30,6 +31,7 @@ from vmwctl.checks.model import (
 )
 from vmwctl.checks.network import gather_network, judge_network
 from vmwctl.checks.nova_conf import check_nova_conf
+from vmwctl.checks.sessions import gather_sessions, judge_sessions
 from vmwctl.common.words import every, plural, verb
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.nova.owners import OWNERS, vm_owner
@@ -52,7 +54,8 @@ if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
-             "network", "vnc-firewall", "privileges", "hosts", "image-cache", "nova-conf")
+             "network", "vnc-firewall", "privileges", "hosts", "image-cache", "sessions",
+             "nova-conf")
 
 
 def _names(items: list) -> list[str]:
@@ -399,6 +402,7 @@ REMOTE = {
     "vnc-firewall": Remote(gather_vnc_firewall, judge_vnc_firewall, needs_cluster=True),
     "privileges": Remote(gather_privileges, judge_privileges, needs_cluster=False),
     "image-cache": Remote(gather_image_cache, judge_image_cache, needs_cluster=True),
+    "sessions": Remote(gather_sessions, judge_sessions, needs_cluster=False),
 }
 
 
@@ -436,7 +440,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 nova_conf: Path | None = None, only: list[str] | None = None,
                 skip: list[str] | None = None, portgroup: str | None = None,
                 network_model: str | None = None,
-                inventory: Inventory | None = None) -> CheckReport:
+                inventory: Inventory | None = None,
+                max_sessions: int = DEFAULT_MAX_SESSIONS) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here)."""
     ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
     conf = None
@@ -448,7 +453,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
-                  network_model=network_model)
+                  network_model=network_model, max_sessions=max_sessions)
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
         futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids

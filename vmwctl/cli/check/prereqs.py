@@ -13,6 +13,9 @@ from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
 from vmwctl.errors import UsageError
 from vmwctl.profile.schema import NETWORK_MODELS
 
+# vmwctl.checks.model.DEFAULT_MAX_SESSIONS, not imported here: --help stays fast.
+MAX_SESSIONS = 50
+
 
 def _ids(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
@@ -34,17 +37,21 @@ def _ids(value: str | None) -> list[str]:
                    "neutron one every host needs, for nsx-mh the integration bridge (default "
                    "vmware.integration_bridge, else br-int), for nova-network-flat the flat "
                    "bridge (default DEFAULT.flat_network_bridge).")
+@click.option("--max-sessions", type=click.IntRange(min=1), default=MAX_SESSIONS,
+              show_default=True, metavar="N",
+              help="The sessions check warns when the service account holds more than N "
+                   "vCenter sessions (a nova-compute leaking sessions).")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @metrics_file_option
 @click.pass_obj
 def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
                     skip: str | None, network_model: str | None, portgroup: str | None,
-                    strict: bool) -> int:
+                    max_sessions: int, strict: bool) -> int:
     """Verify the guide's prerequisites against the live vCenter.
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
-    network, vnc-firewall, privileges, hosts, image-cache, nova-conf (with
-    --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
+    network, vnc-firewall, privileges, hosts, image-cache, sessions,
+    nova-conf (with --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
     objects concerned and a remedy. Exit status 1 when a check fails (or,
     with --strict, warns).
     """
@@ -64,7 +71,8 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
-                         network_model=network_model, inventory=inventory)
+                         network_model=network_model, inventory=inventory,
+                         max_sessions=max_sessions)
     record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)
