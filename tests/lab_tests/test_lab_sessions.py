@@ -62,3 +62,16 @@ def test_a_session_left_behind_fails_the_test(simulator) -> None:
             leaked.close()  # a session that ends during the command is no leak
     finally:
         leaked.close()
+
+
+def test_connecting_again_logs_the_first_session_out(simulator) -> None:
+    sim = simulator()
+    vc = sim.connect()
+    vc.connect()
+    first = sessionwatch.session_key(vc)
+    vc.connect()
+    second = sessionwatch.session_key(vc)
+    assert first != second
+    assert [s["key"] for s in sim.sessions()] == [second]
+    vc.close()
+    assert sim.sessions() == []

@@ -224,6 +224,9 @@ class VCenter:
         return self.stub.cookie.split(";", 1)[0]
 
     def connect(self) -> None:
+        """Log in; connected already, the session held so far is logged out first (it
+        would stay logged in on vCenter otherwise, its cookie replaced)."""
+        self.close()
         s = self.settings
         context = make_ssl_context(s.ca_file, s.insecure)
         try:
