@@ -21,15 +21,16 @@ def test_the_accounts_sessions_pass_with_their_count(simulator) -> None:
     code, check = sessions_result(sim)
     assert code == 0
     assert check["status"] == "pass"
-    assert check["detail"].startswith(f"{sim.username} holds 1 vCenter session (this check's "
-                                      "own included), the longest idle for ")
+    assert check["detail"] == f"{sim.username} holds 1 vCenter session, this one (vmwctl's)"
     [agent] = check["objects"]
     assert agent.startswith("1 × pyvmomi")
     vc = sim.connect()
     vc.content.rootFolder.childEntity  # noqa: B018 (the test's session, idle from now on)
     code, check = sessions_result(sim)
     assert (code, check["status"]) == (0, "pass")
-    assert check["detail"].startswith(f"{sim.username} holds 2 vCenter sessions")
+    assert check["detail"].startswith(f"{sim.username} holds 2 vCenter sessions (vmwctl's own "
+                                      "included), the longest idle for ")
+    assert check["detail"].endswith("; by user agent: 2 × " + agent[4:].split(" (")[0])
     assert check["objects"] == [agent.replace("1 ×", "2 ×")]
     assert [s["key"] for s in sim.sessions()] == [vc.session_cookie.split("=", 1)[1].strip('"')]
 

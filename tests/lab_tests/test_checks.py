@@ -39,7 +39,7 @@ def test_healthy_cluster_passes(simulator) -> None:
     assert {c: found[c]["status"] for c in found} == {
         "vcenter": "pass", "cluster": "pass", "drs": "pass", "shared-storage": "pass",
         "datastores": "pass", "dedicated": "pass", "network": "pass", "vnc-firewall": "pass",
-        "privileges": "pass", "hosts": "pass", "image-cache": "pass"}
+        "privileges": "pass", "hosts": "pass", "image-cache": "pass", "sessions": "pass"}
     assert found["cluster"]["objects"] == ["/DC0/host/DC0_C0"]
     assert "vnc" in found["vnc-firewall"]["objects"]
 

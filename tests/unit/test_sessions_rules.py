@@ -17,7 +17,8 @@ from vmwctl.vsphere.sessions import Session, SessionList
 # vCenter's clock, deliberately far from this machine's: idle times never use the local one.
 VC_NOW = dt.datetime(2031, 5, 4, 12, 0, 0, tzinfo=dt.UTC)
 NOVA = "suds/0.4 oslo.vmware"
-VMWCTL = "pyvmomi 9.1.1.0 OSS Python/3.11.7"
+VMWCTL = "pyvmomi 9.1.1.0 OSS Python/3.11.7 (Linux; 6.1.0; x86_64)"
+VMWCTL_SHORT = "pyvmomi 9.1.1.0 OSS Python/3.11.7"
 
 
 def session(user: str = "svc-nova@vsphere.local", agent: str = NOVA,
@@ -26,9 +27,12 @@ def session(user: str = "svc-nova@vsphere.local", agent: str = NOVA,
                    login_time=VC_NOW - idle - dt.timedelta(hours=1), last_active=VC_NOW - idle)
 
 
-def listing(*others: Session, current: Session | None = None) -> SessionsData:
-    me = current or session(agent=VMWCTL)
-    return SessionsData(SessionList(current=me, sessions=[me, *others]))
+def me() -> Session:
+    return dataclasses.replace(session(agent=VMWCTL), current=True)
+
+
+def listing(*others: Session) -> SessionsData:
+    return SessionsData(SessionList(current=me(), sessions=[me(), *others]))
 
 
 def test_the_check_is_a_remote_one_before_nova_conf() -> None:
@@ -43,9 +47,17 @@ def test_the_accounts_sessions_pass_with_the_count_and_the_longest_idle() -> Non
                    session(user="someone-else", idle=dt.timedelta(days=9)))
     result = judge_sessions(make_context(), data)
     assert result.status == Status.PASS
-    assert result.detail.startswith("svc-nova@vsphere.local holds 3 vCenter sessions (this "
-                                    "check's own included), the longest idle for 2 h 5 min")
+    assert result.detail == ("svc-nova@vsphere.local holds 3 vCenter sessions (vmwctl's own "
+                             f"included), the longest idle for 2 h 5 min; by user agent: 2 × "
+                             f"{NOVA}; 1 × {VMWCTL_SHORT}")
     assert result.objects == [f"2 × {NOVA}", f"1 × {VMWCTL}"]  # another user's not counted
+
+
+def test_vmwctls_own_session_alone_passes() -> None:
+    result = judge_sessions(make_context(), listing(session(user="nova")))
+    assert result.status == Status.PASS
+    assert result.detail == "svc-nova@vsphere.local holds 1 vCenter session, this one (vmwctl's)"
+    assert result.objects == [f"1 × {VMWCTL}"]
 
 
 def test_more_sessions_than_the_limit_warn_with_the_user_agents_and_a_remedy() -> None:
@@ -56,7 +68,7 @@ def test_more_sessions_than_the_limit_warn_with_the_user_agents_and_a_remedy() -
     assert result.status == Status.WARN
     assert result.detail == (
         f"svc-nova@vsphere.local holds 5 vCenter sessions (more than 3), the longest idle for "
-        f"3 d 4 h, by user agent: 3 × {NOVA}; 1 × curl/8; 1 × {VMWCTL}; this is how a "
+        f"3 d 4 h, by user agent: 3 × {NOVA}; 1 × curl/8; 1 × {VMWCTL_SHORT}; this is how a "
         "nova-compute that leaks sessions shows, before vCenter runs out of sessions and "
         "refuses logins")
     assert result.remedy is not None and result.remedy.startswith(
@@ -66,8 +78,7 @@ def test_more_sessions_than_the_limit_warn_with_the_user_agents_and_a_remedy() -
 
 
 def test_a_list_vcenter_withholds_is_skipped_naming_the_privilege() -> None:
-    me = session(agent=VMWCTL)
-    data = SessionsData(SessionList(current=me, sessions=None,
+    data = SessionsData(SessionList(current=me(), sessions=None,
                                     missing="NoPermission (Sessions.TerminateSession)"))
     result = judge_sessions(make_context(), data)
     assert result.status == Status.SKIP
@@ -79,12 +90,18 @@ def test_a_list_vcenter_withholds_is_skipped_naming_the_privilege() -> None:
     assert refused.detail.startswith("cannot read vCenter's sessions (NoPermission: no)")
 
 
-def test_a_session_vcenter_lists_without_times_counts_without_an_idle() -> None:
-    me = dataclasses.replace(session(agent=VMWCTL), last_active=None)
-    result = judge_sessions(make_context(), SessionsData(SessionList(current=me, sessions=[me])))
+def test_sessions_vcenter_lists_without_times_count_without_an_idle() -> None:
+    other = dataclasses.replace(session(), last_active=None)
+    result = judge_sessions(make_context(), listing(other))
     assert result.status == Status.PASS
-    assert result.detail == (f"svc-nova@vsphere.local holds 1 vCenter session (this check's "
-                             f"own included); by user agent: 1 × {VMWCTL}")
+    assert result.detail == ("svc-nova@vsphere.local holds 2 vCenter sessions (vmwctl's own "
+                             f"included); by user agent: 1 × {VMWCTL_SHORT}; 1 × {NOVA}")
+
+
+def test_a_list_without_the_current_session_counts_it_all_the_same() -> None:
+    data = SessionsData(SessionList(current=me(), sessions=[session()]))
+    result = judge_sessions(make_context(), data)
+    assert result.detail.startswith("svc-nova@vsphere.local holds 2 vCenter sessions")
 
 
 def test_durations_and_agents() -> None:

@@ -11,6 +11,7 @@ vCenter's clock, so that a skew between vmwctl and vCenter does not matter.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections import Counter
 from dataclasses import dataclass
@@ -71,9 +72,16 @@ def duration(seconds: float) -> str:
     return f"{secs} s"
 
 
-def by_agent(sessions: list[Session]) -> list[str]:
+def short_agent(agent: str) -> str:
+    """A user agent without its comments: "pyvmomi 9.1.1.0 OSS Python/3.11.7", not the
+    platform in parentheses after it."""
+    return agent.split(" (", 1)[0].strip() or agent
+
+
+def by_agent(sessions: list[Session], *, short: bool = False) -> list[str]:
     """"COUNT × AGENT", the most frequent first (ties by agent)."""
-    counts = Counter(s.user_agent or "unknown user agent" for s in sessions)
+    counts = Counter((short_agent(s.user_agent) if short else s.user_agent)
+                     or "unknown user agent" for s in sessions)
     return [f"{count} × {agent}" for agent, count in
             sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
@@ -93,13 +101,17 @@ def judge_sessions(ctx: Context, data: SessionsData) -> CheckResult:
                        f"({listing.missing}); seeing the sessions of other users and clients "
                        f"needs {LIST_PRIVILEGE} on the vCenter (root folder)")
     mine = [s for s in listing.sessions if s.user == account]
-    if not mine:  # vCenter always lists the reader's own session; be safe all the same
-        mine = [listing.current]
-    now = listing.current.last_active
-    idles = [i for i in (idle_seconds(s, now) for s in mine) if i is not None]
-    longest = f", the longest idle for {duration(max(idles))}" if idles else ""
+    if not any(s.current for s in mine):  # vCenter lists the reader's own; be safe anyway
+        mine.append(dataclasses.replace(listing.current, current=True))
     agents = by_agent(mine)
-    shown = "; ".join(agents[:AGENTS_SHOWN]) + ("; ..." if len(agents) > AGENTS_SHOWN else "")
+    if len(mine) == 1:
+        return passed(CHECK_ID, f"{account} holds 1 vCenter session, this one (vmwctl's)",
+                      agents)
+    now = listing.current.last_active
+    idles = [i for i in (idle_seconds(s, now) for s in mine if not s.current) if i is not None]
+    longest = f", the longest idle for {duration(max(idles))}" if idles else ""
+    short = by_agent(mine, short=True)
+    shown = "; ".join(short[:AGENTS_SHOWN]) + ("; ..." if len(short) > AGENTS_SHOWN else "")
     count = f"{account} holds {plural(len(mine), 'vCenter session')}"
     limit = ctx.max_sessions
     if len(mine) > limit:
@@ -110,5 +122,5 @@ def judge_sessions(ctx: Context, data: SessionsData) -> CheckResult:
                       "listed), and set vCenter's idle session timeout so that abandoned "
                       "sessions end; 'govc session.ls' lists them, 'govc session.rm KEY' ends "
                       "one")
-    return passed(CHECK_ID, f"{count} (this check's own included){longest}; by user agent: "
+    return passed(CHECK_ID, f"{count} (vmwctl's own included){longest}; by user agent: "
                   f"{shown}", agents)

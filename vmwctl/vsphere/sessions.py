@@ -15,13 +15,14 @@ from vmwctl.vsphere.session import VCenter
 
 @dataclass(frozen=True)
 class Session:
-    """One logged-in session (without its key)."""
+    """One logged-in session (without its key); ``current``: the reader's own."""
 
     user: str
     user_agent: str
     ip_address: str
     login_time: dt.datetime | None
     last_active: dt.datetime | None
+    current: bool = False
 
 
 @dataclass
@@ -35,10 +36,11 @@ class SessionList:
     missing: str | None = None
 
 
-def _session(value: Any) -> Session:
+def _session(value: Any, current: Any = None) -> Session:
     return Session(user=value.userName or "", user_agent=value.userAgent or "",
                    ip_address=value.ipAddress or "", login_time=value.loginTime,
-                   last_active=value.lastActiveTime)
+                   last_active=value.lastActiveTime,
+                   current=current is not None and value.key == current.key)
 
 
 def _why(fault: Any) -> str:
@@ -58,6 +60,6 @@ def read_sessions(vc: VCenter) -> SessionList:
     listed = record.get("sessionList")
     missing = record.missing.get("sessionList")
     return SessionList(
-        current=_session(current) if current is not None else None,
-        sessions=None if missing is not None else [_session(s) for s in listed or []],
+        current=_session(current, current) if current is not None else None,
+        sessions=None if missing is not None else [_session(s, current) for s in listed or []],
         missing=_why(missing) if missing is not None else None)
