@@ -51,9 +51,9 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
     network, vnc-firewall, privileges, hosts, image-cache, sessions,
-    nova-conf (with --nova-conf). Each has a status (pass, warn, fail, skip), a detail, the
-    objects concerned and a remedy. Exit status 1 when a check fails (or,
-    with --strict, warns).
+    nova-conf (with --nova-conf). Each has a status (pass, warn, fail,
+    skip), a detail, the objects concerned and a remedy. Exit status 1 when
+    a check fails (or, with --strict, warns).
     """
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
