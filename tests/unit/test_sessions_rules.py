@@ -48,16 +48,16 @@ def test_the_accounts_sessions_pass_with_the_count_and_the_longest_idle() -> Non
     result = judge_sessions(make_context(), data)
     assert result.status == Status.PASS
     assert result.detail == ("svc-nova@vsphere.local holds 3 vCenter sessions (vmwctl's own "
-                             f"included), the longest idle for 2 h 5 min; by user agent: 2 × "
-                             f"{NOVA}; 1 × {VMWCTL_SHORT}")
-    assert result.objects == [f"2 × {NOVA}", f"1 × {VMWCTL}"]  # another user's not counted
+                             f"included), the longest idle for 2 h 5 min; by user agent: 2 from "
+                             f"{NOVA}; 1 from {VMWCTL_SHORT}")
+    assert result.objects == [f"2 from {NOVA}", f"1 from {VMWCTL}"]  # another user's not counted
 
 
 def test_vmwctls_own_session_alone_passes() -> None:
     result = judge_sessions(make_context(), listing(session(user="nova")))
     assert result.status == Status.PASS
     assert result.detail == "svc-nova@vsphere.local holds 1 vCenter session, this one (vmwctl's)"
-    assert result.objects == [f"1 × {VMWCTL}"]
+    assert result.objects == [f"1 from {VMWCTL}"]
 
 
 def test_more_sessions_than_the_limit_warn_with_the_user_agents_and_a_remedy() -> None:
@@ -68,9 +68,9 @@ def test_more_sessions_than_the_limit_warn_with_the_user_agents_and_a_remedy() -
     assert result.status == Status.WARN
     assert result.detail == (
         f"svc-nova@vsphere.local holds 5 vCenter sessions (more than 3), the longest idle for "
-        f"3 d 4 h, by user agent: 3 × {NOVA}; 1 × curl/8; 1 × {VMWCTL_SHORT}; this is how a "
-        "nova-compute that leaks sessions shows, before vCenter runs out of sessions and "
-        "refuses logins")
+        f"3 d 4 h, by user agent: 3 from {NOVA}; 1 from curl/8; 1 from {VMWCTL_SHORT}; "
+        "this is how a nova-compute that leaks sessions shows, before vCenter runs out of "
+        "sessions and refuses logins")
     assert result.remedy is not None and result.remedy.startswith(
         "restart the nova-compute service that holds them")
     assert "govc session.ls" in result.remedy
@@ -95,7 +95,7 @@ def test_sessions_vcenter_lists_without_times_count_without_an_idle() -> None:
     result = judge_sessions(make_context(), listing(other))
     assert result.status == Status.PASS
     assert result.detail == ("svc-nova@vsphere.local holds 2 vCenter sessions (vmwctl's own "
-                             f"included); by user agent: 1 × {VMWCTL_SHORT}; 1 × {NOVA}")
+                             f"included); by user agent: 1 from {VMWCTL_SHORT}; 1 from {NOVA}")
 
 
 def test_a_list_without_the_current_session_counts_it_all_the_same() -> None:
@@ -108,4 +108,4 @@ def test_durations_and_agents() -> None:
     assert [duration(s) for s in (0, 59, 60, 3599, 3600, 86399, 86400 * 40)] == [
         "0 s", "59 s", "1 min", "59 min", "1 h 0 min", "23 h 59 min", "40 d 0 h"]
     assert by_agent([session(agent=""), session(agent="b"), session(agent="a"),
-                     session(agent="b")]) == ["2 × b", "1 × a", "1 × unknown user agent"]
+                     session(agent="b")]) == ["2 from b", "1 from a", "1 from unknown user agent"]

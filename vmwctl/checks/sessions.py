@@ -79,10 +79,10 @@ def short_agent(agent: str) -> str:
 
 
 def by_agent(sessions: list[Session], *, short: bool = False) -> list[str]:
-    """"COUNT × AGENT", the most frequent first (ties by agent)."""
+    """"COUNT from AGENT", the most frequent first (ties by agent)."""
     counts = Counter((short_agent(s.user_agent) if short else s.user_agent)
                      or "unknown user agent" for s in sessions)
-    return [f"{count} × {agent}" for agent, count in
+    return [f"{count} from {agent}" for agent, count in
             sorted(counts.items(), key=lambda item: (-item[1], item[0]))]
 
 
