@@ -17,6 +17,7 @@ from hypothesis import settings
 sys.path.insert(0, str(Path(__file__).parent / "lab"))
 
 import labctl
+import sessionwatch
 from helpers import run_vmwctl
 
 ISOLATED_PREFIXES = ("VMWCTL_", "GOVC_", "OS_")
@@ -47,6 +48,32 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
 @pytest.fixture
 def vmwctl() -> Any:
     return run_vmwctl
+
+
+@pytest.fixture(autouse=True)
+def watched_sessions(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Hold every vmwctl run of the test to logging out (tests/sessionwatch.py): the
+    simulators of the test's ``simulator`` and ``module_simulator`` fixtures and the lab's,
+    when the test uses them (a test without them compares nothing, at no cost)."""
+    providers = []
+    if "lab" in request.fixturenames:
+        lab_state = request.getfixturevalue("lab")
+        providers.append(lambda: lab_sources(lab_state))
+    for name in ("module_simulator", "simulator"):
+        if name in request.fixturenames:
+            start = request.getfixturevalue(name)
+            providers.append(lambda start=start: [sim.session_source() for sim in start.started])
+    sessionwatch.watch(providers)
+    yield
+    sessionwatch.watch([])
+
+
+def lab_sources(state: labctl.LabState) -> list[sessionwatch.SessionSource]:
+    """The lab's simulators (its own, and the fresh scenario's if started)."""
+    ports = {"the lab's simulator": state.vcenter_port, "the lab's fresh simulator":
+             state.fresh_port}
+    return [sessionwatch.SessionSource(name, port, state.ca_file)
+            for name, port in ports.items() if port]
 
 
 @pytest.fixture(scope="session")
@@ -149,6 +176,7 @@ class Simulator:
         self.datastores = ready["datastores"]
         self.config = config
         self._sessions: list[Any] = []
+        self._source: sessionwatch.SessionSource | None = None
 
     def run(self, *args: str, env: dict[str, str] | None = None):
         return run_vmwctl("--config", str(self.config), *args, env=env)
@@ -167,6 +195,22 @@ class Simulator:
         simulator has carried them out, also for a client that went away meanwhile."""
         calls = self.calls()
         return calls["begun"].get(method, 0) - calls["answered"].get(method, 0)
+
+    def sessions(self) -> list[dict[str, Any]]:
+        """The simulator's live vCenter sessions (GET /lab/sessions, docs/lab.md)."""
+        context = ssl.create_default_context(cafile=self.lab.ca_file)
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/lab/sessions",
+                                    context=context, timeout=30) as response:
+            return json.load(response)
+
+    def session_source(self) -> sessionwatch.SessionSource:
+        """This simulator for tests/sessionwatch.py; the sessions of connect() are the
+        test's own."""
+        if self._source is None:
+            self._source = sessionwatch.SessionSource(
+                f"simulator {self.url}", self.port, self.lab.ca_file,
+                own=lambda: filter(None, map(sessionwatch.session_key, self._sessions)))
+        return self._source
 
     def connect(self) -> Any:
         """A vCenter session for shaping the simulator through the vSphere API."""
@@ -225,6 +269,7 @@ def _simulators(lab: labctl.LabState, directory: Path) -> Iterator[Any]:
         started.append(sim)
         return sim
 
+    start.started = started  # type: ignore[attr-defined]  # read by watched_sessions
     yield start
     for sim in started:
         sim.close()

@@ -17,6 +17,7 @@ import labctl
 import pytest
 import yaml
 from click.testing import CliRunner
+from sessionwatch import no_leaked_sessions
 
 from vmwctl.cli.root import cli
 from vmwctl.common import redact
@@ -34,9 +35,12 @@ class Result:
 
 def run_vmwctl(*args: str, env: dict[str, str] | None = None, input: str | None = None) -> Result:
     """Run vmwctl in-process through click's CliRunner, as a user would from a shell: like a
-    new process, the run knows no secret that an earlier one registered for redaction."""
+    new process, the run knows no secret that an earlier one registered for redaction. The
+    test fails if the run leaves a vCenter session logged in (tests/sessionwatch.py)."""
     redact.forget_all()
-    result = CliRunner().invoke(cli, list(args), env=env, input=input, catch_exceptions=False)
+    with no_leaked_sessions(args):
+        result = CliRunner().invoke(cli, list(args), env=env, input=input,
+                                    catch_exceptions=False)
     return Result(result.exit_code, result.stdout, result.stderr)
 
 
@@ -44,10 +48,12 @@ def run_process(*args: str, env: dict[str, str] | None = None,
                 input: str | None = None) -> Result:
     """Run ``python -m vmwctl`` as its own process: what in-process runs cannot show (a
     third-party logger's warning, a Python warning, the state of a fresh interpreter)
-    shows here. ``env`` is added to the test's environment."""
-    done = subprocess.run([sys.executable, "-m", "vmwctl", *args], capture_output=True,
-                          text=True, input=input, env={**os.environ, **(env or {})},
-                          timeout=300, check=False)
+    shows here. ``env`` is added to the test's environment. The test fails if the run
+    leaves a vCenter session logged in (tests/sessionwatch.py)."""
+    with no_leaked_sessions(args):
+        done = subprocess.run([sys.executable, "-m", "vmwctl", *args], capture_output=True,
+                              text=True, input=input, env={**os.environ, **(env or {})},
+                              timeout=300, check=False)
     return Result(done.returncode, done.stdout, done.stderr)
 
 

@@ -40,7 +40,7 @@ def test_healthy_cluster_passes(simulator) -> None:
         "vcenter": "pass", "cluster": "pass", "drs": "pass", "shared-storage": "pass",
         "datastores": "pass", "dedicated": "pass", "network": "pass", "vnc-firewall": "pass",
         "privileges": "pass", "hosts": "pass", "image-cache": "pass", "capacity": "pass",
-        "cpu-uniformity": "pass", "console": "pass", "certificate": "pass",
+        "cpu-uniformity": "pass", "console": "pass", "sessions": "pass", "certificate": "pass",
         "certificate.openstack": "skip"}  # the profile's cloud: no clouds.yaml here
     assert found["cluster"]["objects"] == ["/DC0/host/DC0_C0"]
     assert "vnc" in found["vnc-firewall"]["objects"]

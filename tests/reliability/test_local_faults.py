@@ -392,6 +392,16 @@ def vm_names(sim, *, everything: bool = False) -> list[str]:
     return sorted(vm["name"] for vm in listed.json()["vms"])
 
 
+def power_states(vc) -> dict[str, str]:
+    """Every VM's power state by name, read in the session ``vc``."""
+    from pyVmomi import vim
+
+    from vmwctl.vsphere.inventory import collect
+
+    return {r.get("name"): str(r.get("runtime.powerState"))
+            for r in collect(vc, {vim.VirtualMachine: ["name", "runtime.powerState"]})}
+
+
 def upload_args(config: Path, source: Path, name: str, *args: str) -> list[str]:
     return ["--config", str(config), "image", "upload", str(source), "--name", name,
             "--ostype", "otherGuest", *args]
@@ -675,7 +685,10 @@ def test_signal_during_vm_delete_stops_between_vms(simulator, lab_env, tmp_path:
         assert spawned.exit_code == 0, spawned.stderr
     process = start("--config", str(sim.config), "vm", "delete", "vmwctl-one", "vmwctl-two",
                     "--yes", "-o", "json")
-    wait_until(lambda: "poweredOff" in sim.run("vm", "list", "-o", "json").stdout, process,
+    # read through a session of the test's own: a vmwctl run now would see the session of
+    # the vm delete under way as its own, left logged in (tests/sessionwatch.py)
+    vc = sim.connect()
+    wait_until(lambda: "poweredOff" in power_states(vc).values(), process,
                "the first VM powered off", poll=0.05)
     process.send_signal(signum)
     returncode, stdout, stderr = finish(process)

@@ -100,7 +100,7 @@ def test_check_fleet_with_an_empty_profile_list_is_a_usage_error(
     (["--only", "network", "--skip", "network"],
      "Error: --only network --skip network leaves no check to run; ids: vcenter, cluster, drs, "
      "shared-storage, datastores, dedicated, network, vnc-firewall, privileges, hosts, "
-     "image-cache, capacity, cpu-uniformity, console, certificate, nova-conf"),
+     "image-cache, capacity, cpu-uniformity, console, sessions, certificate, nova-conf"),
     (["--only", " , "],
      "Error: --only is empty: name the checks to run, or leave the option out to run them "
      "all (see 'vmwctl check prereqs --help')"),

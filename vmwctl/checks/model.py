@@ -26,6 +26,8 @@ from vmwctl.profile.nova_conf import NovaConf
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Cluster, Datastore, FirewallRuleset, Host, Inventory
 
+DEFAULT_MAX_SESSIONS = 50  # check prereqs --max-sessions
+
 
 class Status(enum.StrEnum):
     PASS = "pass"
@@ -100,6 +102,7 @@ class Context:
     console_check: bool = False  # the console check runs too: the VNC verdicts defer to it
     # the environment (OS_CLOUD, OS_CACERT, ...): the certificate check's cloud
     env: Mapping[str, str] = field(default_factory=dict)
+    max_sessions: int = DEFAULT_MAX_SESSIONS  # --max-sessions: the sessions check warns above
 
     @property
     def hosts(self) -> list[Host]:

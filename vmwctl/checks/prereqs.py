@@ -21,6 +21,7 @@ from vmwctl.checks.capacity import check_capacity, check_cpu_uniformity
 from vmwctl.checks.certificate import gather_certificate, judge_certificate
 from vmwctl.checks.console import gather_console, judge_console
 from vmwctl.checks.model import (
+    DEFAULT_MAX_SESSIONS,
     CheckReport,
     CheckResult,
     Context,
@@ -34,6 +35,7 @@ from vmwctl.checks.model import (
 )
 from vmwctl.checks.network import gather_network, judge_network
 from vmwctl.checks.nova_conf import check_nova_conf
+from vmwctl.checks.sessions import gather_sessions, judge_sessions
 from vmwctl.common.words import every, plural, verb
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.nova.headroom import Flavor
@@ -58,7 +60,7 @@ if TYPE_CHECKING:
 
 CHECK_IDS = ("vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicated",
              "network", "vnc-firewall", "privileges", "hosts", "image-cache", "capacity",
-             "cpu-uniformity", "console", "certificate", "nova-conf")
+             "cpu-uniformity", "console", "sessions", "certificate", "nova-conf")
 
 
 def _names(items: list) -> list[str]:
@@ -413,6 +415,7 @@ REMOTE = {
     "image-cache": Remote(gather_image_cache, judge_image_cache, needs_cluster=True),
     "console": Remote(gather_console, judge_console, needs_cluster=True),
     "certificate": Remote(gather_certificate, judge_certificate, needs_cluster=False),
+    "sessions": Remote(gather_sessions, judge_sessions, needs_cluster=False),
 }
 
 
@@ -452,11 +455,13 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                 skip: list[str] | None = None, portgroup: str | None = None,
                 network_model: str | None = None, inventory: Inventory | None = None,
                 flavors: list[Flavor] | None = None, probe_console: bool = False,
-                env: Mapping[str, str] | None = None) -> CheckReport:
+                env: Mapping[str, str] | None = None,
+                max_sessions: int = DEFAULT_MAX_SESSIONS) -> CheckReport:
     """Every selected check; ``inventory``: one the caller read already (else read here);
     ``flavors``: those the capacity check judges; ``probe_console``: the console check asks
     vCenter for an MKS ticket on each host; ``env``: the environment that names the cloud
-    (OS_CLOUD, OS_CACERT, ...; default this process's)."""
+    (OS_CLOUD, OS_CACERT, ...; default this process's); ``max_sessions``: the sessions
+    check warns above it."""
     ids = selected_ids(only or [], skip or [], nova_conf=nova_conf is not None)
     conf = None
     if nova_conf is not None and ("nova-conf" in ids or "console" in ids):
@@ -469,7 +474,7 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
                   regex=compile_regex(profile.vmware.datastore_regex), portgroup=portgroup,
                   network_model=network_model, flavors=flavors or [], nova_conf=conf,
                   probe_console=probe_console, console_check="console" in ids,
-                  env=os.environ if env is None else env)
+                  env=os.environ if env is None else env, max_sessions=max_sessions)
     results: dict[str, list[CheckResult]] = {}
     with ThreadPoolExecutor(max_workers=len(REMOTE)) as pool:
         futures = {check_id: pool.submit(remote_check(check_id, vc), ctx) for check_id in ids

@@ -129,15 +129,19 @@ class App:
     def vcenter(self) -> VCenter:
         """The vCenter session, opened on first use."""
         if self._vcenter is None:
-            self._vcenter = self.open_vcenter(self.profile)
+            vcenter = self.open_vcenter(self.profile, connect=False)
+            # kept before logging in, so that close() logs out whatever stops the run
+            self._vcenter = vcenter
+            vcenter.connect()
         return self._vcenter
 
     def open_vcenter(self, profile: Profile, *, prompt: bool = True,
                      connect_timeout: float | None = None,
-                     api_retry_count: int | None = None) -> VCenter:
+                     api_retry_count: int | None = None, connect: bool = True) -> VCenter:
         """A new, logged-in session on the profile's vCenter (the caller closes it).
 
-        ``prompt`` allows asking for the password on a terminal.
+        ``prompt`` allows asking for the password on a terminal; ``connect`` False: not
+        logged in yet (the caller connects).
         """
         from vmwctl.profile.passwords import password_warnings, resolve_password
         from vmwctl.vsphere.session import ConnectionSettings, VCenter
@@ -170,7 +174,8 @@ class App:
             settings.connect_timeout = connect_timeout
             settings.read_timeout = min(settings.read_timeout, connect_timeout * 4)
         vcenter = VCenter(settings)
-        vcenter.connect()
+        if connect:
+            vcenter.connect()
         return vcenter
 
     @property
@@ -246,10 +251,12 @@ class App:
         """Log out and close connections; safe to call more than once."""
         vcenter, images = self._vcenter, self._images
         self._vcenter = self._images = None
-        if vcenter is not None:
-            vcenter.close()
-        if images is not None:
-            images.close()
-        if self._log_handler is not None:
-            logging.getLogger("vmwctl").removeHandler(self._log_handler)
-            self._log_handler = None
+        try:
+            if vcenter is not None:
+                vcenter.close()  # a signal held meanwhile is raised after the logout
+        finally:
+            if images is not None:
+                images.close()
+            if self._log_handler is not None:
+                logging.getLogger("vmwctl").removeHandler(self._log_handler)
+                self._log_handler = None

@@ -79,9 +79,15 @@ class RootGroup(LazyGroup):
             code = self._run(app, argv, prog_name or "vmwctl", complete_var, extra)
             code = app.write_metrics(code)
         finally:
-            app.close()
-            if in_main_thread:
-                signal.signal(signal.SIGTERM, previous)
+            try:
+                app.close()
+            except (KeyboardInterrupt, Terminated):
+                # Ctrl-C or SIGTERM while logging out at the end: the logout finished first
+                # (VCenter.close holds them); the run's outcome stands.
+                pass
+            finally:
+                if in_main_thread:
+                    signal.signal(signal.SIGTERM, previous)
         if standalone_mode:
             sys.exit(code)
         return code

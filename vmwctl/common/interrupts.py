@@ -63,3 +63,48 @@ def immediate_signals(stopper: Stopper) -> Iterator[None]:
     finally:
         for sig in stopper.previous:
             signal.signal(sig, stopper._record)
+
+
+@contextmanager
+def held_signals() -> Iterator[None]:
+    """A step that must not be cut in two: within the block, a first Ctrl-C or SIGTERM
+    waits, and acts when the block ends, as it would have (delivered again to the handlers
+    in place before); a second one acts at once (the way out of a step that hangs).
+
+    For the vCenter login (vCenter opens the session whether or not the client is still
+    there to receive its cookie, which is the only way to log it out) and the logout.
+    Main thread only; elsewhere nothing changes."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    held: list[int] = []
+    previous: dict[int, Any] = {}
+
+    def hold(signum: int, frame: Any) -> None:
+        if not held:
+            held.append(signum)
+            return
+        _restore(previous)  # a second signal: act now
+        _deliver(previous, signum, frame)
+
+    previous.update({sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)})
+    try:
+        yield
+    finally:
+        _restore(previous)
+        if held:
+            _deliver(previous, held[0], None)
+
+
+def _restore(handlers: dict[int, Any]) -> None:
+    for sig, handler in handlers.items():
+        signal.signal(sig, handler)
+
+
+def _deliver(handlers: dict[int, Any], signum: int, frame: Any) -> None:
+    """What ``handlers`` do with the signal: call a Python handler, else send it again."""
+    handler = handlers.get(signum)
+    if callable(handler):
+        handler(signum, frame)
+    elif handler != signal.SIG_IGN:
+        signal.raise_signal(signum)

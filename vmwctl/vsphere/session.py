@@ -23,6 +23,7 @@ from typing import Any
 
 from pyVmomi import SoapStubAdapter, VmomiSupport, vim, vmodl
 
+from vmwctl.common.interrupts import held_signals
 from vmwctl.errors import AuthError, ConfigError, ConnectError, VmwctlError
 from vmwctl.vsphere import faults
 
@@ -226,6 +227,9 @@ class VCenter:
         return self.stub.cookie.split(";", 1)[0]
 
     def connect(self) -> None:
+        """Log in; connected already, the session held so far is logged out first (it
+        would stay logged in on vCenter otherwise, its cookie replaced)."""
+        self.close()
         s = self.settings
         context = make_ssl_context(s.ca_file, s.insecure)
         try:
@@ -236,13 +240,17 @@ class VCenter:
         except (OSError, http.client.HTTPException) as exc:
             raise connect_error(exc, s) from None
         password = s.password()
-        self._login(content, password)
 
         def relogin() -> None:
-            self._login(content, password)
+            with held_signals():
+                self._login(content, password)
 
-        stub.relogin = relogin
-        self._stub, self._si, self._content = stub, si, content
+        # From the login on, the session is vCenter's: kept where close() finds it before a
+        # signal can stop the run (held_signals), or it would stay logged in.
+        with held_signals():
+            self._login(content, password)
+            stub.relogin = relogin
+            self._stub, self._si, self._content = stub, si, content
         log.info("logged in to %s as %s (API %s)", s.url, s.username, content.about.apiVersion)
 
     def _login(self, content: Any, password: str) -> None:
@@ -288,20 +296,25 @@ class VCenter:
         return FALLBACK_VERSION
 
     def close(self) -> None:
-        """Log out, quickly and quietly; the session is gone either way."""
+        """Log out, quickly and quietly; the session is gone either way. A first Ctrl-C or
+        SIGTERM meanwhile waits until the logout is done (held_signals): cut short, it
+        would leave the session logged in on vCenter until its idle timeout."""
         if self._stub is None:
             return
         stub, content = self._stub, self._content
         self._stub = self._content = self._si = None
         stub.relogin = None
         stub.settings = dataclasses.replace(stub.settings, api_retry_count=0,
+                                            connect_timeout=LOGOUT_TIMEOUT,
                                             read_timeout=LOGOUT_TIMEOUT)
-        try:
-            content.sessionManager.Logout()
-        except Exception as exc:  # logging out is best effort
-            log.debug("logout failed: %s", exc)
-        finally:
-            stub.DropConnections()
+        stub.schemeArgs["timeout"] = LOGOUT_TIMEOUT  # a new connection's (pyVmomi's name)
+        with held_signals():
+            try:
+                content.sessionManager.Logout()
+            except Exception as exc:  # logging out is best effort
+                log.debug("logout failed: %s", exc)
+            finally:
+                stub.DropConnections()
 
 
 def connect_error(exc: BaseException, s: ConnectionSettings, *, during: str | None = None,

@@ -32,12 +32,16 @@ import (
 //     changes a VM's extraConfig by settleExtraConfig (a key set again
 //     replaces its value, an empty value removes it: extraconfig.go);
 //   - every call is counted as begun and answered, served at GET /lab/calls
-//     (callLog).
+//     (callLog); GET /lab/sessions lists the live sessions (labsessions.go).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 	sessions *sessionGuard, privileges *privilegeGuard, calls *callLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/calls" {
 			calls.serve(w)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/lab/sessions" {
+			serveSessions(w)
 			return
 		}
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/exports" {

@@ -14,6 +14,9 @@ from vmwctl.cli.options import ClusterFlag, cluster_option, nonempty
 from vmwctl.errors import UsageError
 from vmwctl.profile.schema import NETWORK_MODELS
 
+# vmwctl.checks.model.DEFAULT_MAX_SESSIONS, not imported here: --help stays fast.
+MAX_SESSIONS = 50
+
 
 def _ids(value: str | None) -> list[str]:
     return [item.strip() for item in (value or "").split(",") if item.strip()]
@@ -40,21 +43,25 @@ def _ids(value: str | None) -> list[str]:
               help="The console check also asks vCenter for an MKS console ticket "
                    "(AcquireTicket) on a powered-on VM of each connected host, Nova's first: "
                    "it creates a console ticket on a tenant VM. Off by default.")
+@click.option("--max-sessions", type=click.IntRange(min=1), default=MAX_SESSIONS,
+              show_default=True, metavar="N",
+              help="The sessions check warns when the service account holds more than N "
+                   "vCenter sessions (a nova-compute leaking sessions).")
 @click.option("--strict", is_flag=True, help="Exit 1 on a warning too.")
 @metrics_file_option
 @click.pass_obj
 def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only: str | None,
                     skip: str | None, network_model: str | None, portgroup: str | None,
                     flavors_file: Path | None, flavors_from: str | None, probe_console: bool,
-                    strict: bool) -> int:
+                    max_sessions: int, strict: bool) -> int:
     """Verify the guide's prerequisites against the live vCenter.
 
     Check ids: vcenter, cluster, drs, shared-storage, datastores, dedicated,
     network, vnc-firewall, privileges, hosts, image-cache, capacity (with
     --flavors-*: each flavor fits a host now), cpu-uniformity, console,
-    certificate, nova-conf (with --nova-conf). Each has a status (pass, warn,
-    fail, skip), a detail, the objects concerned and a remedy. Exit status 1
-    when a check fails (or, with --strict, warns).
+    sessions, certificate, nova-conf (with --nova-conf). Each has a status
+    (pass, warn, fail, skip), a detail, the objects concerned and a remedy.
+    Exit status 1 when a check fails (or, with --strict, warns).
     """
     from vmwctl.checks.prereqs import run_prereqs, selected_ids
     from vmwctl.vsphere.snapshot import read_inventory
@@ -75,7 +82,7 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
                          only=_ids(only), skip=_ids(skip), portgroup=portgroup,
                          network_model=network_model, inventory=inventory, flavors=flavors,
-                         probe_console=probe_console, env=app.env)
+                         probe_console=probe_console, env=app.env, max_sessions=max_sessions)
     record_checks(app, report)
     app.render(report, render_report)
     return report.exit_code(strict=strict)
