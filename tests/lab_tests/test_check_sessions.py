@@ -56,15 +56,15 @@ def test_more_sessions_than_max_sessions_warn(simulator) -> None:
 
 
 def test_a_refused_read_of_the_sessions_is_a_skip_not_a_crash(simulator) -> None:
-    """The inventory read is the first RetrievePropertiesEx; the sessions' read, the second,
-    is answered with a fault."""
-    sim = simulator("-fail-method", "RetrievePropertiesEx:2")
+    """The inventory read scoped to the cluster is the first two RetrievePropertiesEx (the
+    tree, the cluster); the sessions' read, the third, is answered with a fault."""
+    sim = simulator("-fail-method", "RetrievePropertiesEx:3")
     code, check = sessions_result(sim)
     assert code == 0
     assert check["status"] == "skip"
     assert check["detail"].startswith("cannot read vCenter's sessions (")
     assert "needs Sessions.TerminateSession" in check["detail"]
-    assert sim.calls()["begun"]["RetrievePropertiesEx"] == 2
+    assert sim.calls()["begun"]["RetrievePropertiesEx"] == 3
 
 
 def test_the_check_costs_one_read(simulator) -> None:

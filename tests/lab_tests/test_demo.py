@@ -30,9 +30,10 @@ def test_demo_fixes_the_gaps_and_runs_the_tour(simulator, private_glance: str,
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     out = result.stdout
     before, after = out.split("### Ready now", 1)
-    assert "10 passed, 0 warned, 2 failed, 0 skipped" in before
+    # certificate.openstack: the lab's cloud has no HTTPS endpoint to check
+    assert "14 passed, 0 warned, 2 failed, 1 skipped" in before
     assert "svc-nova@vsphere.local lacks 44 of the guide's 44 privileges" in before
-    assert "12 passed, 0 warned, 0 failed, 0 skipped" in after
+    assert "16 passed, 0 warned, 0 failed, 1 skipped" in after
     for command in ("role create --grant", "firewall vib install", "cluster inspect",
                     "image convert", "image upload", "cache seed", "vm spawn demo-cloud",
                     "vm delete vmwctl-demo", "cache purge --dry-run"):
