@@ -361,18 +361,22 @@ class Seeding:
         return SeedRun("vmwctl", round_, size, seconds, size / seconds, run.elapsed,
                        run.peak_rss_bytes, self.intact(), reported=result)
 
-    def curl(self, round_: int) -> SeedRun:
-        """curl GET <glance>/v2/images/<id>/file | curl -T - PUT <datastore URL>."""
+    def curl_argvs(self) -> tuple[list[str], list[str]]:
+        """curl GET <glance>/v2/images/<id>/file, curl -T - PUT <datastore URL> (stdin)."""
         image_id = self.image["id"]
         url = (f"https://127.0.0.1:{self.state.vcenter_port}/folder/"
                f"{quote(f'{CACHE_FOLDER}/{image_id}/{image_id}.iso')}"
                f"?dcPath={quote(self.state.datacenter)}&dsName={quote(SEED_DATASTORE)}")
+        return (["curl", "-sS", "-f", f"{self.state.glance_url}/v2/images/{image_id}/file"],
+                ["curl", "-sS", "-T", "-", "-b", self.cookie, "--cacert", self.state.ca_file,
+                 "-o", "/dev/null", "-w", "%{http_code}", url])
+
+    def curl(self, round_: int) -> SeedRun:
+        """curl GET <glance>/v2/images/<id>/file | curl -T - PUT <datastore URL>."""
+        get_argv, put_argv = self.curl_argvs()
         get_report, put_report = self.scratch / "curl-get.txt", self.scratch / "curl-put.txt"
-        get = gnu_time(["curl", "-sS", "-f", f"{self.state.glance_url}/v2/images/{image_id}/file"],
-                       get_report)
-        put = gnu_time(["curl", "-sS", "-T", "-", "-b", self.cookie, "--cacert",
-                        self.state.ca_file, "-o", "/dev/null", "-w", "%{http_code}", url],
-                       put_report)
+        get = gnu_time(get_argv, get_report)
+        put = gnu_time(put_argv, put_report)
         started = time.perf_counter()
         reader = subprocess.Popen(get, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   stdin=subprocess.DEVNULL, env=self.env)
@@ -410,13 +414,13 @@ class Seeding:
             shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def run_seeds(seeding: Seeding, runs: int) -> list[SeedRun]:
+def run_seeds(seeding: Seeding, runs: int, tools: tuple[str, ...] = TOOLS) -> list[SeedRun]:
     """One untimed vmwctl seed, then each tool `runs` times, the order reversed every round."""
     log("seed: an untimed vmwctl run (Glance's file into the page cache)")
     seeding.run("vmwctl", 0)
     done = []
     for round_ in range(1, runs + 1):
-        for tool in TOOLS if round_ % 2 else tuple(reversed(TOOLS)):
+        for tool in tools if round_ % 2 else tuple(reversed(tools)):
             run = seeding.run(tool, round_)
             log(f"round {round_}/{runs}: {tool} {run.seconds:.2f} s, "
                 f"{run.bytes_per_second / MB:.1f} MB/s, process {run.wall_seconds:.2f} s, peak "
@@ -425,10 +429,10 @@ def run_seeds(seeding: Seeding, runs: int) -> list[SeedRun]:
     return done
 
 
-def seed_summary(runs: list[SeedRun]) -> dict[str, Any]:
+def seed_summary(runs: list[SeedRun], tools: tuple[str, ...] = TOOLS) -> dict[str, Any]:
     """Per tool: the median throughput and seconds, the process wall and the highest RSS."""
     summary = {}
-    for tool in TOOLS:
+    for tool in tools:
         mine = [run for run in runs if run.tool == tool]
         summary[tool] = {
             "median_bytes_per_second": statistics.median(r.bytes_per_second for r in mine),
@@ -440,13 +444,19 @@ def seed_summary(runs: list[SeedRun]) -> dict[str, Any]:
     return summary
 
 
-def measure_seed(lab: Lab, workdir: Path, size: int, runs: int) -> dict[str, Any]:
-    state = lab.state
+def seed_image(state: labctl.LabState, workdir: Path, size: int) -> tuple[Path, dict[str, Any]]:
+    """The ISO to seed, built in workdir and uploaded to the lab's Glance; Glance's record."""
     log(f"building a {size // MIB} MiB ISO and uploading it to the lab's Glance")
     source = build_iso(workdir / "seed.iso", size)
     started = time.perf_counter()
     record = upload_iso(state.glance_url, source)
     log(f"  image {record['id']} active in {time.perf_counter() - started:.1f} s")
+    return source, record
+
+
+def measure_seed(lab: Lab, workdir: Path, size: int, runs: int) -> dict[str, Any]:
+    state = lab.state
+    source, record = seed_image(state, workdir, size)
     vc = benchlib.counting_session(state, state.vcenter_port, Tally())
     try:
         seeding = Seeding(state, record, source, vc.session_cookie, tool_env(state), workdir)

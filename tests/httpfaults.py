@@ -6,7 +6,9 @@ Requests, chunked uploads included, are forwarded as they come; a rule
 read in full and answered with ``status`` (a Glance outage, say), without
 reaching the service; a rule ``corrupt(method, path_regex, flip=..., drop=...)``
 forwards the next matching request with its body damaged on the way (a bit
-flipped in transit, bytes lost), which the service accepts as it comes; a rule
+flipped in transit, bytes lost), which the service accepts as it comes (with
+``answer=True``, the service's answer to it is damaged instead: a download
+changed on the way); a rule
 ``read_slowly(method, path_regex, pause)`` reads the body of the next matching request
 slowly (``pause`` seconds per 64 KiB) before forwarding it whole, as a proxy that buffers
 requests (nginx's proxy_request_buffering) does in front of a slow client. ``requests``
@@ -31,7 +33,8 @@ class HttpFaultProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
         self.rules: list[list[Any]] = []  # [method, regex, status, times left]
-        self.damages: list[list[Any]] = []  # [method, regex, flip, drop, times left]
+        self.damages: list[list[Any]] = []  # [method, regex, flip, drop, times left, at]
+        self.answer_damages: list[list[Any]] = []  # the same, for the answers
         self.slow_reads: list[list[Any]] = []  # [method, regex, pause, times left]
         self.requests: list[str] = []  # "METHOD path" of every request received
         self.injected: list[str] = []
@@ -79,7 +82,7 @@ class HttpFaultProxy:
             def _handle(self) -> None:
                 with proxy.lock:
                     proxy.requests.append(f"{self.command} {self.path}")
-                body = proxy._damage(self.command, self.path, self._body())
+                body = proxy._damage(proxy.damages, self.command, self.path, self._body())
                 status = proxy._match(self.command, self.path)
                 if status is not None:
                     self._answer(status, b'{"message": "injected by the test proxy"}')
@@ -93,7 +96,8 @@ class HttpFaultProxy:
                                      headers=headers)
                 try:
                     response = upstream.getresponse()
-                    data = response.read()
+                    data = proxy._damage(proxy.answer_damages, self.command, self.path,
+                                         response.read())
                 except (OSError, http.client.HTTPException):
                     upstream.close()  # no answer at all: what a proxy then says (nginx too)
                     self._answer(502, b'{"message": "the service closed the connection"}')
@@ -119,12 +123,14 @@ class HttpFaultProxy:
             self.rules.append([method, re.compile(path), status, times])
 
     def corrupt(self, method: str, path: str, *, flip: int = 0, drop: int = 0,
-                times: int = 1, at: int | None = None) -> None:
+                times: int = 1, at: int | None = None, answer: bool = False) -> None:
         """Damage the body of the next ``times`` matching requests in the middle (or at
-        offset ``at``): invert ``flip`` bytes (the size stays), then leave out ``drop`` bytes
-        (the size shrinks)."""
+        offset ``at``, from the end when negative): invert ``flip`` bytes (the size stays),
+        then leave out ``drop`` bytes (the size shrinks). ``answer``: damage the service's
+        answers to them instead (the request goes as it came)."""
         with self.lock:
-            self.damages.append([method, re.compile(path), flip, drop, times, at])
+            (self.answer_damages if answer else self.damages).append(
+                [method, re.compile(path), flip, drop, times, at])
 
     def read_slowly(self, method: str, path: str, pause: float, times: int = 1) -> None:
         """Read the body of the next ``times`` matching requests ``pause`` seconds per
@@ -140,15 +146,16 @@ class HttpFaultProxy:
                     return rule[2]
         return 0.0
 
-    def _damage(self, method: str, path: str, body: bytes) -> bytes:
+    def _damage(self, damages: list[list[Any]], method: str, path: str, body: bytes) -> bytes:
         with self.lock:
-            rule = next((r for r in self.damages
+            rule = next((r for r in damages
                          if r[0] == method and r[1].search(path) and r[4] > 0), None)
             if rule is None or not body:
                 return body
             rule[4] -= 1
             flip, drop = rule[2], rule[3]
-            middle = len(body) // 2 if rule[5] is None else rule[5]
+            at = rule[5]
+            middle = len(body) // 2 if at is None else (at if at >= 0 else len(body) + at)
             data = bytearray(body)
             data[middle:middle + flip] = bytes(b ^ 0xFF for b in data[middle:middle + flip])
             del data[middle:middle + drop]

@@ -161,6 +161,37 @@ def test_seed_download_ending_early_leaves_nothing(simulator, glance_tcp, tmp_pa
     assert datastore_leftovers(root) == []  # no OSTACK_IMG_*, nothing in vmware_temp
 
 
+@pytest.mark.parametrize("disktype, subformat, at", [
+    pytest.param("sparse", "monolithicSparse", -1, id="sparse-last-byte"),
+    pytest.param("sparse", "monolithicSparse", None, id="sparse-middle"),
+    pytest.param("streamOptimized", "streamOptimized", -1, id="streamOptimized-last-byte")])
+def test_seed_of_data_changed_on_the_way_leaves_nothing(simulator, glance_http, tmp_path: Path,
+                                                        disktype: str, subformat: str,
+                                                        at: int | None) -> None:
+    """A byte of the download flipped in transit, the size intact: only Glance's sha512
+    tells, once the last byte has arrived (the hash runs beside the sending). Nothing is
+    cached and nothing left behind."""
+    sim = simulator()
+    root = Path(sim.datastores["LocalDS_0"])
+    raw = tmp_path / "random.raw"
+    raw.write_bytes(os.urandom(8 << 20))
+    image_id = upload(sim.config, vmdk(raw, subformat), "changed", vmware_disktype=disktype)
+    config = write_profile(sim, tmp_path / "faulty.yaml", cloud="faulty")
+    glance_http.corrupt("GET", FILE, flip=1, at=at, answer=True)
+    result = sim.run("--config", str(config), "cache", "seed", image_id, "-o", "json")
+    assert result.exit_code == 1, result.stderr
+    assert len(glance_http.injected) == 1
+    assert result.json()["error"]["message"] == (f"the data of image {image_id} does not match "
+                                                 "its sha512 in the image service; nothing "
+                                                 "cached")
+    assert not (root / CACHE / image_id).exists()
+    assert datastore_leftovers(root) == []  # no OSTACK_IMG_*, nothing in vmware_temp
+
+    result = sim.run("--config", str(config), "cache", "seed", image_id, "-o", "json")
+    assert result.exit_code == 0, result.stderr  # the same download, undamaged
+    assert (root / CACHE / image_id / f"{image_id}.vmdk").exists()
+
+
 def test_image_lookup_failing_changes_nothing(simulator, glance_http, tmp_path: Path) -> None:
     sim = simulator()
     root = Path(sim.datastores["LocalDS_0"])

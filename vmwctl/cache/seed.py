@@ -32,6 +32,7 @@ from typing import Any
 from pyVmomi import vim
 
 from vmwctl.cache.layout import MARKER_PREFIX, is_image_id
+from vmwctl.common.hashing import HashBeside
 from vmwctl.common.interrupts import deferred_signals
 from vmwctl.common.streams import prefetched
 from vmwctl.errors import OperationFailed, UsageError
@@ -161,7 +162,13 @@ def enlist(vc: VCenter, inventory: Inventory, ds: Datastore, image_folder: Datas
 
 
 class VerifiedStream:
-    """Glance's chunks, counted and hashed on the way; raises if they differ from the record."""
+    """Glance's chunks, counted and hashed on the way; raises if they differ from the record.
+
+    The hash runs beside the stream, in a thread of its own (HashBeside), so
+    that reading, hashing and sending each take a core. The last chunk is held
+    back until the size and the hash of everything are checked: an image that
+    differs from its record never reaches the datastore whole.
+    """
 
     def __init__(self, chunks: Iterable[bytes], source: SeedSource) -> None:
         self.chunks = chunks
@@ -170,19 +177,31 @@ class VerifiedStream:
 
     def __iter__(self) -> Iterator[bytes]:
         algo = self.source.hash_algo
-        hasher = hashlib.new(algo) if algo in hashlib.algorithms_available and \
+        hasher = HashBeside(hashlib.new(algo)) if algo in hashlib.algorithms_available and \
             self.source.hash_value else None
-        for chunk in self.chunks:
-            self.received += len(chunk)
+        held: bytes | None = None
+        try:
+            for chunk in self.chunks:
+                if not chunk:
+                    continue
+                self.received += len(chunk)
+                if hasher is not None:
+                    hasher.add(chunk)
+                if held is not None:
+                    yield held
+                held = chunk
+            if self.received != self.source.size:
+                raise OperationFailed(f"the image service sent {self.received} bytes of image "
+                                      f"{self.source.image_id}, its record says "
+                                      f"{self.source.size}")
+            if hasher is not None and hasher.hexdigest() != self.source.hash_value:
+                raise OperationFailed(f"the data of image {self.source.image_id} does not match "
+                                      f"its {algo} in the image service; nothing cached")
+        finally:
             if hasher is not None:
-                hasher.update(chunk)
-            yield chunk
-        if self.received != self.source.size:
-            raise OperationFailed(f"the image service sent {self.received} bytes of image "
-                                  f"{self.source.image_id}, its record says {self.source.size}")
-        if hasher is not None and hasher.hexdigest() != self.source.hash_value:
-            raise OperationFailed(f"the data of image {self.source.image_id} does not match its "
-                                  f"{algo} in the image service; nothing cached")
+                hasher.close()
+        if held is not None:
+            yield held
 
 
 class Seeder:
@@ -228,12 +247,13 @@ class Seeder:
         record = self.journal.open(folders=[str(p) for p in (temp, shadow) if p],
                                    vms=[shadow.path] if shadow else [])
         try:
-            stream = VerifiedStream(self.download(source.image_id), source)
+            # three threads: the read ahead, the hash beside (VerifiedStream), the sending
+            stream = VerifiedStream(prefetched(self.download(source.image_id)), source)
             if shadow is not None:
-                self._import(files, ds, source, prefetched(stream), shadow, work, progress)
+                self._import(files, ds, source, stream, shadow, work, progress)
             else:
                 files.mkdir(work, parents=True)
-                self._place(files, source, prefetched(stream), work, progress)
+                self._place(files, source, stream, work, progress)
             result.bytes = stream.received
             files.mkdir(target.parent, parents=True)  # check_cache_folder
             try:
