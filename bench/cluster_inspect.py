@@ -43,7 +43,7 @@ from vmwctl.nova.cluster import ClusterReport, inspect_cluster
 from vmwctl.nova.rules import ALL_DATASTORE_TYPES
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.inventory import PAGE_SIZE
-from vmwctl.vsphere.snapshot import read_inventory
+from vmwctl.vsphere.snapshot import VM_OWNERS, read_inventory
 
 DELAY_MS = 5  # added by the simulator to every SOAP call
 CLUSTER = "DC0_C0"
@@ -84,7 +84,7 @@ def figures_of(report: ClusterReport) -> dict[str, Any]:
 def vmwctl_run(lab: Lab, sim: Simulator, profile: Profile) -> Run:
     """One ``cluster inspect`` in a new session: connect, log in, read, compute (logout untimed)."""
     def inspect(vc: Any) -> ClusterReport:
-        inventory = read_inventory(vc, cluster=CLUSTER)
+        inventory = read_inventory(vc, cluster=CLUSTER, vm_properties=VM_OWNERS)
         return inspect_cluster(inventory, inventory.cluster_named(CLUSTER), profile)
 
     report, run = benchlib.session_run(lab.state, sim.port, inspect)

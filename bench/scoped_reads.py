@@ -27,7 +27,7 @@ from benchlib import BenchError, Lab, Row, Run, Simulator, seconds_text, topolog
 from vmwctl.checks.prereqs import run_prereqs
 from vmwctl.errors import VmwctlError
 from vmwctl.nova.cluster import inspect_cluster
-from vmwctl.vsphere.snapshot import read_inventory
+from vmwctl.vsphere.snapshot import VM_OWNERS, read_inventory
 
 DELAY_MS = 5
 CLUSTER = "DC0_C0"
@@ -48,7 +48,7 @@ def inspect_run(lab: Lab, sim: Simulator) -> Run:
     profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
 
     def inspect(vc: Any) -> Any:
-        inventory = read_inventory(vc, cluster=CLUSTER)
+        inventory = read_inventory(vc, cluster=CLUSTER, vm_properties=VM_OWNERS)
         return inspect_cluster(inventory, inventory.cluster_named(CLUSTER), profile)
 
     report, run = benchlib.session_run(lab.state, sim.port, inspect)

@@ -66,7 +66,7 @@ def test_the_vnc_verdict_reads_every_vm_once(pair) -> None:
 def test_the_scoped_read_finds_what_the_whole_read_finds(pair) -> None:
     from vmwctl.nova.cluster import inspect_cluster
     from vmwctl.profile.schema import Profile
-    from vmwctl.vsphere.snapshot import read_inventory
+    from vmwctl.vsphere.snapshot import VM_OWNERS, read_inventory
 
     _, crowded = pair
     vc = crowded.connect()
@@ -74,10 +74,11 @@ def test_the_scoped_read_finds_what_the_whole_read_finds(pair) -> None:
     scoped = read_inventory(vc, cluster="DC1_C1")
     assert scoped.scope == whole.cluster_named("DC1_C1").moid
     assert {c.path for c in scoped.clusters.values()} == {c.path for c in whole.clusters.values()}
+    owners = read_inventory(vc, cluster="DC1_C1", vm_properties=VM_OWNERS)  # inspect's read
     profile = Profile(name="t", source="test")
     found = [dataclasses.asdict(inspect_cluster(inventory, inventory.cluster_named("DC1_C1"),
-                                                profile)) for inventory in (whole, scoped)]
-    assert found[0] == found[1]
+                                                profile)) for inventory in (whole, scoped, owners)]
+    assert found[0] == found[1] == found[2]
     # the VMs of other datacenters are not read; those on the cluster's datastores are
     cluster = scoped.cluster_named("DC1_C1")
     stores = set(cluster.datastores)

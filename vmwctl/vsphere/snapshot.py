@@ -51,6 +51,12 @@ _TREE: dict[type, list[str]] = {
 }
 _IN_CLUSTER = {kind: paths for kind, paths in PROPERTIES.items()
                if kind not in (vim.Datacenter, vim.Folder, vim.DistributedVirtualSwitch)}
+# What telling whose a VM is (vmwctl.nova.owners) and where it runs needs: the VM
+# properties of a command that only counts VMs per host and owner (cluster inspect).
+# The VMs' properties are most of what a read costs to parse.
+VM_OWNERS = ["name", "runtime.host", "config.template", "config.managedBy",
+             *[f'config.extraConfig["{key}"]' for key in (model.NOVA_VM_KEY,
+                                                          model.VMWCTL_VM_KEY)]]
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:
@@ -62,28 +68,31 @@ def _option(record: ObjectRecord, key: str) -> str | None:
     return None if option is None else str(option.value)
 
 
-def read_inventory(vc: VCenter, *, cluster: str | None = None) -> model.Inventory:
+def read_inventory(vc: VCenter, *, cluster: str | None = None,
+                   vm_properties: list[str] | None = None) -> model.Inventory:
     """The whole inventory (without host firewalls) in one paged read.
 
     ``cluster``: the name of the cluster the command is about: then only the tree,
     every cluster's name, and that cluster with its hosts, datastores, networks and
     the VMs on them are read, in two paged reads whose cost does not grow with the
     rest of the vCenter (``Inventory.scope``). A name that matches no cluster, or
-    several, gives the tree alone (the lookup then says so).
+    several, gives the tree alone (the lookup then says so). ``vm_properties``: only
+    these VM properties (e.g. :data:`VM_OWNERS`); the VMs' other fields stay empty.
     """
     about = vc.content.about
     inventory = model.Inventory(endpoint=model.Endpoint(
         url=vc.settings.url, name=about.name, product=about.fullName, api_type=about.apiType,
         version=about.version, build=about.build, instance_uuid=about.instanceUuid))
+    vms = {vim.VirtualMachine: vm_properties} if vm_properties is not None else {}
     if cluster is None:
-        records = collect(vc, PROPERTIES)
+        records = collect(vc, PROPERTIES | vms)
     else:
         records = collect(vc, _TREE)
         named = [r for r in records if r.type == "ClusterComputeResource"
                  and r.get("name") == cluster]
         if len(named) == 1:
             inventory.scope = named[0].moid
-            records += collect_cluster(vc, named[0].ref, _IN_CLUSTER)
+            records += collect_cluster(vc, named[0].ref, _IN_CLUSTER | vms)
     names: dict[str, tuple[str, str | None]] = {}
     for record in records:
         inventory.refs[record.moid] = record.ref

@@ -44,10 +44,10 @@ def fit_command(app: App, flavors: tuple[str, ...], cluster: ClusterFlag,
     overcommitting memory, DRS has to move VMs, or HA refuses its power-on.
     """
     from vmwctl.nova.cluster import fit_flavors
-    from vmwctl.vsphere.snapshot import read_inventory
+    from vmwctl.vsphere.snapshot import VM_OWNERS, read_inventory
 
     chosen = load_flavors(app, list(flavors), flavors_file, flavors_from)
-    inventory = read_inventory(app.vcenter, cluster=cluster.name)
+    inventory = read_inventory(app.vcenter, cluster=cluster.name, vm_properties=VM_OWNERS)
     report = fit_flavors(inventory, cluster.resolve(inventory), app.profile, chosen)
     app.render(report, _human)
     return report.exit_code()

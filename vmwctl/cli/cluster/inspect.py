@@ -99,7 +99,7 @@ def inspect_command(app: App, name: ClusterFlag) -> None:
     <cluster moref>.<vCenter instanceUuid>; per host and per datastore.
     """
     from vmwctl.nova.cluster import inspect_cluster
-    from vmwctl.vsphere.snapshot import read_inventory
+    from vmwctl.vsphere.snapshot import VM_OWNERS, read_inventory
 
-    inventory = read_inventory(app.vcenter, cluster=name.name)
+    inventory = read_inventory(app.vcenter, cluster=name.name, vm_properties=VM_OWNERS)
     app.render(inspect_cluster(inventory, name.resolve(inventory), app.profile), _human)
