@@ -375,7 +375,10 @@ def test_nova_conf_reserved_memory_in_the_clusters_figures(simulator, tmp_path: 
 
 
 def test_requests_do_not_grow_with_the_inventory(simulator, lab) -> None:
-    """A few PropertyCollector requests, whatever the number of hosts, VMs and clusters."""
+    """A few PropertyCollector requests, whatever the number of hosts, VMs and clusters:
+    login (2), the read scoped to the cluster (the tree's view, read and destroy, then the
+    cluster's: 6), every VM's VNC port (3), the firewalls, the sessions, the privileges,
+    the datastore search and its wait (5), and one Fetch."""
     from vmwctl.checks.prereqs import run_prereqs
     from vmwctl.profile.load import load_profile
 
@@ -388,4 +391,4 @@ def test_requests_do_not_grow_with_the_inventory(simulator, lab) -> None:
         assert report.summary["fail"] == 0, report.checks
         counts.append(report.vsphere_requests)
     assert counts[0] == counts[1], counts
-    assert counts[0] <= 16
+    assert counts[0] == 17

@@ -466,8 +466,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     conf = None
     if nova_conf is not None and ("nova-conf" in ids or "console" in ids):
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
-    if inventory is None:
-        inventory = read_inventory(vc)
+    if inventory is None:  # a nova.conf may name another cluster: then the whole vCenter
+        inventory = read_inventory(vc, cluster=None if conf is not None else cluster_name)
     clusters = inventory.clusters_named(cluster_name) if cluster_name else []
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
