@@ -621,8 +621,9 @@ def versions(openstack: Path | None) -> dict[str, str]:
     compressor = pick_compressor()
     found = {"vmwctl": output_of(vmwctl_argv("--version")),
              "qemu-img": output_of(["qemu-img", "--version"]),
-             "compressor": f"{compressor.name} (level {compressor.level})",
+             "compressor": compressor.describe(),
              "isal": benchlib.package_version("isal"),
+             "deflate": benchlib.package_version("deflate"),
              "mke2fs": output_of([MKE2FS, "-V"]),
              "python": benchlib.python_version()}
     if openstack is not None:
