@@ -245,7 +245,8 @@ def test_the_stronger_compressor_takes_the_stretches_where_it_pays(tmp_path: Pat
     assert sorted(calls["strong"]) == [1] * STRETCH + [2]  # the probe of stretch 1
     assert sorted(calls["fast"]) == [1] + [2] * (STRETCH - 1)  # the probe of stretch 0
     assert stats.grains == 2 * STRETCH - 1
-    assert stats.compressor == "pair (isal level 0, libdeflate level 6 by stretch of 16 grains)"
+    assert stats.compressor == ("pair (level 0; strong level 6 on the stretches of 16 grains "
+                                "where it gains 8%)")
     _, disk = read_stream(out.read_bytes())
     assert disk == raw.read_bytes()
     compare = qemu("compare", "-f", "raw", "-F", "vmdk", str(raw), str(out))

@@ -70,8 +70,9 @@ class Compressor:
     def describe(self) -> str:
         if self.stronger is None:
             return f"{self.name} (level {self.level})"
-        return (f"{self.name} (isal level {self.level}, libdeflate level "
-                f"{self.stronger.level} by stretch of {STRETCH} grains)")
+        return (f"{self.name} (level {self.level}; {self.stronger.name} level "
+                f"{self.stronger.level} on the stretches of {STRETCH} grains where it gains "
+                f"{STRONGER_GAIN:.0%})")
 
 
 def pick_compressor(prefer: str | None = None) -> Compressor:
