@@ -176,7 +176,8 @@ def test_the_wheel_metadata(built: Built) -> None:
 
     requires = [Requirement(r) for r in meta.get_all("Requires-Dist")]
     base = {canonicalize_name(r.name) for r in requires if r.marker is None}
-    assert base == {"click", "pyvmomi", "rich", "sh", "pyyaml", "isal", "cryptography"}
+    assert base == {"click", "pyvmomi", "rich", "sh", "pyyaml", "isal", "deflate",
+                    "cryptography"}
     assert base == {canonicalize_name(Requirement(r).name) for r in project["dependencies"]}
     extras = meta.get_all("Provides-Extra")
     assert extras == list(project["optional-dependencies"]) == ["glance", "all", "test"]
@@ -280,7 +281,7 @@ def test_pipx_installs_the_source_directory(tmp_path: Path) -> None:
         ("vmwctl", VERSION, ["vmwctl"])
     # the dependencies came with it: every module they give vmwctl imports in pipx's venv
     venv_python = pipx / "home" / "venvs" / "vmwctl" / "bin" / "python"
-    imports = run(venv_python, "-c", "import click, pyVmomi, rich, sh, yaml, isal, "
+    imports = run(venv_python, "-c", "import click, pyVmomi, rich, sh, yaml, isal, deflate, "
                   "cryptography, vmwctl; print(vmwctl.__file__)", env=env, cwd=tmp_path)
     assert imports.stdout.startswith(str(pipx / "home" / "venvs" / "vmwctl" / "lib"))
     # without the glance extra: no openstacksdk, and the image commands say how to add it

@@ -156,7 +156,8 @@ def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:
     assert not (tmp_path / "o.vmdk").exists()
     assert "-S 0" not in result.stdout and " -t " not in result.stdout
     native = vmwctl("image", "convert", str(source), str(tmp_path / "o.vmdk"), "--dry-run")
-    assert native.stdout.startswith(f"{source} -> vmwctl's streamOptimized writer (isal, ")
+    assert native.stdout.startswith(
+        f"{source} -> vmwctl's streamOptimized writer (isal+libdeflate, ")
     assert "# engine native" in native.stdout
     qcow2 = tmp_path / "src.qcow2"
     subprocess.run(["qemu-img", "convert", "-O", "qcow2", str(source), str(qcow2)], check=True)
