@@ -236,3 +236,19 @@ def command_lines() -> list[str]:
         except OSError:
             continue
     return lines
+
+
+def child_processes(name: str) -> list[int]:
+    """The processes named ``name`` whose parent is this test process (e.g. qemu-nbd, none
+    once vmwctl returns)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        end = stat.rindex(")")
+        if stat[stat.index("(") + 1:end] == name and int(stat[end + 2:].split()[1]) \
+                == os.getpid():
+            found.append(int(entry.name))
+    return found

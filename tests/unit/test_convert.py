@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import vmdkfiles as vf
+from helpers import child_processes
 
 ADAPTERS = {"ide": "ide", "lsiLogic": "lsilogic", "busLogic": "buslogic"}
 
@@ -127,22 +128,7 @@ def test_native_writer_reads_each_format_through_qemu_nbd(vmwctl, tmp_path: Path
     assert identical(raw, "raw", out)
     assert sorted(p.name for p in out.parent.iterdir()) == ["o.vmdk"]
     assert list(tmp.iterdir()) == []
-    assert not qemu_nbd_children()
-
-
-def qemu_nbd_children() -> list[int]:
-    """qemu-nbd processes whose parent is this test process (none once vmwctl returns)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        end = stat.rindex(")")
-        if stat[stat.index("(") + 1:end] == "qemu-nbd" and int(stat[end + 2:].split()[1]) \
-                == os.getpid():
-            found.append(int(entry.name))
-    return found
+    assert not child_processes("qemu-nbd")
 
 
 def test_dry_run_prints_the_exact_command(vmwctl, tmp_path: Path) -> None:

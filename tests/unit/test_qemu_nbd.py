@@ -3,12 +3,12 @@ server (tests/reliability/test_local_faults.py has the signals and SIGKILLs)."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from pathlib import Path
 
 import pytest
+from helpers import child_processes
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -16,20 +16,6 @@ from vmwctl.errors import OperationFailed
 from vmwctl.images import qemu_nbd
 
 GRAIN = 65536
-
-
-def children(name: str = "qemu-nbd") -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        end = stat.rindex(")")
-        if stat[stat.index("(") + 1:end] == name and int(stat[end + 2:].split()[1]) \
-                == os.getpid():
-            found.append(int(entry.name))
-    return found
 
 
 @pytest.fixture
@@ -54,7 +40,7 @@ def test_allocation_map_and_reads(tmp_path: Path, private_tmp: Path) -> None:
     with qemu_nbd.exported(str(qcow2), "qcow2", connections=3) as image:
         assert image.size == 1 << 30
         assert list(private_tmp.iterdir()) == []  # the socket's directory: gone already
-        [server] = children()
+        [server] = child_processes("qemu-nbd")
         extents = image.data_extents()
         assert extents == [(100 << 20, 103 << 20), ((1 << 30) - GRAIN, 1 << 30)]
         runs = qemu_nbd.grain_runs(extents, image.size, GRAIN)
@@ -62,7 +48,7 @@ def test_allocation_map_and_reads(tmp_path: Path, private_tmp: Path) -> None:
         assert [offset for offset, _ in got] == [offset for offset, _ in runs]
         assert b"".join(data for _, data in got) == (
             b"a" * (3 << 20) + bytes(GRAIN - 4096) + b"z" * 4096)
-    assert not Path(f"/proc/{server}").exists() or children() == []
+    assert not Path(f"/proc/{server}").exists() or child_processes("qemu-nbd") == []
     assert list(private_tmp.iterdir()) == []
 
 
@@ -73,16 +59,16 @@ def test_a_source_qemu_nbd_cannot_open(tmp_path: Path, private_tmp: Path) -> Non
     with pytest.raises(OperationFailed, match=refused), \
             qemu_nbd.exported(str(not_qcow2), "qcow2"):
         pass
-    assert children() == [] and list(private_tmp.iterdir()) == []
+    assert child_processes("qemu-nbd") == [] and list(private_tmp.iterdir()) == []
 
 
 def test_an_error_inside_ends_qemu_nbd(tmp_path: Path, private_tmp: Path) -> None:
     qcow2 = tmp_path / "e.qcow2"
     subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", str(qcow2), "64M"], check=True)
     with pytest.raises(KeyboardInterrupt), qemu_nbd.exported(str(qcow2), "qcow2"):
-        assert children()
+        assert child_processes("qemu-nbd")
         raise KeyboardInterrupt
-    assert children() == [] and list(private_tmp.iterdir()) == []
+    assert child_processes("qemu-nbd") == [] and list(private_tmp.iterdir()) == []
 
 
 def test_a_long_tmpdir_goes_through_proc(tmp_path: Path, monkeypatch) -> None:
