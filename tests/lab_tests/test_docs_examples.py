@@ -16,10 +16,12 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from copy import deepcopy as copy_profile
 from pathlib import Path
 
 import isofiles
 import pytest
+import yaml
 from docblocks import ROOT, commands, doc_pages
 from helpers import delete_images, glance_clouds, write_profile
 
@@ -37,6 +39,15 @@ class DocsLab:
         self.base = base
         self.clouds = glance_clouds(base / "clouds.yaml", CLOUD, glance_url)
         self.config = write_profile(sim, base / "config.yaml", cloud=CLOUD, name="prod")
+        # compute services, as the --profiles cron lines name them: one cluster each (the
+        # simulator holds DC0_C0 .. DC0_C3), each with its own cache folder
+        config = yaml.safe_load(self.config.read_text())
+        for index, name in enumerate(("prod-a", "prod-b", "prod-c"), 1):
+            copy = copy_profile(config["profiles"]["prod"])
+            copy["vmware"]["cluster_name"] = f"DC0_C{index}"
+            copy["vmware"]["cache_prefix"] = f"{name}-"  # services of one machine
+            config["profiles"][name] = copy
+        self.config.write_text(yaml.safe_dump(config))
 
     def env(self, work: Path) -> dict[str, str]:
         return {"PATH": f"{BIN}:/usr/local/bin:/usr/bin:/bin", "HOME": str(work),
@@ -81,7 +92,7 @@ class DocsLab:
 
 @pytest.fixture
 def docs_lab(simulator, private_glance: str, tmp_path) -> Iterator[DocsLab]:
-    docs = DocsLab(simulator("-guest-tools", "0.5"), tmp_path, private_glance)
+    docs = DocsLab(simulator("-guest-tools", "0.5", "-cluster", "4"), tmp_path, private_glance)
     delete_images(docs.clouds, CLOUD)
     yield docs
     delete_images(docs.clouds, CLOUD)
