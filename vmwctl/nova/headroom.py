@@ -49,6 +49,11 @@ class HaReserve:
     failover_level: int | None = None
     detail: str = ""
 
+    @property
+    def keeps_hosts(self) -> bool:
+        """Enforced failover hosts: vSphere places no VM on them."""
+        return self.enabled and self.policy == "failover-hosts"
+
 
 @dataclass
 class Headroom:
@@ -127,7 +132,7 @@ def headroom(inventory: Inventory, cluster: Cluster) -> Headroom:
     names = {h.moid: h.name for h in inventory.hosts.values()}
     reserve = ha_reserve(admission, rooms, names, ha_enabled=cluster.ha_enabled)
     free = sum(r.free_mb for r in rooms)
-    if reserve.policy == "failover-hosts" and reserve.enabled:
+    if reserve.keeps_hosts:
         placeable = [r for r in rooms if not r.failover]
         after = sum(r.free_mb for r in placeable)
         largest_after = _largest(placeable)
@@ -192,7 +197,8 @@ def fit_flavor(flavor: Flavor, room: Headroom, *, vcpus_free: int, vcpus_max: in
     hosts = sorted(name for name, n in counts.items() if n)
     fit_now = _capped(sum(counts.values()), disk_cap)
     ha = room.ha
-    if ha.enabled and ha.policy == "failover-hosts":
+    where = "non-failover " if ha.keeps_hosts else ""
+    if ha.keeps_hosts:
         after = [r for r in room.hosts if not r.failover]
         hosts_after = sorted(r.name for r in after if counts[r.name])
         fit_after = _capped(sum(counts[r.name] for r in after), disk_cap)
@@ -210,15 +216,15 @@ def fit_flavor(flavor: Flavor, room: Headroom, *, vcpus_free: int, vcpus_max: in
     elif fit_after:
         fit.detail = (f"fits {fit_now} now on {', '.join(hosts)}"
                       + (f"; {fit_after} after HA's reserve" if ha.enabled else ""))
-    elif (not hosts or _where(ha)) and sum(r.free_mb for r in after
-                                           if flavor.vcpus <= r.threads) >= flavor.ram_mb:
+    elif (not hosts or ha.keeps_hosts) and sum(r.free_mb for r in after
+                                               if flavor.vcpus <= r.threads) >= flavor.ram_mb:
         fit.verdict = "drs-moves"
-        fit.detail = (f"no {_where(ha)}host has {flavor.ram_mb:,} MB free, though together "
+        fit.detail = (f"no {where}host has {flavor.ram_mb:,} MB free, though together "
                       "they have: DRS will have to move VMs to make room, or the instance "
                       "boots by overcommitting memory")
-    elif not hosts or _where(ha):
+    elif not hosts or ha.keeps_hosts:
         fit.verdict = "overcommit"
-        fit.detail = (f"no {_where(ha)}host has {flavor.ram_mb:,} MB free, nor do they "
+        fit.detail = (f"no {where}host has {flavor.ram_mb:,} MB free, nor do they "
                       "together: the instance boots by overcommitting memory")
     else:
         fit.verdict = "ha-refuses"
@@ -226,10 +232,6 @@ def fit_flavor(flavor: Flavor, room: Headroom, *, vcpus_free: int, vcpus_max: in
                       f"{ha.memory_mb:,} MB HA holds back ({ha.detail}): vSphere HA's "
                       "admission control refuses to power it on")
     return fit
-
-
-def _where(ha: HaReserve) -> str:
-    return "non-failover " if ha.enabled and ha.policy == "failover-hosts" else ""
 
 
 def _capped(count: int, cap: int | None) -> int:
