@@ -3,12 +3,13 @@
 Starts a lab, then one more simulator with 20 datastores and 5 ms added to
 every SOAP call, and lays out Nova's image cache (``192.0.2.10_base``) on the
 simulator's datastore directories: first 100 images, then 500 in all. Times
-vmwctl's ``read_inventory`` + ``folder_users`` + ``list_cache`` (what
-``vmwctl cache list`` does) and counts its SOAP requests with each cache, times
-the real command as a process, and runs a naive pyVmomi walk (one
-SearchDatastore_Task per folder). Then seeds a 512 MiB ISO from the lab's
-Glance into a datastore with ``vmwctl cache seed`` and with a curl pipeline
-(Glance GET piped into the datastore PUT), alternating. Prints a table of
+vmwctl's ``read_inventory`` (scoped to the cluster, its datastores alone) +
+``folder_users`` + ``list_cache`` (what ``vmwctl cache list`` does) and
+counts its SOAP requests with each cache, times the real command as a
+process, and runs a naive pyVmomi walk (one SearchDatastore_Task per
+folder). Then seeds a 512 MiB ISO from the lab's Glance into a datastore
+with ``vmwctl cache seed`` and with a curl pipeline (Glance GET piped into
+the datastore PUT), alternating. Prints a table of
 each figure beside its target and its peer, with PASS/MISS (informational:
 the exit status is 0 unless something crashed, a listing differs from the
 cache on disk or a seeded copy differs from the image), and writes
@@ -69,7 +70,7 @@ from vmwctl.cache.usage import folder_users
 from vmwctl.errors import VmwctlError
 from vmwctl.profile.load import load_profile
 from vmwctl.profile.schema import Profile
-from vmwctl.vsphere.snapshot import read_inventory
+from vmwctl.vsphere.snapshot import CACHE, read_inventory
 
 DELAY_MS = 5  # added by the simulator to every SOAP call
 CLUSTER = "DC0_C0"
@@ -155,7 +156,8 @@ def found_in(listing: CacheListing) -> dict[str, dict[str, Any]]:
 def list_run(lab: Lab, sim: Simulator, profile: Profile) -> Run:
     """One ``cache list`` in a new session: connect, log in, inventory, users, listing."""
     def action(vc: Any) -> CacheListing:
-        inventory = read_inventory(vc)
+        # as `vmwctl cache list` reads: the cluster's datastores alone, no VM
+        inventory = read_inventory(vc, cluster=CLUSTER, properties=CACHE)
         now = dt.datetime.now(dt.UTC).replace(microsecond=0)
         return list_cache(vc, inventory, profile, now=now,
                           datastores=inventory.datastores.values(), all_folders=True,

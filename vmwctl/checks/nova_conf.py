@@ -5,10 +5,11 @@ Every option the file sets is judged against Nova's option table
 driver's own rules. Offline checks need only the file; online ones (the
 cluster, the datastores the regex selects, the hosts' firewalls, the memory
 reserved_host_memory_mb hides) use the profile's vCenter, and are skipped when
-the nova.conf names another one. The hosts' firewalls and whether the files
-the nova.conf names exist on this machine are the only reads beyond the
-inventory snapshot: :func:`check_nova_conf` gathers them, :func:`judge_nova_conf`
-is pure.
+the nova.conf names another one. The snapshot they judge is scoped to the
+file's cluster_name (:func:`read_for_conf`). The hosts' firewalls, the VNC
+ports of the vCenter's VMs and whether the files the nova.conf names exist on
+this machine are the only reads beyond it: :func:`check_nova_conf` gathers
+them, :func:`judge_nova_conf` is pure.
 """
 
 from __future__ import annotations
@@ -54,8 +55,8 @@ from vmwctl.profile.nova_options import (
     removed_option_named,
 )
 from vmwctl.profile.schema import SECTIONS, Profile
-from vmwctl.vsphere.model import Cluster, Host
-from vmwctl.vsphere.snapshot import read_firewalls
+from vmwctl.vsphere.model import Cluster, Host, Inventory
+from vmwctl.vsphere.snapshot import NO_VMS, read_firewalls, read_inventory, read_vnc_holders
 
 if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
@@ -176,8 +177,9 @@ def _named_files(view: NovaConfView) -> list[str]:
 ONLINE = ("cluster", "datastores", "vnc-ports")
 
 
-def _online_skip(conf: NovaConf, profile: Profile | None, ctx: Context | None) -> str | None:
-    """Why the online checks are skipped (offline, or another vCenter), or None."""
+def _online_skip(conf: NovaConf, profile: Profile | None, ctx: object | None) -> str | None:
+    """Why the online checks are skipped (offline: ``ctx`` None, or another vCenter), or
+    None."""
     if ctx is None:
         return "offline"
     host = _value(conf, "vmware", "host_ip")
@@ -193,9 +195,26 @@ def _clusters(conf: NovaConf, ctx: Context) -> tuple[str | None, list[Cluster]]:
     return name, ctx.inventory.clusters_named(name) if name else []
 
 
+def read_for_conf(vc: VCenter, conf: NovaConf, profile: Profile,
+                  ctx: Context | None = None) -> Inventory:
+    """What the online checks judge, read scoped to the file's cluster_name: that cluster's
+    hosts, datastores and networks, no VM (the VNC ports of the vCenter's VMs are read
+    apart), and the tree, which names every cluster; the tree alone when the file names no
+    cluster or another vCenter. ``ctx``: check prereqs' context, whose inventory is taken
+    as it is when it was read for that cluster, or is the whole vCenter's."""
+    name = _value(conf, "vmware", "cluster_name") \
+        if _online_skip(conf, profile, True) is None else None
+    if ctx is not None and (not name or name == ctx.cluster_name or (
+            ctx.inventory.scope is None and ctx.cluster is not None)):
+        return ctx.inventory  # every read holds the tree; an unscoped one with the cluster
+        # found is the whole vCenter's
+    return read_inventory(vc, cluster=name or None, properties=NO_VMS if name else {})
+
+
 def gather_nova_conf(vc: VCenter, conf: NovaConf, profile: Profile | None,
                      ctx: Context | None) -> FirewallData:
-    """The firewalls nova-conf.vnc-ports judges (one paged read; none when it does not)."""
+    """The firewalls nova-conf.vnc-ports judges (one paged read; none when it does not),
+    and, after a read scoped to the cluster, the VNC port of every VM of the vCenter."""
     if _online_skip(conf, profile, ctx) is not None:
         return FirewallData()
     assert ctx is not None
@@ -204,6 +223,7 @@ def gather_nova_conf(vc: VCenter, conf: NovaConf, profile: Profile | None,
     if isinstance(scope, CheckResult):
         return FirewallData()
 
+    read_vnc_holders(vc, ctx.inventory)
     return FirewallData(read_firewalls(vc, ctx.inventory, scope[0]))
 
 

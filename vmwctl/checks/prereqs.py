@@ -9,6 +9,7 @@ a status, one line of detail, the objects concerned and a remedy.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from vmwctl.checks.model import (
     warned,
 )
 from vmwctl.checks.network import gather_network, judge_network
-from vmwctl.checks.nova_conf import check_nova_conf
+from vmwctl.checks.nova_conf import check_nova_conf, read_for_conf
 from vmwctl.checks.sessions import gather_sessions, judge_sessions
 from vmwctl.common.words import every, plural, verb
 from vmwctl.errors import OperationFailed, UsageError
@@ -49,7 +50,7 @@ from vmwctl.nova.rules import (
 )
 from vmwctl.nova.vnc import vnc_range
 from vmwctl.privileges.held import PrivilegeReport, session_privileges
-from vmwctl.profile.nova_conf import read_nova_conf
+from vmwctl.profile.nova_conf import NovaConf, read_nova_conf
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.faults import one_line
 from vmwctl.vsphere.model import Host, Inventory, VirtualMachine
@@ -466,8 +467,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     conf = None
     if nova_conf is not None and ("nova-conf" in ids or "console" in ids):
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
-    if inventory is None:  # a nova.conf may name another cluster: then the whole vCenter
-        inventory = read_inventory(vc, cluster=None if conf is not None else cluster_name)
+    if inventory is None:  # the nova-conf checks read the file's cluster apart if it differs
+        inventory = read_inventory(vc, cluster=cluster_name)
     clusters = inventory.clusters_named(cluster_name) if cluster_name else []
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,
@@ -486,10 +487,21 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
             result = future.result()
             results[check_id] = result if isinstance(result, list) else [result]
     if conf is not None and "nova-conf" in ids:
-        results["nova-conf"] = check_nova_conf(conf, profile, ctx, vc)
+        results["nova-conf"] = check_nova_conf(conf, profile, _conf_context(vc, conf, ctx), vc)
     ordered = [result for check_id in ids for result in results.get(check_id, [])]
     return CheckReport(vcenter=inventory.endpoint.url, cluster=cluster_name, checks=ordered,
                        vsphere_requests=vc.request_count)
+
+
+def _conf_context(vc: VCenter, conf: NovaConf, ctx: Context) -> Context:
+    """The context the nova-conf checks judge: ``ctx`` when the file names its cluster, else
+    one read scoped to the file's (the VNC ports of every VM, when read, shared)."""
+    inventory = read_for_conf(vc, conf, ctx.profile, ctx)
+    if inventory is ctx.inventory:
+        return ctx
+    if ctx.inventory.scope is not None:
+        inventory.vnc_holders = ctx.inventory.vnc_holders
+    return dataclasses.replace(ctx, inventory=inventory)
 
 
 def run_nova_conf(vc: VCenter | None, profile: Profile | None, nova_conf: Path) -> CheckReport:
@@ -500,7 +512,7 @@ def run_nova_conf(vc: VCenter | None, profile: Profile | None, nova_conf: Path) 
         return CheckReport(vcenter=None, cluster=None, checks=check_nova_conf(conf, profile, None))
 
     assert profile is not None
-    inventory = read_inventory(vc)
+    inventory = read_for_conf(vc, conf, profile)
     ctx = Context(inventory=inventory, profile=profile, cluster_name=None, cluster=None,
                   regex=None, portgroup=None)
     return CheckReport(vcenter=inventory.endpoint.url, cluster=None,

@@ -91,30 +91,34 @@ def collect_cluster(vc: VCenter, cluster: Any, properties: Mapping[type, Sequenc
     """The cluster, what a ContainerView rooted at it holds (its hosts and the VMs in its
     resource pools), its datastores and the VMs on them (``Datastore.vm``), and its
     networks: one CreateContainerView, one request per page, one DestroyView, however
-    large the rest of the vCenter is."""
+    large the rest of the vCenter is. Only the kinds in ``properties`` are followed: without
+    hosts and VMs there is no view, one request per page alone."""
     content = vc.content
     inside = [kind for kind in (vim.HostSystem, vim.VirtualMachine) if kind in properties]
-    view = content.viewManager.CreateContainerView(cluster, inside, True)
+    view = content.viewManager.CreateContainerView(cluster, inside, True) if inside else None
     try:
-        on_datastores = _PC.TraversalSpec(name="datastore-vms", type=vim.Datastore, path="vm",
-                                          skip=False)
+        on_datastores = [_PC.TraversalSpec(name="datastore-vms", type=vim.Datastore, path="vm",
+                                           skip=False)] \
+            if vim.VirtualMachine in properties else []
+        follow = [_PC.TraversalSpec(name="datastores", type=vim.ClusterComputeResource,
+                                    path="datastore", skip=False, selectSet=on_datastores)]
+        if any(kind in properties for kind in (vim.Network, vim.OpaqueNetwork,
+                                               vim.dvs.DistributedVirtualPortgroup)):
+            follow.append(_PC.TraversalSpec(name="networks", type=vim.ClusterComputeResource,
+                                            path="network", skip=False))
+        objects = [_PC.ObjectSpec(obj=cluster, skip=False, selectSet=follow)]
+        if view is not None:
+            objects.insert(0, _PC.ObjectSpec(obj=view, skip=True, selectSet=[_PC.TraversalSpec(
+                name="view", path="view", skip=False, type=vim.view.ContainerView)]))
         spec = _PC.FilterSpec(
-            objectSet=[
-                _PC.ObjectSpec(obj=view, skip=True, selectSet=[_PC.TraversalSpec(
-                    name="view", path="view", skip=False, type=vim.view.ContainerView)]),
-                _PC.ObjectSpec(obj=cluster, skip=False, selectSet=[
-                    _PC.TraversalSpec(name="datastores", type=vim.ClusterComputeResource,
-                                      path="datastore", skip=False,
-                                      selectSet=[on_datastores]),
-                    _PC.TraversalSpec(name="networks", type=vim.ClusterComputeResource,
-                                      path="network", skip=False)]),
-            ],
+            objectSet=objects,
             propSet=[_PC.PropertySpec(type=kind, pathSet=list(paths), all=False)
                      for kind, paths in properties.items()],
         )
         return [_record(c) for c in _pages(vc, spec, page_size)]
     finally:
-        view.Destroy()
+        if view is not None:
+            view.Destroy()
 
 
 def read_objects(vc: VCenter, refs: Iterable[Any], paths: Sequence[str], *,

@@ -8,7 +8,7 @@ inventory.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pyVmomi import vim
@@ -49,14 +49,21 @@ _TREE: dict[type, list[str]] = {
     vim.ClusterComputeResource: ["name", "parent"],
     vim.DistributedVirtualSwitch: PROPERTIES[vim.DistributedVirtualSwitch],
 }
-_IN_CLUSTER = {kind: paths for kind, paths in PROPERTIES.items()
-               if kind not in (vim.Datacenter, vim.Folder, vim.DistributedVirtualSwitch)}
+_TREE_ONLY = (vim.Datacenter, vim.Folder, vim.DistributedVirtualSwitch)
 # What telling whose a VM is (vmwctl.nova.owners) and where it runs needs: the VM
 # properties of a command that only counts VMs per host and owner (cluster inspect).
 # The VMs' properties are most of what a read costs to parse.
 VM_OWNERS = ["name", "runtime.host", "config.template", "config.managedBy",
              *[f'config.extraConfig["{key}"]' for key in (model.NOVA_VM_KEY,
                                                           model.VMWCTL_VM_KEY)]]
+# What the cache commands read of the cluster: its datastores, as Nova's datastore filter
+# and the datastore browser and file manager need them. Which VM uses which cached image is
+# read apart, vCenter-wide (vmwctl.cache.usage.folder_users): no hosts, networks or VMs.
+CACHE = {vim.ClusterComputeResource: ["name", "parent", "datastore", "resourcePool"],
+         vim.Datastore: ["summary", "browser", "parent"]}
+# check nova-conf: the cluster, its hosts, datastores and networks; no VM (the VNC ports
+# every VM holds are read apart, read_vnc_holders).
+NO_VMS = {kind: paths for kind, paths in PROPERTIES.items() if kind is not vim.VirtualMachine}
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:
@@ -69,7 +76,8 @@ def _option(record: ObjectRecord, key: str) -> str | None:
 
 
 def read_inventory(vc: VCenter, *, cluster: str | None = None,
-                   vm_properties: list[str] | None = None) -> model.Inventory:
+                   vm_properties: list[str] | None = None,
+                   properties: Mapping[type, list[str]] | None = None) -> model.Inventory:
     """The whole inventory (without host firewalls) in one paged read.
 
     ``cluster``: the name of the cluster the command is about: then only the tree,
@@ -78,21 +86,25 @@ def read_inventory(vc: VCenter, *, cluster: str | None = None,
     rest of the vCenter (``Inventory.scope``). A name that matches no cluster, or
     several, gives the tree alone (the lookup then says so). ``vm_properties``: only
     these VM properties (e.g. :data:`VM_OWNERS`); the VMs' other fields stay empty.
+    ``properties``: only these kinds besides the tree, with these paths (e.g.
+    :data:`CACHE`; default :data:`PROPERTIES`); the kinds left out are not read at all.
     """
     about = vc.content.about
     inventory = model.Inventory(endpoint=model.Endpoint(
         url=vc.settings.url, name=about.name, product=about.fullName, api_type=about.apiType,
         version=about.version, build=about.build, instance_uuid=about.instanceUuid))
     vms = {vim.VirtualMachine: vm_properties} if vm_properties is not None else {}
+    kinds = {**(PROPERTIES if properties is None else {**_TREE, **properties}), **vms}
     if cluster is None:
-        records = collect(vc, PROPERTIES | vms)
+        records = collect(vc, kinds)
     else:
         records = collect(vc, _TREE)
         named = [r for r in records if r.type == "ClusterComputeResource"
                  and r.get("name") == cluster]
         if len(named) == 1:
             inventory.scope = named[0].moid
-            records += collect_cluster(vc, named[0].ref, _IN_CLUSTER | vms)
+            records += collect_cluster(vc, named[0].ref, {
+                kind: paths for kind, paths in kinds.items() if kind not in _TREE_ONLY})
     names: dict[str, tuple[str, str | None]] = {}
     for record in records:
         inventory.refs[record.moid] = record.ref

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from vmwctl.cli.app import App
-from vmwctl.cli.cache.shared import datastore_option, now, targets
+from vmwctl.cli.cache.shared import cache_inventory, datastore_option, now
 from vmwctl.cli.format import short_size
 from vmwctl.cli.options import ClusterFlag, cluster_option
 from vmwctl.common.interrupts import deferred_signals
@@ -45,13 +45,11 @@ def evict_command(app: App, image: str, datastore: str | None, cluster: ClusterF
     from vmwctl.cache.layout import is_image_id
     from vmwctl.cache.listing import profile_folder
     from vmwctl.cache.usage import folder_users
-    from vmwctl.vsphere.snapshot import read_inventory
 
     folder = profile_folder(app.profile, all_folders)
     image_id = image.lower() if is_image_id(image) else app.images.find(image)["id"]
     vc = app.vcenter
-    inventory = read_inventory(vc)
-    stores = targets(app, inventory, datastore, cluster)
+    inventory, stores = cache_inventory(app, datastore, cluster)
     options = {"folders": None if folder is None else [folder],
                "subdirectory_name": app.profile.image_cache.subdirectory_name,
                "read_users": lambda: folder_users(vc), "now": now()}

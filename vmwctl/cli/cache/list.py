@@ -8,11 +8,11 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.cache.shared import (
+    cache_inventory,
     datastore_option,
     glance_names,
     in_use_ids,
     now,
-    targets,
     with_in_use,
 )
 from vmwctl.cli.format import short_size, table
@@ -97,13 +97,11 @@ def list_command(app: App, datastore: str | None, all_folders: bool, cluster: Cl
     """
     from vmwctl.cache.listing import list_cache, profile_folder
     from vmwctl.cache.usage import folder_users
-    from vmwctl.vsphere.snapshot import read_inventory
 
     ids = in_use_ids(in_use, in_use_file)
     profile_folder(app.profile, all_folders)  # explain a missing my_ip before connecting
     vc = app.vcenter
-    inventory = read_inventory(vc)
-    stores = targets(app, inventory, datastore, cluster)
+    inventory, stores = cache_inventory(app, datastore, cluster)
     names = glance_names(app, not no_glance)
     listing = list_cache(vc, inventory, app.profile, now=now(), datastores=stores,
                          all_folders=all_folders, users=folder_users(vc), in_use_ids=ids,

@@ -10,12 +10,12 @@ import click
 
 from vmwctl.cli.app import App
 from vmwctl.cli.cache.shared import (
+    cache_inventory,
     datastore_option,
     glance_names,
     in_use_ids,
     now,
     refuse_without_aging,
-    targets,
     with_in_use,
 )
 from vmwctl.cli.completers import complete_profile_list
@@ -142,7 +142,6 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     from vmwctl.cache.purge import plan_purge, purge_cache
     from vmwctl.cache.usage import folder_users
     from vmwctl.common.interrupts import deferred_signals
-    from vmwctl.vsphere.snapshot import read_inventory
 
     if profiles is None and click.get_current_context().get_parameter_source(
             "parallel") == click.core.ParameterSource.COMMANDLINE:
@@ -160,8 +159,7 @@ def purge_command(app: App, min_age: int | None, datastore: str | None, cluster:
     refuse_without_aging(app.profile)
     request = purge_request(app.profile, min_age, include_temp, ids, now())
     vc = app.vcenter
-    inventory = read_inventory(vc)
-    stores = targets(app, inventory, datastore, cluster)
+    inventory, stores = cache_inventory(app, datastore, cluster)
     table_shown = app.out.format == "table" and not app.out.quiet
     render = human(glance_names(app, table_shown and not no_glance))  # only the table names
     if dry_run:

@@ -14,6 +14,7 @@ from vmwctl.errors import ConnectError, UsageError, VmwctlError
 
 if TYPE_CHECKING:
     from vmwctl.profile.schema import Profile
+    from vmwctl.vsphere.model import Datastore, Inventory
 
 datastore_option = click.option(
     "--datastore", metavar="NAME",
@@ -59,6 +60,22 @@ def targets(app: App, inventory: Any, datastore: str | None, cluster: ClusterFla
         raise UsageError(f"no datastore of {where} passes Nova's datastore filter; pass "
                          "--datastore NAME ('vmwctl cluster inspect' shows why each is refused)")
     return stores
+
+
+def cache_inventory(app: App, datastore: str | None,
+                    cluster: ClusterFlag) -> tuple[Inventory, list[Datastore]]:
+    """The inventory the cache commands read, and their target datastores (:func:`targets`).
+
+    Only the tree and the cluster's datastores (``snapshot.CACHE``, scoped to the cluster:
+    the cost does not grow with the rest of the vCenter); every datastore of the vCenter
+    without a cluster, or with --datastore (any datastore of that name, the cluster's or
+    not). No VM is read here: which VM uses which folder is read apart, vCenter-wide.
+    """
+    from vmwctl.vsphere.snapshot import CACHE, read_inventory
+
+    name = None if datastore else cluster.name
+    inventory = read_inventory(app.vcenter, cluster=name, properties=CACHE)
+    return inventory, targets(app, inventory, datastore, cluster)
 
 
 def glance_names(app: App, enabled: bool, profile: Profile | None = None) -> dict[str, str] | None:

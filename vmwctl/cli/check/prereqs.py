@@ -75,8 +75,8 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     selected_ids(_ids(only), _ids(skip), nova_conf=nova_conf is not None)
     flavors = load_flavors(app, [], flavors_file, flavors_from, required=False)
     vc = app.vcenter
-    # the cluster alone (a nova.conf may name another cluster: then the whole vCenter)
-    inventory = read_inventory(vc, cluster=None if nova_conf else cluster.name)
+    # the cluster alone (the nova-conf checks read the file's cluster apart if it differs)
+    inventory = read_inventory(vc, cluster=cluster.name)
     # --cluster must exist; the profile's cluster, Nova's, is judged by the cluster check
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
