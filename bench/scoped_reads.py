@@ -8,26 +8,36 @@ clusters, one per datacenter (10,000 VMs, "crowded"). Times vmwctl's
 both and compares their SOAP requests kind by kind; times the naive pyVmomi
 walk of bench/cluster_inspect.py on the crowded one; and times ``check
 prereqs`` (``run_prereqs``) on the crowded one with the scoped read against the
-whole-vCenter read every command made before. Prints each figure beside its
-target and peer (informational: the exit status is 0 unless something crashed
-or the figures differ), and writes bench/results/scoped_reads.json.
+whole-vCenter read every command made before, and so what ``cache list`` reads
+before its searches (the inventory and ``folder_users``, vCenter-wide in both)
+and ``check nova-conf``. Prints each figure beside its target and peer
+(informational: the exit status is 0 unless something crashed or the figures
+differ), and writes bench/results/scoped_reads.json.
 
     .venv/bin/python bench/scoped_reads.py [--quick] [--runs N]
 """
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 import benchlib
 import cluster_inspect
 from benchlib import BenchError, Lab, Row, Run, Simulator, seconds_text, topology, verdict
 
-from vmwctl.checks.prereqs import run_prereqs
+from vmwctl.cache.listing import target_datastores
+from vmwctl.cache.usage import folder_users
+from vmwctl.checks.model import Context
+from vmwctl.checks.nova_conf import check_nova_conf
+from vmwctl.checks.prereqs import run_nova_conf, run_prereqs
 from vmwctl.errors import VmwctlError
 from vmwctl.nova.cluster import inspect_cluster
-from vmwctl.vsphere.snapshot import VM_OWNERS, read_inventory
+from vmwctl.profile.nova_conf import read_nova_conf
+from vmwctl.vsphere.snapshot import CACHE, VM_OWNERS, read_inventory
 
 DELAY_MS = 5
 CLUSTER = "DC0_C0"
@@ -38,6 +48,9 @@ QUICK = {"dc": 5, "cluster": 1, "host": 4, "ds": 1, "vm": 50}
 CROWDED_MAX = 1.2  # crowded wall <= 1.2x the lone one
 NAIVE_MIN = 20.0  # >= 20x faster than the naive walk
 PREREQS_MIN = 5.0  # check prereqs scoped >= 5x faster than the whole read
+NOVA_CONF = ("[DEFAULT]\ncompute_driver = vmwareapi.VMwareVCDriver\n[vmware]\n"
+             "host_ip = 127.0.0.1\nhost_username = u\nhost_password = p\n"
+             f"cluster_name = {CLUSTER}\nvnc_port_total = 206\n")
 
 
 def lone_flags(flags: dict[str, int]) -> dict[str, int]:
@@ -67,6 +80,48 @@ def prereqs_run(lab: Lab, sim: Simulator, *, scoped: bool) -> Run:
     report, run = benchlib.session_run(lab.state, sim.port, check)
     run.result = {c.id: c.status.value for c in report.checks}
     return run
+
+
+def cache_run(lab: Lab, sim: Simulator, *, scoped: bool) -> Run:
+    """What ``cache list`` reads before its datastore searches: the inventory (scoped: the
+    cluster's datastores alone), then which VM uses which folder (vCenter-wide in both)."""
+    profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
+
+    def read(vc: Any) -> Any:
+        inventory = read_inventory(vc, cluster=CLUSTER, properties=CACHE) if scoped \
+            else read_inventory(vc)
+        stores = target_datastores(inventory, profile, None, inventory.cluster_named(CLUSTER))
+        return {"datastores": sorted(ds.moid for ds in stores), "users": folder_users(vc)}
+
+    found, run = benchlib.session_run(lab.state, sim.port, read)
+    run.result = found
+    return run
+
+
+def nova_conf_run(lab: Lab, sim: Simulator, conf: Path, *, scoped: bool) -> Run:
+    """``check nova-conf`` of a file naming the cluster: scoped (run_nova_conf) or on the
+    whole-vCenter read every command made before."""
+    profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
+
+    def check(vc: Any) -> Any:
+        if scoped:
+            return run_nova_conf(vc, profile, conf).checks
+        ctx = Context(inventory=read_inventory(vc), profile=profile, cluster_name=None,
+                      cluster=None, regex=None, portgroup=None)
+        return check_nova_conf(read_nova_conf(conf), profile, ctx, vc)
+
+    checks, run = benchlib.session_run(lab.state, sim.port, check)
+    run.result = [asdict(c) for c in checks]
+    return run
+
+
+def read_rows(pairs: dict[str, tuple[dict[str, Any], dict[str, Any]]]) -> list[Row]:
+    """Scoped against whole, per command (informational: folder_users stays vCenter-wide)."""
+    return [Row(f"{what}, crowded: scoped read", seconds_text(scoped["median_seconds"]),
+                "info", f"whole-vCenter read {seconds_text(whole['median_seconds'])} "
+                f"({whole['requests']} requests vs {scoped['requests']}); speed-up "
+                f"{whole['median_seconds'] / scoped['median_seconds']:.1f}x", "info")
+            for what, (scoped, whole) in pairs.items()]
 
 
 def rows_of(lone: dict[str, Any], crowded: dict[str, Any], naive: dict[str, Any],
@@ -125,6 +180,21 @@ def main(argv: list[str] | None = None) -> int:
         whole = benchlib.measure_runs("check prereqs, crowded, whole read",
                                       lambda: prereqs_run(lab, crowded_sim, scoped=False),
                                       args.runs)
+        conf = Path(tempfile.mkdtemp(prefix="vmwctl-bench-scoped-")) / "nova.conf"
+        conf.write_text(NOVA_CONF)
+        pairs = {
+            "cache list reads": tuple(benchlib.measure_runs(
+                f"cache list reads, crowded, {'scoped' if scoped else 'whole read'}",
+                lambda scoped=scoped: cache_run(lab, crowded_sim, scoped=scoped), args.runs)
+                for scoped in (True, False)),
+            "check nova-conf": tuple(benchlib.measure_runs(
+                f"check nova-conf, crowded, {'scoped' if scoped else 'whole read'}",
+                lambda scoped=scoped: nova_conf_run(lab, crowded_sim, conf, scoped=scoped),
+                args.runs) for scoped in (True, False))}
+        shutil.rmtree(conf.parent)
+    for what, (scoped_run, whole_run) in pairs.items():
+        if scoped_run["result"] != whole_run["result"]:
+            raise BenchError(f"{what} differs between the scoped and the whole read")
     comparison = cluster_inspect.compare(crowded["result"], naive["found"])
     if _same_cluster(crowded["result"]) != _same_cluster(lone["result"]):
         raise BenchError("cluster inspect found different figures alone and among others")
@@ -132,6 +202,7 @@ def main(argv: list[str] | None = None) -> int:
         raise BenchError(f"check prereqs differs: scoped {scoped['result']} vs whole "
                          f"{whole['result']}")
     rows = rows_of(lone, crowded, naive, scoped, whole)
+    rows += read_rows(pairs)
     rows.append(Row("Nova figures vs the naive walk",
                     f"{sum(c['equal'] for c in comparison)} of {len(comparison)} equal",
                     "all equal", "", verdict(all(c["equal"] for c in comparison))))
@@ -145,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         "simulators": {sim.name: asdict(sim) for sim in (lone_sim, crowded_sim)},
         "lone": benchlib.plain(lone), "crowded": benchlib.plain(crowded),
         "naive": benchlib.plain(naive), "prereqs_scoped": benchlib.plain(scoped),
-        "prereqs_whole": benchlib.plain(whole), "targets": [asdict(row) for row in rows]})
+        "prereqs_whole": benchlib.plain(whole),
+        "reads": {what: {"scoped": benchlib.plain(one), "whole": benchlib.plain(other)}
+                  for what, (one, other) in pairs.items()},
+        "targets": [asdict(row) for row in rows]})
     return 0
 
 
