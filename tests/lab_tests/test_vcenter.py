@@ -287,6 +287,41 @@ def test_inventory_reads_page_without_per_object_calls(lab) -> None:
         vc.close()
 
 
+def test_one_connection_carries_the_version_probe_and_the_session(simulator) -> None:
+    """The probe of vimServiceVersions.xml, the login, reads and the logout go over one
+    connection: one TLS handshake per session, not one for the probe and one for the rest."""
+    sim = simulator()
+    vc = VCenter(ConnectionSettings(host="127.0.0.1", port=sim.port, username=sim.username,
+                                    password=lambda: sim.lab.password, ca_file=sim.lab.ca_file))
+    try:
+        vc.connect()
+        assert len(collect(vc, {vim.HostSystem: ["name"]})) == 3
+    finally:
+        vc.close()
+    assert sim.connections() == 1
+    calls = sim.calls()["answered"]
+    assert calls == {"RetrieveServiceContent": 1, "Login": 1, "CreateContainerView": 1,
+                     "RetrievePropertiesEx": 1, "DestroyView": 1, "Logout": 1}
+    assert sim.sessions() == []
+
+
+def test_a_ca_file_changed_on_disk_is_read_again(lab, tmp_path: Path) -> None:
+    """TLS contexts are shared per CA file, but one that changed is loaded again."""
+    ca = tmp_path / "ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", tmp_path / "k",
+                    "-out", ca, "-days", "1", "-subj", "/CN=other"],
+                   check=True, capture_output=True)
+    with pytest.raises(ConnectError, match="does not hold the CA that signed it"):
+        VCenter(settings(lab, ca_file=str(ca))).connect()
+    ca.write_bytes(Path(lab.ca_file).read_bytes() + b"\n")  # the lab's CA: another size
+    vc = VCenter(settings(lab, ca_file=str(ca)))
+    try:
+        assert vc.content.about.apiType == "VirtualCenter"
+    finally:
+        vc.close()
+
+
 def test_lab_datastores_are_shared_vmfs(lab) -> None:
     """The lab's simulator main lists every host in Datastore.host and sets type VMFS."""
     vc = VCenter(settings(lab))

@@ -57,6 +57,14 @@ _IN_CLUSTER = {kind: paths for kind, paths in PROPERTIES.items()
 VM_OWNERS = ["name", "runtime.host", "config.template", "config.managedBy",
              *[f'config.extraConfig["{key}"]' for key in (model.NOVA_VM_KEY,
                                                           model.VMWCTL_VM_KEY)]]
+# What check fleet needs of a whole vCenter: each cluster's path and datastores, and what
+# Nova's datastore filter looks at (the summary). No hosts, VMs or networks.
+FLEET: dict[type, list[str]] = {
+    vim.Datacenter: ["name", "parent"],
+    vim.Folder: ["name", "parent"],
+    vim.ClusterComputeResource: ["name", "parent", "datastore"],
+    vim.Datastore: ["summary", "parent"],
+}
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:
@@ -69,7 +77,8 @@ def _option(record: ObjectRecord, key: str) -> str | None:
 
 
 def read_inventory(vc: VCenter, *, cluster: str | None = None,
-                   vm_properties: list[str] | None = None) -> model.Inventory:
+                   vm_properties: list[str] | None = None,
+                   properties: dict[type, list[str]] | None = None) -> model.Inventory:
     """The whole inventory (without host firewalls) in one paged read.
 
     ``cluster``: the name of the cluster the command is about: then only the tree,
@@ -78,6 +87,8 @@ def read_inventory(vc: VCenter, *, cluster: str | None = None,
     rest of the vCenter (``Inventory.scope``). A name that matches no cluster, or
     several, gives the tree alone (the lookup then says so). ``vm_properties``: only
     these VM properties (e.g. :data:`VM_OWNERS`); the VMs' other fields stay empty.
+    ``properties``: without ``cluster``, only these kinds and properties (e.g.
+    :data:`FLEET`); the other kinds stay empty.
     """
     about = vc.content.about
     inventory = model.Inventory(endpoint=model.Endpoint(
@@ -85,7 +96,7 @@ def read_inventory(vc: VCenter, *, cluster: str | None = None,
         version=about.version, build=about.build, instance_uuid=about.instanceUuid))
     vms = {vim.VirtualMachine: vm_properties} if vm_properties is not None else {}
     if cluster is None:
-        records = collect(vc, PROPERTIES | vms)
+        records = collect(vc, (PROPERTIES if properties is None else properties) | vms)
     else:
         records = collect(vc, _TREE)
         named = [r for r in records if r.type == "ClusterComputeResource"
