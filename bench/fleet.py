@@ -5,8 +5,9 @@ cluster of 3 hosts, one datastore, 2 VMs), each adding 5 ms to every SOAP call: 
 ``check fleet``, 5 for ``cache purge --profiles`` with 200 cached images in each one's
 cache folder. Times each vCenter's profile alone first (``run_fleet`` of one service;
 ``purge_profiles`` of one profile), then all of them in one run, as the commands call
-them (login included), and prints the fleet's wall time beside the slowest single one,
-with PASS/MISS against the targets (informational: the exit status is 0 unless something
+them (login included), and prints the fleet's wall time beside the slowest single one
+and the CPU each vCenter (profile) cost the client and its simulator, alone and in the
+whole run, with PASS/MISS against the targets (informational: the exit status is 0 unless something
 crashed or a purge did not do what the cache on disk calls for), and writes
 bench/results/fleet.json.
 
@@ -31,7 +32,17 @@ from pathlib import Path
 from typing import Any
 
 import benchlib
-from benchlib import BenchError, Lab, Row, Simulator, labctl, log, seconds_text, verdict
+from benchlib import (
+    BenchError,
+    Lab,
+    Row,
+    Simulator,
+    labctl,
+    log,
+    ms_text,
+    seconds_text,
+    verdict,
+)
 
 from vmwctl.cache.profiles import ProfileJob, ProfilesReport, purge_profiles
 from vmwctl.cache.purge import PurgeRequest
@@ -85,21 +96,48 @@ def open_as_commands_do(timeout: float | None) -> Callable[[Profile], Any]:
     return open_vcenter
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU the process has used so far (its /proc stat, in clock ticks)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+SIMULATOR_PIDS: list[int] = []  # whose CPU each timed run adds up
+LAST_CPU: dict[str, float] = {}  # the CPU of the last timed run: client, simulators
+
+
 def timed(action: Callable[[], Any]) -> tuple[float, Any]:
+    """The wall time of ``action``; its CPU, this process's and the simulators', in
+    LAST_CPU: a run bound by the 2 cores shows there."""
+    simulators = sum(cpu_seconds(pid) for pid in SIMULATOR_PIDS)
+    client = time.process_time()
     started = time.perf_counter()
     answer = action()
-    return time.perf_counter() - started, answer
+    seconds = time.perf_counter() - started
+    LAST_CPU["client"] = time.process_time() - client
+    LAST_CPU["simulators"] = sum(cpu_seconds(pid) for pid in SIMULATOR_PIDS) - simulators
+    return seconds, answer
 
 
 def median_of(label: str, runs: int, once: Callable[[], tuple[float, Any]]
               ) -> dict[str, Any]:
-    """One untimed warm-up, then ``runs`` timed ones: their median and every figure."""
+    """One untimed warm-up, then ``runs`` timed ones: their median and every figure, with
+    the median CPU of the client and of the simulators (1/100 s ticks)."""
     once()
-    done = [once() for _ in range(runs)]
+    done, cpu = [], []
+    for _ in range(runs):
+        done.append(once())
+        cpu.append(dict(LAST_CPU))
     seconds = [s for s, _ in done]
-    log(f"  {label}: {', '.join(f'{s:.3f}' for s in seconds)} s")
+    client = ", ".join(f"{c['client']:.3f}" for c in cpu)
+    simulators = ", ".join(f"{c['simulators']:.2f}" for c in cpu)
+    log(f"  {label}: {', '.join(f'{s:.3f}' for s in seconds)} s; CPU client {client} s, "
+        f"simulators {simulators} s")
     return {"median_seconds": statistics.median(seconds),
-            "all_seconds": [round(s, 4) for s in seconds], "result": done[-1][1]}
+            "all_seconds": [round(s, 4) for s in seconds],
+            "client_cpu_seconds": statistics.median(c["client"] for c in cpu),
+            "simulators_cpu_seconds": statistics.median(c["simulators"] for c in cpu),
+            "result": done[-1][1]}
 
 
 # ------------------------------------------------------------------ check fleet
@@ -116,6 +154,7 @@ def fleet_once(profiles: list[Profile]) -> tuple[float, FleetReport]:
 def measure_fleet(lab: Lab, sims: list[Simulator], runs: int) -> dict[str, Any]:
     profiles = profiles_of(lab, sims, "fleet")
     log(f"check fleet: each of the {len(profiles)} vCenters alone, then all at once")
+    SIMULATOR_PIDS[:] = [sim.pid for sim in sims]
     alone = [median_of(p.name, runs, lambda p=p: fleet_once([p])) for p in profiles]
     together = median_of("the fleet", runs, lambda: fleet_once(profiles))
     slowest = max(alone, key=lambda figures: figures["median_seconds"])
@@ -127,7 +166,19 @@ def measure_fleet(lab: Lab, sims: list[Simulator], runs: int) -> dict[str, Any]:
                       "services": together["result"].services,
                       "vcenters": together["result"].vcenters},
             "ratio": together["median_seconds"] / slowest["median_seconds"],
+            "cpu": cpu_figures(alone, together),
             "workers": _fleet_workers()}
+
+
+def cpu_figures(alone: list[dict[str, Any]], together: dict[str, Any]) -> dict[str, Any]:
+    """CPU per unit (vCenter, profile), alone (the median unit) and in the whole run: the
+    client's (this process, every thread) and the simulators'."""
+    count = len(alone)
+    return {"client_alone_seconds": statistics.median(a["client_cpu_seconds"] for a in alone),
+            "client_together_seconds_each": together["client_cpu_seconds"] / count,
+            "simulators_alone_seconds": statistics.median(a["simulators_cpu_seconds"]
+                                                          for a in alone),
+            "simulators_together_seconds_each": together["simulators_cpu_seconds"] / count}
 
 
 def _fleet_workers() -> Any:
@@ -194,6 +245,7 @@ def measure_purge(lab: Lab, sims: list[Simulator], images: int, runs: int) -> di
     profiles = profiles_of(lab, sims, "compute")
     log(f"cache purge --profiles: each of the {len(profiles)} profiles alone "
         f"({images} images each), then all at once (--parallel {DEFAULT_PARALLEL})")
+    SIMULATOR_PIDS[:] = [sim.pid for sim in sims]
     alone = [median_of(p.name, runs, lambda p=p: purge_once(lab, [p], images))
              for p in profiles]
     together = median_of("all profiles", runs, lambda: purge_once(lab, profiles, images))
@@ -206,26 +258,35 @@ def measure_purge(lab: Lab, sims: list[Simulator], images: int, runs: int) -> di
                          "all_seconds": together["all_seconds"],
                          "profile_seconds_last_run": per_profile},
             "ratio": together["median_seconds"] / slowest["median_seconds"],
+            "cpu": cpu_figures(alone, together),
             "parallel": DEFAULT_PARALLEL, "images_per_profile": images}
 
 
 # ------------------------------------------------------------------ output
 
 def rows_of(fleet: dict[str, Any], purge: dict[str, Any]) -> list[Row]:
-    def row(measure: str, figures: dict[str, Any], key: str, peer: str) -> Row:
+    def row(measure: str, figures: dict[str, Any], key: str, peer: str, unit: str) -> Row:
         return Row(measure, seconds_text(figures[key]["median_seconds"]),
                    f"<= {RATIO_MAX}x the slowest alone = "
                    f"{seconds_text(RATIO_MAX * figures['slowest_alone_seconds'])}",
                    f"slowest alone {seconds_text(figures['slowest_alone_seconds'])} "
                    f"(fastest {seconds_text(min(a['median_seconds'] for a in figures['alone']))}"
-                   f"); {figures['ratio']:.2f}x; {peer}",
+                   f"); {figures['ratio']:.2f}x; {peer}; {cpu_text(figures['cpu'], unit)}",
                    verdict(figures["ratio"] <= RATIO_MAX))
 
     n_fleet, n_purge = len(fleet["alone"]), len(purge["alone"])
     return [row(f"check fleet, {n_fleet} vCenters (wall)", fleet, "fleet",
-                f"{fleet['workers']} workers"),
+                f"{fleet['workers']} workers", "vCenter"),
             row(f"cache purge --profiles, {n_purge} profiles (wall)", purge, "together",
-                f"{purge['images_per_profile']} images each, --parallel {purge['parallel']}")]
+                f"{purge['images_per_profile']} images each, --parallel {purge['parallel']}",
+                "profile")]
+
+
+def cpu_text(cpu: dict[str, Any], unit: str) -> str:
+    return (f"CPU per {unit} alone/together: client {ms_text(cpu['client_alone_seconds'])}/"
+            f"{ms_text(cpu['client_together_seconds_each'])}, simulator "
+            f"{ms_text(cpu['simulators_alone_seconds'])}/"
+            f"{ms_text(cpu['simulators_together_seconds_each'])}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -196,6 +196,14 @@ class Simulator:
         calls = self.calls()
         return calls["begun"].get(method, 0) - calls["answered"].get(method, 0)
 
+    def connections(self) -> int:
+        """How many connections have carried a client's requests to this simulator (GET
+        /lab/connections, docs/lab.md; the lab's own GET /lab/... are not counted)."""
+        context = ssl.create_default_context(cafile=self.lab.ca_file)
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/lab/connections",
+                                    context=context, timeout=30) as response:
+            return int(json.load(response)["used"])
+
     def sessions(self) -> list[dict[str, Any]]:
         """The simulator's live vCenter sessions (GET /lab/sessions, docs/lab.md)."""
         context = ssl.create_default_context(cafile=self.lab.ca_file)

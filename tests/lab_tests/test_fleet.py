@@ -56,6 +56,22 @@ def test_a_sound_fleet_passes(vcenters, tmp_path: Path) -> None:
     assert result.json()["vcenter"] == "2 vCenters"
 
 
+def test_each_service_costs_one_connection_and_six_calls(vcenters, tmp_path: Path) -> None:
+    """Per service: one connection (the version probe's carries the session), the login,
+    one view and one page of the whole vCenter, the logout."""
+    a, b = vcenters
+    result, checks = fleet(a, tmp_path, {
+        "a1": profile(a, zone="az-a", my_ip="10.0.0.1"),
+        "a2": profile(a, cluster="DC0_C1", zone="az-a", my_ip="10.0.0.2"),
+        "b1": profile(b, zone="az-b", my_ip="10.0.0.3")})
+    assert result.exit_code == 0, result.stdout
+    assert "DC0_C1" in " ".join(checks["fleet-cluster-owner"]["objects"])
+    one = {"RetrieveServiceContent": 1, "Login": 1, "CreateContainerView": 1,
+           "RetrievePropertiesEx": 1, "DestroyView": 1, "Logout": 1}
+    assert b.calls()["answered"] == one and b.connections() == 1
+    assert a.calls()["answered"] == {method: 2 for method in one} and a.connections() == 2
+
+
 def test_zones(vcenters, tmp_path: Path) -> None:
     a, b = vcenters
     _, checks = fleet(a, tmp_path, {"a1": profile(a, zone="az-1", my_ip="10.0.0.1"),

@@ -66,3 +66,33 @@ def test_a_held_call_is_under_way_then_answered_to_a_client_gone(simulator) -> N
     own = sim.connect()
     names = [f.name for f in own.content.rootFolder.childEntity[0].vmFolder.childEntity]
     assert "held" in names  # carried out for a client that was gone
+
+
+def test_connections_that_carry_client_requests_are_counted(simulator) -> None:
+    """GET /lab/connections: each connection that carried a client's request, once however
+    many it carried; the lab's own GET /lab/... (this read too) are not counted."""
+    import http.client
+    import ssl
+
+    sim = simulator()
+    assert sim.connections() == 0
+    sim.calls()
+    sim.sessions()
+    assert sim.connections() == 0
+    context = ssl.create_default_context(cafile=sim.lab.ca_file)
+    conn = http.client.HTTPSConnection("127.0.0.1", sim.port, context=context, timeout=30)
+    try:
+        for _ in range(3):  # three requests, one connection
+            conn.request("GET", "/sdk/vimServiceVersions.xml")
+            response = conn.getresponse()
+            assert response.status == 200 and b"urn:vim25" in response.read()
+        assert sim.connections() == 1
+    finally:
+        conn.close()
+    other = http.client.HTTPSConnection("127.0.0.1", sim.port, context=context, timeout=30)
+    try:
+        other.request("GET", "/sdk/vimServiceVersions.xml")
+        other.getresponse().read()
+    finally:
+        other.close()
+    assert sim.connections() == 2

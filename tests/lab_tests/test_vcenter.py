@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from helpers import write_config
@@ -283,6 +284,123 @@ def test_inventory_reads_page_without_per_object_calls(lab) -> None:
 
         again = read_objects(vc, [vm.ref for vm in vms], ["name"])
         assert {r.get("name") for r in again} == {vm.get("name") for vm in vms}
+    finally:
+        vc.close()
+
+
+def test_one_connection_carries_the_version_probe_and_the_session(simulator) -> None:
+    """The probe of vimServiceVersions.xml, the login, reads and the logout go over one
+    connection: one TLS handshake per session, not one for the probe and one for the rest."""
+    sim = simulator()
+    vc = VCenter(ConnectionSettings(host="127.0.0.1", port=sim.port, username=sim.username,
+                                    password=lambda: sim.lab.password, ca_file=sim.lab.ca_file))
+    try:
+        vc.connect()
+        assert len(collect(vc, {vim.HostSystem: ["name"]})) == 3
+    finally:
+        vc.close()
+    assert sim.connections() == 1
+    calls = sim.calls()["answered"]
+    assert calls == {"RetrieveServiceContent": 1, "Login": 1, "CreateContainerView": 1,
+                     "RetrievePropertiesEx": 1, "DestroyView": 1, "Logout": 1}
+    assert sim.sessions() == []
+
+
+class ClosingFront:
+    """A TLS front to a simulator that forwards each request and, like a proxy that keeps
+    no connection alive, answers the version probe with ``Connection: close``."""
+
+    def __init__(self, sim) -> None:
+        import http.client
+        import ssl
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        front = self
+        self.connections = 0
+        upstream_context = ssl.create_default_context(cafile=sim.lab.ca_file)
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def _forward(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                upstream = http.client.HTTPSConnection("127.0.0.1", sim.port,
+                                                       context=upstream_context, timeout=30)
+                try:
+                    upstream.request(self.command, self.path, body=body or None, headers={
+                        k: v for k, v in self.headers.items()
+                        if k.lower() in ("cookie", "soapaction", "content-type")})
+                    response = upstream.getresponse()
+                    data = response.read()
+                finally:
+                    upstream.close()
+                probe = self.path.endswith("vimServiceVersions.xml")
+                self.send_response(response.status)
+                for key, value in response.getheaders():
+                    if key.lower() in ("set-cookie", "content-type", "content-encoding"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                if probe:
+                    self.send_header("Connection", "close")
+                    self.close_connection = True
+                self.end_headers()
+                self.wfile.write(data)
+
+            do_GET = do_POST = _forward  # noqa: N815
+
+        class Server(ThreadingHTTPServer):
+            def process_request(self, request: Any, client_address: Any) -> None:
+                front.connections += 1
+                super().process_request(request, client_address)
+
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        lab_dir = Path(sim.lab.dir)
+        context.load_cert_chain(lab_dir / "server.pem", lab_dir / "server.key")
+        self.server = Server(("127.0.0.1", 0), Handler)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.port = self.server.server_address[1]
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_a_probe_answered_with_connection_close_gets_a_new_connection(simulator) -> None:
+    """A server that closes the probe's connection: the session opens its own, and works."""
+    sim = simulator()
+    front = ClosingFront(sim)
+    vc = VCenter(ConnectionSettings(host="127.0.0.1", port=front.port, username=sim.username,
+                                    password=lambda: sim.lab.password, ca_file=sim.lab.ca_file,
+                                    api_retry_count=0))
+    try:
+        vc.connect()
+        assert len(collect(vc, {vim.HostSystem: ["name"]})) == 3
+        assert vc.request_count == 5
+    finally:
+        vc.close()
+        front.close()
+    assert front.connections == 2  # the probe's, closed; the session's
+    assert sim.sessions() == []
+
+
+def test_a_ca_file_changed_on_disk_is_read_again(lab, tmp_path: Path) -> None:
+    """TLS contexts are shared per CA file, but one that changed is loaded again."""
+    ca = tmp_path / "ca.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", tmp_path / "k",
+                    "-out", ca, "-days", "1", "-subj", "/CN=other"],
+                   check=True, capture_output=True)
+    with pytest.raises(ConnectError, match="does not hold the CA that signed it"):
+        VCenter(settings(lab, ca_file=str(ca))).connect()
+    ca.write_bytes(Path(lab.ca_file).read_bytes() + b"\n")  # the lab's CA: another size
+    vc = VCenter(settings(lab, ca_file=str(ca)))
+    try:
+        assert vc.content.about.apiType == "VirtualCenter"
     finally:
         vc.close()
 

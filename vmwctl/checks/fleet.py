@@ -22,7 +22,7 @@ from vmwctl.errors import VmwctlError
 from vmwctl.nova.rules import cache_folder, compile_regex, valid_datastores
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.model import Inventory
-from vmwctl.vsphere.snapshot import read_inventory
+from vmwctl.vsphere.snapshot import FLEET, read_inventory
 
 NOVA_DEFAULT_ZONE = "nova"
 FLEET_CHECKS = ("fleet-reachability", "fleet-az", "fleet-cluster-owner", "fleet-cache")
@@ -65,7 +65,7 @@ def contact(service: Service, open_vcenter: Callable[[Profile], Any]) -> Service
     vc = None
     try:
         vc = open_vcenter(service.profile)
-        note_inventory(service, read_inventory(vc))
+        note_inventory(service, read_inventory(vc, properties=FLEET))
     except VmwctlError as exc:
         service.error = exc.message
     finally:

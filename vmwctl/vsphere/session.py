@@ -74,8 +74,39 @@ class ConnectionSettings:
         return f"https://{self.address}/sdk"
 
 
+_contexts: dict[tuple[Any, ...], ssl.SSLContext] = {}
+_contexts_lock = threading.Lock()
+
+
 def make_ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext:
-    """Verification on unless told otherwise; a CA file replaces the system store."""
+    """Verification on unless told otherwise; a CA file replaces the system store.
+
+    One context per CA file (as it is on disk: a changed file makes a new one) and mode,
+    shared by every connection of the process: making one costs about a millisecond of
+    CPU (the system store more), and ``check fleet`` connects to many vCenters at once."""
+    key = (ca_file, insecure, _stamp(ca_file))
+    with _contexts_lock:
+        context = _contexts.get(key)
+    if context is None:
+        context = _new_ssl_context(ca_file, insecure)
+        with _contexts_lock:
+            context = _contexts.setdefault(key, context)
+    return context
+
+
+def _stamp(ca_file: str | None) -> tuple[Any, ...]:
+    """What tells a CA file changed (None for one that cannot be read: loading it says why)."""
+    stamps: list[Any] = []
+    for path in (ca_file or "").split(os.pathsep) if ca_file else []:
+        try:
+            st = os.stat(os.path.expanduser(path))
+            stamps.append((st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns))
+        except OSError:
+            stamps.append(None)
+    return tuple(stamps)
+
+
+def _new_ssl_context(ca_file: str | None, insecure: bool) -> ssl.SSLContext:
     if ca_file:
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         for path in ca_file.split(os.pathsep):
@@ -187,6 +218,26 @@ def _describe_os_error(exc: BaseException) -> str:
     return str(exc) or type(exc).__name__
 
 
+def _offered_version(body: bytes | None, status: int) -> str:
+    """The newest vim25 version of pyVmomi's that vimServiceVersions.xml offers."""
+    if body is None:
+        log.info("no vimServiceVersions.xml (HTTP %s); using %s", status, FALLBACK_VERSION)
+        return FALLBACK_VERSION
+    try:
+        root = ET.fromstring(body)
+    except ET.ParseError:
+        return FALLBACK_VERSION
+    offered = set()
+    for namespace in root.iter("namespace"):
+        if namespace.findtext("name") == "urn:vim25":
+            offered.add(namespace.findtext("version"))
+            offered.update(v.text for v in namespace.iter("version"))
+    for version in VmomiSupport.GetServiceVersions("vim25"):
+        if VmomiSupport.versionIdMap.get(version) in offered:
+            return version
+    return FALLBACK_VERSION
+
+
 class VCenter:
     """A vCenter session opened on demand and closed with :meth:`close`."""
 
@@ -233,8 +284,11 @@ class VCenter:
         s = self.settings
         context = make_ssl_context(s.ca_file, s.insecure)
         try:
-            version = self._negotiate_version(context)
+            version, probe = self._negotiate_version(context)
             stub = _SessionStub(s, context, version)
+            if probe is not None:
+                # The probe's connection carries the session too: one TLS handshake, not two.
+                stub.ReturnConnection(probe)
             si = vim.ServiceInstance("ServiceInstance", stub)
             content = si.RetrieveContent()
         except (OSError, http.client.HTTPException) as exc:
@@ -266,8 +320,10 @@ class VCenter:
         except (OSError, http.client.HTTPException) as exc:
             raise connect_error(exc, s) from None
 
-    def _negotiate_version(self, context: ssl.SSLContext) -> str:
-        """The newest API version that both pyVmomi and the server speak."""
+    def _negotiate_version(self, context: ssl.SSLContext
+                           ) -> tuple[str, http.client.HTTPSConnection | None]:
+        """The newest API version that both pyVmomi and the server speak, and the probe's
+        connection when the server keeps it open (None: it closed it)."""
         s = self.settings
         conn = http.client.HTTPSConnection(s.host, s.port, context=context,
                                            timeout=s.connect_timeout)
@@ -276,24 +332,15 @@ class VCenter:
             response = conn.getresponse()
             body = response.read()
             status = response.status
-        finally:
+        except BaseException:
             conn.close()
-        if status != 200:
-            log.info("no vimServiceVersions.xml (HTTP %s); using %s", status, FALLBACK_VERSION)
-            return FALLBACK_VERSION
-        try:
-            root = ET.fromstring(body)
-        except ET.ParseError:
-            return FALLBACK_VERSION
-        offered = set()
-        for namespace in root.iter("namespace"):
-            if namespace.findtext("name") == "urn:vim25":
-                offered.add(namespace.findtext("version"))
-                offered.update(v.text for v in namespace.iter("version"))
-        for version in VmomiSupport.GetServiceVersions("vim25"):
-            if VmomiSupport.versionIdMap.get(version) in offered:
-                return version
-        return FALLBACK_VERSION
+            raise
+        if response.will_close or conn.sock is None:
+            conn.close()
+            kept = None
+        else:
+            kept = conn
+        return _offered_version(body if status == 200 else None, status), kept
 
     def close(self) -> None:
         """Log out, quickly and quietly; the session is gone either way. A first Ctrl-C or

@@ -64,6 +64,15 @@ CACHE = {vim.ClusterComputeResource: ["name", "parent", "datastore", "resourcePo
 # check nova-conf: the cluster, its hosts, datastores and networks; no VM (the VNC ports
 # every VM holds are read apart, read_vnc_holders).
 NO_VMS = {kind: paths for kind, paths in PROPERTIES.items() if kind is not vim.VirtualMachine}
+# What check fleet needs of a whole vCenter besides the tree: each cluster's path and
+# datastores, and what Nova's datastore filter looks at (the summary). No hosts, VMs or
+# networks.
+FLEET: dict[type, list[str]] = {
+    vim.Datacenter: ["name", "parent"],
+    vim.Folder: ["name", "parent"],
+    vim.ClusterComputeResource: ["name", "parent", "datastore"],
+    vim.Datastore: ["summary", "parent"],
+}
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:

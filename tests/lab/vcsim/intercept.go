@@ -32,16 +32,23 @@ import (
 //     changes a VM's extraConfig by settleExtraConfig (a key set again
 //     replaces its value, an empty value removes it: extraconfig.go);
 //   - every call is counted as begun and answered, served at GET /lab/calls
-//     (callLog); GET /lab/sessions lists the live sessions (labsessions.go).
+//     (callLog); GET /lab/sessions lists the live sessions (labsessions.go);
+//     GET /lab/connections counts the connections that carried a client's
+//     requests (connections.go).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 	sessions *sessionGuard, privileges *privilegeGuard, calls *callLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		noteConnection(r)
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/calls" {
 			calls.serve(w)
 			return
 		}
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/sessions" {
 			serveSessions(w)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/lab/connections" {
+			serveConnections(w)
 			return
 		}
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/exports" {

@@ -169,6 +169,7 @@ func main() {
 	}
 	server.Config.Handler = intercept(server.Config.Handler, faults, guest, newSessionGuard(),
 		newPrivilegeGuard(), newCallLog())
+	countConnections(server.Config)
 
 	serverURL := *server.URL
 	serverURL.User = nil
