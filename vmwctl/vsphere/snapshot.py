@@ -57,6 +57,9 @@ _IN_CLUSTER = {kind: paths for kind, paths in PROPERTIES.items()
 VM_OWNERS = ["name", "runtime.host", "config.template", "config.managedBy",
              *[f'config.extraConfig["{key}"]' for key in (model.NOVA_VM_KEY,
                                                           model.VMWCTL_VM_KEY)]]
+# vm spawn: the names only (a name taken is refused before anything is made); it reads the
+# VNC ports of the whole vCenter apart, under its lock.
+VM_SPAWN = ["name"]
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:
