@@ -37,7 +37,6 @@ from vmwctl.common.interrupts import deferred_signals
 from vmwctl.common.streams import prefetched
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images.glance import properties_of
-from vmwctl.images.ova import ova_disk
 from vmwctl.images.properties import DEFAULT_ADAPTER_TYPE, nova_view
 from vmwctl.vsphere.datastore import DatastoreFiles, DatastorePath
 from vmwctl.vsphere.faults import FileAlreadyExists, FileNotFound
@@ -294,6 +293,8 @@ class Seeder:
             raise OperationFailed(f"cannot find the VM folder of the datacenter of [{ds.name}]")
         size, rest = source.size, None
         if source.method == "ova":  # Nova's fetch_image_ova: the disk the OVF names
+            from vmwctl.images.ova import ova_disk  # OVA images alone need the tar reader
+
             disk = ova_disk(stream, f"image {source.image_id}")
             stream, size, rest = disk.data, disk.size, disk.rest
         imported = import_stream_optimized(

@@ -12,7 +12,7 @@ import os
 import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from vmwctl.cli.output import Output
 from vmwctl.common.metrics import MetricsFile
@@ -33,6 +33,9 @@ if TYPE_CHECKING:
     from vmwctl.common.interrupts import Stopper
     from vmwctl.images.glance import ImageService
     from vmwctl.vsphere.session import VCenter
+
+A = TypeVar("A")
+B = TypeVar("B")
 
 
 class App:
@@ -186,6 +189,54 @@ class App:
 
             self._images = open_image_service(self.profile, self.env)
         return self._images
+
+    def images_beside_vcenter(self, glance: Callable[[ImageService], A],
+                              vcenter: Callable[[VCenter], B]) -> tuple[A, B]:
+        """``glance(self.images)`` in a thread while ``vcenter(self.vcenter)`` runs here, so
+        that the image service's login and lookup overlap vCenter's login and inventory
+        read (vm spawn, cache seed).
+
+        The cloud's settings are read first, here (a cloud that cannot be used stops the
+        command before vCenter is contacted); the thread only talks to Keystone and Glance,
+        its modules imported already, while ``vcenter`` may import pyVmomi and the rest of
+        what the command needs here. Both then run to their end.
+        An error of the image service is raised as when it ran first; when vCenter failed
+        too, its error is said on stderr before. The vCenter session is the App's, logged
+        out by :meth:`close` whatever happens. On Ctrl-C or SIGTERM the thread is not
+        waited for (it holds no vCenter session).
+        """
+        import threading
+
+        service = self._images
+        if service is None:
+            from vmwctl.images.glance import image_service
+
+            service = self._images = image_service(self.profile, self.env)
+        outcome: dict[str, Any] = {}
+
+        def look_up() -> None:
+            try:
+                outcome["found"] = glance(service)
+            except BaseException as exc:  # handed to the main thread
+                outcome["error"] = exc
+
+        thread = threading.Thread(target=look_up, name="vmwctl-image-service", daemon=True)
+        thread.start()
+        try:
+            read = vcenter(self.vcenter)
+        except VmwctlError as exc:
+            thread.join()
+            if "error" not in outcome:
+                raise
+            self.out.failure(exc.message)
+            raise outcome["error"] from None
+        except Exception:
+            thread.join()
+            raise
+        thread.join()
+        if "error" in outcome:
+            raise outcome["error"]
+        return outcome["found"], read
 
     @staticmethod
     def stdin_is_terminal() -> bool:

@@ -1,19 +1,27 @@
-"""The image service (Glance v2), reached through openstacksdk's authenticated session.
+"""The image service (Glance v2), reached through openstacksdk's config loader and keystoneauth.
 
-openstacksdk is imported here only, when a command first needs Glance: it
-costs start-up time that other commands must not pay. Requests go through the
-SDK's image proxy (a keystoneauth adapter) so that every clouds.yaml auth
-method works, but the payloads are Glance's own JSON, which keeps image
+openstacksdk is imported here only, when a command first needs Glance, and
+only its config loader (``openstack.config``: clouds.yaml, secure.yaml,
+``OS_*``, every keystoneauth auth plugin) with keystoneauth; the rest of the
+SDK, a proxy for every OpenStack service, is imported only by the commands
+that call the compute API (:attr:`ImageService.connection`). Requests go
+through a keystoneauth adapter on Glance's endpoint, found as the SDK's image
+proxy finds it, but the payloads are Glance's own JSON, which keeps image
 properties exactly as Nova will read them.
 """
 
 from __future__ import annotations
 
 import datetime
+import importlib
+import importlib.util
 import logging
 import os
 import re
+import sys
+import threading
 import time
+import types
 import warnings
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -94,31 +102,64 @@ class Scope:
 
 
 class ImageService:
-    """Glance operations vmwctl needs, on one authenticated connection."""
+    """Glance operations vmwctl needs, on one authenticated keystoneauth session.
 
-    def __init__(self, connection: Any, cloud: str) -> None:
-        self.connection = connection
+    ``cloud_region``: openstacksdk's CloudRegion of the cloud (its settings and its
+    keystoneauth session, made on first use).
+    """
+
+    def __init__(self, cloud_region: Any, cloud: str) -> None:
+        self.cloud_region = cloud_region
         self.cloud = cloud
+        self._adapter: Any = None
+        self._session: Any = None
+        self._connection: Any = None
+
+    @property
+    def settings(self) -> dict[str, Any]:
+        """The cloud's merged settings (clouds.yaml, secure.yaml, OS_*)."""
+        return self.cloud_region.config
 
     @property
     def auth_url(self) -> str | None:
         """The Keystone URL the cloud authenticates at (None without Keystone)."""
-        try:
-            return self.connection.config.config.get("auth", {}).get("auth_url")
-        except AttributeError:
-            return None
+        return (self.settings.get("auth") or {}).get("auth_url")
 
     @property
     def region(self) -> str | None:
-        return getattr(self.connection.config, "region_name", None) or None
+        return self.cloud_region.get_region_name("image") or None
 
     @property
     def interface(self) -> str:
-        return getattr(self.connection.config, "interface", None) or "public"
+        return self.cloud_region.get_interface("image") or "public"
+
+    @property
+    def session(self) -> Any:
+        """The keystoneauth session (authenticates on its first request)."""
+        if self._session is None:
+            self._session = self.cloud_region.get_session()
+        return self._session
 
     @property
     def proxy(self) -> Any:
-        return self.connection.image
+        """A keystoneauth adapter on Glance's v2 endpoint (found on first use)."""
+        if self._adapter is None:
+            self.session  # noqa: B018 (made first, so that close() closes it)
+            self._adapter = _image_adapter(self.cloud_region)
+        return self._adapter
+
+    @property
+    def connection(self) -> Any:
+        """openstacksdk's Connection on the same cloud and session (the token is shared),
+        for the compute API (audit's servers, cluster's flavors): only those import the
+        whole SDK."""
+        if self._connection is None:
+            self.session  # noqa: B018
+            _import_sdk()
+            from openstack import connection
+
+            self._connection = connection.Connection(config=self.cloud_region)
+        return self._connection
 
     @property
     def endpoint(self) -> str:
@@ -127,10 +168,10 @@ class ImageService:
     def token_expires_at(self) -> datetime.datetime | None:
         """When the cloud's token expires, for auth that cannot get a new one (a token given
         in clouds.yaml or OS_TOKEN); None when keystoneauth re-authenticates by itself."""
-        auth_type = str(self.connection.config.config.get("auth_type") or "")
+        auth_type = str(self.settings.get("auth_type") or "")
         if auth_type not in TOKEN_AUTH_TYPES:
             return None
-        session = self.connection.session
+        session = self.session
         with translate_errors(self):
             reference = session.auth.get_auth_ref(session)
         return reference.expires
@@ -188,7 +229,7 @@ class ImageService:
         """The project the token is scoped to and the roles held there; None without
         Keystone (auth_type none) or when it cannot be read."""
         try:
-            session = self.connection.session
+            session = self.session
             reference = session.auth.get_auth_ref(session)
         except Exception:  # no Keystone, or the error in hand is the one to tell
             return None
@@ -250,7 +291,7 @@ class ImageService:
     def token_life(self) -> float | None:
         """How long Keystone's tokens live here, in seconds (None without Keystone)."""
         try:
-            session = self.connection.session
+            session = self.session
             reference = session.auth.get_access(session)
             return (reference.expires - reference.issued).total_seconds()
         except Exception:  # no Keystone, or no expiry to read
@@ -261,10 +302,10 @@ class ImageService:
         token's life has gone (password and application-credential auth): Glance checks the
         token when it starts reading, which a proxy that buffers requests delays until all
         the data has arrived; keystoneauth alone renews only under two minutes left."""
-        if str(self.connection.config.config.get("auth_type") or "") in TOKEN_AUTH_TYPES:
+        if str(self.settings.get("auth_type") or "") in TOKEN_AUTH_TYPES:
             return
         try:
-            session = self.connection.session
+            session = self.session
             reference = session.auth.auth_ref
             if reference is None or reference.expires is None or reference.issued is None:
                 return
@@ -277,7 +318,7 @@ class ImageService:
 
     def _token_expired_midway(self, what: str, seconds: float, life: float | None) -> str:
         lives = f" (Keystone's tokens here live {_duration(life)})" if life else ""
-        auth_type = str(self.connection.config.config.get("auth_type") or "")
+        auth_type = str(self.settings.get("auth_type") or "")
         if auth_type in TOKEN_AUTH_TYPES:
             remedy = ("get a fresh token, or authenticate with a password or an application "
                       "credential (keystoneauth renews those)")
@@ -297,7 +338,7 @@ class ImageService:
         from vmwctl.images.transport import stop_bodies_on_early_answers
 
         try:
-            requests_session = self.connection.session.session
+            requests_session = self.session.session
         except AttributeError:
             return
         stop_bodies_on_early_answers(requests_session, self.endpoint)
@@ -446,10 +487,18 @@ class ImageService:
             response.close()
 
     def close(self) -> None:
+        """What openstacksdk's Connection.close does: the token into the keyring when the
+        cloud asks for it (auth cache), the session's connections closed."""
         try:
-            self.connection.close()
+            if self._connection is not None:
+                self._connection.close()
+            elif self._session is not None:
+                self.cloud_region.set_auth_cache()
         except Exception as exc:  # closing is best effort
             log.debug("closing the image service connection failed: %s", exc)
+        finally:
+            if self._session is not None:
+                self._session.close()
 
 
 MISSING_SDK = ("the image service commands need openstacksdk, which this installation "
@@ -466,41 +515,141 @@ def cloud_name(profile: Profile, env: Mapping[str, str]) -> str | None:
     return cloud
 
 
-def _import_sdk() -> None:
-    """Import openstacksdk (MissingExtra without it), its notices for developers off."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+_SDK = "openstack"
+_sdk_lock = threading.Lock()
+
+
+class _SdkPackage(types.ModuleType):
+    """openstacksdk's package entered without its ``__init__``, which imports
+    ``openstack.connection`` and with it a proxy for every OpenStack service (about
+    0.3 s, twice the config loader and keystoneauth together). A submodule is imported
+    when named (``from openstack import exceptions``); any other name (``connect``) runs
+    the real ``__init__`` first, so code that uses the whole SDK later in the same
+    process finds it whole."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") and name != "__all__":
+            raise AttributeError(name)
+        if importlib.util.find_spec(f"{self.__name__}.{name}") is not None:
+            return importlib.import_module(f"{self.__name__}.{name}")
+        if self.__dict__.get("_vmwctl_completing"):
+            raise AttributeError(name)
+        self.__dict__["_vmwctl_completing"] = True
         try:
-            import openstack  # noqa: F401
-        except ImportError:
-            raise MissingExtra(MISSING_SDK) from None
-    # openstacksdk's deprecation notices are for its developers, not for operators.
-    warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
+            self.__spec__.loader.exec_module(self)  # type: ignore[union-attr]
+        finally:
+            del self.__dict__["_vmwctl_completing"]
+        self.__class__ = types.ModuleType
+        return getattr(self, name)
+
+
+def _enter_sdk() -> None:
+    """Put openstacksdk's package in sys.modules without running its ``__init__`` (unless
+    something imported it already, or made it unimportable)."""
+    if _SDK in sys.modules:
+        return
+    spec = importlib.util.find_spec(_SDK)
+    if spec is None or spec.submodule_search_locations is None:
+        raise ImportError(_SDK)
+    module = importlib.util.module_from_spec(spec)
+    module.__class__ = _SdkPackage
+    sys.modules[_SDK] = module
+
+
+def _import_sdk() -> None:
+    """Import openstacksdk's config loader and keystoneauth (MissingExtra without them),
+    not the rest of the SDK; its notices for developers off. Safe from any thread."""
+    with _sdk_lock:
+        if "openstack.config.loader" in sys.modules:
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                _enter_sdk()
+                import openstack.config  # noqa: F401
+            except ImportError:
+                if isinstance(sys.modules.get(_SDK), _SdkPackage):
+                    del sys.modules[_SDK]
+                raise MissingExtra(MISSING_SDK) from None
+        # openstacksdk's deprecation notices are for its developers, not for operators.
+        warnings.filterwarnings("ignore", module=r"openstack(\.|$)")
+
+
+_SDK_METRICS = ("statsd_prefix", "statsd_client", "prometheus_counter", "prometheus_histogram",
+                "influxdb_config", "influxdb_client")
+
+
+def _image_adapter(cloud_region: Any) -> Any:
+    """A keystoneauth adapter on Glance's v2 API, found as openstacksdk's Connection finds
+    its image proxy: an endpoint override is asked for its versions, else the catalog's
+    image endpoint is discovered for version 2."""
+    from openstack import exceptions as sdk_exceptions
+
+    if not cloud_region.has_service("image"):
+        raise sdk_exceptions.ServiceDisabledException(
+            cloud_region.get_disabled_reason("image") or "the image service is disabled")
+    from keystoneauth1 import adapter
+
+    class Adapter(adapter.Adapter):
+        """keystoneauth's adapter, given what get_session_client gives the SDK's proxies
+        less the SDK's own request metrics (statsd, Prometheus, InfluxDB), which need a
+        Connection."""
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            for key in _SDK_METRICS:
+                kwargs.pop(key, None)
+            super().__init__(*args, **kwargs)
+
+    codes = cloud_region.get_retriable_status_codes("image")
+    options: dict[str, Any] = {"constructor": Adapter,
+                               # the SDK's image proxy retries a 503 by default
+                               "retriable_status_codes": [503] if codes is None else codes}
+    if cloud_region.get_endpoint("image"):
+        adapter = cloud_region.get_session_client("image", **options)
+        data = adapter.get_endpoint_data()
+        if data and data.catalog_url != data.service_url:  # the override was not versioned
+            cloud_region.config["image_endpoint_override"] = data.service_url
+            adapter = cloud_region.get_session_client("image", **options)
+        return adapter
+    version = cloud_region.get_api_version("image") or "2"
+    return cloud_region.get_session_client("image", version=version, allow_version_hack=True,
+                                           **options)
 
 
 def open_image_service(profile: Profile, env: Mapping[str, str]) -> ImageService:
     """Connect to the clouds.yaml entry the profile names (or $OS_CLOUD) and check it."""
+    service = image_service(profile, env)
+    try:
+        service.ping()
+    except BaseException:
+        service.close()
+        raise
+    return service
+
+
+def image_service(profile: Profile, env: Mapping[str, str]) -> ImageService:
+    """The image service of the clouds.yaml entry the profile names (or $OS_CLOUD): its
+    settings read (ConfigError, MissingExtra), nothing sent yet; the first request
+    authenticates and finds Glance's endpoint."""
     cloud = cloud_name(profile, env)
     if cloud is None:
         raise ConfigError(f"profile '{profile.name}' names no image service: set openstack.cloud "
                           "to a clouds.yaml entry, or set OS_CLOUD (or the OS_AUTH_URL, "
                           "OS_USERNAME, ... variables of an openrc file)")
     _import_sdk()
-    import openstack
+    from openstack import config as sdk_config
     from openstack import exceptions as sdk_exceptions
 
     try:
         # OS_CACERT applies to a clouds.yaml cloud too, as the openstack client does it.
         overrides = {"cacert": env["OS_CACERT"]} if env.get("OS_CACERT") else {}
-        connection = openstack.connect(cloud=cloud, **overrides)
+        cloud_region = sdk_config.get_cloud_region(cloud=cloud, **overrides)  # as connect()
     except sdk_exceptions.ConfigException as exc:
         source = f"the openstack.cloud of profile '{profile.name}'" \
             if profile.openstack.cloud else "$OS_CLOUD"
         raise _unusable_cloud(cloud, source, exc, env) from None
-    register_auth_secrets(connection)
-    service = ImageService(connection, cloud)
-    service.ping()
-    return service
+    _register_secrets(cloud_region.config.get("auth") or {})
+    return ImageService(cloud_region, cloud)
 
 
 @dataclass
@@ -565,17 +714,9 @@ def cloud_tls(profile: Profile, env: Mapping[str, str]) -> CloudTls | None:
 AUTH_SECRETS = ("password", "application_credential_secret", "token", "passcode", "secret")
 
 
-def register_auth_secrets(connection: Any) -> None:
+def _register_secrets(auth: Mapping[str, Any]) -> None:
     """Hide the cloud's password, application credential secret or token from every message
     and log of this run (clouds.yaml, secure.yaml and OS_* alike)."""
-    try:
-        auth = connection.config.config.get("auth", {}) or {}
-    except AttributeError:
-        return
-    _register_secrets(auth)
-
-
-def _register_secrets(auth: Mapping[str, Any]) -> None:
     for key in AUTH_SECRETS:
         value = auth.get(key)
         if isinstance(value, str):

@@ -106,6 +106,7 @@ class SpawnReport:
     vnc: str | None = None  # host:port
     power_state: str | None = None
     guest: str | None = None  # --wait: heartbeat | ip <address> | neither
+    inventory: Step | None = None  # the read before the steps (what spawn knows of vCenter)
     steps: list[Step] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 

@@ -73,6 +73,9 @@ FLEET: dict[type, list[str]] = {
     vim.ClusterComputeResource: ["name", "parent", "datastore"],
     vim.Datastore: ["summary", "parent"],
 }
+# vm spawn: the names only (a name taken is refused before anything is made); it reads the
+# VNC ports of the whole vCenter apart, under its lock.
+VM_SPAWN = ["name"]
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:

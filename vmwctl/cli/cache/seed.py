@@ -91,10 +91,9 @@ def seed_command(app: App, image: str, datastore: str | None, all_datastores: bo
     if datastore and all_datastores:
         raise UsageError("--datastore and --all-datastores exclude each other; give one")
     folder = profile_folder(app.profile, False) or ""
-    record = app.images.find(image)
+    record, (vc, inventory) = app.images_beside_vcenter(
+        lambda images: images.find(image), lambda vc: (vc, read_inventory(vc)))
     source = seed_source(record)
-    vc = app.vcenter
-    inventory = read_inventory(vc)
     target = cluster.resolve(inventory)
     stores = _datastores(app, inventory, target, datastore, all_datastores, source.disk_type)
     seeder = Seeder(vc, inventory, cache_folder=folder, download=app.images.download,

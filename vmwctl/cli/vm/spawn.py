@@ -36,7 +36,9 @@ def _human(report: Any) -> Any:
         ("Power", report.power_state or "-"),
         ("Guest", report.guest or "-"),
         ("Time", f"{seconds:.2f} s, {requests} vSphere requests in {len(report.steps)} "
-                 "steps")])]
+                 "steps" + (f" (and {report.inventory.seconds:.2f} s, "
+                            f"{report.inventory.requests} requests reading the inventory)"
+                            if report.inventory else ""))])]
     parts.extend(f"note: {n}" for n in report.notes)
     return Group(*parts)
 
@@ -95,25 +97,26 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
     The VM is vmwctl's (name prefix vmwctl-, folder vmwctl, its own
     extraConfig marker), never Nova's.
     """
-    from vmwctl.cache.seed import seed_source
     from vmwctl.errors import UsageError
-    from vmwctl.images.glance import properties_of
-    from vmwctl.images.properties import nova_view
-    from vmwctl.vm.spawn import Spawner, SpawnRequest
-    from vmwctl.vsphere.snapshot import read_inventory
 
     if network and no_network:
         raise UsageError("--network and --no-network exclude each other; give one")
     profile = app.profile
-    record = app.images.find(image)
+    # pyVmomi and the spawn's own modules are imported in read_cluster, while the image
+    # service's thread waits for Keystone and Glance
+    record, (vc, inventory, read) = app.images_beside_vcenter(
+        lambda images: images.find(image), lambda vc: read_cluster(vc, cluster))
+    from vmwctl.cache.seed import seed_source
+    from vmwctl.images.glance import properties_of
+    from vmwctl.images.properties import nova_view
+    from vmwctl.vm.spawn import Spawner, SpawnRequest
+
     view = nova_view(properties_of(record), disk_format=record.get("disk_format"),
                      container_format=record.get("container_format"))
     if view.problems:
         raise UsageError(f"image {record['id']} cannot boot on Nova's VMware driver: "
                          f"{view.problems[0]} ('vmwctl image list' shows all)")
     source = seed_source(record)
-    vc = app.vcenter
-    inventory = read_inventory(vc)
     target = cluster.resolve(inventory)
     request = SpawnRequest(image=record, view=view, source=source, name=name, cpus=cpus,
                            memory_mb=memory_mb, root_gb=root_gb, network=network,
@@ -127,5 +130,27 @@ def spawn_command(app: App, image: str, name: str | None, cpus: int, memory_mb: 
                      "PORTGROUP, or --no-network to build it without one")
     spawner = Spawner(vc, inventory, profile, target, download=app.images.download,
                       on_step=heard(app), progress=app.out.progress)
-    app.render(spawner.spawn(request), _human)
+    report = spawner.spawn(request)
+    report.inventory = read
+    app.render(report, _human)
     return 0
+
+
+def read_cluster(vc: Any, cluster: ClusterFlag) -> tuple[Any, Any, Any]:
+    """(vc, the inventory spawn needs, its read as a timed Step): the cluster alone, with
+    its VMs' names."""
+    import time
+
+    from vmwctl.cache.seed import Seeder  # noqa: F401 (imported here, beside the lookup)
+    from vmwctl.common.words import plural
+    from vmwctl.vm.spawn import Step
+    from vmwctl.vsphere.snapshot import VM_SPAWN, read_inventory
+
+    started, before = time.monotonic(), vc.request_count
+    inventory = read_inventory(vc, cluster=cluster.name, vm_properties=VM_SPAWN)
+    read = Step("inventory read", seconds=round(time.monotonic() - started, 3),
+                requests=vc.request_count - before,
+                detail=f"{plural(len(inventory.hosts), 'host')}, "
+                       f"{plural(len(inventory.datastores), 'datastore')}, "
+                       f"{plural(len(inventory.vms), 'VM')}")
+    return vc, inventory, read
