@@ -10,6 +10,7 @@ gave up was carried out all the same.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from faultproxy import FaultProxy
@@ -66,3 +67,34 @@ def test_a_held_call_is_under_way_then_answered_to_a_client_gone(simulator) -> N
     own = sim.connect()
     names = [f.name for f in own.content.rootFolder.childEntity[0].vmFolder.childEntity]
     assert "held" in names  # carried out for a client that was gone
+
+
+def test_answered_calls_are_logged_with_their_times(simulator) -> None:
+    """GET /lab/calls/log: every answered call with its method and the Unix times it began
+    and was answered (its -delay and -method-delay inside), oldest answer first; two calls
+    made at once overlap there, two made in turn do not."""
+    sim = simulator("-delay", "5", "-method-delay", "CreateFolder:300")
+    assert sim.call_log() == []
+    vc = sim.connect()
+    folder = vc.content.rootFolder.childEntity[0].vmFolder
+    started = time.time()
+    callers = [threading.Thread(target=folder.CreateFolder, args=(name,))
+               for name in ("one", "two")]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=60)
+    folder.CreateFolder("three")
+    ended = time.time()
+    log = sim.call_log()
+    assert [c["method"] for c in log][:2] == ["RetrieveServiceContent", "Login"]
+    assert [c["answered"] for c in log] == sorted(c["answered"] for c in log)
+    assert all(c["answered"] - c["begun"] >= 0.005 for c in log)
+    created = [c for c in log if c["method"] == "CreateFolder"]
+    assert len(created) == 3
+    assert all(started <= c["begun"] and c["answered"] <= ended and
+               c["answered"] - c["begun"] >= 0.305 for c in created)
+    one, two, three = created
+    assert max(one["begun"], two["begun"]) < min(one["answered"], two["answered"])  # at once
+    assert three["begun"] >= max(one["answered"], two["answered"])  # in turn
+    assert sim.calls()["answered"]["CreateFolder"] == 3
