@@ -377,6 +377,7 @@ class Run:
     result: dict[str, Any] = field(default_factory=dict)
     began: float = 0.0
     ended: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time (every thread) in the timed span
 
 
 def session_run(state: labctl.LabState, port: int,
@@ -389,18 +390,18 @@ def session_run(state: labctl.LabState, port: int,
     tally = Tally()
     vc = counting_session(state, port, tally)
     try:
-        began = time.time()
+        began, cpu = time.time(), time.process_time()
         started = time.perf_counter()
         answer = action(vc)
         seconds = time.perf_counter() - started
-        ended = time.time()
+        ended, cpu = time.time(), time.process_time() - cpu
         requests = vc.request_count
     finally:
         tally.stop()
         vc.close()
     if tally.total != requests:
         log(f"  the tally ({tally.total}) differs from vmwctl's own count ({requests})")
-    return answer, Run(seconds, requests, tally, began=began, ended=ended)
+    return answer, Run(seconds, requests, tally, began=began, ended=ended, cpu_seconds=cpu)
 
 
 # ------------------------------------------------------------------ the latency floor

@@ -92,7 +92,7 @@ def latency_floor(run: Run, log_calls: list[dict[str, Any]]) -> dict[str, Any]:
     floor = len(chain) * DELAY_MS / 1000
     return {"calls": len(calls), "rounds": len(chain), "seconds": floor,
             "wall_ratio": run.seconds / floor if floor else None,
-            "chain": [c["method"] for c in chain]}
+            "cpu_seconds": run.cpu_seconds, "chain": [c["method"] for c in chain]}
 
 
 def measure_vmwctl(lab: Lab, sim: Simulator, runs: int) -> dict[str, Any]:
@@ -270,8 +270,9 @@ def rows_of(sims: dict[str, Simulator], mine: dict[str, Any], naive: dict[str, A
     speedup = naive["large"]["seconds"] / large["median_seconds"]
     n_large, n_small = naive["large"]["requests"], naive["small"]["requests"]
     per_request = naive["large"]["seconds"] / n_large
-    floor = large["floor"]
+    floor, small_floor = large["floor"], small["floor"]
     ratio = large["median_seconds"] / floor["seconds"]
+    small_ratio = small["median_seconds"] / small_floor["seconds"]
     return [
         Row("check prereqs, large lab (wall)", seconds_text(large["median_seconds"]),
             f">= {SPEEDUP_MIN:.0f}x faster than the naive walk",
@@ -281,7 +282,13 @@ def rows_of(sims: dict[str, Simulator], mine: dict[str, Any], naive: dict[str, A
             seconds_text(large["median_seconds"]),
             f"<= {FLOOR_MAX:.0f}x the floor", f"floor {seconds_text(floor['seconds'])} "
             f"({floor['rounds']} rounds of {DELAY_MS} ms, {floor['calls']} calls); "
-            f"ratio {ratio:.2f}x", verdict(ratio <= FLOOR_MAX)),
+            f"ratio {ratio:.2f}x; client CPU {seconds_text(floor['cpu_seconds'])}",
+            verdict(ratio <= FLOOR_MAX)),
+        Row("check prereqs, small lab, vs its latency floor",
+            seconds_text(small["median_seconds"]), "info",
+            f"floor {seconds_text(small_floor['seconds'])} ({small_floor['rounds']} rounds); "
+            f"ratio {small_ratio:.2f}x; client CPU {seconds_text(small_floor['cpu_seconds'])}",
+            "info"),
         Row("check prereqs, small lab (wall)", seconds_text(small["median_seconds"]), "info",
             f"naive walk {seconds_text(naive['small']['seconds'])}", "info"),
         Row("SOAP requests, small -> large", f"{small['requests']} -> {large['requests']}",
