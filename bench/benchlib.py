@@ -98,15 +98,17 @@ CONNECT_KIND = "RetrieveServiceContent + Login"
 
 @dataclass
 class Read:
-    """One property read: its first request's kind, the objects and pages it returned."""
+    """One property read: its first request's kind, the objects and pages it returned, and
+    the page size it asked for."""
 
     kind: str
     objects: int = 0
     pages: int = 0
+    page_size: int = PAGE_SIZE
 
     @property
     def expected_pages(self) -> int:
-        return max(1, math.ceil(self.objects / PAGE_SIZE))
+        return max(1, math.ceil(self.objects / self.page_size))
 
 
 def _type_name(obj: Any) -> str:
@@ -157,7 +159,8 @@ class Tally:
                 if info.wsdlName == PAGE_KIND:
                     read = self._open.pop(args[0], None) or Read("unknown token")
                 else:
-                    read = Read(request_kind(mo, info, args))
+                    asked = getattr(args[1] if len(args) > 1 else None, "maxObjects", None)
+                    read = Read(request_kind(mo, info, args), page_size=asked or PAGE_SIZE)
                     self.reads.append(read)
                 read.pages += 1
                 read.objects += len(getattr(result, "objects", None) or [])
@@ -364,12 +367,17 @@ def naive_connect(state: labctl.LabState, port: int, tally: Tally) -> Any:
 
 @dataclass
 class Run:
-    """One timed run of vmwctl: wall seconds, SOAP requests, their tally, what it found."""
+    """One timed run of vmwctl: wall seconds, SOAP requests, their tally, what it found;
+    ``began`` and ``ended``: the timed span in Unix seconds (the simulator's call log's
+    clock)."""
 
     seconds: float
     requests: int
     tally: Tally = field(repr=False)
     result: dict[str, Any] = field(default_factory=dict)
+    began: float = 0.0
+    ended: float = 0.0
+    cpu_seconds: float = 0.0  # this process's CPU time (every thread) in the timed span
 
 
 def session_run(state: labctl.LabState, port: int,
@@ -382,16 +390,49 @@ def session_run(state: labctl.LabState, port: int,
     tally = Tally()
     vc = counting_session(state, port, tally)
     try:
+        began, cpu = time.time(), time.process_time()
         started = time.perf_counter()
         answer = action(vc)
         seconds = time.perf_counter() - started
+        ended, cpu = time.time(), time.process_time() - cpu
         requests = vc.request_count
     finally:
         tally.stop()
         vc.close()
     if tally.total != requests:
         log(f"  the tally ({tally.total}) differs from vmwctl's own count ({requests})")
-    return answer, Run(seconds, requests, tally)
+    return answer, Run(seconds, requests, tally, began=began, ended=ended, cpu_seconds=cpu)
+
+
+# ------------------------------------------------------------------ the latency floor
+
+def call_log(state: labctl.LabState, port: int) -> list[dict[str, Any]]:
+    """The simulator's log of answered SOAP calls (GET /lab/calls/log, docs/lab.md):
+    ``method``, ``begun`` and ``answered`` in Unix seconds, oldest answer first."""
+    context = ssl.create_default_context(cafile=state.ca_file)
+    with urllib.request.urlopen(f"https://127.0.0.1:{port}/lab/calls/log", context=context,
+                                timeout=30) as response:
+        return json.load(response)
+
+
+def critical_path(calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The longest chain of calls each begun after the one before it was answered.
+
+    However the calls were issued, each of them takes the per-call latency, so a run
+    that made them takes at least len(chain) latencies: its latency floor. The longest
+    chain of intervals that do not overlap is found greedily, by earliest answer
+    (the classic interval scheduling argument: taking the call that ends first never
+    shortens the chain)."""
+    chain: list[dict[str, Any]] = []
+    for call in sorted(calls, key=lambda c: (c["answered"], c["begun"])):
+        if not chain or call["begun"] >= chain[-1]["answered"]:
+            chain.append(call)
+    return chain
+
+
+def calls_of(run: Run, calls: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The calls of the log that began and were answered within the run's timed span."""
+    return [c for c in calls if c["begun"] >= run.began and c["answered"] <= run.ended]
 
 
 def naive_run(label: str, state: labctl.LabState, port: int,

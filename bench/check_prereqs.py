@@ -61,6 +61,7 @@ CHECKS = ["vcenter", "cluster", "drs", "shared-storage", "datastores", "dedicate
 
 # Targets (informational).
 SPEEDUP_MIN = 10.0  # vmwctl at least 10x faster than the naive walk on the large lab
+FLOOR_MAX = 2.0  # wall at most 2x the latency floor of its requests, large lab (issue 27)
 
 
 # ------------------------------------------------------------------ vmwctl
@@ -75,8 +76,23 @@ def vmwctl_run(lab: Lab, sim: Simulator) -> Run:
     run.requests = report.vsphere_requests or 0
     checks = {check.id: {"status": check.status.value, "detail": check.detail}
               for check in report.checks}
-    run.result = {"summary": report.summary, "checks": checks}
+    run.result = {"summary": report.summary, "checks": checks,
+                  "floor": latency_floor(run, benchlib.call_log(lab.state, sim.port))}
     return run
+
+
+def latency_floor(run: Run, log_calls: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run's latency floor from the simulator's call log: its critical path (the
+    longest chain of calls that did not overlap) times the latency added to each call."""
+    calls = benchlib.calls_of(run, log_calls)
+    if len(calls) != run.requests:
+        log(f"  the simulator logged {len(calls)} calls in the run, vmwctl counted "
+            f"{run.requests}")
+    chain = benchlib.critical_path(calls)
+    floor = len(chain) * DELAY_MS / 1000
+    return {"calls": len(calls), "rounds": len(chain), "seconds": floor,
+            "wall_ratio": run.seconds / floor if floor else None,
+            "cpu_seconds": run.cpu_seconds, "chain": [c["method"] for c in chain]}
 
 
 def measure_vmwctl(lab: Lab, sim: Simulator, runs: int) -> dict[str, Any]:
@@ -84,6 +100,7 @@ def measure_vmwctl(lab: Lab, sim: Simulator, runs: int) -> dict[str, Any]:
     figures = benchlib.measure_runs(f"vmwctl run_prereqs on the {sim.name} lab",
                                     lambda: vmwctl_run(lab, sim), runs)
     figures["report"] = figures.pop("result")
+    figures["floor"] = figures["report"].pop("floor")
     problems = {cid: c for cid, c in figures["report"]["checks"].items()
                 if c["status"] == "fail"}
     for check_id, check in problems.items():
@@ -253,11 +270,25 @@ def rows_of(sims: dict[str, Simulator], mine: dict[str, Any], naive: dict[str, A
     speedup = naive["large"]["seconds"] / large["median_seconds"]
     n_large, n_small = naive["large"]["requests"], naive["small"]["requests"]
     per_request = naive["large"]["seconds"] / n_large
+    floor, small_floor = large["floor"], small["floor"]
+    ratio = large["median_seconds"] / floor["seconds"]
+    small_ratio = small["median_seconds"] / small_floor["seconds"]
     return [
         Row("check prereqs, large lab (wall)", seconds_text(large["median_seconds"]),
             f">= {SPEEDUP_MIN:.0f}x faster than the naive walk",
             f"naive walk {seconds_text(naive['large']['seconds'])}; speed-up {speedup:.0f}x",
             verdict(speedup >= SPEEDUP_MIN)),
+        Row("check prereqs, large lab, vs its latency floor",
+            seconds_text(large["median_seconds"]),
+            f"<= {FLOOR_MAX:.0f}x the floor", f"floor {seconds_text(floor['seconds'])} "
+            f"({floor['rounds']} rounds of {DELAY_MS} ms, {floor['calls']} calls); "
+            f"ratio {ratio:.2f}x; client CPU {seconds_text(floor['cpu_seconds'])}",
+            verdict(ratio <= FLOOR_MAX)),
+        Row("check prereqs, small lab, vs its latency floor",
+            seconds_text(small["median_seconds"]), "info",
+            f"floor {seconds_text(small_floor['seconds'])} ({small_floor['rounds']} rounds); "
+            f"ratio {small_ratio:.2f}x; client CPU {seconds_text(small_floor['cpu_seconds'])}",
+            "info"),
         Row("check prereqs, small lab (wall)", seconds_text(small["median_seconds"]), "info",
             f"naive walk {seconds_text(naive['small']['seconds'])}", "info"),
         Row("SOAP requests, small -> large", f"{small['requests']} -> {large['requests']}",
@@ -308,6 +339,17 @@ def document(args: argparse.Namespace, sims: dict[str, Simulator], mine: dict[st
     }
 
 
+def runs_of(methods: list[str]) -> list[tuple[str, int]]:
+    """Consecutive repeats folded: [a, a, b] -> [(a, 2), (b, 1)]."""
+    folded: list[tuple[str, int]] = []
+    for method in methods:
+        if folded and folded[-1][0] == method:
+            folded[-1] = (method, folded[-1][1] + 1)
+        else:
+            folded.append((method, 1))
+    return folded
+
+
 # ------------------------------------------------------------------ main
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -338,6 +380,9 @@ def main(argv: list[str] | None = None) -> int:
           "last check\n")
     benchlib.print_table(rows)
     print(f"\n{requests['explanation']}")
+    chain = mine["large"]["floor"]["chain"]
+    print(f"critical path on the large lab ({len(chain)} calls): " + ", ".join(
+        f"{method} x{count}" if count > 1 else method for method, count in runs_of(chain)))
     found = naive["large"]["found"]
     checks = mine["large"]["report"]["summary"]
     print(f"vmwctl's checks on the large lab: {checks}; the naive walk saw "

@@ -73,7 +73,8 @@ def prereqs_run(lab: Lab, sim: Simulator, *, scoped: bool) -> Run:
     profile = benchlib.bench_profile(lab.state, sim.port, CLUSTER)
 
     def check(vc: Any) -> Any:
-        inventory = read_inventory(vc, cluster=CLUSTER if scoped else None)
+        # scoped: the command's own read (its VM properties, the VNC ports meanwhile)
+        inventory = None if scoped else read_inventory(vc)
         return run_prereqs(vc, profile, cluster_name=CLUSTER, inventory=inventory,
                            env={}, skip=["certificate"])
 

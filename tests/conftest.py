@@ -189,6 +189,15 @@ class Simulator:
                                     context=context, timeout=30) as response:
             return json.load(response)
 
+    def call_log(self) -> list[dict[str, Any]]:
+        """The SOAP calls this simulator has answered, oldest answer first, each with its
+        ``method`` and the Unix times it was ``begun`` and ``answered`` (GET
+        /lab/calls/log, docs/lab.md)."""
+        context = ssl.create_default_context(cafile=self.lab.ca_file)
+        with urllib.request.urlopen(f"https://127.0.0.1:{self.port}/lab/calls/log",
+                                    context=context, timeout=30) as response:
+            return json.load(response)
+
     def under_way(self, method: str) -> int:
         """How many calls of ``method`` have reached the simulator and are not answered yet
         (a -method-delay holds them): the moment to cut or signal. 0 again once the

@@ -10,6 +10,7 @@ gave up was carried out all the same.
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 from faultproxy import FaultProxy
@@ -96,3 +97,34 @@ def test_connections_that_carry_client_requests_are_counted(simulator) -> None:
     finally:
         other.close()
     assert sim.connections() == 2
+
+
+def test_answered_calls_are_logged_with_their_times(simulator) -> None:
+    """GET /lab/calls/log: every answered call with its method and the Unix times it began
+    and was answered (its -delay and -method-delay inside), oldest answer first; two calls
+    made at once overlap there, two made in turn do not."""
+    sim = simulator("-delay", "5", "-method-delay", "CreateFolder:300")
+    assert sim.call_log() == []
+    vc = sim.connect()
+    folder = vc.content.rootFolder.childEntity[0].vmFolder
+    started = time.time()
+    callers = [threading.Thread(target=folder.CreateFolder, args=(name,))
+               for name in ("one", "two")]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(timeout=60)
+    folder.CreateFolder("three")
+    ended = time.time()
+    log = sim.call_log()
+    assert [c["method"] for c in log][:2] == ["RetrieveServiceContent", "Login"]
+    assert [c["answered"] for c in log] == sorted(c["answered"] for c in log)
+    assert all(c["answered"] - c["begun"] >= 0.005 for c in log)
+    created = [c for c in log if c["method"] == "CreateFolder"]
+    assert len(created) == 3
+    assert all(started <= c["begun"] and c["answered"] <= ended and
+               c["answered"] - c["begun"] >= 0.305 for c in created)
+    one, two, three = created
+    assert max(one["begun"], two["begun"]) < min(one["answered"], two["answered"])  # at once
+    assert three["begun"] >= max(one["answered"], two["answered"])  # in turn
+    assert sim.calls()["answered"]["CreateFolder"] == 3

@@ -98,3 +98,71 @@ def test_a_name_that_matches_none_or_several_reads_the_tree_alone(pair) -> None:
     assert unknown.exit_code == 2
     assert "no cluster named 'Nope' (clusters: DC0_C0, DC0_C1, DC1_C0, DC1_C1, DC2_C0, " \
         "DC2_C1)" in unknown.stderr
+
+
+def _checks(report: Any) -> list[dict[str, Any]]:
+    return [dataclasses.asdict(check) for check in report.checks]
+
+
+def test_check_prereqs_reports_with_its_own_vm_properties_what_the_whole_read_does(
+        simulator) -> None:
+    """check prereqs reads the cluster's VMs with the properties its checks use
+    (VM_PREREQS; with --probe-console VM_CONSOLE_PROBE too) and every VM's VNC port
+    meanwhile: its report is the whole read's, with VMs of every owner on the cluster's
+    datastores (vSphere's agents, other applications', a spawn leftover, Nova's of the
+    sibling cluster)."""
+    from pyVmomi import vim
+
+    from vmwctl.checks.prereqs import run_prereqs
+    from vmwctl.profile.load import load_profile
+    from vmwctl.vsphere.snapshot import read_inventory
+    from vmwctl.vsphere.tasks import wait_for_task
+
+    sim = simulator(*CROWDED, "-agent-vms", "numbered", "-foreign-vms", "3")
+    vc = sim.connect()
+    whole = read_inventory(vc)
+    cluster = whole.cluster_named("DC0_C0")
+    folder = vc.content.rootFolder.childEntity[0].vmFolder
+    spec = vim.vm.ConfigSpec(name="vmwctl-smoke-1", guestId="otherGuest", extraConfig=[
+        vim.option.OptionValue(key="vmwctl.spawned", value="2026-11-25")],
+        files=vim.vm.FileInfo(vmPathName=f"[{whole.cluster_datastores(cluster)[0].name}]"))
+    wait_for_task(vc, folder.CreateVM_Task(config=spec,
+                                           pool=whole.refs[cluster.resource_pool]),
+                  what="create")
+    profile = load_profile(str(sim.config), None, {})
+    for probe in (False, True):
+        args = {"cluster_name": "DC0_C0", "portgroup": "br-int", "skip": ["sessions"],
+                "env": {}, "probe_console": probe}
+        scoped = run_prereqs(vc, profile, **args)
+        assert scoped.summary["fail"] == 0, scoped.checks
+        assert _checks(scoped) == _checks(run_prereqs(vc, profile, inventory=read_inventory(vc),
+                                                      **args))
+        dedicated = next(c for c in scoped.checks if c.id == "dedicated")
+        assert "3 VMs Nova did not create" in dedicated.detail
+        assert "vmwctl-smoke-1" in dedicated.detail and "vSphere Cluster Services" in \
+            dedicated.detail
+    console = next(c for c in scoped.checks if c.id == "console")
+    assert "ticket" in console.detail.lower(), console
+
+
+def test_every_vnc_port_in_one_page_of_up_to_10000_vms(module_simulator) -> None:
+    """The vCenter-wide read of the VNC ports asks for pages of 10,000 VMs: one page where
+    the inventory's reads, 1,000 objects a page, need two; check prereqs' vnc-firewall
+    costs the same requests as on a small vCenter."""
+    from vmwctl.vsphere.snapshot import read_vnc_ports
+
+    sim = module_simulator("-dc", "1", "-cluster", "1", "-host", "2", "-vm", "1100")
+    vc = sim.connect()
+    assert vc.content.about.apiType == "VirtualCenter"  # logged in
+    before = sim.calls()["answered"]
+    ports = read_vnc_ports(vc)
+    after = sim.calls()["answered"]
+    assert len(ports) >= 1100
+    assert {m: after[m] - before.get(m, 0) for m in after if after[m] != before.get(m, 0)} == {
+        "CreateContainerView": 1, "RetrievePropertiesEx": 1, "DestroyView": 1}
+    without = requests(sim, "check", "prereqs", "--skip", "vnc-firewall")
+    with_vnc = requests(sim, "check", "prereqs")
+    assert without["ContinueRetrievePropertiesEx"] == 1  # the cluster's 1,100 VMs and more
+    assert {m: with_vnc.get(m, 0) - without.get(m, 0) for m in with_vnc
+            if with_vnc.get(m, 0) != without.get(m, 0)} == {
+        "CreateContainerView": 1, "RetrievePropertiesEx": 2, "DestroyView": 1}

@@ -54,7 +54,14 @@ from vmwctl.profile.nova_conf import NovaConf, read_nova_conf
 from vmwctl.profile.schema import Profile
 from vmwctl.vsphere.faults import one_line
 from vmwctl.vsphere.model import Host, Inventory, VirtualMachine
-from vmwctl.vsphere.snapshot import read_firewalls, read_inventory, read_vnc_holders
+from vmwctl.vsphere.snapshot import (
+    VM_CONSOLE_PROBE,
+    VM_PREREQS,
+    read_firewalls,
+    read_inventory,
+    read_vnc_holders,
+    read_vnc_ports,
+)
 
 if TYPE_CHECKING:
     from vmwctl.vsphere.session import VCenter
@@ -249,13 +256,17 @@ def _vnc_firewall_hosts(ctx: Context) -> list[Host] | CheckResult:
 
 def gather_vnc_firewall(vc: VCenter, ctx: Context) -> FirewallData:
     """The connected hosts' firewall rulesets (one paged read; none when the check skips),
-    and, after a read scoped to the cluster, the VNC port of every VM of the vCenter."""
+    and, after a read scoped to the cluster, the VNC port of every VM of the vCenter: the
+    two reads at once, as neither needs the other."""
     hosts = _vnc_firewall_hosts(ctx)
     if isinstance(hosts, CheckResult):
         return FirewallData()
 
-    read_vnc_holders(vc, ctx.inventory)
-    return FirewallData(read_firewalls(vc, ctx.inventory, hosts))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        holders = pool.submit(read_vnc_holders, vc, ctx.inventory)
+        firewalls = read_firewalls(vc, ctx.inventory, hosts)
+        holders.result()
+    return FirewallData(firewalls)
 
 
 def judge_vnc_firewall(ctx: Context, data: FirewallData) -> CheckResult:
@@ -433,6 +444,31 @@ def remote_check(check_id: str, vc: VCenter
     return _guard(check, check_id)
 
 
+def read_prereqs_inventory(vc: VCenter, profile: Profile, cluster_name: str | None, ids: list[str],
+                    *, probe_console: bool) -> Inventory:
+    """The inventory the checks need: scoped to the cluster, with the VM properties they
+    use; the vCenter-wide VNC ports, when vnc-firewall will judge them, read meanwhile
+    (neither read needs the other). A fault in that read is left to vnc-firewall, which
+    reads again and reports it."""
+    if not cluster_name:
+        return read_inventory(vc)
+    vm_properties = VM_PREREQS + (VM_CONSOLE_PROBE if probe_console and "console" in ids
+                                  else [])
+    if "vnc-firewall" not in ids or not profile.vnc.enabled:
+        return read_inventory(vc, cluster=cluster_name, vm_properties=vm_properties)
+    vc.content  # noqa: B018  (log in before the two threads share the session)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        ports = pool.submit(read_vnc_ports, vc)
+        inventory = read_inventory(vc, cluster=cluster_name, vm_properties=vm_properties)
+        try:
+            holders = ports.result()
+        except OperationFailed:
+            holders = None
+    if inventory.scope is not None:
+        inventory.vnc_holders = holders
+    return inventory
+
+
 def selected_ids(only: list[str], skip: list[str], *, nova_conf: bool = True) -> list[str]:
     """The checks to run, in their fixed order. Unknown ids are a usage error, and so is a
     selection that leaves no check to run (a CI gate would pass having checked nothing).
@@ -468,7 +504,8 @@ def run_prereqs(vc: VCenter, profile: Profile, *, cluster_name: str | None,
     if nova_conf is not None and ("nova-conf" in ids or "console" in ids):
         conf = read_nova_conf(nova_conf)  # a bad file is a usage error before any call
     if inventory is None:  # the nova-conf checks read the file's cluster apart if it differs
-        inventory = read_inventory(vc, cluster=cluster_name)
+        inventory = read_prereqs_inventory(vc, profile, cluster_name, ids,
+                                           probe_console=probe_console)
     clusters = inventory.clusters_named(cluster_name) if cluster_name else []
     ctx = Context(inventory=inventory, profile=profile, cluster_name=cluster_name,
                   cluster=clusters[0] if len(clusters) == 1 else None,

@@ -76,6 +76,11 @@ FLEET: dict[type, list[str]] = {
 # vm spawn: the names only (a name taken is refused before anything is made); it reads the
 # VNC ports of the whole vCenter apart, under its lock.
 VM_SPAWN = ["name"]
+# check prereqs, read scoped: whose each VM is, its host and datastores (dedicated); with
+# --probe-console also what picks a VM to ask a ticket for. The VNC ports come from
+# read_vnc_holders, vCenter-wide. Each VM property costs about as much to parse as the VM.
+VM_PREREQS = [path for path in VM_OWNERS if path != "config.template"] + ["datastore"]
+VM_CONSOLE_PROBE = ["runtime.powerState", "config.template"]
 
 
 def _moids(refs: Iterable[Any] | None) -> list[str]:
@@ -289,15 +294,24 @@ def read_firewalls(vc: VCenter, inventory: model.Inventory,
     return found
 
 
+# One small property per VM: pages of 10,000 VMs keep each answer small and save requests.
+VNC_PAGE_SIZE = 10_000
+
+
+def read_vnc_ports(vc: VCenter) -> list[model.VirtualMachine]:
+    """Every VM of the vCenter with its VNC port alone (None: it holds none), in one
+    vCenter-wide paged read of that one property."""
+    key = f'config.extraConfig["{model.VNC_PORT_KEY}"]'
+    return [model.VirtualMachine(moid=r.moid, name="", host=None, datastores=[],
+                                 power_state=None, nova_uuid=None, vmwctl_marker=None,
+                                 vnc_port=_option(r, model.VNC_PORT_KEY))
+            for r in collect(vc, {vim.VirtualMachine: [key]}, page_size=VNC_PAGE_SIZE)]
+
+
 def read_vnc_holders(vc: VCenter, inventory: model.Inventory) -> list[model.VirtualMachine]:
     """Every VM of the vCenter with its VNC port (Nova hands out ports per vCenter): from the
-    inventory when it is whole, else one vCenter-wide paged read of that one property."""
+    inventory when it is whole or they were read already, else :func:`read_vnc_ports`."""
     if inventory.scope is None or inventory.vnc_holders is not None:
         return inventory.vnc_vms()
-    key = f'config.extraConfig["{model.VNC_PORT_KEY}"]'
-    inventory.vnc_holders = [
-        model.VirtualMachine(moid=r.moid, name="", host=None, datastores=[], power_state=None,
-                             nova_uuid=None, vmwctl_marker=None,
-                             vnc_port=_option(r, model.VNC_PORT_KEY))
-        for r in collect(vc, {vim.VirtualMachine: [key]})]
+    inventory.vnc_holders = read_vnc_ports(vc)
     return inventory.vnc_holders

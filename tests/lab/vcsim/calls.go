@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 )
 
 // callLog counts the SOAP calls that reach the lab, by method: a call is
@@ -16,26 +17,66 @@ import (
 // so that a test acts at the moment a call is under way (held by a
 // -method-delay: begun > answered) and knows when a call whose client gave up
 // was carried out all the same, instead of guessing either with a sleep.
+//
+// It also keeps each answered call's method and its begun and answered times
+// (Unix seconds), the last maxTimedCalls of them, served oldest answer first
+// at GET /lab/calls/log: a benchmark finds the longest chain of calls that
+// did not overlap, the latency floor of a command.
 type callLog struct {
 	mu       sync.Mutex
 	begun    map[string]int
 	answered map[string]int
+	timed    []timedCall
 }
+
+// timedCall is one answered call of the log.
+type timedCall struct {
+	Method   string  `json:"method"`
+	Begun    float64 `json:"begun"`
+	Answered float64 `json:"answered"`
+}
+
+const maxTimedCalls = 100000
 
 func newCallLog() *callLog {
 	return &callLog{begun: map[string]int{}, answered: map[string]int{}}
 }
 
-func (c *callLog) begin(method string) {
+// begin counts the call and returns its start, for end.
+func (c *callLog) begin(method string) time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.begun[method]++
+	return time.Now()
 }
 
-func (c *callLog) end(method string) {
+func (c *callLog) end(method string, begun time.Time) {
+	answered := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.answered[method]++
+	if len(c.timed) >= maxTimedCalls {
+		c.timed = append(c.timed[:0], c.timed[len(c.timed)-maxTimedCalls/2:]...)
+	}
+	c.timed = append(c.timed, timedCall{Method: method, Begun: unixSeconds(begun),
+		Answered: unixSeconds(answered)})
+}
+
+func unixSeconds(t time.Time) float64 {
+	return float64(t.UnixNano()) / 1e9
+}
+
+// serveLog answers GET /lab/calls/log.
+func (c *callLog) serveLog(w http.ResponseWriter) {
+	c.mu.Lock()
+	body, err := json.Marshal(append([]timedCall{}, c.timed...))
+	c.mu.Unlock()
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_, _ = w.Write(body)
 }
 
 // serve answers GET /lab/calls.

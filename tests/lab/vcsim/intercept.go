@@ -31,16 +31,20 @@ import (
 //     settleNetworks, before its response is sent (network.go), and one that
 //     changes a VM's extraConfig by settleExtraConfig (a key set again
 //     replaces its value, an empty value removes it: extraconfig.go);
-//   - every call is counted as begun and answered, served at GET /lab/calls
-//     (callLog); GET /lab/sessions lists the live sessions (labsessions.go);
-//     GET /lab/connections counts the connections that carried a client's
-//     requests (connections.go).
+//   - every call is counted as begun and answered, served at GET /lab/calls,
+//     and timed, served at GET /lab/calls/log (callLog); GET /lab/sessions
+//     lists the live sessions (labsessions.go); GET /lab/connections counts
+//     the connections that carried a client's requests (connections.go).
 func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 	sessions *sessionGuard, privileges *privilegeGuard, calls *callLog) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		noteConnection(r)
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/calls" {
 			calls.serve(w)
+			return
+		}
+		if r.Method == http.MethodGet && r.URL.Path == "/lab/calls/log" {
+			calls.serveLog(w)
 			return
 		}
 		if r.Method == http.MethodGet && r.URL.Path == "/lab/sessions" {
@@ -71,8 +75,8 @@ func intercept(next http.Handler, faults *faultInjector, guest *guestTools,
 			}
 			r.Body = io.NopCloser(bytes.NewReader(data))
 			if method, err := simulator.UnmarshalBody(types.TypeFunc(), data); err == nil {
-				calls.begin(method.Name)
-				defer calls.end(method.Name)
+				begun := calls.begin(method.Name)
+				defer calls.end(method.Name, begun)
 				if sessions.answer(w, r, method) || faults.answer(w, method) ||
 					privileges.answer(w, r, method) {
 					return

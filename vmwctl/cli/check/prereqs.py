@@ -63,8 +63,7 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
     (pass, warn, fail, skip), a detail, the objects concerned and a remedy.
     Exit status 1 when a check fails (or, with --strict, warns).
     """
-    from vmwctl.checks.prereqs import run_prereqs, selected_ids
-    from vmwctl.vsphere.snapshot import read_inventory
+    from vmwctl.checks.prereqs import read_prereqs_inventory, run_prereqs, selected_ids
 
     identify(app, cluster)
     model = network_model or app.profile.effective_network_model
@@ -72,11 +71,12 @@ def prereqs_command(app: App, cluster: ClusterFlag, nova_conf: Path | None, only
         raise UsageError("--portgroup does not apply to nova-network-vlan, which checks the "
                          "physical NIC DEFAULT.vlan_interface; drop --portgroup")
     # refuse unknown ids, and a selection that leaves nothing to run, before connecting
-    selected_ids(_ids(only), _ids(skip), nova_conf=nova_conf is not None)
+    ids = selected_ids(_ids(only), _ids(skip), nova_conf=nova_conf is not None)
     flavors = load_flavors(app, [], flavors_file, flavors_from, required=False)
     vc = app.vcenter
     # the cluster alone (the nova-conf checks read the file's cluster apart if it differs)
-    inventory = read_inventory(vc, cluster=cluster.name)
+    inventory = read_prereqs_inventory(vc, app.profile, cluster.name, ids,
+                                       probe_console=probe_console)
     # --cluster must exist; the profile's cluster, Nova's, is judged by the cluster check
     cluster.resolve(inventory, required=False, lenient=True)
     report = run_prereqs(vc, app.profile, cluster_name=cluster.name, nova_conf=nova_conf,
