@@ -51,6 +51,11 @@ _MAX_SUN_PATH = 100  # sockaddr_un's sun_path is 108 bytes with its NUL
 PR_SET_PDEATHSIG = 1
 _DEATH_WAIT = 1.0  # seconds for a qemu-nbd whose connection closed to be seen gone
 _DISCONNECTED = ("Disconnect client, due to: ", "Failed to send reply: ")
+# qemu-nbd allocates a bounce buffer per request; glibc gives one of RUN bytes its own mmap
+# and returns it at once, so every request faulted in and zeroed fresh pages: half of
+# qemu-nbd's CPU (bench/README.md, native_vmdk.py). Buffers from the heap, kept, instead.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * RUN),
+              "MALLOC_TRIM_THRESHOLD_": str(4 * RUN * CONNECTIONS * AHEAD)}
 
 
 def binary() -> str:
@@ -216,7 +221,7 @@ def exported(source: str, fmt: str, *, connections: int = CONNECTIONS) -> Iterat
                 with deferred_signals() as stopper:  # its pid is kept, whatever comes
                     process = subprocess.Popen(
                         argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                        stderr=errors, start_new_session=True,
+                        stderr=errors, start_new_session=True, env={**os.environ, **MALLOC_ENV},
                         pass_fds=() if holder is None else (holder,),
                         preexec_fn=_tied_to(os.getpid()))
                 stopper.check()
