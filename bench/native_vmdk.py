@@ -24,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -231,6 +232,7 @@ class ConvertRun:
     peak_rss_bytes: int
     reported: dict[str, Any] = field(default_factory=dict)  # vmwctl's own figures
     peak_space_bytes: int = 0  # the most the work directory and TMPDIR grew during the run
+    cpu_seconds: float = 0.0  # user + system of the command and its children (qemu-nbd)
 
 
 class SpaceWatch:
@@ -298,8 +300,10 @@ class Converter:
         out.unlink(missing_ok=True)
         time.sleep(self.settle)
         with SpaceWatch(self.scratch, Path(self.env["TMPDIR"])) as space:
+            before = cpu_of_children()
             done = timed(self.argv(tool, fmt, out), self.env, self.scratch).check(
                 f"{tool} ({fmt})")
+            cpu = cpu_of_children() - before
         reported = {}
         if tool == "vmwctl":
             result = json.loads(done.stdout)
@@ -310,11 +314,18 @@ class Converter:
                 raise BenchError(f"vmwctl converted with engine {result['plan']['engine']}")
         data = self.image.data_bytes(fmt)
         return ConvertRun(fmt, tool, round_, done.elapsed, data / done.elapsed,
-                          out.stat().st_size, done.peak_rss_bytes, reported, space.growth)
+                          out.stat().st_size, done.peak_rss_bytes, reported, space.growth, cpu)
 
     def compare(self, fmt: str, tool: str, out: Path) -> dict[str, Any]:
         """qemu-img compare of an output with the source (untimed)."""
         return compare_disk(self.links[fmt], fmt, out, f"{tool} from {fmt}")
+
+
+def cpu_of_children() -> float:
+    """User + system seconds of this process's children waited for so far (their own waited
+    children included: vmwctl's qemu-nbd, GNU time's command)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def compare_disk(source: Path, fmt: str, vmdk: Path, label: str) -> dict[str, Any]:
@@ -346,7 +357,8 @@ def measure_conversions(converter: Converter, runs: int, keep_for_peer: Path) ->
                 log(f"{fmt}, round {round_}/{runs}: {tool}")
                 run = converter.run(tool, fmt, round_, out)
                 log(f"  {run.seconds:.2f} s, {run.bytes_per_second / MB:.1f} MB/s, output "
-                    f"{run.output_bytes / MB:.1f} MB, peak RSS {run.peak_rss_bytes / MB:.1f} MB, "
+                    f"{run.output_bytes / MB:.1f} MB, CPU {run.cpu_seconds:.1f} s, peak RSS "
+                    f"{run.peak_rss_bytes / MB:.1f} MB, "
                     f"peak space {run.peak_space_bytes / MB:.1f} MB")
                 done.append(run)
                 if round_ == 1:
@@ -380,7 +392,9 @@ def convert_summary(runs: list[ConvertRun]) -> dict[str, dict[str, Any]]:
                 "peak_rss_bytes": max(run.peak_rss_bytes for run in mine),
                 "peak_space_bytes": max(run.peak_space_bytes for run in mine),
                 "peak_extra_space_bytes": max(run.peak_space_bytes - run.output_bytes
-                                              for run in mine)}
+                                              for run in mine),
+                "median_cpu_seconds": statistics.median(run.cpu_seconds for run in mine),
+                "all_cpu_seconds": [round(run.cpu_seconds, 3) for run in mine]}
     return summary
 
 
@@ -542,6 +556,7 @@ def convert_rows(convert: dict[str, Any]) -> list[Row]:
                         f"qemu-img {qemu['median_bytes_per_second'] / MB:.1f} MB/s; native/"
                         f"qemu-img {ratio:.2f}x ({seconds_text(mine['median_seconds'])} vs "
                         f"{seconds_text(qemu['median_seconds'])})", verdict(ratio >= least)))
+    rows.extend(cpu_rows(convert))
     qemu, mine = summary["qcow2"]["qemu-img"], summary["qcow2"]["vmwctl"]
     ratio = mine["output_bytes"] / qemu["output_bytes"]
     same = all(summary["raw"][tool]["all_output_bytes"] == summary["qcow2"][tool]
@@ -573,6 +588,36 @@ def convert_rows(convert: dict[str, Any]) -> list[Row]:
     return rows
 
 
+def cpu_rows(convert: dict[str, Any]) -> list[Row]:
+    """CPU seconds per GB of data (user + system, children included), which the load of a
+    shared machine does not change much: per source, the native writer's against qemu-img's,
+    and the speed ratio that gives on this machine's cores idle (qemu-img compresses on one
+    core; the writer at best on all: cores x qemu-img's CPU / the writer's). Informational."""
+    summary = convert["summary"]
+    cores = os.cpu_count() or 1
+    rows = []
+    for fmt in SOURCES:
+        gb = convert["data_bytes"][fmt] / 1e9
+        qemu, mine = summary[fmt]["qemu-img"], summary[fmt]["vmwctl"]
+        ratio = qemu["median_cpu_seconds"] / mine["median_cpu_seconds"]
+        least = SPEEDUP_MIN[fmt]
+        rows.append(Row(f"CPU per GB of data, native from {fmt}",
+                        f"{mine['median_cpu_seconds'] / gb:.2f} s/GB",
+                        f"<= qemu-img's x {cores}/{least:.0f} = "
+                        f"{qemu['median_cpu_seconds'] / gb * cores / least:.2f} s/GB",
+                        f"qemu-img {qemu['median_cpu_seconds'] / gb:.2f} s/GB (CPU/wall "
+                        f"{qemu['median_cpu_seconds'] / qemu['median_seconds']:.2f}); qemu-img/"
+                        f"native {ratio:.2f}x CPU: on {cores} idle cores at most "
+                        f"{cores * ratio:.1f}x qemu-img's speed", "info"))
+    qcow2, raw = summary["qcow2"]["vmwctl"], summary["raw"]["vmwctl"]
+    ratio = (raw["median_cpu_seconds"] / convert["data_bytes"]["raw"]) / (
+        qcow2["median_cpu_seconds"] / convert["data_bytes"]["qcow2"])
+    rows.append(Row("CPU per byte, native from qcow2 vs from raw", f"{1 / ratio:.2f}x",
+                    "info", f"raw/qcow2 {ratio:.2f}x: qcow2's speed at most that of raw on idle "
+                    "cores", "info"))
+    return rows
+
+
 def upload_rows(uploads: dict[str, Any]) -> list[Row]:
     """The streaming upload against convert-then-upload (and the peer), and peak RSS."""
     summary = uploads["summary"]
@@ -599,11 +644,11 @@ def identity_row(convert: dict[str, Any], uploads: dict[str, Any]) -> Row:
 
 
 def print_conversions(convert: dict[str, Any]) -> None:
-    print("source  round  tool      seconds    MB/s  output MB  peak RSS MB")
+    print("source  round  tool      seconds    MB/s  CPU s  output MB  peak RSS MB")
     for run in convert["runs"]:
         print(f"{run['source']:<6}  {run['round']:<5}  {run['tool']:<8}  {run['seconds']:>7.2f}  "
-              f"{run['bytes_per_second'] / MB:>6.1f}  {run['output_bytes'] / MB:>9.1f}  "
-              f"{run['peak_rss_bytes'] / MB:>11.1f}")
+              f"{run['bytes_per_second'] / MB:>6.1f}  {run['cpu_seconds']:>5.1f}  "
+              f"{run['output_bytes'] / MB:>9.1f}  {run['peak_rss_bytes'] / MB:>11.1f}")
 
 
 def print_uploads(uploads: dict[str, Any]) -> None:
@@ -640,7 +685,9 @@ def document(args: argparse.Namespace, image: TestImage, convert: dict[str, Any]
         "settle_seconds": args.settle,
         "units": {"MB": MB, "throughput": "the source's data bytes (qemu-img map: data, not "
                   "zero) / wall seconds of the command (perf_counter)",
-                  "peak_rss": "GNU time's %M: the largest of the process and its children"},
+                  "peak_rss": "GNU time's %M: the largest of the process and its children",
+                  "cpu_seconds": "user + system (getrusage of the children, qemu-nbd and "
+                  "qemu-img's threads included); per GB: / the source's data bytes x 10^9"},
         "image": {"directory": str(image.directory), **image.facts},
         "convert": convert,
         "upload": uploads,
@@ -692,7 +739,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp.mkdir()
         converter = Converter(image, links, workdir, benchlib.clean_env() | {"TMPDIR": str(tmp)},
                               args.settle)
+        load_before = os.getloadavg()
         convert = measure_conversions(converter, args.runs, peer_file)
+        convert["load_average"] = {"before": [round(v, 2) for v in load_before],
+                                   "after": [round(v, 2) for v in os.getloadavg()]}
         qemu_seconds = convert["summary"]["qcow2"]["qemu-img"]["median_seconds"]
         with benchlib.running_lab(args.lab_dir, args.keep) as lab:
             state = lab.state
@@ -727,6 +777,9 @@ def report(args: argparse.Namespace, image: TestImage, convert: dict[str, Any],
           f"--convert (streaming); {peer}\n")
     benchlib.print_table(rows)
     print()
+    load = convert["load_average"]
+    print(f"load average (1, 5, 15 min) before the conversions {load['before']}, after "
+          f"{load['after']}; {os.cpu_count()} cores")
     print_conversions(convert)
     print()
     print_uploads(uploads)

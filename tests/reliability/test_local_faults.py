@@ -408,22 +408,18 @@ def upload_args(config: Path, source: Path, name: str, *args: str) -> list[str]:
 
 
 @pytest.mark.lab
-@pytest.mark.parametrize("source, engine", [
-    pytest.param("big.raw", "qemu", id="qemu-to-a-temporary-vmdk"),
-    pytest.param("big.qcow2", "native", id="native-raw-copy-first"),
-])
 def test_qemu_img_killed_during_upload_convert(lab, lab_env, sources, tmp_path: Path,
-                                               tmpdir_env, source: str, engine: str) -> None:
+                                               tmpdir_env) -> None:
+    """--engine qemu: qemu-img converts into a temporary VMDK in TMPDIR first."""
     tmp, env = tmpdir_env
     config = glance_config(lab, tmp_path)
     name = f"killed-{uuid.uuid4().hex[:8]}"
-    src = tmp_path / "src" / sources[source].name
+    src = tmp_path / "src" / "big.raw"
     src.parent.mkdir()
-    src.symlink_to(sources[source])  # the raw copy goes beside the source: watch there
-    process = start(*upload_args(config, src, name, "--convert", "--engine", engine), env=env)
+    src.symlink_to(sources["big.raw"])
+    process = start(*upload_args(config, src, name, "--convert", "--engine", "qemu"), env=env)
     [qemu_img] = wait_until(lambda: converting(process.pid), process, "qemu-img")
-    wait_until(lambda: written(tmp, src.parent),
-               process, "qemu-img's output", poll=0.002)
+    wait_until(lambda: written(tmp), process, "qemu-img's output", poll=0.002)
     os.kill(qemu_img, signal.SIGKILL)
     code, _, stderr = finish(process)
     assert code == 1, stderr
@@ -432,24 +428,76 @@ def test_qemu_img_killed_during_upload_convert(lab, lab_env, sources, tmp_path: 
     assert list(tmp.iterdir()) == [] and temporaries(src.parent) == []
 
 
-@pytest.mark.lab
-@pytest.mark.parametrize("signum, code, message", SIGNALS)
-@pytest.mark.parametrize("source, engine", [
-    pytest.param("big.raw", "qemu", id="qemu-to-a-temporary-vmdk"),
-    pytest.param("big.qcow2", "native", id="native-raw-copy-first"),
-])
-def test_signal_during_upload_conversion(lab, lab_env, sources, tmp_path: Path, tmpdir_env,
-                                         source: str, engine: str, signum: int, code: int,
-                                         message: str) -> None:
-    """The signal comes while qemu-img converts, before Glance is asked for anything."""
-    tmp, env = tmpdir_env
-    config = glance_config(lab, tmp_path)
-    name = f"converting-{uuid.uuid4().hex[:8]}"
+def slowed_upload(lab, glance_tcp, sources, tmp_path: Path, tmpdir_env, name: str,
+                  source: str = "big.qcow2") -> tuple[subprocess.Popen[str], Path, int]:
+    """``image upload --convert`` of a qcow2 into the Glance behind the slowed proxy, once
+    Glance receives the data (256 MiB of random data, far more than is read ahead): vmwctl, the
+    profile that reaches Glance directly, and its qemu-nbd."""
+    _, env = tmpdir_env
+    env["OS_CLIENT_CONFIG_FILE"] = os.environ["OS_CLIENT_CONFIG_FILE"]  # cloud 'faulty'
+    config = glance_config(lab, tmp_path, cloud="faulty")
+    direct = glance_config(lab, tmp_path)
     src = tmp_path / "src" / sources[source].name
     src.parent.mkdir()
     src.symlink_to(sources[source])
-    process = start(*upload_args(config, src, name, "--convert", "--engine", engine), env=env)
-    wait_until(lambda: written(tmp, src.parent), process, "qemu-img's output", poll=0.002)
+    glance_tcp.slow_down(0.05)
+    process = start(*upload_args(config, src, name, "--convert"), env=env)
+    [server] = wait_until(lambda: serving(process.pid), process, "qemu-nbd")
+    wait_until(lambda: [i for i in images_named(direct, name) if i["status"] == "saving"],
+               process, "Glance receiving the data", poll=0.05)
+    return process, direct, server
+
+
+@pytest.mark.lab
+def test_qemu_nbd_killed_during_upload_convert(lab, glance_tcp, sources, tmp_path: Path,
+                                               tmpdir_env) -> None:
+    """The native engine reads a qcow2 through qemu-nbd while the upload runs: its death
+    is said, the image deleted, nothing left anywhere."""
+    tmp, _ = tmpdir_env
+    name = f"nbd-killed-{uuid.uuid4().hex[:8]}"
+    process, direct, server = slowed_upload(lab, glance_tcp, sources, tmp_path, tmpdir_env,
+                                            name)
+    os.kill(server, signal.SIGKILL)
+    glance_tcp.slow_down(0)
+    code, _, stderr = finish(process)
+    assert code == 1, stderr
+    line = one_line(stderr)
+    assert line.startswith("Error: qemu-nbd was killed by SIGKILL (the image record ")
+    assert line.endswith(" was deleted)")
+    assert images_named(direct, name) == []
+    assert list(tmp.iterdir()) == [] and temporaries(tmp_path / "src") == []
+
+
+@pytest.mark.lab
+def test_sigkill_of_vmwctl_during_upload_ends_qemu_nbd(lab, glance_tcp, sources,
+                                                       tmp_path: Path, tmpdir_env) -> None:
+    """vmwctl cannot clean up after a SIGKILL (the image stays, as any client's would):
+    qemu-nbd still ends by itself, and leaves nothing in TMPDIR."""
+    tmp, _ = tmpdir_env
+    name = f"vmwctl-killed-{uuid.uuid4().hex[:8]}"
+    process, _, server = slowed_upload(lab, glance_tcp, sources, tmp_path, tmpdir_env, name)
+    assert nbd_directories(tmp) == []
+    process.kill()
+    glance_tcp.slow_down(0)
+    finish(process)
+    wait_until(lambda: not alive(server), None, "qemu-nbd's end")
+    assert list(tmp.iterdir()) == [] and temporaries(tmp_path / "src") == []
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("signum, code, message", SIGNALS)
+def test_signal_during_upload_conversion(lab, lab_env, sources, tmp_path: Path, tmpdir_env,
+                                         signum: int, code: int, message: str) -> None:
+    """--engine qemu: the signal comes while qemu-img converts, before Glance is asked for
+    anything."""
+    tmp, env = tmpdir_env
+    config = glance_config(lab, tmp_path)
+    name = f"converting-{uuid.uuid4().hex[:8]}"
+    src = tmp_path / "src" / "big.raw"
+    src.parent.mkdir()
+    src.symlink_to(sources["big.raw"])
+    process = start(*upload_args(config, src, name, "--convert", "--engine", "qemu"), env=env)
+    wait_until(lambda: written(tmp), process, "qemu-img's output", poll=0.002)
     children = converting(process.pid)
     process.send_signal(signum)
     returncode, _, stderr = finish(process)
@@ -457,41 +505,51 @@ def test_signal_during_upload_conversion(lab, lab_env, sources, tmp_path: Path, 
     assert one_line(stderr) == message
     assert images_named(config, name) == []
     assert list(tmp.iterdir()) == [] and temporaries(src.parent) == []
-    assert not [pid for pid in children if alive(pid)]
+    assert children and not [pid for pid in children if alive(pid)]
 
 
 @pytest.mark.lab
 @pytest.mark.parametrize("source, engine", [
     pytest.param("small.raw", "qemu", id="qemu-temporary-vmdk-in-TMPDIR"),
-    pytest.param("patterned.qcow2", "native", id="native-raw-copy-beside-the-source"),
+    pytest.param("patterned.qcow2", "native", id="native-needs-no-room"),
 ])
 def test_upload_convert_with_no_room(lab, lab_env, sources, room: Room, tmp_path: Path,
                                      source: str, engine: str) -> None:
+    """TMPDIR (and for the native engine the source's directory) on 8 MiB: the qemu
+    engine's temporary VMDK does not fit; the native engine writes nothing (qemu-nbd reads
+    the qcow2, whose data is 32 MiB, the output goes straight into Glance)."""
     config = glance_config(lab, tmp_path)
     name = f"no-room-{uuid.uuid4().hex[:8]}"
     src = sources[source]
-    if engine == "native":  # the raw copy is written beside the source
+    if engine == "native":  # beside the source, where the raw copy used to go
         src = room.dir / src.name
         src.write_bytes(sources[source].read_bytes())
+    before = sorted(p.name for p in room.dir.iterdir())
     env = {**os.environ, "TMPDIR": str(room.dir)}
-    process = start(*upload_args(config, src, name, "--convert", "--engine", engine), env=env,
-                    preexec=room.preexec())
-    code, _, stderr = finish(process)
-    assert code == 1, stderr
-    line = one_line(stderr)
-    assert line.startswith("Error: cannot write ") and room.says_so(line), line
-    assert images_named(config, name) == []
-    assert sorted(p.name for p in room.dir.iterdir()) == ([src.name] if src.parent == room.dir
-                                                           else [])
+    process = start(*upload_args(config, src, name, "--convert", "--engine", engine, "-o",
+                                 "json"), env=env, preexec=room.preexec())
+    code, stdout, stderr = finish(process)
+    if engine == "qemu":
+        assert code == 1, stderr
+        line = one_line(stderr)
+        assert line.startswith("Error: cannot write ") and room.says_so(line), line
+        assert images_named(config, name) == []
+    else:
+        assert code == 0, stderr
+        [image] = images_named(config, name)
+        assert image["status"] == "active" and image["size"] == json.loads(stdout)["bytes_sent"]
+    assert sorted(p.name for p in room.dir.iterdir()) == before
 
 
 @pytest.mark.lab
 @pytest.mark.parametrize("signum, code, message", SIGNALS)
-@pytest.mark.parametrize("what", ["vmdk", "convert-streamed", "convert-qemu"])
+@pytest.mark.parametrize("what", ["vmdk", "convert-streamed", "convert-qemu",
+                                  "convert-streamed-qcow2"])
 def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
                                               tmp_path: Path, tmpdir_env, what: str,
                                               signum: int, code: int, message: str) -> None:
-    """Glance slowed down behind a proxy: the signal comes while the data is being sent."""
+    """Glance slowed down behind a proxy: the signal comes while the data is being sent
+    (from a qcow2: while qemu-nbd serves it, which is gone afterwards)."""
     from labimages import vmdk
 
     tmp, env = tmpdir_env
@@ -506,10 +564,15 @@ def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
         source = vmdk(source, "streamOptimized")
     if what == "convert-qemu":
         args += ["--engine", "qemu"]
+    if what == "convert-streamed-qcow2":
+        subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", str(source),
+                        str(tmp_path / "random.qcow2")], check=True)
+        source = tmp_path / "random.qcow2"
     glance_tcp.slow_down(0.05)
     process = start(*upload_args(config, source, name, *args), env=env)
     wait_until(lambda: [i for i in images_named(direct, name) if i["status"] == "saving"],
                process, "Glance receiving the data", poll=0.05)  # 8 MiB take 6 s or more
+    servers = serving(process.pid)
     process.send_signal(signum)
     glance_tcp.slow_down(0)
     returncode, _, stderr = finish(process)
@@ -517,6 +580,8 @@ def test_signal_during_upload_leaves_no_image(lab, lab_env, glance_tcp, sources,
     assert one_line(stderr) == message
     assert images_named(direct, name) == []
     assert list(tmp.iterdir()) == [] and temporaries(tmp_path) == []
+    assert bool(servers) == what.endswith("qcow2")
+    assert not [pid for pid in servers if alive(pid)]
 
 
 @pytest.mark.lab

@@ -41,6 +41,8 @@ def test_allocation_map_and_reads(tmp_path: Path, private_tmp: Path) -> None:
         assert image.size == 1 << 30
         assert list(private_tmp.iterdir()) == []  # the socket's directory: gone already
         [server] = child_processes("qemu-nbd")
+        environment = Path(f"/proc/{server}/environ").read_bytes().split(b"\0")
+        assert b"MALLOC_MMAP_THRESHOLD_=%d" % (4 * qemu_nbd.RUN) in environment  # buffers kept
         extents = image.data_extents()
         assert extents == [(100 << 20, 103 << 20), ((1 << 30) - GRAIN, 1 << 30)]
         runs = qemu_nbd.grain_runs(extents, image.size, GRAIN)

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+
+from vmwctl.common.interrupts import deferred_signals
 
 
 def write_atomically(path: Path, data: str | bytes, mode: int) -> None:
@@ -37,3 +41,21 @@ def write_atomically(path: Path, data: str | bytes, mode: int) -> None:
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+@contextlib.contextmanager
+def work_directory(prefix: str, parent: Path | None = None) -> Iterator[Path]:
+    """A new private directory (``tempfile.mkdtemp``, mode 0700) in ``parent`` (None:
+    TMPDIR), removed with everything in it when the block is left, however.
+
+    A Ctrl-C or SIGTERM that comes while the directory is being made waits until the
+    block that removes it is entered: no moment leaves it behind."""
+    made: str | None = None
+    try:
+        with deferred_signals() as stopper:
+            made = tempfile.mkdtemp(prefix=prefix, dir=parent)
+        stopper.check()
+        yield Path(made)
+    finally:
+        if made is not None:
+            shutil.rmtree(made, ignore_errors=True)

@@ -3,10 +3,11 @@
 Two engines. ``native`` (the default for streamOptimized) is vmwctl's own
 writer (:mod:`vmwctl.images.stream`): sparse reads, grains compressed in
 parallel, no seeking, several times qemu-img's speed. It reads raw data
-only, so other formats are first turned into a sparse raw file by qemu-img,
-which stays the one reader of qcow2, vhd, vdi and foreign VMDKs (cheap: no
-compression, holes stay holes). ``qemu`` runs qemu-img for the whole
-conversion; it is the only engine for sparse and flat (preallocated, thin) output.
+itself, and every other format through qemu-nbd (:mod:`vmwctl.images.qemu_nbd`),
+which stays the one reader of qcow2, vhd, vdi and foreign VMDKs: no raw copy.
+``image upload --convert`` streams the same output (:func:`native_stream`)
+into Glance. ``qemu`` runs qemu-img for the whole conversion; it is the only
+engine for sparse and flat (preallocated, thin) output.
 
 Both write into a temporary directory beside the destination; the result is
 renamed into place only when complete, so a failure or an interrupt never
@@ -23,13 +24,12 @@ import dataclasses
 import errno
 import os
 import resource
-import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vmwctl.common.files import work_directory
 from vmwctl.errors import OperationFailed, UsageError
 from vmwctl.images import qemu, qemu_nbd
 from vmwctl.images.inspector import ImageReport, inspect_file
@@ -187,19 +187,6 @@ def native_stream(plan: ConversionPlan, *, extent_name: str,
             yield chunks
 
 
-def raw_source(plan: ConversionPlan, workdir: Path,
-               progress: Callable[[float], None] | None = None) -> Path:
-    """The source as raw data: itself, or a sparse raw copy by qemu-img (what `image upload
-    --convert` streams from; `image convert` reads through qemu-nbd instead)."""
-    if plan.source_format == "raw":
-        return Path(plan.source)
-    refuse_damaged(plan)
-    raw = workdir / "source.raw"
-    qemu.run(["convert", *(["-p"] if progress else []), "-f", plan.source_format, "-O", "raw",
-              _file(plan.source), str(raw)], progress=progress)
-    return raw
-
-
 def refuse_damaged(plan: ConversionPlan) -> None:
     """UsageError when qemu-img check finds the source's tables damaged: qemu-img would
     convert it, reading what is missing as zeros."""
@@ -249,47 +236,54 @@ def convert(plan: ConversionPlan, *, destination: Path | None = None,
             plan, destination=str(destination), upload_file=str(upload),
             outputs=[str(destination)] + ([str(upload)] if upload != destination else []))
     destination = Path(plan.destination)
-    workdir = Path(tempfile.mkdtemp(prefix=".vmwctl-convert-", dir=destination.parent))
     started = clock()
-    package = None
     try:
-        staged = workdir / (f"{destination.stem}-disk1.vmdk" if plan.container == "ova"
-                            else destination.name)
-        if plan.engine == "native":
-            _write_native(plan, staged, progress)
-        else:
-            refuse_damaged(plan)
-            qemu.run(_arguments(plan.source, plan.source_format, plan.subformat,
-                                plan.adapter_type, str(staged), progress=progress is not None),
-                     progress=progress)
-            if plan.disktype == "thin":
-                mark_thin(staged)
-        if plan.container == "ova":
-            disk = inspect_file(staged)
-            packed = workdir / destination.name
-            pack_ova(staged, disk.virtual_size or 0, packed, name=destination.stem,
-                     adapter_type=plan.adapter_type, ostype=plan.ostype or DEFAULT_OVA_OSTYPE)
-            package = inspect_ova(packed)
-            if not package.acceptable:
-                raise OperationFailed(f"the OVA written for {destination} does not pass "
-                                      f"'image inspect': {package.line()}")
-        # Extents first, the descriptor last: a destination that exists is complete.
-        for output in reversed(plan.outputs):
-            os.replace(workdir / Path(output).name, output)
-    except OperationFailed as exc:  # qemu-img's: a full disk may read "Invalid argument"
-        room = out_of_room(workdir, exc.message)
-        if room is None:
-            raise
-        raise OperationFailed(f"cannot write {destination}: {room} ({exc.message})") from None
+        with work_directory(".vmwctl-convert-", destination.parent) as workdir:
+            try:
+                package = _convert_in(plan, destination, workdir, progress)
+            except OperationFailed as exc:  # qemu-img's: a full disk may read "Invalid argument"
+                room = out_of_room(workdir, exc.message)
+                if room is None:
+                    raise
+                raise OperationFailed(f"cannot write {destination}: {room} "
+                                      f"({exc.message})") from None
     except OSError as exc:
         raise OperationFailed(f"cannot write {destination}: {write_error(exc)}") from None
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
     seconds = clock() - started
     if package is not None:
         return ConversionResult(plan=plan, seconds=seconds, report=package.disk_report,
                                 package=package)
     return ConversionResult(plan=plan, seconds=seconds, report=inspect_file(Path(plan.upload_file)))
+
+
+def _convert_in(plan: ConversionPlan, destination: Path, workdir: Path,
+                progress: Callable[[float], None] | None) -> OvaReport | None:
+    """The conversion staged in ``workdir``, then renamed into place; the OVA's report."""
+    package = None
+    staged = workdir / (f"{destination.stem}-disk1.vmdk" if plan.container == "ova"
+                        else destination.name)
+    if plan.engine == "native":
+        _write_native(plan, staged, progress)
+    else:
+        refuse_damaged(plan)
+        qemu.run(_arguments(plan.source, plan.source_format, plan.subformat,
+                            plan.adapter_type, str(staged), progress=progress is not None),
+                 progress=progress)
+        if plan.disktype == "thin":
+            mark_thin(staged)
+    if plan.container == "ova":
+        disk = inspect_file(staged)
+        packed = workdir / destination.name
+        pack_ova(staged, disk.virtual_size or 0, packed, name=destination.stem,
+                 adapter_type=plan.adapter_type, ostype=plan.ostype or DEFAULT_OVA_OSTYPE)
+        package = inspect_ova(packed)
+        if not package.acceptable:
+            raise OperationFailed(f"the OVA written for {destination} does not pass "
+                                  f"'image inspect': {package.line()}")
+    # Extents first, the descriptor last: a destination that exists is complete.
+    for output in reversed(plan.outputs):
+        os.replace(workdir / Path(output).name, output)
+    return package
 
 
 def mark_thin(descriptor: Path) -> None:

@@ -51,6 +51,11 @@ _MAX_SUN_PATH = 100  # sockaddr_un's sun_path is 108 bytes with its NUL
 PR_SET_PDEATHSIG = 1
 _DEATH_WAIT = 1.0  # seconds for a qemu-nbd whose connection closed to be seen gone
 _DISCONNECTED = ("Disconnect client, due to: ", "Failed to send reply: ")
+# qemu-nbd allocates a bounce buffer per request; glibc gives one of RUN bytes its own mmap
+# and returns it at once, so every request faulted in and zeroed fresh pages: half of
+# qemu-nbd's CPU (bench/README.md, native_vmdk.py). Buffers from the heap, kept, instead.
+MALLOC_ENV = {"MALLOC_MMAP_THRESHOLD_": str(4 * RUN),
+              "MALLOC_TRIM_THRESHOLD_": str(4 * RUN * CONNECTIONS * AHEAD)}
 
 
 def binary() -> str:
@@ -78,9 +83,12 @@ def command_line(source: str, fmt: str) -> str:
 class NbdImage:
     """An image exported by qemu-nbd, read over ``connections``."""
 
-    def __init__(self, source: str, connections: list[Connection]) -> None:
+    def __init__(self, source: str, connections: list[Connection],
+                 explain: Callable[[OperationFailed], OperationFailed] = lambda exc: exc
+                 ) -> None:
         self.source = source
         self.connections = connections
+        self.explain = explain  # a failed request as qemu-nbd tells it
         export = connections[0].export
         assert export is not None
         self.export: Export = export
@@ -95,7 +103,10 @@ class NbdImage:
         offset = 0
         while offset < self.size:
             span = min(self.size - offset, STATUS_SPAN)
-            found = connection.block_status(offset, span)
+            try:
+                found = connection.block_status(offset, span)
+            except OperationFailed as exc:
+                raise self.explain(exc) from None
             for extent in found:
                 if extent.zero:
                     continue
@@ -132,11 +143,17 @@ class NbdImage:
             for offset, length in ranges:
                 pending.append(pool.submit(fetch, offset, length))
                 if len(pending) >= limit:
-                    yield pending.popleft().result()
+                    yield self._result(pending.popleft())
             while pending:
-                yield pending.popleft().result()
+                yield self._result(pending.popleft())
         finally:
             self._stop_reads()
+
+    def _result(self, future: Future[tuple[int, bytearray]]) -> tuple[int, bytearray]:
+        try:
+            return future.result()
+        except OperationFailed as exc:
+            raise self.explain(exc) from None
 
     def _stop_reads(self) -> None:
         """Cancel what has not started; break off what has (its thread then ends)."""
@@ -182,13 +199,15 @@ def exported(source: str, fmt: str, *, connections: int = CONNECTIONS) -> Iterat
     and qemu-nbd is gone (asked, then SIGTERM, then SIGKILL).
     """
     program = binary()
-    directory: str | None = tempfile.mkdtemp(prefix="vmwctl-nbd-")  # 0700
+    directory: str | None = None
     process: subprocess.Popen[bytes] | None = None
     opened: list[Connection] = []
     image: NbdImage | None = None
     clean = False
     try:
-        assert directory is not None
+        with deferred_signals() as stopper:  # made and known here, or not made
+            directory = tempfile.mkdtemp(prefix="vmwctl-nbd-")  # 0700
+        stopper.check()
         errors: IO[bytes] = open(os.path.join(directory, "stderr"), "w+b")  # noqa: SIM115
         with errors:
             path = os.path.join(directory, SOCKET)
@@ -202,7 +221,7 @@ def exported(source: str, fmt: str, *, connections: int = CONNECTIONS) -> Iterat
                 with deferred_signals() as stopper:  # its pid is kept, whatever comes
                     process = subprocess.Popen(
                         argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                        stderr=errors, start_new_session=True,
+                        stderr=errors, start_new_session=True, env={**os.environ, **MALLOC_ENV},
                         pass_fds=() if holder is None else (holder,),
                         preexec_fn=_tied_to(os.getpid()))
                 stopper.check()
@@ -212,11 +231,10 @@ def exported(source: str, fmt: str, *, connections: int = CONNECTIONS) -> Iterat
                     os.close(holder)
             shutil.rmtree(directory, ignore_errors=True)  # the socket: the clients are in
             directory = None
-            image = NbdImage(source, opened)
-            try:
-                yield image
-            except OperationFailed as exc:
-                raise _with_reason(exc, process, errors) from None
+            server = process
+            image = NbdImage(source, opened, lambda exc: _with_reason(exc, server, errors))
+            yield image  # a failed read is explained where it fails; what else fails here
+            # (Glance, during an upload) is not qemu-nbd's doing
             clean = True
     finally:
         if image is not None:
@@ -298,8 +316,8 @@ def _stop(process: subprocess.Popen[bytes], *, gently: bool) -> None:
 
 def _with_reason(exc: OperationFailed, process: subprocess.Popen[bytes],
                  errors: IO[bytes]) -> OperationFailed:
-    """A failed read as qemu-nbd tells it: killed by a signal, or its stderr (it drops the
-    connection when a read of the image fails); else as it is."""
+    """A failed request (read or block status) as qemu-nbd tells it: killed by a signal, or
+    its stderr (it drops the connection when a read of the image fails); else as it is."""
     if isinstance(exc, ProtocolError):  # the connection closed: qemu-nbd may be dying
         with contextlib.suppress(subprocess.TimeoutExpired):
             process.wait(_DEATH_WAIT)

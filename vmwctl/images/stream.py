@@ -62,7 +62,7 @@ STRONGER_GAIN = 0.08  # the stronger compressor takes a stretch whose probe it s
 class Compressor:
     name: str  # isal | isal+libdeflate | zlib-ng | zlib
     level: int
-    compress: Callable[[bytes], bytes]
+    compress: Callable[[bytes | memoryview], bytes]
     # tried with ``compress`` on the first grain of each stretch; compresses the rest of the
     # stretch when its output is STRONGER_GAIN smaller
     stronger: Compressor | None = None
@@ -311,15 +311,15 @@ def stream_vmdk_runs(runs: Iterable[tuple[int, bytes | bytearray]], size: int, t
     """
     compressor = compressor or pick_compressor()
 
-    def grains() -> Iterator[tuple[int, bytes]]:
+    def grains() -> Iterator[tuple[int, memoryview]]:
         for offset, data in runs:
             if offset % GRAIN or offset + len(data) > size:
                 raise OperationFailed(f"a run of {len(data)} bytes at {offset} is not "
                                       f"grain-aligned within the {size} bytes")
             view = memoryview(data)
             first = offset // GRAIN
-            for start in range(0, len(data), GRAIN):
-                yield first + start // GRAIN, bytes(view[start:start + GRAIN])
+            for start in range(0, len(data), GRAIN):  # views, not copies: the run's buffer
+                yield first + start // GRAIN, view[start:start + GRAIN]  # is never reused
 
     yield from _stream(size, to_read, (partial(_deflate, stretch, compressor)
                                        for stretch in _by_stretch(grains())),
@@ -340,7 +340,7 @@ def _by_stretch(grains: Iterable[tuple[int, T]]) -> Iterator[list[tuple[int, T]]
         yield stretch
 
 
-def _deflate(grains: Iterable[tuple[int, bytes]],
+def _deflate(grains: Iterable[tuple[int, bytes | memoryview]],
              compressor: Compressor) -> list[tuple[int, bytes | None, int]]:
     """The grains of one stretch: (index, None when it holds only zeros else its compressed
     bytes, its length). With a stronger compressor, the first grain that is not zeros is
@@ -351,8 +351,8 @@ def _deflate(grains: Iterable[tuple[int, bytes]],
     for index, data in grains:
         length = len(data)
         if length % SECTOR:
-            data += bytes(-length % SECTOR)  # the last grain, to whole sectors
-        if data == _ZERO_GRAIN[:len(data)]:
+            data = bytes(data) + bytes(-length % SECTOR)  # the last grain, to whole sectors
+        if _ZERO_GRAIN.startswith(data):  # a memcmp, for a view too (== compares items)
             done.append((index, None, length))
         elif chosen is not None:
             done.append((index, chosen.compress(data), length))

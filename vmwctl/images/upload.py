@@ -11,15 +11,16 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import shutil
 import tempfile
 import time
 import urllib.parse
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vmwctl.common.files import work_directory
+from vmwctl.common.hashing import HashBeside
 from vmwctl.common.streams import Replayable, coalesced, pieces, prefetched
 from vmwctl.errors import AuthError, ConnectError, OperationFailed, UsageError, VmwctlError
 from vmwctl.images import properties as props
@@ -27,9 +28,8 @@ from vmwctl.images import vmdk
 from vmwctl.images.convert import (
     ConversionPlan,
     convert,
-    out_of_room,
+    native_stream,
     plan_conversion,
-    raw_source,
 )
 from vmwctl.images.glance import GlanceError, ImageService, glance_reason
 from vmwctl.images.inspector import (
@@ -41,7 +41,7 @@ from vmwctl.images.inspector import (
     iso_name_mismatch,
 )
 from vmwctl.images.ova import inspect_ova, is_ova
-from vmwctl.images.stream import StreamStats, stream_vmdk
+from vmwctl.images.stream import StreamStats
 
 log = logging.getLogger(__name__)
 
@@ -192,7 +192,7 @@ def plan_disk(request: UploadRequest, report: ImageReport, *,
     sent, data = pair if pair is not None else (request.path, report)
     if request.convert and not report.acceptable:
         staged = Path(tempfile.gettempdir()) / (staged_name or f"{request.path.stem}.vmdk")
-        # a flat pair's extent is raw already: the writer reads it, no raw copy needed
+        # a flat pair's extent is raw already: the writer reads it as it is
         conversion = plan_conversion(sent, staged, disktype="streamOptimized",
                                      adapter_type=_requested_adapter(request, report),
                                      source_report=data, check_destination=False,
@@ -494,24 +494,19 @@ def upload(service: ImageService, plan: UploadPlan, *,
     bytes read, and ``on_total`` hears their total once it is known.
     """
     conversion = plan.conversion
-    if conversion is not None and conversion.engine == "native":
-        return _upload_streamed(service, plan, conversion, progress, on_total, clock)
-    workdir = None
-    path = Path(plan.file)
-    if conversion is not None:
-        workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
-        path = workdir / f"{Path(plan.source).stem}.vmdk"
-    try:
-        if conversion is not None:
-            convert(conversion, destination=path)
-            checked = inspect_file(path)
-            if not checked.acceptable:
-                raise OperationFailed(f"the conversion of {plan.source} is not acceptable: "
-                                      f"{checked.problems[0]}")
+    if conversion is None:
+        path = Path(plan.file)
         return send_image(service, plan, _file_chunks(path), path.name, progress, clock)
-    finally:
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
+    if conversion.engine == "native":
+        return _upload_streamed(service, plan, conversion, progress, on_total, clock)
+    with work_directory("vmwctl-upload-") as workdir:
+        path = workdir / f"{Path(plan.source).stem}.vmdk"
+        convert(conversion, destination=path)
+        checked = inspect_file(path)
+        if not checked.acceptable:
+            raise OperationFailed(f"the conversion of {plan.source} is not acceptable: "
+                                  f"{checked.problems[0]}")
+        return send_image(service, plan, _file_chunks(path), path.name, progress, clock)
 
 
 def _file_chunks(path: Path) -> Iterator[bytes]:
@@ -524,59 +519,46 @@ def _upload_streamed(service: ImageService, plan: UploadPlan, conversion: Conver
                      progress: Callable[[int], None] | None,
                      on_total: Callable[[int], None] | None,
                      clock: Callable[[], float]) -> UploadResult:
-    """The native writer's output as the upload body; a raw copy first for non-raw sources."""
-    source = Path(plan.source)
-    workdir = None
-    if conversion.source_format != "raw":
-        try:  # beside the source: the raw copy needs room for the image's data
-            workdir = Path(tempfile.mkdtemp(prefix=".vmwctl-upload-", dir=source.parent))
-        except OSError:
-            workdir = Path(tempfile.mkdtemp(prefix="vmwctl-upload-"))
-    try:
-        raw = _raw_copy(conversion, workdir) if workdir else Path(conversion.source)
-        stats = StreamStats()
+    """The native writer's output as the upload body, as ``image convert`` makes it
+    (:func:`native_stream`): a raw source read sparsely, any other through qemu-nbd, nothing
+    written to disk. qemu-nbd starts (and ``qemu-img check`` refuses a damaged source)
+    before Glance is asked for anything, and is gone when the upload has ended, however.
 
+    The writer runs in this thread, without send_image's read-ahead: it reads and
+    compresses ahead in its own threads, and its reads and qemu-nbd then end here, in
+    order, whatever stops the upload."""
+    label = f"{Path(plan.source).stem}.vmdk"
+    stats = StreamStats()
+    with native_stream(conversion, extent_name=label, progress=progress,
+                       stats=stats) as stream:
         def chunks() -> Iterator[bytes]:
             told = False
-            for chunk in stream_vmdk(raw, adapter_type=conversion.adapter_type,
-                                     extent_name=f"{source.stem}.vmdk", progress=progress,
-                                     stats=stats):
+            for chunk in stream:
                 if not told and on_total is not None:
                     on_total(stats.to_read)
                     told = True
                 yield chunk
 
-        return send_image(service, plan, coalesced(chunks()), f"{source.stem}.vmdk", None, clock)
-    finally:
-        if workdir is not None:
-            shutil.rmtree(workdir, ignore_errors=True)
-
-
-def _raw_copy(conversion: ConversionPlan, workdir: Path) -> Path:
-    """qemu-img's sparse raw copy of the source, a full disk or file-size limit said so."""
-    try:
-        return raw_source(conversion, workdir)
-    except OperationFailed as exc:
-        room = out_of_room(workdir, exc.message)
-        if room is None:
-            raise
-        raise OperationFailed(f"cannot write the raw copy of {conversion.source} in "
-                              f"{workdir.parent.resolve()}: {room} ({exc.message})") from None
+        return send_image(service, plan, coalesced(chunks()), label, None, clock,
+                          read_ahead=False)
 
 
 def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], label: str,
                progress: Callable[[int], None] | None,
                clock: Callable[[], float], *,
-               sleep: Callable[[float], None] = time.sleep) -> UploadResult:
+               sleep: Callable[[float], None] = time.sleep,
+               read_ahead: bool = True) -> UploadResult:
     """Create the image of `plan` in Glance, send `data` into it and verify what arrived.
 
     The data goes as ``plan.delivery`` says: Glance's direct upload, or staged
     and imported with glance-direct (followed until every store has it), or
     the direct upload first and, when Glance's upload_image policy refuses it
     before reading the data, the import of the same queued image (auto).
-    Every chunk is hashed (sha512, in a read-ahead thread, beside the sending)
-    and counted as it goes out (and passed to `progress`); afterwards Glance's
-    size and hash of the image are compared with those. `label` names the data
+    `data` is read in a read-ahead thread (unless ``read_ahead`` is off: a
+    source that reads ahead by itself). Every chunk is hashed (sha512, in a
+    thread of its own: HashBeside) and counted as it goes out (and passed to
+    `progress`); afterwards Glance's size and hash of the image are compared
+    with those. `label` names the data
     in the error of a broken transfer; `clock` times the transfer. On any
     failure or interruption, an exception raised by `data` included (the
     caller's way to break an upload off), the image is deleted and the error
@@ -586,11 +568,11 @@ def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], l
     delivery = plan.delivery
     image = service.create(plan.name, plan.properties, disk_format=plan.disk_format,
                            container_format=plan.container_format)
-    hasher = hashlib.sha512()
+    hasher = HashBeside(hashlib.sha512())
     sent = told = 0
     notes = list(plan.warnings)
-    hashed = prefetched(_hashed(data, hasher))
-    replay = Replayable(hashed, REPLAY_LIMIT if delivery.method == "auto" else 0)
+    read = prefetched(data) if read_ahead else iter(data)
+    replay = Replayable(_hashed(read, hasher), REPLAY_LIMIT if delivery.method == "auto" else 0)
 
     def chunks() -> Iterator[bytes | memoryview]:
         nonlocal sent, told
@@ -624,7 +606,9 @@ def send_image(service: ImageService, plan: UploadPlan, data: Iterator[bytes], l
         delete_quietly(service, image["id"], exc)
         raise
     finally:
-        hashed.close()  # the read-ahead thread stops with it
+        hasher.close()
+        if isinstance(read, Generator):
+            read.close()  # the read-ahead thread stops with it
     return UploadResult(image=record, source=plan.source, file=plan.file, bytes_sent=sent,
                         seconds=seconds, bytes_per_second=sent / seconds if seconds > 0 else 0.0,
                         sha512=hasher.hexdigest(), verified=verified, warnings=notes,
@@ -705,9 +689,9 @@ def follow_import(service: ImageService, image_id: str, size: int, *,
         interval = min(interval * 1.5, 2.0)
 
 
-def _hashed(data: Iterable[bytes], hasher: Any) -> Iterator[bytes]:
+def _hashed(data: Iterable[bytes], hasher: HashBeside) -> Iterator[bytes]:
     for chunk in data:
-        hasher.update(chunk)
+        hasher.add(chunk)
         yield chunk
 
 

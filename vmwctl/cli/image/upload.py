@@ -92,8 +92,8 @@ def _human_result(result: Any) -> Any:
               help="Another image property (repeatable).")
 @click.option("--convert", is_flag=True,
               help="Convert a non-VMDK source to streamOptimized on the way (the native "
-                   "engine streams it straight into the upload; nothing is written to disk "
-                   "but, for non-raw sources, a sparse raw copy).")
+                   "engine streams it straight into the upload, reading non-raw sources "
+                   "through qemu-nbd; nothing is written to disk).")
 @click.option("--engine", type=click.Choice(["native", "qemu"]),
               help="The --convert engine (default native; qemu converts to a file first).")
 @click.option("--checksum", metavar="ALG:HEX",
