@@ -71,12 +71,7 @@ func (c *callLog) serveLog(w http.ResponseWriter) {
 	c.mu.Lock()
 	body, err := json.Marshal(append([]timedCall{}, c.timed...))
 	c.mu.Unlock()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(body)
+	writeJSON(w, body, err)
 }
 
 // serve answers GET /lab/calls.
@@ -84,6 +79,11 @@ func (c *callLog) serve(w http.ResponseWriter) {
 	c.mu.Lock()
 	body, err := json.Marshal(map[string]map[string]int{"begun": c.begun, "answered": c.answered})
 	c.mu.Unlock()
+	writeJSON(w, body, err)
+}
+
+// writeJSON answers with a JSON body marshalled under the log's lock, or the error.
+func writeJSON(w http.ResponseWriter, body []byte, err error) {
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
