@@ -92,6 +92,32 @@ def test_the_scoped_read_finds_what_the_whole_read_finds(pair) -> None:
     assert {vm.moid for vm in read_vnc_holders(vc, scoped)} == set(whole.vms)
 
 
+def test_a_read_without_every_vm_port_never_stands_for_them(pair) -> None:
+    """A whole read of fewer VM properties (or none), or a cluster name that matched
+    nothing, does not hold every VM's VNC port: the VNC verdict reads them apart rather
+    than take the VMs it has (or none) for every port held."""
+    from vmwctl.vsphere.snapshot import (
+        FLEET,
+        VM_OWNERS,
+        read_inventory,
+        read_vnc_holders,
+    )
+
+    _, crowded = pair
+    vc = crowded.connect()
+    every = {vm.moid for vm in read_inventory(vc).vms.values()}
+    for partial in (read_inventory(vc, properties=FLEET),
+                    read_inventory(vc, vm_properties=VM_OWNERS),
+                    read_inventory(vc, cluster="Nope")):
+        assert partial.scope is None and not partial.vnc_ports_known
+        with pytest.raises(RuntimeError, match="VNC ports were not read"):
+            partial.vnc_vms()
+        assert {vm.moid for vm in read_vnc_holders(vc, partial)} == every
+        assert partial.vnc_ports_known
+    whole = read_inventory(vc)
+    assert whole.vnc_ports_known and {vm.moid for vm in read_vnc_holders(vc, whole)} == every
+
+
 def test_a_name_that_matches_none_or_several_reads_the_tree_alone(pair) -> None:
     _, crowded = pair
     unknown = crowded.run("cluster", "inspect", "Nope")

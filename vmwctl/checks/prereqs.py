@@ -464,7 +464,7 @@ def read_prereqs_inventory(vc: VCenter, profile: Profile, cluster_name: str | No
             holders = ports.result()
         except OperationFailed:
             holders = None
-    if inventory.scope is not None:
+    if not inventory.vnc_ports_known:
         inventory.vnc_holders = holders
     return inventory
 
@@ -536,7 +536,7 @@ def _conf_context(vc: VCenter, conf: NovaConf, ctx: Context) -> Context:
     inventory = read_for_conf(vc, conf, ctx.profile, ctx)
     if inventory is ctx.inventory:
         return ctx
-    if ctx.inventory.scope is not None:
+    if ctx.inventory.vnc_holders is not None:
         inventory.vnc_holders = ctx.inventory.vnc_holders
     return dataclasses.replace(ctx, inventory=inventory)
 

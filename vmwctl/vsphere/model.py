@@ -217,15 +217,23 @@ class Inventory:
     # VNC verdict needs it: Nova hands out ports per vCenter).
     vnc_holders: list[VirtualMachine] | None = field(default=None, repr=False,
                                                      metadata={"internal": True})
+    # Whether ``vms`` is every VM of the vCenter with its VNC port: False after a read of
+    # fewer VM properties, or of none, which a VNC verdict must not take as "no port held".
+    vms_hold_vnc_ports: bool = field(default=True, repr=False, metadata={"internal": True})
+
+    @property
+    def vnc_ports_known(self) -> bool:
+        """Every VM's VNC port is known: read apart, or in a whole read of the VMs."""
+        return self.vnc_holders is not None or (self.scope is None and self.vms_hold_vnc_ports)
 
     def vnc_vms(self) -> list[VirtualMachine]:
         """The VMs whose VNC ports count: every VM of the vCenter."""
-        if self.scope is None:
-            return list(self.vms.values())
-        if self.vnc_holders is None:
-            raise RuntimeError("a scoped inventory's VNC ports were not read "
+        if self.vnc_holders is not None:
+            return self.vnc_holders
+        if not self.vnc_ports_known:
+            raise RuntimeError("this inventory's VNC ports were not read "
                                "(vmwctl.vsphere.snapshot.read_vnc_holders)")
-        return self.vnc_holders
+        return list(self.vms.values())
 
     def clusters_named(self, name: str) -> list[Cluster]:
         return [c for c in self.clusters.values() if c.name == name]

@@ -112,6 +112,8 @@ def read_inventory(vc: VCenter, *, cluster: str | None = None,
         version=about.version, build=about.build, instance_uuid=about.instanceUuid))
     vms = {vim.VirtualMachine: vm_properties} if vm_properties is not None else {}
     kinds = {**(PROPERTIES if properties is None else {**_TREE, **properties}), **vms}
+    inventory.vms_hold_vnc_ports = cluster is None and \
+        f'config.extraConfig["{model.VNC_PORT_KEY}"]' in kinds.get(vim.VirtualMachine, [])
     if cluster is None:
         records = collect(vc, kinds)
     else:
@@ -311,7 +313,7 @@ def read_vnc_ports(vc: VCenter) -> list[model.VirtualMachine]:
 def read_vnc_holders(vc: VCenter, inventory: model.Inventory) -> list[model.VirtualMachine]:
     """Every VM of the vCenter with its VNC port (Nova hands out ports per vCenter): from the
     inventory when it is whole or they were read already, else :func:`read_vnc_ports`."""
-    if inventory.scope is None or inventory.vnc_holders is not None:
+    if inventory.vnc_ports_known:
         return inventory.vnc_vms()
     inventory.vnc_holders = read_vnc_ports(vc)
     return inventory.vnc_holders
