@@ -29,6 +29,19 @@ HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "te", "trailer",
                "proxy-connection"}
 
 
+
+class QuietHTTPServer(ThreadingHTTPServer):
+    """A test server that says nothing when a client drops its connection (a client that
+    closed a kept-alive connection, or read only the head): socketserver would print a
+    traceback into the stderr of the vmwctl command a test is capturing."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        import sys
+
+        if isinstance(sys.exc_info()[1], ConnectionError):
+            return
+        super().handle_error(request, client_address)
+
 class HttpFaultProxy:
     def __init__(self, host: str, port: int) -> None:
         self.target = (host, port)
@@ -113,7 +126,7 @@ class HttpFaultProxy:
 
             do_GET = do_PUT = do_POST = do_PATCH = do_DELETE = do_HEAD = _handle  # noqa: N815
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
         self.url = f"http://127.0.0.1:{self.port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()

@@ -10,11 +10,12 @@ import ssl
 import subprocess
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
+from httpfaults import QuietHTTPServer
 from test_images import all_images, make_vmdk, sha512
 
 # the fixture that empties both Glances, requested by name (a re-export, for ruff)
@@ -73,7 +74,7 @@ class Files:
                     self.wfile.flush()
                     self.close_connection = True
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = QuietHTTPServer(("127.0.0.1", 0), Handler)
         scheme = "http"
         if context is not None:
             self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
