@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -42,12 +43,17 @@ def fleet(sim, tmp_path: Path, profiles: dict, *args: str):
     return result, checks
 
 
-def test_a_sound_fleet_passes(vcenters, tmp_path: Path) -> None:
-    a, b = vcenters
-    result, checks = fleet(a, tmp_path, {
+def sound_fleet(a: Any, b: Any, tmp_path: Path) -> tuple[Any, dict[str, Any]]:
+    """Two services of one zone on vCenter a (two clusters), one of another zone on b."""
+    return fleet(a, tmp_path, {
         "a1": profile(a, zone="az-a", my_ip="10.0.0.1"),
         "a2": profile(a, cluster="DC0_C1", zone="az-a", my_ip="10.0.0.2"),
         "b1": profile(b, zone="az-b", my_ip="10.0.0.3")})
+
+
+def test_a_sound_fleet_passes(vcenters, tmp_path: Path) -> None:
+    a, b = vcenters
+    result, checks = sound_fleet(a, b, tmp_path)
     assert result.exit_code == 0, result.stdout
     assert {k: c["status"] for k, c in checks.items()} == {
         "fleet-reachability": "pass", "fleet-az": "pass", "fleet-cluster-owner": "pass",
@@ -60,10 +66,7 @@ def test_each_service_costs_one_connection_and_six_calls(vcenters, tmp_path: Pat
     """Per service: one connection (the version probe's carries the session), the login,
     one view and one page of the whole vCenter, the logout."""
     a, b = vcenters
-    result, checks = fleet(a, tmp_path, {
-        "a1": profile(a, zone="az-a", my_ip="10.0.0.1"),
-        "a2": profile(a, cluster="DC0_C1", zone="az-a", my_ip="10.0.0.2"),
-        "b1": profile(b, zone="az-b", my_ip="10.0.0.3")})
+    result, checks = sound_fleet(a, b, tmp_path)
     assert result.exit_code == 0, result.stdout
     assert "DC0_C1" in " ".join(checks["fleet-cluster-owner"]["objects"])
     one = {"RetrieveServiceContent": 1, "Login": 1, "CreateContainerView": 1,
